@@ -1,0 +1,242 @@
+"""The one error tree of gitcfg.
+
+Every error carries the data it is about and writes a one-line message that names the next step.
+The CLI turns them into exit codes in one place: ``UsageError`` and ``InputError`` exit 2, every
+other ``GitcfgError`` exits 1.
+
+    GitcfgError
+    ├── UsageError                     the API used in the wrong order (config before init)
+    ├── InputError (ValueError)        a malformed argument: KEY=VALUE, --where, selector
+    │   └── InvalidNameError           a run id or project name gitcfg does not accept
+    ├── ConfigError (ValueError)       a config gitcfg cannot record
+    │   ├── ConfigKeyError (KeyError)  a key that is not in the config
+    │   ├── KeyCollisionError          a key that is both a leaf and a branch
+    │   │   └── DuplicateKeyError      one key given twice (dotted and nested) with two values
+    │   ├── UnsupportedValueError (TypeError)
+    │   ├── ValueChangeError           changing a value without allow_val_change
+    │   └── SecretKeyError             a credential-looking key without opt-in
+    ├── YamlError                      malformed or unsafe YAML, missing config file
+    ├── RepositoryError                not a git repository, git failed
+    │   └── CorruptStoreError          the store branch holds something unreadable
+    ├── RunError
+    │   ├── RunNotFoundError (LookupError)
+    │   ├── AmbiguousRunError (LookupError)
+    │   ├── RunExistsError
+    │   ├── VersionNotFoundError (LookupError)
+    │   └── ConcurrentUpdateError      the run changed under an edit in a conflicting way
+    ├── MergeConflictError             pull met the same key changed both ways
+    └── RemoteError                    push/pull could not reach or update a remote
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class GitcfgError(Exception):
+    """Root of every error gitcfg raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(GitcfgError):
+    """The API or CLI was used in a way it does not support."""
+
+    exit_code = 2
+
+
+class InputError(GitcfgError, ValueError):
+    """An argument is malformed."""
+
+    exit_code = 2
+
+
+class InvalidNameError(InputError):
+    """A run id or project name that gitcfg refuses."""
+
+    def __init__(self, kind: str, name: str, reason: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.reason = reason
+        super().__init__(
+            f"invalid {kind} {name!r}: {reason}; use letters, digits, '-', '_' and '.' "
+            f"(no leading '.', no '..')"
+        )
+
+
+class ConfigError(GitcfgError, ValueError):
+    """A config that gitcfg cannot record."""
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A key that is not in the config."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no config key {key!r}; list the keys with config.keys()")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class KeyCollisionError(ConfigError):
+    """A key is used both as a value and as a group of nested keys."""
+
+    def __init__(self, leaf: str, branch: str) -> None:
+        self.leaf = leaf
+        self.branch = branch
+        super().__init__(
+            f"key {leaf!r} is a value and {branch!r} is nested under it; "
+            f"rename one of them or unset {leaf!r} first"
+        )
+
+
+class DuplicateKeyError(KeyCollisionError):
+    """One flat key given twice with different values, once dotted and once nested."""
+
+    def __init__(self, key: str, first: Any, second: Any) -> None:
+        self.leaf = self.branch = key
+        self.key = key
+        self.first = first
+        self.second = second
+        ConfigError.__init__(
+            self,
+            f"key {key!r} is given twice with different values ({first!r} and {second!r}), "
+            f"once dotted and once nested; give it only once",
+        )
+
+
+class UnsupportedValueError(ConfigError, TypeError):
+    """A value of a type that cannot be stored as YAML."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.key = key
+        self.type_name = f"{type(value).__module__}.{type(value).__qualname__}"
+        super().__init__(
+            f"cannot store {key!r}: values of type {self.type_name} are not supported; "
+            f"convert it to a number, string, bool, None, list or dict first"
+        )
+
+
+class ValueChangeError(ConfigError):
+    """An existing key set to a different value without permission."""
+
+    def __init__(self, key: str, old: Any, new: Any) -> None:
+        self.key = key
+        self.old = old
+        self.new = new
+        super().__init__(
+            f"config key {key!r} is already {old!r}, refusing to change it to {new!r}; "
+            f"pass allow_val_change=True to change it"
+        )
+
+
+class SecretKeyError(ConfigError):
+    """A key that looks like a credential, which would end up in git history."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"key {key!r} looks like a credential and would be kept in git history; "
+            f"keep secrets out of configs, or set GITCFG_ALLOW_SECRETS=1 to record it anyway"
+        )
+
+
+class YamlError(GitcfgError):
+    """YAML that gitcfg cannot read: malformed, unsafe tags, or a missing file."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
+
+
+class RepositoryError(GitcfgError):
+    """No usable git repository, or git itself failed."""
+
+
+class CorruptStoreError(RepositoryError):
+    """The store branch holds an object or file gitcfg cannot read."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(
+            f"the gitcfg store is damaged: {what}; "
+            f"run 'git fsck' and restore the branch from a remote"
+        )
+
+
+class RunError(GitcfgError):
+    """Something about one run."""
+
+
+class RunNotFoundError(RunError, LookupError):
+    def __init__(self, run: str) -> None:
+        self.run = run
+        super().__init__(f"no run {run!r}; list the runs with 'gitcfg runs'")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AmbiguousRunError(RunError, LookupError):
+    def __init__(self, run: str, matches: Sequence[str]) -> None:
+        self.run = run
+        self.matches = list(matches)
+        shown = ", ".join(self.matches[:5]) + (", ..." if len(self.matches) > 5 else "")
+        super().__init__(f"run {run!r} is ambiguous, it matches {shown}; give more of the id")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RunExistsError(RunError):
+    def __init__(self, run: str) -> None:
+        self.run = run
+        super().__init__(f"run {run!r} exists already; choose another id or leave id unset")
+
+
+class VersionNotFoundError(RunError, LookupError):
+    def __init__(self, run: str, back: int, versions: int) -> None:
+        self.run = run
+        self.back = back
+        self.versions = versions
+        super().__init__(
+            f"run {run!r} has {versions} version(s), so {run}~{back} does not exist; "
+            f"see them with 'gitcfg log {run}'"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ConcurrentUpdateError(RunError):
+    """Another writer changed the same keys of a run since it was read."""
+
+    def __init__(self, run: str, keys: Sequence[str]) -> None:
+        self.run = run
+        self.keys = list(keys)
+        super().__init__(
+            f"run {run!r} was changed elsewhere since it was read ({', '.join(self.keys)}); "
+            f"read it again and reapply your change"
+        )
+
+
+class MergeConflictError(GitcfgError):
+    """The same key of a run was changed to different values on both sides of a merge."""
+
+    def __init__(self, conflicts: dict[str, list[str]], remote_ref: str, remote: str) -> None:
+        self.conflicts = conflicts
+        self.remote_ref = remote_ref
+        self.remote = remote
+        parts = "; ".join(f"{run}: {', '.join(keys)}" for run, keys in sorted(conflicts.items()))
+        super().__init__(
+            f"conflicting changes to {parts} (theirs kept at {remote_ref}); "
+            f"set the value you want with 'gitcfg update', or rerun with --ours or --theirs, "
+            f"then 'gitcfg pull {remote}' again"
+        )
+
+
+class RemoteError(GitcfgError):
+    """A remote could not be reached or updated."""

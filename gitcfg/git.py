@@ -1,0 +1,521 @@
+"""The git layer: every git process, object and ref that gitcfg touches goes through here.
+
+Hot paths (writing a run) work on the object database and refs in-process, the way git itself lays
+them out: loose objects are zlib-deflated files named by their SHA-1, a ref update takes
+``<ref>.lock`` with O_EXCL, checks the old value under the lock and renames. Everything else runs
+git plumbing in a subprocess with ``GIT_OPTIONAL_LOCKS=0`` (never rewrite the user's index) and
+``core.hooksPath=/dev/null`` (never run the user's hooks). GitPython is used only for remotes,
+where its push/fetch result parsing earns its ~90 ms import; no git process outlives a call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import subprocess
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from gitcfg.errors import CorruptStoreError, RepositoryError
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+# A stale "<ref>.lock" older than this, found while we hold our own flock, was left by a writer
+# that died between creating and renaming it: no live gitcfg writer holds one for this long.
+_STALE_LOCK_SECONDS = 10.0
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for git subprocesses: no optional locks (so no index refresh), no prompts."""
+    env = dict(os.environ)
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.pop("GIT_INDEX_FILE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(
+    args: Sequence[str],
+    cwd: str | os.PathLike[str],
+    *,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run one git command to completion and return its result; raise RepositoryError on failure."""
+    cmd = ["git", "-c", "core.hooksPath=/dev/null", *args]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, input=input, capture_output=True, env=git_env(env), check=False
+        )
+    except FileNotFoundError as exc:
+        raise RepositoryError(
+            "git is not installed or not on PATH; install git 2.25 or newer"
+        ) from exc
+    if check and proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {proc.returncode}"
+        raise RepositoryError(f"git {args[0]} failed: {detail}")
+    return proc
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    name: str
+    sha: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == "40000"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+    def signature(self, when: float | None = None) -> str:
+        now = time.time() if when is None else when
+        offset = time.localtime(now).tm_gmtoff
+        sign = "+" if offset >= 0 else "-"
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        return f"{self.name} <{self.email}> {int(now)} {sign}{hours:02d}{minutes:02d}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    time: int
+    message: str
+
+
+class GitRepo:
+    """A git repository located on disk, read and written without a long-lived git process."""
+
+    def __init__(self, git_dir: Path, common_dir: Path, worktree: Path | None) -> None:
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.worktree = worktree
+        self.objects_dir = common_dir / "objects"
+        self._reftable = _uses_reftable(common_dir)
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike[str]) -> GitRepo:
+        """Find the repository containing ``path`` (a work tree, subdirectory or bare repo)."""
+        where = Path(path)
+        if not where.is_dir():
+            raise RepositoryError(
+                f"{where} is not a directory; point GITCFG_REPO or repo= at a git repository"
+            )
+        proc = run_git(
+            [
+                "rev-parse",
+                "--absolute-git-dir",
+                "--git-common-dir",
+                "--is-bare-repository",
+                "--is-inside-work-tree",
+                "--show-cdup",
+            ],
+            where,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RepositoryError(
+                f"{where.resolve()} is not inside a git repository; run 'git init' there, "
+                f"or set GITCFG_REPO (or pass repo=) to the repository that should hold the runs"
+            )
+        lines = proc.stdout.decode().split("\n")
+        git_dir = Path(lines[0])
+        common = Path(lines[1])
+        common_dir = (common if common.is_absolute() else where / common).resolve()
+        bare = lines[2] == "true"
+        inside = lines[3] == "true"
+        worktree = (where / lines[4]).resolve() if inside and not bare else None
+        return cls(git_dir, common_dir, worktree)
+
+    @property
+    def cwd(self) -> Path:
+        return self.worktree or self.git_dir
+
+    def git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        return run_git(args, self.cwd, input=input, env=env, check=check)
+
+    def config_values(self, pattern: str) -> dict[str, str]:
+        """Git config entries whose names match the regex ``pattern`` (last value wins)."""
+        proc = self.git("config", "-z", "--get-regexp", pattern, check=False)
+        values: dict[str, str] = {}
+        for item in proc.stdout.decode(errors="replace").split("\0"):
+            if item:
+                name, _, value = item.partition("\n")
+                values[name] = value
+        return values
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def _loose_path(self, sha: str) -> Path:
+        return self.objects_dir / sha[:2] / sha[2:]
+
+    def write_object(self, kind: str, data: bytes) -> str:
+        """Store an object as a loose file and return its id; an existing object is kept."""
+        raw = f"{kind} {len(data)}\0".encode() + data
+        sha = hashlib.sha1(raw).hexdigest()
+        path = self._loose_path(sha)
+        if path.exists():
+            return sha
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.parent / f"tmp_obj_gitcfg_{os.getpid()}_{time.monotonic_ns()}"
+        # Level 1: objects here are small and written on every run start; speed beats ratio.
+        with open(tmp, "wb") as fh:
+            fh.write(zlib.compress(raw, 1))
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, path)
+        return sha
+
+    def read_object(self, sha: str, reader: ObjectReader | None = None) -> tuple[str, bytes]:
+        """Read one object, loose in-process or through ``reader`` (a cat-file batch)."""
+        path = self._loose_path(sha)
+        try:
+            with open(path, "rb") as fh:
+                raw = zlib.decompress(fh.read())
+        except FileNotFoundError:
+            if reader is not None:
+                return reader.read(sha)
+            with ObjectReader(self) as batch:
+                return batch.read(sha)
+        except zlib.error as exc:
+            raise CorruptStoreError(f"object {sha} cannot be inflated") from exc
+        header, _, body = raw.partition(b"\0")
+        kind, _, _size = header.decode().partition(" ")
+        return kind, body
+
+    def write_blob(self, data: bytes) -> str:
+        return self.write_object("blob", data)
+
+    def write_tree(self, entries: Iterable[TreeEntry]) -> str:
+        return self.write_object("tree", format_tree(entries))
+
+    def read_tree(self, sha: str, reader: ObjectReader | None = None) -> list[TreeEntry]:
+        kind, body = self.read_object(sha, reader)
+        if kind != "tree":
+            raise CorruptStoreError(f"{sha} is a {kind}, expected a tree")
+        return parse_tree(body)
+
+    def write_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        message: str,
+        author: Identity,
+        committer: Identity | None = None,
+    ) -> str:
+        lines = [f"tree {tree}"] + [f"parent {p}" for p in parents]
+        now = time.time()
+        lines.append(f"author {author.signature(now)}")
+        lines.append(f"committer {(committer or author).signature(now)}")
+        body = "\n".join(lines) + "\n\n" + message.rstrip("\n") + "\n"
+        return self.write_object("commit", body.encode())
+
+    def read_commit(self, sha: str, reader: ObjectReader | None = None) -> Commit:
+        kind, body = self.read_object(sha, reader)
+        if kind != "commit":
+            raise CorruptStoreError(f"{sha} is a {kind}, expected a commit")
+        head, _, message = body.decode(errors="replace").partition("\n\n")
+        tree = ""
+        parents: list[str] = []
+        when = 0
+        for line in head.split("\n"):
+            field, _, value = line.partition(" ")
+            if field == "tree":
+                tree = value
+            elif field == "parent":
+                parents.append(value)
+            elif field == "committer":
+                with contextlib.suppress(ValueError, IndexError):
+                    when = int(value.rsplit(" ", 2)[1])
+        return Commit(sha, tree, tuple(parents), when, message)
+
+    # -- refs --------------------------------------------------------------------------------
+
+    def _ref_base(self, name: str) -> Path:
+        # HEAD and other pseudo-refs are per worktree; refs/* live in the common dir.
+        return self.common_dir if name.startswith("refs/") else self.git_dir
+
+    def read_ref(self, name: str) -> str | None:
+        """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
+        if self._reftable:
+            proc = self.git("rev-parse", "--verify", "-q", name + "^{}", check=False)
+            return proc.stdout.decode().strip() or None
+        for _ in range(5):
+            try:
+                content = (self._ref_base(name) / name).read_text().strip()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return self._packed_refs().get(name)
+            if content.startswith("ref: "):
+                name = content[5:].strip()
+                continue
+            if not _HEX40.match(content):
+                raise CorruptStoreError(f"ref {name} holds {content[:60]!r}")
+            return content
+        return None
+
+    def symbolic_head(self) -> str | None:
+        """The branch HEAD points to (``refs/heads/main``), or None when detached."""
+        try:
+            content = (self.git_dir / "HEAD").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return content[5:].strip() if content.startswith("ref: ") else None
+
+    def _packed_refs(self) -> dict[str, str]:
+        try:
+            text = (self.common_dir / "packed-refs").read_text()
+        except FileNotFoundError:
+            return {}
+        refs: dict[str, str] = {}
+        for line in text.splitlines():
+            if line and line[0] not in "#^":
+                sha, _, ref = line.partition(" ")
+                refs[ref] = sha
+        return refs
+
+    def ref_exists(self, name: str) -> bool:
+        return self.read_ref(name) is not None
+
+    def update_ref(self, name: str, new: str, old: str | None, message: str) -> bool:
+        """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
+
+        Returns False when another writer got there first, so the caller can retry on the new tip.
+        """
+        if self._reftable:
+            proc = self.git("update-ref", "-m", message, name, new, old or "0" * 40, check=False)
+            return proc.returncode == 0
+        ref_path = self.common_dir / name
+        ref_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = ref_path.with_name(ref_path.name + ".lock")
+        with self._writer_lock():
+            fd = self._acquire_ref_lock(lock_path)
+            try:
+                current = self.read_ref(name)
+                if current != old:
+                    return False
+                os.write(fd, (new + "\n").encode())
+                os.close(fd)
+                fd = -1
+                os.replace(lock_path, ref_path)
+            finally:
+                if fd != -1:
+                    os.close(fd)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(lock_path)
+        self._append_reflog(name, old, new, message)
+        return True
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        # An flock dies with its process, so a SIGKILLed writer cannot block the others; it also
+        # makes gitcfg writers take turns instead of spinning on each other's ref lock.
+        lock_dir = self.common_dir / "gitcfg"
+        lock_dir.mkdir(exist_ok=True)
+        with open(lock_dir / "write.lock", "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _acquire_ref_lock(self, lock_path: Path) -> int:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - lock_path.stat().st_mtime > _STALE_LOCK_SECONDS:
+                        os.unlink(lock_path)
+                        continue
+                if time.monotonic() > deadline:
+                    raise RepositoryError(
+                        f"{lock_path} is held by another process; if no git command is running, "
+                        f"delete that file and retry"
+                    ) from None
+                time.sleep(0.002)
+
+    def _append_reflog(self, name: str, old: str | None, new: str, message: str) -> None:
+        if self.worktree is None and not (self.common_dir / "logs" / name).exists():
+            return  # bare repositories keep no reflog unless asked to
+        log = self.common_dir / "logs" / name
+        with contextlib.suppress(OSError):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            who = default_identity(self).signature()
+            line = f"{old or '0' * 40} {new} {who}\t{message.splitlines()[0]}\n"
+            with open(log, "a") as fh:
+                fh.write(line)
+
+    def keep_ref(self, name: str, sha: str) -> None:
+        """Create ``name`` pointing at ``sha`` unless it exists; used to pin commits against gc."""
+        if self.read_ref(name) == sha:
+            return
+        if not self.update_ref(name, sha, None, "gitcfg: keep"):
+            current = self.read_ref(name)
+            if current != sha:
+                raise CorruptStoreError(f"ref {name} points at {current}, expected {sha}")
+
+    def list_refs(self, prefix: str) -> dict[str, str]:
+        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix)
+        refs: dict[str, str] = {}
+        for line in proc.stdout.decode().splitlines():
+            sha, _, ref = line.partition(" ")
+            refs[ref] = sha
+        return refs
+
+    def rev_parse(self, rev: str) -> str | None:
+        """Resolve any revision expression to a full object id, or None."""
+        if _HEX40.match(rev) and self._loose_path(rev).exists():
+            return rev
+        proc = self.git("rev-parse", "--verify", "-q", "--end-of-options", rev, check=False)
+        return proc.stdout.decode().strip() or None
+
+
+class ObjectReader:
+    """One ``git cat-file --batch`` process for the length of a ``with`` block."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self._repo = repo
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self._repo.cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=git_env(),
+            )
+        return self._proc
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(sha.encode() + b"\n")
+        proc.stdin.flush()
+        return _read_batch_entry(proc.stdout, sha)
+
+    def read_many(self, shas: Sequence[str]) -> Iterator[tuple[str, str, bytes]]:
+        """Stream many objects: writes requests from a thread so neither pipe can fill up."""
+        import threading
+
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def feed() -> None:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write("".join(s + "\n" for s in shas).encode())
+                stdin.flush()
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            for sha in shas:
+                kind, body = _read_batch_entry(proc.stdout, sha)
+                yield sha, kind, body
+        finally:
+            feeder.join()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            assert proc.stdin is not None and proc.stdout is not None
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+
+
+def _read_batch_entry(stdout: IO[bytes], sha: str) -> tuple[str, bytes]:
+    header = stdout.readline().decode().split()
+    if len(header) != 3:
+        raise CorruptStoreError(f"object {sha} is missing")
+    _, kind, size = header
+    body = stdout.read(int(size))
+    stdout.read(1)  # the newline after each object
+    return kind, body
+
+
+def parse_tree(body: bytes) -> list[TreeEntry]:
+    entries: list[TreeEntry] = []
+    pos = 0
+    end = len(body)
+    while pos < end:
+        space = body.index(b" ", pos)
+        nul = body.index(b"\0", space)
+        mode = body[pos:space].decode()
+        name = body[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+        sha = body[nul + 1 : nul + 21].hex()
+        entries.append(TreeEntry(mode, name, sha))
+        pos = nul + 21
+    return entries
+
+
+def format_tree(entries: Iterable[TreeEntry]) -> bytes:
+    # Git sorts tree entries as if directory names ended in "/".
+    ordered = sorted(entries, key=lambda e: e.name + "/" if e.is_tree else e.name)
+    return b"".join(
+        f"{e.mode} ".encode()
+        + e.name.encode("utf-8", errors="surrogateescape")
+        + b"\0"
+        + bytes.fromhex(e.sha)
+        for e in ordered
+    )
+
+
+def _uses_reftable(common_dir: Path) -> bool:
+    try:
+        text = (common_dir / "config").read_text()
+    except OSError:
+        return False
+    return re.search(r"refstorage\s*=\s*reftable", text, re.IGNORECASE) is not None
+
+
+_FALLBACK_IDENTITY = Identity("gitcfg", "gitcfg@localhost")
+
+
+def default_identity(repo: GitRepo, config: dict[str, str] | None = None) -> Identity:
+    """The user's git identity from the environment or git config, else a gitcfg identity."""
+    values = config if config is not None else repo.config_values(r"^user\.(name|email)$")
+    name = (
+        os.environ.get("GIT_COMMITTER_NAME") or values.get("user.name") or _FALLBACK_IDENTITY.name
+    )
+    email = (
+        os.environ.get("GIT_COMMITTER_EMAIL")
+        or values.get("user.email")
+        or _FALLBACK_IDENTITY.email
+    )
+    return Identity(name, email)

@@ -1,0 +1,118 @@
+"""Command-line ``KEY=VALUE`` overrides and ``--where`` conditions."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitcfg.errors import ConfigError, InputError, YamlError
+from gitcfg.flat import check_key
+from gitcfg.yamlcodec import parse_value
+
+
+def parse_override(arg: str) -> tuple[str, Any]:
+    """Split ``KEY=VALUE`` on the first ``=``; the value is parsed as YAML 1.2 (``parse_value``).
+
+    Raises ``InputError`` for a missing ``=``, an invalid key or a value that is not YAML.
+    """
+    key, sep, text = arg.partition("=")
+    if not sep:
+        raise InputError(
+            f"expected KEY=VALUE, got {arg!r}; quote the value for the shell if it has spaces "
+            f"(lr=0.1, name='my run')"
+        )
+    return _key(key, arg), _value(text, arg)
+
+
+def _key(key: str, arg: str) -> str:
+    try:
+        return check_key(key)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _value(text: str, arg: str) -> Any:
+    try:
+        return parse_value(text)
+    except YamlError as exc:
+        raise InputError(
+            f"{arg!r}: {exc.problem}; quote the value to store it as a string"
+        ) from exc
+
+
+def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(left: Any, right: Any) -> bool:
+        if (_is_number(left) and _is_number(right)) or type(left) is type(right):
+            try:
+                return bool(op(left, right))
+            except TypeError:  # e.g. two dicts
+                return False
+        return False
+
+    return compare
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int to Python, but true > 0 is not a question a user asks
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    if _is_number(left) and _is_number(right):
+        if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+            return math.isnan(right)
+        return bool(left == right)
+    # 1 == True in Python; a config value true is not the number 1
+    return type(left) is type(right) and bool(left == right)
+
+
+# longest first, so ">=" is not read as ">" with a value starting "="
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "!=": lambda left, right: not _equal(left, right),
+    ">=": _compare(operator.ge),
+    "<=": _compare(operator.le),
+    "=": _equal,
+    ">": _compare(operator.gt),
+    "<": _compare(operator.lt),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``--where`` condition: ``key op value``, with ``op`` one of = != > >= < <=."""
+
+    key: str
+    op: str
+    value: Any
+
+    def matches(self, config: Mapping[str, Any]) -> bool:
+        """Whether a flat config meets the condition.
+
+        A missing key meets only ``!=``. Ordering values of different types (a string and a
+        number) is False, never an error; ints and floats compare as numbers, bools are not.
+        """
+        if self.key not in config:
+            return self.op == "!="
+        return _OPERATORS[self.op](config[self.key], self.value)
+
+
+def parse_condition(arg: str) -> Condition:
+    """Parse ``KEY<op>VALUE`` for ``--where``; the value is parsed like ``parse_override``'s."""
+    # the operator is the first one in the text; at that place, the longest one that fits
+    first = min(
+        ((arg.find(op), -len(op), op) for op in _OPERATORS if op in arg),
+        default=None,
+    )
+    if first is None:
+        raise InputError(
+            f"expected KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, KEY<VALUE or KEY<=VALUE, "
+            f"got {arg!r}"
+        )
+    index, _, op = first
+    key = arg[:index]
+    if not key:
+        raise InputError(f"no key before {op!r} in {arg!r}; write it as KEY{op}VALUE")
+    return Condition(_key(key, arg), op, _value(arg[index + len(op) :], arg))

@@ -1,0 +1,632 @@
+"""The config store: runs, their versions and provenance, on one branch of a git repository.
+
+Each write builds new tree and commit objects in-process on top of the branch tip and publishes
+them with a compare-and-swap ref update; when another writer won the race, the change is applied
+again on the new tip. The user's work tree, index, HEAD and stash are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitcfg import yamlcodec
+from gitcfg.blobcache import BlobCache
+from gitcfg.errors import (
+    AmbiguousRunError,
+    ConcurrentUpdateError,
+    ConfigKeyError,
+    CorruptStoreError,
+    InputError,
+    KeyCollisionError,
+    RepositoryError,
+    RunExistsError,
+    RunNotFoundError,
+    SecretKeyError,
+    VersionNotFoundError,
+    YamlError,
+)
+from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
+from gitcfg.git import EMPTY_TREE, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
+from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_path
+from gitcfg.names import check_project, check_run_id, new_run_id
+from gitcfg.provenance import Provenance, capture
+from gitcfg.values import coerce_value
+
+DEFAULT_BRANCH = "gitcfg"
+_MAX_ATTEMPTS = 1000
+_SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
+_MISSING: Any = object()
+
+
+def secrets_allowed() -> bool:
+    return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key's change between two versions of a config; ``old``/``new`` absent → MISSING."""
+
+    key: str
+    old: Any
+    new: Any
+
+    @property
+    def kind(self) -> str:
+        if self.old is _MISSING:
+            return "added"
+        if self.new is _MISSING:
+            return "removed"
+        return "changed"
+
+
+MISSING = _MISSING
+
+
+def diff_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    """Keys added, removed or changed from ``old`` to ``new``, sorted by key."""
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        before = old.get(key, _MISSING)
+        after = new.get(key, _MISSING)
+        if not same_value(before, after):
+            changes.append(Change(key, before, after))
+    return changes
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal in value and type (so 1, 1.0 and True differ, and nan equals nan)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (a != a and b != b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as stored at one commit of the branch."""
+
+    ref: RunRef
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    commit: str
+
+
+@dataclass(frozen=True)
+class RunVersion:
+    """One version of a run's config, newest first in ``ConfigStore.history``."""
+
+    commit: str
+    time: int
+    message: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    run: RunRef
+    commit: str | None
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A resolved RUN selector: the run, and how many versions back (``RUN~N``)."""
+
+    ref: RunRef
+    back: int = 0
+
+
+class ConfigStore:
+    """Runs on the store branch of ``repo``; see the module docstring for how writes work."""
+
+    def __init__(
+        self,
+        repo: GitRepo,
+        branch: str = DEFAULT_BRANCH,
+        *,
+        identity: Identity | None = None,
+        code_repo: GitRepo | bool | None = True,
+    ) -> None:
+        self.repo = repo
+        self.branch = branch
+        self.ref = f"refs/heads/{branch}"
+        self._identity = identity
+        # True: the code repository is the store's own (if it has a work tree).
+        self._code_repo = code_repo
+        self.cache = BlobCache(repo.common_dir / "gitcfg")
+
+    @classmethod
+    def open(cls, repo: str | os.PathLike[str] | None = None) -> ConfigStore:
+        """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd."""
+        explicit = repo if repo is not None else os.environ.get("GITCFG_REPO") or None
+        git_repo = GitRepo.discover(explicit if explicit is not None else Path.cwd())
+        config = git_repo.config_values(r"^(user\.(name|email)|gitcfg\..*)$")
+        branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
+        _check_branch(branch)
+        code_repo: GitRepo | bool | None = True
+        if explicit is not None:
+            code_repo = _code_repo_of_cwd(git_repo)
+        return cls(
+            git_repo, branch, identity=default_identity(git_repo, config), code_repo=code_repo
+        )
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = default_identity(self.repo)
+        return self._identity
+
+    @property
+    def code_repo(self) -> GitRepo | None:
+        if self._code_repo is True:
+            return self.repo if self.repo.worktree is not None else None
+        return self._code_repo or None
+
+    def tip(self) -> str | None:
+        """The commit at the tip of the store branch, None before the first run."""
+        return self.repo.read_ref(self.ref)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        project: str,
+        config: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        provenance: Provenance | None = None,
+        allow_secrets: bool | None = None,
+    ) -> tuple[RunRef, str]:
+        """Record a new run with its flat ``config``; returns the run and its commit."""
+        project = check_project(project)
+        ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
+        flat = self._checked(config, allow_secrets, config.keys())
+        prov = provenance if provenance is not None else capture(self.code_repo)
+        meta = {k: v for k, v in prov.as_dict().items()}
+        config_text = yamlcodec.dump_config(flat).encode()
+        meta_text = yamlcodec.dump_config(meta).encode()
+        config_blob = self.repo.write_blob(config_text)
+        meta_blob = self.repo.write_blob(meta_text)
+        run_tree = self.repo.write_tree(
+            [
+                TreeEntry("100644", CONFIG_FILE, config_blob),
+                TreeEntry("100644", META_FILE, meta_blob),
+            ]
+        )
+        trailers = [f"Gitcfg-Run: {ref}"]
+        if prov.code_commit:
+            trailers.append(f"Gitcfg-Code-Commit: {prov.code_commit}")
+        if prov.snapshot:
+            trailers.append(f"Gitcfg-Dirty-Snapshot: {prov.snapshot}")
+        count = f"{len(flat)} key" + ("" if len(flat) == 1 else "s")
+        message = f"create {ref} ({count})\n\n" + "\n".join(trailers) + "\n"
+
+        def build(root: str | None, reader: ObjectReader) -> str | None:
+            if self._lookup(root, [*ref.segments], reader) is not None:
+                raise RunExistsError(str(ref))
+            return self._replace(root, [*ref.segments], run_tree, reader)
+
+        commit = self._commit(build, message)
+        assert commit is not None
+        self.cache.add({config_blob: flat, meta_blob: meta})
+        return ref, commit
+
+    def update(
+        self,
+        run: RunRef,
+        set_values: Mapping[str, Any] | None = None,
+        unset: Iterable[str] = (),
+        *,
+        message: str | None = None,
+        base: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        allow_secrets: bool | None = None,
+    ) -> UpdateResult:
+        """Set and unset flat keys of ``run`` in one commit; no commit when nothing changes.
+
+        ``base`` is the config the caller's edit started from: a key the caller changed that
+        someone else changed differently since then raises ConcurrentUpdateError instead of
+        being overwritten; keys the caller did not touch keep whatever the branch has.
+        """
+        wanted = self._checked(set_values or {}, allow_secrets, ())
+        removals = [check_key(k) for k in unset]
+        outcome: dict[str, Any] = {}
+
+        def build(root: str | None, reader: ObjectReader) -> str | None:
+            run_tree = self._lookup(root, [*run.segments], reader)
+            if run_tree is None:
+                raise RunNotFoundError(str(run))
+            entries = {e.name: e for e in self.repo.read_tree(run_tree, reader)}
+            if CONFIG_FILE not in entries:
+                raise CorruptStoreError(f"{run.config_path} is missing")
+            text = self._blob_text(entries[CONFIG_FILE].sha, reader)
+            current = self._parse(entries[CONFIG_FILE].sha, text, run.config_path)
+            new = self._apply(run, current, wanted, removals, base, allow_secrets)
+            changes = diff_configs(current, new)
+            outcome["changes"] = changes
+            if not changes or dry_run:
+                return None
+            collision = find_collision(new.keys())
+            if collision is not None:
+                raise KeyCollisionError(*collision)
+            to_set = {c.key: c.new for c in changes if c.new is not _MISSING}
+            to_unset = [c.key for c in changes if c.new is _MISSING]
+            new_text = yamlcodec.update_config_text(text, to_set, to_unset)
+            blob = self.repo.write_blob(new_text.encode())
+            outcome["parsed"] = (blob, new)
+            entries[CONFIG_FILE] = TreeEntry("100644", CONFIG_FILE, blob)
+            tree = self.repo.write_tree(entries.values())
+            outcome["message"] = _update_message(run, changes, message)
+            return self._replace(root, [*run.segments], tree, reader)
+
+        commit = self._commit(build, lambda: str(outcome["message"]))
+        if "parsed" in outcome:
+            blob, parsed = outcome["parsed"]
+            self.cache.add({blob: parsed})
+        return UpdateResult(run, commit, list(outcome.get("changes", [])))
+
+    def _apply(
+        self,
+        run: RunRef,
+        current: Mapping[str, Any],
+        wanted: Mapping[str, Any],
+        removals: Sequence[str],
+        base: Mapping[str, Any] | None,
+        allow_secrets: bool | None,
+    ) -> dict[str, Any]:
+        new = dict(current)
+        conflicts = []
+        for key, value in wanted.items():
+            if base is not None:
+                theirs = current.get(key, _MISSING)
+                if not same_value(theirs, base.get(key, _MISSING)) and not same_value(
+                    theirs, value
+                ):
+                    conflicts.append(key)
+            new[key] = value
+        for key in removals:
+            matched = [k for k in new if k == key or k.startswith(key + ".")]
+            if base is not None:
+                theirs = current.get(key, _MISSING)
+                if theirs is not _MISSING and not same_value(theirs, base.get(key, _MISSING)):
+                    conflicts.append(key)
+            elif not matched:
+                raise ConfigKeyError(key)
+            for k in matched:
+                del new[k]
+        if conflicts:
+            raise ConcurrentUpdateError(str(run), conflicts)
+        if not (allow_secrets or secrets_allowed()):
+            for key in wanted:
+                if key not in current and is_secret_key(key):
+                    raise SecretKeyError(key)
+        return new
+
+    def _checked(
+        self, config: Mapping[str, Any], allow_secrets: bool | None, secret_keys: Iterable[str]
+    ) -> dict[str, Any]:
+        # A mapping value is a group of nested keys: {"model": {"lr": 1}} sets "model.lr".
+        flat = flatten({check_key(k): coerce_value(str(k), v) for k, v in config.items()})
+        collision = find_collision(flat.keys())
+        if collision is not None:
+            raise KeyCollisionError(*collision)
+        if not (allow_secrets or secrets_allowed()):
+            for key in secret_keys:
+                if is_secret_key(str(key)):
+                    raise SecretKeyError(str(key))
+        return flat
+
+    def _commit(
+        self,
+        build: Callable[[str | None, ObjectReader], str | None],
+        message: str | Callable[[], str],
+    ) -> str | None:
+        """Apply ``build`` to the tip's tree and publish the result; retry on a lost race."""
+        with ObjectReader(self.repo) as reader:
+            for _ in range(_MAX_ATTEMPTS):
+                tip = self.tip()
+                root = self.repo.read_commit(tip, reader).tree if tip else None
+                new_root = build(root, reader)
+                if new_root is None:
+                    return None
+                text = message() if callable(message) else message
+                commit = self.repo.write_commit(new_root, [tip] if tip else [], text, self.identity)
+                if self.repo.update_ref(self.ref, commit, tip, "gitcfg: " + text.split("\n")[0]):
+                    return commit
+        raise RepositoryError(
+            f"could not update {self.ref}: it kept changing under {_MAX_ATTEMPTS} attempts; retry"
+        )
+
+    # -- trees -------------------------------------------------------------------------------
+
+    def _lookup(self, tree: str | None, path: Sequence[str], reader: ObjectReader) -> str | None:
+        for name in path:
+            if tree is None:
+                return None
+            entry = next((e for e in self.repo.read_tree(tree, reader) if e.name == name), None)
+            if entry is None or not entry.is_tree:
+                return None
+            tree = entry.sha
+        return tree
+
+    def _replace(
+        self, tree: str | None, path: Sequence[str], new: str | None, reader: ObjectReader
+    ) -> str:
+        """A copy of ``tree`` with the subtree at ``path`` replaced by ``new`` (None: removed)."""
+        entries = {e.name: e for e in self.repo.read_tree(tree, reader)} if tree else {}
+        name = path[0]
+        if len(path) > 1:
+            child = entries.get(name)
+            sub = child.sha if child is not None and child.is_tree else None
+            replaced = self._replace(sub, path[1:], new, reader)
+            new = None if replaced == EMPTY_TREE else replaced
+        if new is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = TreeEntry("40000", name, new)
+        return self.repo.write_tree(entries.values())
+
+    def _blob_text(self, sha: str, reader: ObjectReader) -> str:
+        kind, body = self.repo.read_object(sha, reader)
+        if kind != "blob":
+            raise CorruptStoreError(f"{sha} is a {kind}, expected a file")
+        return body.decode("utf-8", errors="replace")
+
+    def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:
+        cached = self.cache.get(blob) if self.cache._entries is not None else None
+        if cached is not None:
+            return dict(cached)
+        try:
+            return yamlcodec.load_config(text, source)
+        except YamlError as exc:
+            raise CorruptStoreError(f"{self.branch}:{source} is not valid: {exc.problem}") from exc
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _root_at(self, rev: str | None, reader: ObjectReader) -> tuple[str | None, str | None]:
+        if rev is None:
+            commit = self.tip()
+        else:
+            commit = self.repo.rev_parse(rev + "^{commit}")
+            if commit is None:
+                raise InputError(
+                    f"unknown revision {rev!r}; give a commit of the {self.branch} branch, "
+                    f"e.g. {self.branch}~1 or a sha from 'gitcfg log'"
+                )
+        if commit is None:
+            return None, None
+        return commit, self.repo.read_commit(commit, reader).tree
+
+    def read(self, run: RunRef, at: str | None = None) -> RunRecord:
+        """The run's config and meta at the branch tip, or as of revision ``at``."""
+        with ObjectReader(self.repo) as reader:
+            commit, root = self._root_at(at, reader)
+            run_tree = self._lookup(root, [*run.segments], reader)
+            if run_tree is None or commit is None:
+                where = "" if at is None else f" at {at}"
+                raise RunNotFoundError(f"{run}{where}")
+            entries = {e.name: e for e in self.repo.read_tree(run_tree, reader)}
+            files: dict[str, dict[str, Any]] = {}
+            for name, path in ((CONFIG_FILE, run.config_path), (META_FILE, run.meta_path)):
+                entry = entries.get(name)
+                if entry is None:
+                    files[name] = {}
+                    continue
+                files[name] = self._parse(entry.sha, self._blob_text(entry.sha, reader), path)
+        return RunRecord(run, files[CONFIG_FILE], files[META_FILE], commit)
+
+    def exists(self, run: RunRef) -> bool:
+        with ObjectReader(self.repo) as reader:
+            _, root = self._root_at(None, reader)
+            return self._lookup(root, [*run.segments], reader) is not None
+
+    def history(self, run: RunRef) -> list[RunVersion]:
+        """Every version of the run's config, newest first."""
+        if self.tip() is None:
+            raise RunNotFoundError(str(run))
+        proc = self.repo.git(
+            "log",
+            "--format=%x1e%H%x1f%ct%x1f%B%x1f",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--full-history",
+            self.ref,
+            "--",
+            run.config_path,
+        )
+        versions: list[tuple[str, int, str, str]] = []
+        for record in proc.stdout.decode(errors="replace").split("\x1e")[1:]:
+            sha, when, message, raw = record.split("\x1f", 3)
+            blob = None
+            for line in raw.strip().splitlines():
+                if line.startswith(":") and line.endswith("\t" + run.config_path):
+                    blob = line.split()[3]
+            if blob is None or set(blob) == {"0"}:
+                if versions:
+                    break  # the run was deleted and recreated: older versions are another run
+                continue
+            versions.append((sha, int(when), message.strip(), blob))
+        if not versions:
+            raise RunNotFoundError(str(run))
+        configs = self._configs({blob: run.config_path for *_, blob in versions})
+        return [RunVersion(sha, when, msg, configs[blob]) for sha, when, msg, blob in versions]
+
+    def _configs(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Parsed files for many blob ids (``{blob: path}``), through the blob cache."""
+        cache = self.cache.load()
+        result: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        for blob in blobs:
+            hit = cache.get(blob)
+            if hit is None:
+                missing.append(blob)
+            else:
+                result[blob] = hit
+        if missing:
+            texts: list[tuple[str, str]] = []
+            with ObjectReader(self.repo) as reader:
+                for blob, _kind, body in reader.read_many(missing):
+                    texts.append((f"{self.branch}:{blobs[blob]}", body.decode("utf-8", "replace")))
+            try:
+                parsed = yamlcodec.load_configs(texts)
+            except YamlError as exc:
+                raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+            fresh = dict(zip(missing, parsed, strict=True))
+            self.cache.add(fresh)
+            result.update(fresh)
+        return result
+
+    def runs(self, project: str | None = None) -> list[RunRecord]:
+        """Every run at the branch tip (of one project), with config and meta, oldest first."""
+        tip = self.tip()
+        if tip is None:
+            return []
+        args = ["ls-tree", "-r", "-z", "--full-tree", tip]
+        if project is not None:
+            args += ["--", check_project(project) + "/"]
+        listing = self.repo.git(*args).stdout.decode("utf-8", "surrogateescape")
+        files: dict[RunRef, dict[str, str]] = {}
+        paths: dict[str, str] = {}
+        for item in listing.split("\0"):
+            if not item:
+                continue
+            info, _, path = item.partition("\t")
+            parsed = parse_run_path(path)
+            if parsed is None:
+                continue
+            ref, name = parsed
+            if name in (CONFIG_FILE, META_FILE):
+                blob = info.split(" ")[2]
+                files.setdefault(ref, {})[name] = blob
+                paths[blob] = path
+        parsed_blobs = self._configs(paths)
+        records = [
+            RunRecord(
+                ref,
+                dict(parsed_blobs[names[CONFIG_FILE]]) if CONFIG_FILE in names else {},
+                dict(parsed_blobs[names[META_FILE]]) if META_FILE in names else {},
+                tip,
+            )
+            for ref, names in files.items()
+        ]
+        records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref))
+        return records
+
+    def run_refs(self) -> list[RunRef]:
+        """Every run at the tip, without reading any config (for resolving prefixes)."""
+        tip = self.tip()
+        if tip is None:
+            return []
+        proc = self.repo.git("ls-tree", "-r", "-d", "-z", "--name-only", "--full-tree", tip)
+        refs = []
+        for path in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            parts = path.split("/")
+            if len(parts) == 4:
+                ref = RunRef(parts[0], parts[3])
+                if ref.shards == (parts[1], parts[2]):
+                    refs.append(ref)
+        return refs
+
+    def resolve(self, selector: str) -> Selection:
+        """Resolve ``project/id``, ``id`` or a unique id prefix, optionally with ``~N``."""
+        match = _SELECTOR.match(selector.strip())
+        if match is None:
+            raise InputError(
+                f"cannot read run {selector!r}; give project/id, an id or an id prefix, "
+                f"optionally followed by ~N"
+            )
+        back_text = match.group("back")
+        back = 0 if back_text is None else int(back_text or "1")
+        name = match.group("run")
+        project, _, run_id = name.rpartition("/")
+        if project:
+            check_project(project)
+        with ObjectReader(self.repo) as reader:
+            _, root = self._root_at(None, reader)
+            if project:
+                candidates = [RunRef(project, run_id)]
+            else:
+                projects = (
+                    [e.name for e in self.repo.read_tree(root, reader) if e.is_tree] if root else []
+                )
+                candidates = [RunRef(p, run_id) for p in projects]
+            exact = [c for c in candidates if self._lookup(root, [*c.segments], reader) is not None]
+        if not exact:
+            exact = [
+                r
+                for r in self.run_refs()
+                if r.id.startswith(run_id) and (not project or r.project == project)
+            ]
+        if not exact:
+            raise RunNotFoundError(name)
+        if len(exact) > 1:
+            raise AmbiguousRunError(name, sorted(str(r) for r in exact))
+        return Selection(exact[0], back)
+
+    def version(self, selection: Selection) -> RunVersion:
+        """The version of a selected run that ``RUN~N`` names."""
+        versions = self.history(selection.ref)
+        if selection.back >= len(versions):
+            raise VersionNotFoundError(str(selection.ref), selection.back, len(versions))
+        return versions[selection.back]
+
+    def path(self, run: RunRef) -> str:
+        """``BRANCH:PATH`` of the run's config file, for plain git commands."""
+        return f"{self.branch}:{run.config_path}"
+
+
+def _flow(value: Any) -> str:
+    """A value as it appears on its line of a stored config file."""
+    return yamlcodec.dump_config({"v": value})[3:].rstrip("\n")
+
+
+def _update_message(run: RunRef, changes: Sequence[Change], message: str | None) -> str:
+    keys = ", ".join(c.key for c in changes[:6]) + (", ..." if len(changes) > 6 else "")
+    subject = (
+        message.strip().split("\n")[0] if message and message.strip() else f"update {run}: {keys}"
+    )
+    lines = []
+    for change in changes:
+        if change.kind == "added":
+            lines.append(f"+ {change.key}: {_flow(change.new)}")
+        elif change.kind == "removed":
+            lines.append(f"- {change.key}: {_flow(change.old)}")
+        else:
+            lines.append(f"~ {change.key}: {_flow(change.old)} -> {_flow(change.new)}")
+    body = ""
+    if message and "\n" in message.strip():
+        body = message.strip().split("\n", 1)[1].strip() + "\n\n"
+    return f"{subject}\n\n{body}" + "\n".join(lines) + f"\n\nGitcfg-Run: {run}\n"
+
+
+def _check_branch(branch: str) -> None:
+    if (
+        not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", branch)
+        or ".." in branch
+        or branch.endswith((".lock", "/"))
+    ):
+        raise InputError(
+            f"invalid store branch name {branch!r}; set gitcfg.branch or GITCFG_BRANCH to a plain "
+            f"branch name such as 'gitcfg'"
+        )
+
+
+def _code_repo_of_cwd(store_repo: GitRepo) -> GitRepo | None:
+    try:
+        repo = GitRepo.discover(Path.cwd())
+    except RepositoryError:
+        return None
+    if repo.common_dir == store_repo.common_dir and repo.git_dir == store_repo.git_dir:
+        return store_repo
+    return repo if repo.worktree is not None else None

@@ -1,0 +1,76 @@
+"""Config values: turn what users pass into the plain values a YAML file can hold."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+from gitcfg.errors import ConfigError, UnsupportedValueError
+from gitcfg.flat import check_key
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def coerce_value(key: str, value: Any) -> Any:
+    """Return ``value`` made only of str, int, float, bool, None, list and str-keyed dict.
+
+    numpy scalars and arrays become Python numbers and lists, tuples lists, sets sorted lists
+    (in insertion order when unsortable), an Enum its value, a path or datetime a string.
+    Anything else raises ``UnsupportedValueError`` naming the element's full key
+    (``model.layers[2]``), never a silent ``str()``. ``key`` is only used in messages.
+    """
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if isinstance(value, enum.Enum):  # before int/str: IntEnum and StrEnum are both
+        return coerce_value(key, value.value)
+    if cls.__module__.startswith("numpy"):
+        # numpy is not imported here: tolist() gives Python scalars or (nested) lists
+        tolist = getattr(value, "tolist", None)
+        if tolist is not None:
+            converted = tolist()
+            if not type(converted).__module__.startswith("numpy"):
+                return coerce_value(key, converted)
+        raise UnsupportedValueError(key, value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # a plain str, not a subclass
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for raw, item in value.items():
+            try:
+                sub = check_key(raw)
+            except ConfigError as exc:
+                raise ConfigError(f"in {key!r}: {exc}") from exc
+            out[sub] = coerce_value(f"{key}.{sub}", item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [coerce_value(f"{key}[{i}]", item) for i, item in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        items = [coerce_value(f"{key}[{i}]", item) for i, item in enumerate(value)]
+        try:
+            return sorted(items)
+        except TypeError:  # mixed types: keep them, in iteration order
+            return items
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        return value.isoformat()
+    raise UnsupportedValueError(key, value)
+
+
+def coerce_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """Apply ``check_key`` and ``coerce_value`` to each top-level item of ``mapping``."""
+    out: dict[str, Any] = {}
+    for raw, value in mapping.items():
+        key = check_key(raw)
+        out[key] = coerce_value(key, value)
+    return out

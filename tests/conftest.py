@@ -1,0 +1,60 @@
+"""Fixtures: real throwaway git repositories, isolated from the developer's own git config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Identity for the commits the tests make themselves; gitcfg's own commits must not need it.
+TEST_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No global or system git config, no user identity, no gitcfg settings from outside."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for name in list(os.environ):
+        if name.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "GIT_DIR", "GIT_WORK_TREE")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:git")
+
+
+def git(cwd: Path | str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git as a user would (with a test identity) and return its stdout."""
+    full_env = {**os.environ, **TEST_IDENTITY, **(env or {})}
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "train.py").write_text("print('training')\n")
+    git(path, "add", "train.py")
+    git(path, "commit", "-q", "-m", "initial code")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A code repository with one commit; the working directory is its top level."""
+    path = make_repo(tmp_path / "project")
+    monkeypatch.chdir(path)
+    yield path
