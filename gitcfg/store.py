@@ -185,16 +185,21 @@ class ConfigStore:
         *,
         run_id: str | None = None,
         provenance: Provenance | None = None,
+        meta: Mapping[str, Any] | None = None,
         allow_secrets: bool | None = None,
     ) -> tuple[RunRef, str]:
-        """Record a new run with its flat ``config``; returns the run and its commit."""
+        """Record a new run with its flat ``config``; returns the run and its commit.
+
+        ``meta`` adds run attributes (name, notes, tags) to the provenance in ``meta.yaml``.
+        """
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, config.keys())
         prov = provenance if provenance is not None else capture(self.code_repo)
-        meta = {k: v for k, v in prov.as_dict().items()}
+        meta_values = {**prov.as_dict(), **(meta or {})}
+        meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
         config_text = yamlcodec.dump_config(flat).encode()
-        meta_text = yamlcodec.dump_config(meta).encode()
+        meta_text = yamlcodec.dump_config(meta_flat).encode()
         config_blob = self.repo.write_blob(config_text)
         meta_blob = self.repo.write_blob(meta_text)
         run_tree = self.repo.write_tree(
@@ -218,7 +223,7 @@ class ConfigStore:
 
         commit = self._commit(build, message)
         assert commit is not None
-        self.cache.add({config_blob: flat, meta_blob: meta})
+        self.cache.add({config_blob: flat, meta_blob: meta_flat})
         return ref, commit
 
     def update(
