@@ -16,6 +16,7 @@ from typing import Any
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
+from gitcfg.diff import MISSING, Change, diff_configs, same_value
 from gitcfg.errors import (
     AmbiguousRunError,
     ConcurrentUpdateError,
@@ -40,55 +41,10 @@ from gitcfg.values import coerce_value
 DEFAULT_BRANCH = "gitcfg"
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
-_MISSING: Any = object()
 
 
 def secrets_allowed() -> bool:
     return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One key's change between two versions of a config; ``old``/``new`` absent → MISSING."""
-
-    key: str
-    old: Any
-    new: Any
-
-    @property
-    def kind(self) -> str:
-        if self.old is _MISSING:
-            return "added"
-        if self.new is _MISSING:
-            return "removed"
-        return "changed"
-
-
-MISSING = _MISSING
-
-
-def diff_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    """Keys added, removed or changed from ``old`` to ``new``, sorted by key."""
-    changes = []
-    for key in sorted(old.keys() | new.keys()):
-        before = old.get(key, _MISSING)
-        after = new.get(key, _MISSING)
-        if not same_value(before, after):
-            changes.append(Change(key, before, after))
-    return changes
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal in value and type (so 1, 1.0 and True differ, and nan equals nan)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return a == b or (a != a and b != b)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return bool(a == b)
 
 
 @dataclass(frozen=True)
@@ -136,8 +92,11 @@ class ConfigStore:
         *,
         identity: Identity | None = None,
         code_repo: GitRepo | bool | None = True,
+        autopush: str | None = None,
     ) -> None:
         self.repo = repo
+        # A remote to push to after every run commit (gitcfg.autopush / GITCFG_AUTOPUSH).
+        self.autopush = autopush
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self._identity = identity
@@ -157,7 +116,11 @@ class ConfigStore:
         if explicit is not None:
             code_repo = _code_repo_of_cwd(git_repo)
         return cls(
-            git_repo, branch, identity=default_identity(git_repo, config), code_repo=code_repo
+            git_repo,
+            branch,
+            identity=default_identity(git_repo, config),
+            code_repo=code_repo,
+            autopush=os.environ.get("GITCFG_AUTOPUSH") or config.get("gitcfg.autopush") or None,
         )
 
     @property
@@ -223,6 +186,7 @@ class ConfigStore:
 
         commit = self._commit(build, message)
         assert commit is not None
+        self._after_commit()
         self.cache.add({config_blob: flat, meta_blob: meta_flat})
         return ref, commit
 
@@ -264,8 +228,8 @@ class ConfigStore:
             collision = find_collision(new.keys())
             if collision is not None:
                 raise KeyCollisionError(*collision)
-            to_set = {c.key: c.new for c in changes if c.new is not _MISSING}
-            to_unset = [c.key for c in changes if c.new is _MISSING]
+            to_set = {c.key: c.new for c in changes if c.new is not MISSING}
+            to_unset = [c.key for c in changes if c.new is MISSING]
             new_text = yamlcodec.update_config_text(text, to_set, to_unset)
             blob = self.repo.write_blob(new_text.encode())
             outcome["parsed"] = (blob, new)
@@ -275,6 +239,8 @@ class ConfigStore:
             return self._replace(root, [*run.segments], tree, reader)
 
         commit = self._commit(build, lambda: str(outcome["message"]))
+        if commit is not None:
+            self._after_commit()
         if "parsed" in outcome:
             blob, parsed = outcome["parsed"]
             self.cache.add({blob: parsed})
@@ -293,17 +259,15 @@ class ConfigStore:
         conflicts = []
         for key, value in wanted.items():
             if base is not None:
-                theirs = current.get(key, _MISSING)
-                if not same_value(theirs, base.get(key, _MISSING)) and not same_value(
-                    theirs, value
-                ):
+                theirs = current.get(key, MISSING)
+                if not same_value(theirs, base.get(key, MISSING)) and not same_value(theirs, value):
                     conflicts.append(key)
             new[key] = value
         for key in removals:
             matched = [k for k in new if k == key or k.startswith(key + ".")]
             if base is not None:
-                theirs = current.get(key, _MISSING)
-                if theirs is not _MISSING and not same_value(theirs, base.get(key, _MISSING)):
+                theirs = current.get(key, MISSING)
+                if theirs is not MISSING and not same_value(theirs, base.get(key, MISSING)):
                     conflicts.append(key)
             elif not matched:
                 raise ConfigKeyError(key)
@@ -351,6 +315,12 @@ class ConfigStore:
         raise RepositoryError(
             f"could not update {self.ref}: it kept changing under {_MAX_ATTEMPTS} attempts; retry"
         )
+
+    def _after_commit(self) -> None:
+        if self.autopush:
+            from gitcfg.remote import push_soft  # only loaded by users who share this way
+
+            push_soft(self.repo, self.branch, self.autopush, self.identity)
 
     # -- trees -------------------------------------------------------------------------------
 

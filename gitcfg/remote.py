@@ -1,0 +1,203 @@
+"""Sharing the store through any git remote: fetch, merge, push, retry.
+
+There is no gitcfg server: the user's git remote carries the store branch and the
+``refs/gitcfg/keep/*`` refs that keep each run's code version reachable. Pull merges the remote
+branch into the local one (runs by file, configs by key, see ``treemerge``) without touching the
+work tree; push pulls first and retries while other machines keep pushing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+from gitcfg.diff import Side
+from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError
+from gitcfg.git import GitRepo, Identity, default_identity
+from gitcfg.provenance import KEEP_PREFIX
+from gitcfg.treemerge import merge_commits
+
+TRACKING_PREFIX = "refs/gitcfg/remotes/"
+_PUSH_ATTEMPTS = 25
+_RETRYABLE = re.compile(
+    r"fetch first|non-fast-forward|stale info|cannot lock|failed to lock|incorrect old value"
+)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a pull or push did to the local store branch (and the remote)."""
+
+    remote: str
+    branch: str
+    before: str | None
+    after: str | None
+    added: int = 0
+    updated: int = 0
+    merged: bool = False
+    pushed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def tracking_ref(remote: str, branch: str) -> str:
+    """Where the remote's store branch is kept locally (also the 'theirs' side of a conflict)."""
+    if re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", remote) and ".." not in remote:
+        return f"{TRACKING_PREFIX}{remote}/{branch}"
+    return f"{TRACKING_PREFIX}url-{hashlib.sha1(remote.encode()).hexdigest()[:12]}/{branch}"
+
+
+def fetch(repo: GitRepo, branch: str, remote: str) -> str | None:
+    """Fetch the remote store branch and keep refs; return the remote tip (None: no branch)."""
+    tracking = tracking_ref(remote, branch)
+    proc = repo.git(
+        "fetch", "--quiet", "--no-tags", "--end-of-options", remote,
+        f"+refs/heads/{branch}:{tracking}", f"+{KEEP_PREFIX}*:{KEEP_PREFIX}*",
+        check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace")
+        if "couldn't find remote ref" in message:
+            _check_reachable(repo, remote)
+            return None
+        raise RemoteError(f"cannot fetch from {remote!r}: {_last_line(message)}; {_hint(remote)}")
+    return repo.read_ref(tracking)
+
+
+def _check_reachable(repo: GitRepo, remote: str) -> None:
+    proc = repo.git("ls-remote", "--heads", "--end-of-options", remote, check=False)
+    if proc.returncode != 0:
+        detail = _last_line(proc.stderr.decode(errors="replace"))
+        raise RemoteError(f"cannot reach {remote!r}: {detail}; {_hint(remote)}")
+
+
+def pull(
+    repo: GitRepo,
+    branch: str,
+    remote: str = "origin",
+    *,
+    prefer: Side | None = None,
+    identity: Identity | None = None,
+) -> SyncResult:
+    """Bring the remote's runs into the local store branch; the work tree is never touched.
+
+    Raises MergeConflictError (local branch unchanged) when a key of a run was changed to
+    different values on both sides; ``prefer`` resolves such keys for one side.
+    """
+    ref = f"refs/heads/{branch}"
+    before = repo.read_ref(ref)
+    theirs = fetch(repo, branch, remote)
+    if theirs is None:
+        return SyncResult(remote, branch, before, before)
+    who = identity or default_identity(repo)
+    while True:
+        ours = repo.read_ref(ref)
+        if ours is None:
+            if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
+                return SyncResult(remote, branch, before, theirs)
+            continue
+        if ours == theirs or _is_ancestor(repo, theirs, ours):
+            return SyncResult(remote, branch, before, ours)
+        if _is_ancestor(repo, ours, theirs):
+            if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
+                return SyncResult(remote, branch, before, theirs)
+            continue
+        base = _merge_base(repo, ours, theirs)
+        outcome = merge_commits(repo, base, ours, theirs, prefer)
+        if outcome.conflicts:
+            raise MergeConflictError(outcome.conflicts, tracking_ref(remote, branch), remote)
+        message = (
+            f"merge {remote}: {outcome.added} run(s) added, {outcome.updated} updated\n\n"
+            f"Gitcfg-Merge: {remote}\n"
+        )
+        commit = repo.write_commit(outcome.tree, [ours, theirs], message, who)
+        if repo.update_ref(ref, commit, ours, f"gitcfg: merge {remote}"):
+            return SyncResult(
+                remote, branch, before, commit, outcome.added, outcome.updated, merged=True
+            )
+
+
+def push(
+    repo: GitRepo,
+    branch: str,
+    remote: str = "origin",
+    *,
+    prefer: Side | None = None,
+    identity: Identity | None = None,
+) -> SyncResult:
+    """Publish the store branch and keep refs; merge the remote's new runs first and retry."""
+    ref = f"refs/heads/{branch}"
+    before = repo.read_ref(ref)
+    rng = random.Random()
+    last = ""
+    for attempt in range(_PUSH_ATTEMPTS):
+        pulled = pull(repo, branch, remote, prefer=prefer, identity=identity)
+        tip = repo.read_ref(ref)
+        if tip is None:
+            raise RemoteError(f"there are no runs to push on the {branch} branch yet")
+        keep = [f"{r}:{r}" for r in repo.list_refs(KEEP_PREFIX)]
+        proc = repo.git(
+            "push", "--porcelain", "--end-of-options", remote, f"{ref}:{ref}", *keep, check=False
+        )
+        output = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        if proc.returncode == 0:
+            tracking = tracking_ref(remote, branch)
+            repo.update_ref(tracking, tip, repo.read_ref(tracking), "gitcfg: push")
+            return SyncResult(
+                remote, branch, before, tip, pulled.added, pulled.updated, pulled.merged, True
+            )
+        last = _rejection(output)
+        if not _RETRYABLE.search(output):
+            raise RemoteError(f"cannot push to {remote!r}: {last}; {_hint(remote)}")
+        # Another machine pushed first: back off a little, then fetch, merge and try again.
+        time.sleep(rng.uniform(0.01, 0.05) * (attempt + 1))
+    raise RemoteError(
+        f"{remote!r} kept moving during {_PUSH_ATTEMPTS} push attempts ({last}); "
+        f"run 'gitcfg push {remote}' again"
+    )
+
+
+def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None = None) -> bool:
+    """Automatic push after a run commit: never fails the run, warns how to retry instead."""
+    try:
+        push(repo, branch, remote, identity=identity)
+    except GitcfgError as exc:
+        print(
+            f"gitcfg: warning: the run is committed locally, but pushing to {remote!r} failed: "
+            f"{exc}; retry with 'gitcfg push {remote}'",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _is_ancestor(repo: GitRepo, ancestor: str, descendant: str) -> bool:
+    proc = repo.git("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    return proc.returncode == 0
+
+
+def _merge_base(repo: GitRepo, a: str, b: str) -> str | None:
+    proc = repo.git("merge-base", a, b, check=False)
+    return proc.stdout.decode().strip() or None
+
+
+def _rejection(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith("!"):
+            return line.split("\t")[-1].strip()
+    return _last_line(output)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].removeprefix("fatal: ").removeprefix("error: ") if lines else "git failed"
+
+
+def _hint(remote: str) -> str:
+    return f"check 'git remote -v' and that {remote!r} is reachable and writable"

@@ -1,0 +1,185 @@
+"""Merging two versions of the store branch: runs file by file, configs key by key.
+
+Runs created on different machines live in different directories, so they merge as plain file
+additions. A run changed on both sides is merged three-way against the common version, one key at
+a time; the same key set to different values on both sides is a conflict. The result is written
+in-process as new trees on top of our side, rewriting only the directories that changed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gitcfg import yamlcodec
+from gitcfg.diff import Side, diff_configs, merge_configs
+from gitcfg.errors import CorruptStoreError, YamlError
+from gitcfg.git import GitRepo, ObjectReader, TreeEntry
+from gitcfg.layout import CONFIG_FILE, META_FILE, parse_run_path
+
+_ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class FileChange:
+    mode: str
+    blob: str | None  # None: deleted
+    status: str  # git's letter: A added, M modified, D deleted
+
+    def same_content(self, other: FileChange) -> bool:
+        return (self.mode, self.blob) == (other.mode, other.blob)
+
+
+@dataclass
+class MergeOutcome:
+    tree: str
+    added: int = 0
+    updated: int = 0
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+
+def changed_files(repo: GitRepo, old: str, new: str) -> dict[str, FileChange]:
+    """Files that differ between two commits or trees, with their new mode and blob."""
+    proc = repo.git("diff-tree", "-r", "-z", "--no-renames", old, new)
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    changes: dict[str, FileChange] = {}
+    for i in range(0, len(fields) - 1, 2):
+        info, path = fields[i], fields[i + 1]
+        if not info.startswith(":"):
+            continue
+        _old_mode, new_mode, _old_blob, new_blob, status = info[1:].split(" ")
+        changes[path] = FileChange(new_mode, None if new_blob == _ZERO else new_blob, status)
+    return changes
+
+
+def merge_commits(
+    repo: GitRepo,
+    base: str | None,
+    ours: str,
+    theirs: str,
+    prefer: Side | None = None,
+) -> MergeOutcome:
+    """Merge commit ``theirs`` into ``ours``; conflicts are reported, not written."""
+    empty = repo.write_tree([])
+    base_rev = base or empty
+    mine = changed_files(repo, base_rev, ours)
+    their = changed_files(repo, base_rev, theirs)
+    result: dict[str, FileChange] = {}
+    outcome = MergeOutcome(tree="")
+    new_runs: set[str] = set()
+    changed_runs: set[str] = set()
+    with ObjectReader(repo) as reader:
+        for path, change in their.items():
+            mine_change = mine.get(path)
+            parsed = parse_run_path(path)
+            run = str(parsed[0]) if parsed else path
+            if mine_change is None:
+                result[path] = change
+            elif mine_change.same_content(change):
+                continue
+            elif (
+                parsed is not None
+                and parsed[1] in (CONFIG_FILE, META_FILE)
+                and change.blob is not None
+                and mine_change.blob is not None
+            ):
+                merged = _merge_file(
+                    repo, reader, path, base, mine_change.blob, change.blob, prefer
+                )
+                if isinstance(merged, list):
+                    outcome.conflicts.setdefault(run, []).extend(merged)
+                    continue
+                if merged != mine_change.blob:
+                    result[path] = FileChange(mine_change.mode, merged, "M")
+            elif prefer == "theirs":
+                result[path] = change
+            elif prefer != "ours":
+                outcome.conflicts.setdefault(run, []).append(path.rsplit("/", 1)[-1])
+                continue
+            else:
+                continue
+            if parsed is not None and parsed[1] == CONFIG_FILE:
+                (new_runs if change.status == "A" else changed_runs).add(run)
+        if outcome.conflicts:
+            return outcome
+        our_tree = repo.read_commit(ours, reader).tree
+        outcome.tree = _apply(repo, our_tree, result, reader) or empty
+    outcome.added = len(new_runs)
+    outcome.updated = len(changed_runs)
+    return outcome
+
+
+def _lookup_blob(repo: GitRepo, reader: ObjectReader, rev: str, path: str) -> str | None:
+    kind, _body = repo.read_object(rev, reader)
+    tree = rev if kind == "tree" else repo.read_commit(rev, reader).tree
+    sha: str | None = tree
+    for name in path.split("/"):
+        if sha is None:
+            return None
+        entry = next((e for e in repo.read_tree(sha, reader) if e.name == name), None)
+        sha = entry.sha if entry is not None else None
+    return sha
+
+
+def _merge_file(
+    repo: GitRepo,
+    reader: ObjectReader,
+    path: str,
+    base: str | None,
+    our_blob: str,
+    their_blob: str,
+    prefer: Side | None,
+) -> str | list[str]:
+    """The merged blob of a config or meta file, or the list of conflicting keys."""
+    base_blob = _lookup_blob(repo, reader, base, path) if base else None
+    base_text = _text(repo, reader, base_blob) if base_blob else ""
+    our_text = _text(repo, reader, our_blob)
+    their_text = _text(repo, reader, their_blob)
+    try:
+        base_cfg = yamlcodec.load_config(base_text, path) if base_text else {}
+        our_cfg = yamlcodec.load_config(our_text, path)
+        their_cfg = yamlcodec.load_config(their_text, path)
+    except YamlError as exc:
+        raise CorruptStoreError(f"{path} does not parse in the merge: {exc.problem}") from exc
+    merged, conflicts = merge_configs(base_cfg, our_cfg, their_cfg, prefer)
+    if conflicts:
+        return conflicts
+    changes = diff_configs(our_cfg, merged)
+    if not changes:
+        return our_blob
+    new_text = yamlcodec.update_config_text(
+        our_text,
+        {c.key: c.new for c in changes if c.kind != "removed"},
+        [c.key for c in changes if c.kind == "removed"],
+    )
+    return repo.write_blob(new_text.encode())
+
+
+def _text(repo: GitRepo, reader: ObjectReader, blob: str) -> str:
+    _kind, body = repo.read_object(blob, reader)
+    return body.decode("utf-8", "replace")
+
+
+def _apply(
+    repo: GitRepo, tree: str | None, changes: Mapping[str, FileChange], reader: ObjectReader
+) -> str | None:
+    """``tree`` with the files in ``changes`` replaced; each changed directory written once."""
+    entries = {e.name: e for e in repo.read_tree(tree, reader)} if tree else {}
+    nested: dict[str, dict[str, FileChange]] = defaultdict(dict)
+    for path, change in changes.items():
+        head, slash, rest = path.partition("/")
+        if slash:
+            nested[head][rest] = change
+        elif change.blob is None:
+            entries.pop(head, None)
+        else:
+            entries[head] = TreeEntry(change.mode, head, change.blob)
+    for head, sub in nested.items():
+        child = entries.get(head)
+        new = _apply(repo, child.sha if child is not None and child.is_tree else None, sub, reader)
+        if new is None:
+            entries.pop(head, None)
+        else:
+            entries[head] = TreeEntry("40000", head, new)
+    return repo.write_tree(entries.values()) if entries else None

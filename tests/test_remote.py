@@ -1,0 +1,277 @@
+"""Sharing runs through a git remote: a bare repository on disk and a real git daemon."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gitcfg import remote
+from gitcfg.errors import MergeConflictError, RemoteError
+from gitcfg.layout import RunRef
+from gitcfg.store import ConfigStore
+from tests.conftest import git
+
+Clone = Callable[[str], Path]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Path]:
+    """A directory whose repositories a git daemon on 127.0.0.1 serves, push enabled."""
+    root = tmp_path / "served"
+    root.mkdir()
+    yield root
+
+
+@pytest.fixture(params=["path", "daemon"])
+def remote_url(request: pytest.FixtureRequest, repo: Path, served: Path) -> Iterator[str]:
+    """The URL of a bare remote holding the code's main branch: a path, or git:// on loopback."""
+    bare = served / "remote.git"
+    git(served, "init", "-q", "--bare", "--initial-branch=main", str(bare))
+    git(repo, "push", "-q", str(bare), "main")
+    if request.param == "path":
+        yield str(bare)
+        return
+    port = free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
+         f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("git daemon did not start")
+        yield f"git://127.0.0.1:{port}/remote.git"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+@pytest.fixture
+def clone(tmp_path: Path, remote_url: str, monkeypatch: pytest.MonkeyPatch) -> Clone:
+    """Make a clone of the remote (a 'machine') and work inside it."""
+
+    def make(name: str) -> Path:
+        path = tmp_path / name
+        git(tmp_path, "clone", "-q", remote_url, str(path))
+        monkeypatch.chdir(path)
+        return path
+
+    return make
+
+
+def store_in(path: Path, monkeypatch: pytest.MonkeyPatch) -> ConfigStore:
+    monkeypatch.chdir(path)
+    return ConfigStore.open()
+
+
+def tip(path: Path) -> str:
+    return git(path, "rev-parse", "--verify", "-q", "gitcfg").strip()
+
+
+def test_push_then_pull_on_another_machine(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = clone("a")
+    (a / "train.py").write_text("print('dirty on a')\n")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1}, run_id="r1")
+    result = remote.push(store_a.repo, "gitcfg")
+    assert result.pushed
+
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    head_before = git(b, "rev-parse", "HEAD")
+    pulled = remote.pull(store_b.repo, "gitcfg")
+    assert pulled.after == tip(a)
+    record = store_b.read(ref)
+    assert record.config == {"lr": 0.1}
+    # The dirty snapshot from machine a came along and is readable on b.
+    assert git(b, "show", f"{record.meta['snapshot']}:train.py") == "print('dirty on a')\n"
+    assert git(b, "rev-parse", "HEAD") == head_before
+    assert git(b, "status", "--porcelain") == ""
+
+
+def test_runs_created_on_both_sides_merge(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = clone("a"), clone("b")
+    store_a, store_b = store_in(a, monkeypatch), store_in(b, monkeypatch)
+    for i in range(3):
+        store_a.create("p", {"i": i}, run_id=f"a{i}")
+        store_b.create("p", {"i": i}, run_id=f"b{i}")
+    remote.push(store_a.repo, "gitcfg")
+    pushed = remote.push(store_b.repo, "gitcfg")  # must fetch a's runs and merge first
+    assert pushed.merged and pushed.added == 3
+    remote.pull(store_a.repo, "gitcfg")
+
+    expected = {f"a{i}" for i in range(3)} | {f"b{i}" for i in range(3)}
+    assert {r.ref.id for r in store_a.runs()} == expected
+    assert {r.ref.id for r in store_b.runs()} == expected
+    assert tip(a) == tip(b)
+    subjects = git(a, "log", "--format=%s", "gitcfg").splitlines()
+    creates = [s for s in subjects if s.startswith("create ")]
+    assert sorted(creates) == sorted(f"create p/{i} (1 key)" for i in expected)
+
+
+def test_divergent_updates_of_different_keys_keep_both(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1, "bs": 32, "wd": 0.0}, run_id="r")
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    remote.pull(store_b.repo, "gitcfg")
+
+    store_a.update(ref, {"lr": 0.2})
+    store_b.update(ref, {"bs": 64}, unset=["wd"])
+    remote.push(store_a.repo, "gitcfg")
+    remote.push(store_b.repo, "gitcfg")
+    remote.pull(store_a.repo, "gitcfg")
+
+    for store in (store_a, store_b):
+        assert store.read(ref).config == {"lr": 0.2, "bs": 64}
+    assert git(a, "show", f"gitcfg:{ref.config_path}") == "bs: 64\nlr: 0.2\n"
+
+
+def test_same_key_conflict_changes_nothing_and_says_how_to_resolve(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1}, run_id="r")
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    remote.pull(store_b.repo, "gitcfg")
+    store_a.update(ref, {"lr": 0.2})
+    remote.push(store_a.repo, "gitcfg")
+    store_b.update(ref, {"lr": 0.3})
+    before = tip(b)
+
+    with pytest.raises(MergeConflictError) as caught:
+        remote.pull(store_b.repo, "gitcfg")
+    message = str(caught.value)
+    assert "p/r: lr" in message and "--ours or --theirs" in message
+    assert tip(b) == before
+    assert store_b.read(ref).config == {"lr": 0.3}
+    theirs = caught.value.remote_ref
+    assert git(b, "show", f"{theirs}:{ref.config_path}") == "lr: 0.2\n"
+    with pytest.raises(MergeConflictError):
+        remote.push(store_b.repo, "gitcfg")  # push refuses too, nothing sent
+    assert git(a, "ls-remote", "origin", "gitcfg").split()[0] == tip(a)
+
+    remote.pull(store_b.repo, "gitcfg", prefer="theirs")
+    assert store_b.read(ref).config == {"lr": 0.2}
+
+
+def test_prefer_ours_keeps_the_local_value(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1, "bs": 1}, run_id="r")
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    remote.pull(store_b.repo, "gitcfg")
+    store_a.update(ref, {"lr": 0.2, "bs": 2})
+    remote.push(store_a.repo, "gitcfg")
+    store_b.update(ref, {"lr": 0.3})
+    remote.push(store_b.repo, "gitcfg", prefer="ours")
+    assert store_b.read(ref).config == {"lr": 0.3, "bs": 2}
+    remote.pull(store_a.repo, "gitcfg")
+    assert store_a.read(ref).config == {"lr": 0.3, "bs": 2}
+
+
+PUSHER = """
+import sys
+from gitcfg import remote
+from gitcfg.store import ConfigStore
+name = sys.argv[1]
+store = ConfigStore.open()
+for i in range(10):
+    store.create("sweep", {"machine": name, "i": i}, run_id=f"{name}-{i}")
+remote.push(store.repo, store.branch, "origin")
+"""
+
+
+@pytest.mark.slow
+def test_eight_machines_push_at_once_and_lose_nothing(
+    clone: Clone, remote_url: str, served: Path
+) -> None:
+    machines = [clone(f"m{i}") for i in range(8)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PUSHER, m.name], cwd=m, stderr=subprocess.PIPE)
+        for m in machines
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    bare = served / "remote.git"
+    listing = git(bare, "ls-tree", "-r", "--name-only", "gitcfg").split()
+    runs = {path.split("/")[3] for path in listing if path.endswith("config.yaml")}
+    assert runs == {f"m{i}-{j}" for i in range(8) for j in range(10)}
+    fsck = subprocess.run(
+        ["git", "fsck", "--strict", "--no-dangling"], cwd=bare, capture_output=True, text=True
+    )
+    assert fsck.returncode == 0 and fsck.stdout == "", fsck.stdout + fsck.stderr
+
+
+def test_unreachable_or_missing_remote_is_one_line_and_keeps_local(
+    repo: Path, tmp_path: Path
+) -> None:
+    store = ConfigStore.open()
+    ref, _ = store.create("p", {"a": 1}, run_id="r")
+    before = tip(repo)
+    for where in (
+        str(tmp_path / "does-not-exist.git"),
+        "nosuchremote",
+        f"git://127.0.0.1:{free_port()}/x.git",
+    ):
+        with pytest.raises(RemoteError) as caught:
+            remote.push(store.repo, "gitcfg", where)
+        assert "\n" not in str(caught.value)
+        assert where in str(caught.value)
+        with pytest.raises(RemoteError):
+            remote.pull(store.repo, "gitcfg", where)
+    assert tip(repo) == before
+    assert store.read(ref).config == {"a": 1}
+
+
+def test_autopush_after_each_run_and_soft_failure(
+    repo: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "config", "gitcfg.autopush", "origin")
+    store = ConfigStore.open()
+    ref, commit = store.create("p", {"a": 1}, run_id="r")
+    assert git(bare, "rev-parse", "gitcfg").strip() == commit
+    store.update(ref, {"a": 2})
+    assert git(bare, "rev-parse", "gitcfg").strip() == tip(repo)
+
+    monkeypatch.setenv("GITCFG_AUTOPUSH", str(tmp_path / "gone.git"))
+    store = ConfigStore.open()
+    ref2, commit2 = store.create("p", {"a": 3}, run_id="r2")
+    assert tip(repo) == commit2  # the local commit stands
+    err = capfd.readouterr().err
+    assert "committed locally, but pushing to" in err and "gitcfg push" in err
+    assert os.path.basename(str(tmp_path / "gone.git")) in err
+    assert ref2 in {r.ref for r in store.runs()}
+    assert RunRef("p", "r2") == ref2
