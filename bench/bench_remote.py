@@ -79,7 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     pulls, fetches, pushes, plain_pushes = [], [], [], []
     for _ in range(args.repeat):
-        base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-remote-"))
+        where = os.environ.get("GITCFG_BENCH_DIR") or str(Path.home() / ".cache" / "gitcfg-bench")
+        os.makedirs(where, exist_ok=True)
+        base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-remote-", dir=where))
         try:
             bare, a, b = setup(base, args.runs)
             os.chdir(b)

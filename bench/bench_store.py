@@ -174,7 +174,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--list", type=int, default=10000)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-"))
+    # Not /tmp: on these machines creating a file there costs ~0.3 ms against ~0.03 ms on the
+    # disk that holds /work and /root, where users' repositories live; GITCFG_BENCH_DIR overrides.
+    where = os.environ.get("GITCFG_BENCH_DIR") or str(Path.home() / ".cache" / "gitcfg-bench")
+    os.makedirs(where, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-", dir=where))
     try:
         bench_import(15)
         bench_create(base, [int(s) for s in args.sizes.split(",")], args.repeat)

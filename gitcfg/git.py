@@ -110,6 +110,8 @@ class GitRepo:
         self.worktree = worktree
         self.objects_dir = common_dir / "objects"
         self._reftable = _uses_reftable(common_dir)
+        # Who appears in reflog entries; set by the store from the config it read at open.
+        self.identity: Identity | None = None
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -182,12 +184,18 @@ class GitRepo:
         path = self._loose_path(sha)
         if path.exists():
             return sha
-        path.parent.mkdir(exist_ok=True)
         tmp = path.parent / f"tmp_obj_gitcfg_{os.getpid()}_{time.monotonic_ns()}"
         # Level 1: objects here are small and written on every run start; speed beats ratio.
-        with open(tmp, "wb") as fh:
-            fh.write(zlib.compress(raw, 1))
-        os.chmod(tmp, 0o444)
+        data = zlib.compress(raw, 1)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileNotFoundError:  # the first object in this fan-out directory
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         return sha
 
@@ -366,7 +374,7 @@ class GitRepo:
         log = self.common_dir / "logs" / name
         with contextlib.suppress(OSError):
             log.parent.mkdir(parents=True, exist_ok=True)
-            who = default_identity(self).signature()
+            who = (self.identity or default_identity(self)).signature()
             line = f"{old or '0' * 40} {new} {who}\t{message.splitlines()[0]}\n"
             with open(log, "a") as fh:
                 fh.write(line)

@@ -1,8 +1,10 @@
 """Where a run lives on the store branch, computed from its project and id alone.
 
-``<project>/<aa>/<bb>/<id>/config.yaml`` where ``aabb`` are the first hex digits of SHA-1(id).
-Hashing spreads sequential ids too, and with 256 x 256 shard directories no tree that a commit
-rewrites grows with the number of runs: at 100,000 runs a leaf shard holds one or two runs.
+``<project>/<a>/<b>/<c>/<d>/<id>/config.yaml`` where ``abcd`` are the first hex digits of
+SHA-1(id). Hashing spreads sequential ids too. Every shard directory holds at most 16 entries and
+there are 65,536 leaf directories, so no tree that a commit rewrites grows with the number of
+runs: the shard trees fill up to their fixed size by a few thousand runs and stay there (at
+100,000 runs a leaf holds one or two runs). Small trees keep each commit's bytes small.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from dataclasses import dataclass
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "meta.yaml"
+SHARD_LEVELS = 4
+# project + shard levels + id
+RUN_DEPTH = SHARD_LEVELS + 2
 
 
 @dataclass(frozen=True, order=True)
@@ -25,14 +30,17 @@ class RunRef:
         return f"{self.project}/{self.id}"
 
     @property
-    def shards(self) -> tuple[str, str]:
-        digest = hashlib.sha1(self.id.encode()).hexdigest()
-        return digest[:2], digest[2:4]
+    def shards(self) -> tuple[str, ...]:
+        return tuple(hashlib.sha1(self.id.encode()).hexdigest()[:SHARD_LEVELS])
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The directory names from the branch root down to the run's directory."""
+        return (self.project, *self.shards, self.id)
 
     @property
     def directory(self) -> str:
-        first, second = self.shards
-        return f"{self.project}/{first}/{second}/{self.id}"
+        return "/".join(self.segments)
 
     @property
     def config_path(self) -> str:
@@ -42,19 +50,18 @@ class RunRef:
     def meta_path(self) -> str:
         return f"{self.directory}/{META_FILE}"
 
-    @property
-    def segments(self) -> tuple[str, str, str, str]:
-        first, second = self.shards
-        return self.project, first, second, self.id
+
+def parse_run_dir(path: str) -> RunRef | None:
+    """The run whose directory is ``path`` (``project/a/b/c/d/id``), or None."""
+    parts = path.split("/")
+    if len(parts) != RUN_DEPTH:
+        return None
+    ref = RunRef(parts[0], parts[-1])
+    return ref if ref.shards == tuple(parts[1:-1]) else None
 
 
 def parse_run_path(path: str) -> tuple[RunRef, str] | None:
-    """Split ``project/aa/bb/id/file`` from ``git ls-tree -r`` into (run, file name)."""
-    parts = path.split("/")
-    if len(parts) != 5:
-        return None
-    project, first, second, run_id, name = parts
-    ref = RunRef(project, run_id)
-    if ref.shards != (first, second):
-        return None
-    return ref, name
+    """Split ``project/a/b/c/d/id/file`` from ``git ls-tree -r`` into (run, file name)."""
+    directory, slash, name = path.rpartition("/")
+    ref = parse_run_dir(directory) if slash else None
+    return (ref, name) if ref is not None else None

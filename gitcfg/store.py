@@ -33,7 +33,7 @@ from gitcfg.errors import (
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
 from gitcfg.git import EMPTY_TREE, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
-from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_path
+from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_dir, parse_run_path
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
@@ -100,6 +100,7 @@ class ConfigStore:
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self._identity = identity
+        repo.identity = identity
         # True: the code repository is the store's own (if it has a work tree).
         self._code_repo = code_repo
         self.cache = BlobCache(repo.common_dir / "gitcfg")
@@ -126,7 +127,7 @@ class ConfigStore:
     @property
     def identity(self) -> Identity:
         if self._identity is None:
-            self._identity = default_identity(self.repo)
+            self._identity = self.repo.identity = default_identity(self.repo)
         return self._identity
 
     @property
@@ -506,11 +507,9 @@ class ConfigStore:
         proc = self.repo.git("ls-tree", "-r", "-d", "-z", "--name-only", "--full-tree", tip)
         refs = []
         for path in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
-            parts = path.split("/")
-            if len(parts) == 4:
-                ref = RunRef(parts[0], parts[3])
-                if ref.shards == (parts[1], parts[2]):
-                    refs.append(ref)
+            ref = parse_run_dir(path)
+            if ref is not None:
+                refs.append(ref)
         return refs
 
     def resolve(self, selector: str) -> Selection:

@@ -224,7 +224,7 @@ def test_eight_machines_push_at_once_and_lose_nothing(
         assert proc.returncode == 0, err.decode()
     bare = served / "remote.git"
     listing = git(bare, "ls-tree", "-r", "--name-only", "gitcfg").split()
-    runs = {path.split("/")[3] for path in listing if path.endswith("config.yaml")}
+    runs = {path.split("/")[-2] for path in listing if path.endswith("config.yaml")}
     assert runs == {f"m{i}-{j}" for i in range(8) for j in range(10)}
     fsck = subprocess.run(
         ["git", "fsck", "--strict", "--no-dangling"], cwd=bare, capture_output=True, text=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -258,7 +259,7 @@ def test_path_is_computed_and_usable_by_plain_git(repo: Path) -> None:
     store = ConfigStore.open()
     a, _ = store.create("p", {"lr": 1}, run_id="a")
     b, _ = store.create("p", {"lr": 2}, run_id="b")
-    assert store.path(a) == f"gitcfg:p/{a.shards[0]}/{a.shards[1]}/a/config.yaml"
+    assert store.path(a) == "gitcfg:p/{}/{}/{}/{}/a/config.yaml".format(*a.shards)
     diff = git(repo, "diff", store.path(a), store.path(b))
     assert "-lr: 1" in diff and "+lr: 2" in diff
 
@@ -269,17 +270,14 @@ def test_a_commit_rewrites_only_trees_on_the_runs_path(repo: Path) -> None:
         store.create("p", {"i": i}, run_id=f"run{i:04d}")
     ref, commit = store.create("p", {"i": -1}, run_id="last")
     changed = git(repo, "diff-tree", "-r", "-t", "--name-only", "--no-commit-id", commit).split()
-    assert changed == [
-        "p",
-        f"p/{ref.shards[0]}",
-        f"p/{ref.shards[0]}/{ref.shards[1]}",
-        ref.directory,
-        ref.config_path,
-        ref.meta_path,
-    ]
-    # Sequential ids spread over shards, so no directory collects them.
-    first_level = git(repo, "ls-tree", "--name-only", "gitcfg:p").split()
-    assert len(first_level) > 150
+    shard_dirs = ["/".join(ref.segments[:i]) for i in range(1, len(ref.segments))]
+    assert changed == [*shard_dirs, ref.directory, ref.config_path, ref.meta_path]
+    assert len(shard_dirs) == 5  # project and four shard levels
+    # Sequential ids spread over all 16 shards, and no shard directory grows past 16 entries.
+    paths = git(repo, "ls-tree", "-r", "-t", "--name-only", "gitcfg").split()
+    children = Counter(path.rpartition("/")[0] for path in paths if path.count("/") <= 5)
+    assert children["p"] == 16
+    assert max(count for parent, count in children.items() if parent) <= 16
 
 
 def test_hand_edited_config_keeps_comments_and_order(repo: Path) -> None:
