@@ -4,8 +4,9 @@ Hot paths (writing a run) work on the object database and refs in-process, the w
 them out: loose objects are zlib-deflated files named by their SHA-1, a ref update takes
 ``<ref>.lock`` with O_EXCL, checks the old value under the lock and renames. Everything else runs
 git plumbing in a subprocess with ``GIT_OPTIONAL_LOCKS=0`` (never rewrite the user's index) and
-``core.hooksPath=/dev/null`` (never run the user's hooks). GitPython is used only for remotes,
-where its push/fetch result parsing earns its ~90 ms import; no git process outlives a call.
+``core.hooksPath=/dev/null`` (never run the user's hooks). No git process outlives a call.
+GitPython is not used at run time: its ~90 ms import alone would blow the start-up budget, and
+its persistent ``cat-file`` processes are what long-lived training jobs must not accumulate.
 """
 
 from __future__ import annotations
