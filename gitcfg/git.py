@@ -307,6 +307,13 @@ class GitRepo:
                 refs[ref] = sha
         return refs
 
+    def loose_objects_estimate(self) -> int:
+        """Loose objects in the repository, estimated from one fan-out directory as git does."""
+        try:
+            return len(os.listdir(self.objects_dir / "17")) * 256
+        except FileNotFoundError:
+            return 0
+
     def ref_exists(self, name: str) -> bool:
         return self.read_ref(name) is not None
 

@@ -93,10 +93,13 @@ class ConfigStore:
         identity: Identity | None = None,
         code_repo: GitRepo | bool | None = True,
         autopush: str | None = None,
+        gc_auto: int = 0,
     ) -> None:
         self.repo = repo
         # A remote to push to after every run commit (gitcfg.autopush / GITCFG_AUTOPUSH).
         self.autopush = autopush
+        # git's gc.auto: how many loose objects may pile up before 'git gc --auto' packs them.
+        self.gc_auto = gc_auto
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self._identity = identity
@@ -110,7 +113,7 @@ class ConfigStore:
         """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd."""
         explicit = repo if repo is not None else os.environ.get("GITCFG_REPO") or None
         git_repo = GitRepo.discover(explicit if explicit is not None else Path.cwd())
-        config = git_repo.config_values(r"^(user\.(name|email)|gitcfg\..*)$")
+        config = git_repo.config_values(r"^(user\.(name|email)|gitcfg\..*|gc\.auto)$")
         branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
         _check_branch(branch)
         code_repo: GitRepo | bool | None = True
@@ -122,6 +125,7 @@ class ConfigStore:
             identity=default_identity(git_repo, config),
             code_repo=code_repo,
             autopush=os.environ.get("GITCFG_AUTOPUSH") or config.get("gitcfg.autopush") or None,
+            gc_auto=_int_or(config.get("gc.auto"), _GIT_GC_AUTO),
         )
 
     @property
@@ -318,6 +322,10 @@ class ConfigStore:
         )
 
     def _after_commit(self) -> None:
+        # Plumbing never triggers git's automatic gc, so check its threshold the way git does
+        # (a sample fan-out directory); gc itself detaches and runs in the background.
+        if self.gc_auto > 0 and self.repo.loose_objects_estimate() > self.gc_auto:
+            self.repo.git("gc", "--auto", "--quiet", check=False)
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way
 
@@ -582,6 +590,16 @@ def _update_message(run: RunRef, changes: Sequence[Change], message: str | None)
     if message and "\n" in message.strip():
         body = message.strip().split("\n", 1)[1].strip() + "\n\n"
     return f"{subject}\n\n{body}" + "\n".join(lines) + f"\n\nGitcfg-Run: {run}\n"
+
+
+_GIT_GC_AUTO = 6700  # git's default gc.auto
+
+
+def _int_or(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
 
 
 def _check_branch(branch: str) -> None:

@@ -468,3 +468,15 @@ def test_a_second_clone_of_the_repo_reads_the_runs(repo: Path, tmp_path: Path) -
     git(clone, "fetch", "-q", "origin", "gitcfg:gitcfg")
     store = ConfigStore.open(clone)
     assert store.read(ref).config == {"a": [1, 2]}  # objects come from a pack here
+
+
+def test_loose_objects_are_packed_by_gits_own_auto_gc(repo: Path) -> None:
+    git(repo, "config", "gc.auto", "256")  # git packs once ~one object lands in objects/17/
+    git(repo, "config", "gc.autoDetach", "false")  # so the test sees the result at once
+    store = ConfigStore.open()
+    for i in range(120):
+        store.create("p", {"i": i}, run_id=f"r{i}")
+    counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    assert int(counts["packs"]) >= 1
+    assert int(counts["count"]) < 120 * 10
+    assert len(store.runs()) == 120
