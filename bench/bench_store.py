@@ -14,11 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitcfg.provenance import capture
+from gitcfg.provenance import Provenance, capture
 from gitcfg.store import ConfigStore
 
 ENV = {
@@ -35,6 +36,11 @@ def config(i: int, keys: int = 20) -> dict[str, object]:
     base: dict[str, object] = {f"param_{k:02d}": k * 0.5 + i for k in range(keys - 4)}
     base.update({"model": "resnet", "dataset": f"ds-{i % 7}", "seed": i, "layers": [64, 32, i % 5]})
     return base
+
+
+def stamped(prov: Provenance, i: int) -> Provenance:
+    """The same provenance with its own start time, so each run has its own meta.yaml as in life."""
+    return replace(prov, started=f"2026-01-01T00:00:00.{i:06d}+00:00")
 
 
 def make_repo(path: Path) -> Path:
@@ -68,7 +74,7 @@ def bench_create(base: Path, sizes: list[int], repeat: int) -> None:
     per_run_bytes: dict[int, float] = {}
     for size in sizes:
         while existing < size:  # fill up to the size, with the same provenance (faster to fill)
-            store.create("bench", config(existing), provenance=prov)
+            store.create("bench", config(existing), provenance=stamped(prov, existing))
             existing += 1
         before = objects_bytes(repo)
         samples = []
@@ -117,7 +123,7 @@ def bench_list(base: Path, count: int, repeat: int) -> None:
     store = ConfigStore.open()
     prov = capture(store.code_repo)
     for i in range(count):
-        store.create("bench", config(i), provenance=prov)
+        store.create("bench", config(i), provenance=stamped(prov, i))
     cache = repo / ".git" / "gitcfg" / "blobcache-v1.jsonl"
     cold, warm = [], []
     for _ in range(repeat):

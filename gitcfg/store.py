@@ -504,7 +504,7 @@ class ConfigStore:
             )
             for ref, names in files.items()
         ]
-        records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref))
+        records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref.project, r.ref.id))
         return records
 
     def run_refs(self) -> list[RunRef]:
