@@ -10,6 +10,8 @@ other ``GitcfgError`` exits 1.
     │   └── InvalidNameError           a run id or project name gitcfg does not accept
     ├── ConfigError (ValueError)       a config gitcfg cannot record
     │   ├── ConfigKeyError (KeyError)  a key that is not in the config
+    │   │   └── ConfigAttributeError (AttributeError)  the same, read as config.x
+    │   ├── ReadOnlyValueError (TypeError)  a list read from a config, changed in place
     │   ├── KeyCollisionError          a key that is both a leaf and a branch
     │   │   └── DuplicateKeyError      one key given twice (dotted and nested) with two values
     │   ├── UnsupportedValueError (TypeError)
@@ -24,6 +26,7 @@ other ``GitcfgError`` exits 1.
     │   ├── RunExistsError
     │   ├── VersionNotFoundError (LookupError)
     │   └── ConcurrentUpdateError      the run changed under an edit in a conflicting way
+    ├── UnknownColumnError (LookupError)  a 'gitcfg runs' column no listed run has
     ├── MergeConflictError             pull met the same key changed both ways
     └── RemoteError                    push/pull could not reach or update a remote
 """
@@ -78,6 +81,21 @@ class ConfigKeyError(ConfigError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class ConfigAttributeError(ConfigKeyError, AttributeError):
+    """A key that is not in the config, read as an attribute: ``getattr(config, "x", None)``."""
+
+
+class ReadOnlyValueError(ConfigError, TypeError):
+    """A list (or a mapping inside one) read from a config and then changed in place."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"config value {key!r} cannot be changed in place, the change would not be recorded; "
+            f"assign a new value instead: config[{key!r}] = [...]"
+        )
 
 
 class KeyCollisionError(ConfigError):
@@ -221,6 +239,19 @@ class ConcurrentUpdateError(RunError):
             f"run {run!r} was changed elsewhere since it was read ({', '.join(self.keys)}); "
             f"read it again and reapply your change"
         )
+
+
+class UnknownColumnError(GitcfgError, LookupError):
+    """A column (field or config key) asked of ``gitcfg runs`` that no listed run has."""
+
+    def __init__(self, column: str, available: Sequence[str]) -> None:
+        self.column = column
+        self.available = list(available)
+        shown = ", ".join(self.available[:20]) + (", ..." if len(self.available) > 20 else "")
+        super().__init__(f"no column {column!r} in the runs listed; available: {shown}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class MergeConflictError(GitcfgError):

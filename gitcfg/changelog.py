@@ -1,0 +1,114 @@
+"""The store branch as a change log: each config commit with the runs and keys it changed.
+
+``gitcfg log`` reads this; for one run it comes from ``ConfigStore.history``, for the whole
+branch from one ``git log --raw`` (which blobs each commit changed) and the commits'
+``Gitcfg-Run:`` trailers (which runs a commit is about).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitcfg import yamlcodec
+from gitcfg.diff import Change, diff_configs
+from gitcfg.errors import CorruptStoreError, YamlError
+from gitcfg.git import ObjectReader
+from gitcfg.layout import CONFIG_FILE, RunRef, parse_run_path
+from gitcfg.store import ConfigStore
+
+_NO_BLOB = "0" * 40
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit of the store branch; ``runs`` pairs each run it touched with its changes."""
+
+    commit: str
+    time: int
+    subject: str
+    runs: list[tuple[RunRef, list[Change]]] = field(default_factory=list)
+
+
+def run_log(store: ConfigStore, run: RunRef, limit: int | None = None) -> list[LogEntry]:
+    """The versions of one run, newest first, each with its change from the version before."""
+    versions = store.history(run)
+    shown = versions if limit is None else versions[:limit]
+    entries = []
+    for i, version in enumerate(shown):
+        before = versions[i + 1].config if i + 1 < len(versions) else {}
+        changes = diff_configs(before, version.config)
+        subject = version.message.split("\n", 1)[0]
+        entries.append(LogEntry(version.commit, version.time, subject, [(run, changes)]))
+    return entries
+
+
+def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
+    """Every commit of the store branch, newest first, with the config changes of each run."""
+    if store.tip() is None:
+        return []
+    args = [
+        "log",
+        "--format=%x1e%H%x1f%ct%x1f%s%x1f%(trailers:key=Gitcfg-Run,valueonly,separator=%x1d)%x1f",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+    ]
+    if limit is not None:
+        args.append(f"--max-count={limit}")
+    output = store.repo.git(*args, store.ref, "--").stdout.decode("utf-8", "replace")
+    commits: list[tuple[str, int, str, list[str], dict[RunRef, tuple[str, str]]]] = []
+    blobs: dict[str, str] = {}
+    for record in output.split("\x1e")[1:]:
+        sha, timestamp, subject, trailers, raw = record.split("\x1f", 4)
+        touched: dict[RunRef, tuple[str, str]] = {}
+        for line in raw.strip().splitlines():
+            if not line.startswith(":"):
+                continue
+            info, _, path = line.partition("\t")
+            parsed = parse_run_path(path)
+            if parsed is None or parsed[1] != CONFIG_FILE:
+                continue
+            old, new = info.split()[2:4]
+            touched[parsed[0]] = (old, new)
+            for blob in (old, new):
+                if blob != _NO_BLOB:
+                    blobs[blob] = path
+        named = [t.strip() for t in trailers.split("\x1d") if t.strip()]
+        commits.append((sha, int(timestamp), subject, named, touched))
+    configs = _read_configs(store, blobs)
+    entries = []
+    for sha, when, subject, named, touched in commits:
+        runs: list[tuple[RunRef, list[Change]]] = []
+        for ref, (old, new) in touched.items():
+            runs.append((ref, diff_configs(configs.get(old, {}), configs.get(new, {}))))
+        seen = {str(ref) for ref in touched}
+        for name in named:  # a run the commit names but whose config it did not change
+            project, _, run_id = name.rpartition("/")
+            if name not in seen and project:
+                runs.append((RunRef(project, run_id), []))
+                seen.add(name)
+        entries.append(LogEntry(sha, when, subject, runs))
+    return entries
+
+
+def _read_configs(store: ConfigStore, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Parsed config files by blob id (``{blob: path}``), through the store's blob cache."""
+    cache = store.cache.load()
+    result = {blob: cache[blob] for blob in blobs if blob in cache}
+    missing = [blob for blob in blobs if blob not in result]
+    if missing:
+        with ObjectReader(store.repo) as reader:
+            texts = [
+                (f"{store.branch}:{blobs[blob]}", body.decode("utf-8", "replace"))
+                for blob, _kind, body in reader.read_many(missing)
+            ]
+        try:
+            parsed = yamlcodec.load_configs(texts)
+        except YamlError as exc:
+            raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+        fresh = dict(zip(missing, parsed, strict=True))
+        store.cache.add(fresh)
+        result.update(fresh)
+    return result

@@ -1,0 +1,633 @@
+"""The ``gitcfg`` command: a thin click layer over the library (the only module importing click).
+
+Each command opens the store lazily, makes one library call and formats the result with
+``gitcfg.render`` and ``gitcfg.query``. Library errors become ``Error: <message>`` and an exit
+code in exactly one place, ``_Group.invoke``: 1 for a gitcfg error, 2 for a usage or input error
+(click's own usage errors exit 2 too). Start-up stays cheap: the store, GitPython-free as it is,
+and the YAML libraries are imported inside command bodies, so ``gitcfg --help`` loads neither.
+
+Shell completion (bash, zsh, fish), with run ids completed from the store::
+
+    eval "$(_GITCFG_COMPLETE=bash_source gitcfg)"    # in ~/.bashrc
+    eval "$(_GITCFG_COMPLETE=zsh_source gitcfg)"     # in ~/.zshrc
+    _GITCFG_COMPLETE=fish_source gitcfg > ~/.config/fish/completions/gitcfg.fish
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+from click.shell_completion import CompletionItem
+
+from gitcfg import __version__
+from gitcfg.errors import GitcfgError, UsageError
+
+if TYPE_CHECKING:
+    from gitcfg.store import ConfigStore, RunRecord, Selection
+
+# The order commands are listed in --help; push and pull are added by gitcfg's remote commands.
+_COMMAND_ORDER = ("update", "edit", "show", "log", "diff", "runs", "path", "push", "pull")
+
+
+class _Failure(click.ClickException):
+    """A ``GitcfgError`` on its way out: ``Error: <message>`` on stderr, exit code 1."""
+
+    def __init__(self, error: GitcfgError) -> None:
+        super().__init__(" ".join(str(error).split("\n")))
+        self.error = error
+
+
+class _UsageFailure(_Failure):
+    """A ``UsageError`` or ``InputError``: one line like every gitcfg error, exit code 2."""
+
+    exit_code = 2
+
+
+class _Group(click.Group):
+    """Lists commands in a fixed order and turns library errors into exit codes, once."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(_COMMAND_ORDER)}
+        return sorted(self.commands, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GitcfgError as exc:
+            failure = _UsageFailure if exc.exit_code == 2 else _Failure
+            raise failure(exc) from exc
+
+
+@dataclass
+class _Options:
+    """The global options; the store is opened on first use, never by the group callback."""
+
+    repo: str | None
+    pager: bool
+    color_mode: str
+    _store: ConfigStore | None = field(default=None, repr=False)
+
+    def store(self) -> ConfigStore:
+        if self._store is None:
+            from gitcfg.store import ConfigStore
+
+            self._store = ConfigStore.open(self.repo)
+        return self._store
+
+    @property
+    def color(self) -> bool:
+        """Colour like git: on a terminal, unless NO_COLOR is set; --color overrides both."""
+        if self.color_mode != "auto":
+            return self.color_mode == "always"
+        if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+            return False
+        return _isatty(sys.stdout)
+
+    def out(self, text: str | Iterable[str], *, page: bool = False) -> None:
+        """Write ``text`` (or its pieces) to stdout, through a pager when long on a terminal."""
+        if not isinstance(text, str):
+            if page and self.pager and _isatty(sys.stdout):
+                text = "".join(text)
+            else:
+                for piece in text:  # 100,000 runs are never one string
+                    click.echo(piece, nl=False, color=self.color)
+                return
+        if page and self.pager and _isatty(sys.stdout) and _isatty(sys.stdin):
+            rows = shutil.get_terminal_size().lines
+            if text.count("\n") >= rows - 1 and _page(text, self.color):
+                return
+        click.echo(text, nl=False, color=self.color)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _page(text: str, color: bool) -> bool:
+    """Show ``text`` in the pager git would use; False when paging is turned off."""
+    env = os.environ
+    pager = env["GIT_PAGER"] if "GIT_PAGER" in env else env.get("PAGER", "less")
+    if pager.strip() in ("", "cat"):
+        return False
+    # git's defaults: quit at once if it fits, keep colours, do not clear the screen
+    with _environ(PAGER=pager, LESS=env.get("LESS", "FRX"), LV=env.get("LV", "-c")):
+        click.echo_via_pager(text, color=color)
+    return True
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of RUN: ids and project/id names of the store's runs."""
+    from gitcfg.store import ConfigStore
+
+    try:
+        refs = ConfigStore.open(ctx.find_root().params.get("repo")).run_refs()
+    except GitcfgError:
+        return []
+    names = sorted({r.id for r in refs} | {str(r) for r in refs})
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _latest(selector: str, selection: Selection, verb: str) -> None:
+    if selection.back:
+        raise UsageError(
+            f"{selector!r} names an old version; {verb} applies to the latest one, "
+            f"so give {selection.ref}"
+        )
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--repo",
+    metavar="PATH",
+    help="Git repository holding the runs (default: $GITCFG_REPO, else the one around the cwd).",
+)
+@click.option("--no-pager", is_flag=True, help="Never page long output.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the output; auto: on a terminal unless NO_COLOR is set.",
+)
+@click.version_option(__version__, "--version", prog_name="gitcfg")
+@click.pass_context
+def cli(ctx: click.Context, repo: str | None, no_pager: bool, color: str) -> None:
+    """Run configs recorded as commits on the gitcfg branch of your git repository.
+
+    RUN is project/id, an id, or a unique id prefix; RUN~N is its N-th previous version.
+    KEY=VALUE values are YAML 1.2 (32 int, 1e-3 float, true, null, [1, 2], {a: 1});
+    quote for a string: foo="'32'". Dotted keys address nested values.
+
+    Exit codes: 0 ok, 1 a gitcfg error, 2 a usage error.
+    Shell completion: eval "$(_GITCFG_COMPLETE=bash_source gitcfg)".
+
+    \b
+    Examples:
+      gitcfg runs --where lr<0.01
+      gitcfg update 3k9x2a7q lr=1e-3
+      git diff $(gitcfg path 3k9x) $(gitcfg path 7b2q)
+    """
+    ctx.obj = _Options(repo, pager=not no_pager, color_mode=color)
+
+
+run_argument = click.argument("run", metavar="RUN", shell_complete=_complete_run)
+
+
+@cli.command()
+@run_argument
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove KEY (and keys under it).")
+@click.option("-m", "--message", metavar="MSG", help="Commit message (default: the keys).")
+@click.option("--dry-run", is_flag=True, help="Show the change, commit nothing.")
+@click.pass_obj
+def update(
+    opts: _Options,
+    run: str,
+    assignments: tuple[str, ...],
+    unset: tuple[str, ...],
+    message: str | None,
+    dry_run: bool,
+) -> None:
+    """Change config keys of RUN in one new commit, and print the change.
+
+    Nothing changes (the values are already so): no commit, exit 0.
+
+    \b
+    Examples:
+      gitcfg update 3k9x2a7q lr=1e-3 batch_size=64
+      gitcfg update mnist/3k9x2a7q model.layers='[128, 64]' --unset dropout -m "fix arch"
+      gitcfg update 3k9x tag="'32'" --dry-run      # the string '32', not the number
+    """
+    from gitcfg.errors import ConfigKeyError
+    from gitcfg.override import parse_override
+    from gitcfg.render import change_lines
+
+    values = dict(parse_override(arg) for arg in assignments)
+    if not values and not unset:
+        raise UsageError(
+            "nothing to update; give KEY=VALUE or --unset KEY, e.g. 'gitcfg update RUN lr=0.01'"
+        )
+    store = opts.store()
+    selection = store.resolve(run)
+    _latest(run, selection, "update")
+    ref = selection.ref
+    try:
+        result = store.update(ref, values, unset, message=message, dry_run=dry_run)
+    except ConfigKeyError as exc:
+        raise GitcfgError(
+            f"run {ref} has no config key {exc.key!r} to unset; see its keys with "
+            f"'gitcfg show {ref}'"
+        ) from exc
+    if not result.changes:
+        opts.out(f"nothing to change: {ref} has these values already\n")
+        return
+    lines = change_lines(result.changes, opts.color)
+    if result.commit is None:
+        lines.append(f"dry run: {ref} not changed, nothing committed")
+    else:
+        subject = message.strip().split("\n")[0] if message and message.strip() else "update"
+        lines.append(f"[{store.branch} {result.commit[:7]}] {ref}: {subject}")
+    opts.out("\n".join(lines) + "\n")
+
+
+@cli.command()
+@run_argument
+@click.pass_obj
+def edit(opts: _Options, run: str) -> None:
+    """Edit RUN's config file in $VISUAL or $EDITOR, then commit what changed.
+
+    The file is checked before anything is committed: YAML that does not parse, or a value
+    gitcfg cannot store, is refused with the reason and the run stays as it was.
+
+    \b
+    Examples:
+      gitcfg edit 3k9x2a7q
+      EDITOR=nano gitcfg edit mnist/3k9x2a7q
+    """
+    from gitcfg.diff import MISSING, diff_configs
+    from gitcfg.render import change_lines
+    from gitcfg.yamlcodec import load_config
+
+    store = opts.store()
+    selection = store.resolve(run)
+    _latest(run, selection, "edit")
+    ref = selection.ref
+    record = store.read(ref)
+    blob = f"{record.commit}:{ref.config_path}"
+    text = store.repo.git("cat-file", "blob", blob).stdout.decode("utf-8", "replace")
+    edited = click.edit(text, extension=".yaml")
+    if edited is None or edited == text:
+        opts.out(f"no changes: {ref} not changed\n")
+        return
+    changes = diff_configs(record.config, load_config(edited, f"edited config of {ref}"))
+    if not changes:
+        opts.out(f"no config change: {ref} not changed\n")
+        return
+    keys = ", ".join(c.key for c in changes[:6]) + (", ..." if len(changes) > 6 else "")
+    result = store.update(
+        ref,
+        {c.key: c.new for c in changes if c.new is not MISSING},
+        [c.key for c in changes if c.new is MISSING],
+        message=f"edit {ref}: {keys}",
+        base=record.config,
+    )
+    lines = change_lines(result.changes, opts.color)
+    if result.commit is not None:
+        lines.append(f"[{store.branch} {result.commit[:7]}] {ref}: edit")
+    opts.out("\n".join(lines) + "\n")
+
+
+@cli.command()
+@run_argument
+@click.option("--nested", is_flag=True, help="Nest dotted keys (model.lr → model: {lr: ...}).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--at", "rev", metavar="REV", help="As of a revision of the store branch.")
+@click.pass_obj
+def show(opts: _Options, run: str, nested: bool, fmt: str, rev: str | None) -> None:
+    """Print RUN's config: flat dotted keys, sorted, unless --nested.
+
+    \b
+    Examples:
+      gitcfg show 3k9x2a7q
+      gitcfg show 3k9x~1 --format json      # the version before the latest
+      gitcfg show mnist/3k9x2a7q --nested --at gitcfg~3
+    """
+    from gitcfg.flat import unflatten
+    from gitcfg.render import json_text
+    from gitcfg.yamlcodec import dump_config, dump_yaml
+
+    store = opts.store()
+    selection = store.resolve(run)
+    if rev is not None and selection.back:
+        raise UsageError(f"give {run!r} or --at {rev}, not both")
+    if selection.back:
+        config = store.version(selection).config
+    else:
+        config = store.read(selection.ref, at=rev).config
+    flat = dict(sorted(config.items()))
+    data: dict[str, Any] = unflatten(flat) if nested else flat
+    if fmt == "json":
+        opts.out(json_text(data), page=True)
+    else:
+        opts.out(dump_yaml(data) if nested else dump_config(flat), page=True)
+
+
+@cli.command()
+@click.argument("run", metavar="[RUN]", required=False, shell_complete=_complete_run)
+@click.option("-p", "--patch", is_flag=True, help="Show the values each version changed.")
+@click.option(
+    "-n", "--max-count", "limit", type=click.IntRange(min=0), metavar="N", help="At most N."
+)
+@click.pass_obj
+def log(opts: _Options, run: str | None, patch: bool, limit: int | None) -> None:
+    """History of config changes, newest first: of RUN, or of every run.
+
+    Each entry: the commit, its time, its message, and the keys it changed (-p: with values).
+
+    \b
+    Examples:
+      gitcfg log 3k9x2a7q -p
+      gitcfg log -n 20
+    """
+    from gitcfg.changelog import branch_log, run_log
+    from gitcfg.diff import Change
+    from gitcfg.render import log_entry
+
+    store = opts.store()
+    lines: list[str] = []
+    runs: list[tuple[str | None, list[Change]]]
+    if run is None:
+        for entry in branch_log(store, limit):
+            runs = [(str(ref), changes) for ref, changes in entry.runs]
+            lines += log_entry(
+                entry.commit, entry.time, entry.subject, runs, patch=patch, color=opts.color
+            )
+    else:
+        selection = store.resolve(run)
+        entries = run_log(store, selection.ref)[selection.back :]
+        for entry in entries if limit is None else entries[:limit]:
+            runs = [(None, changes) for _, changes in entry.runs]
+            lines += log_entry(
+                entry.commit, entry.time, entry.subject, runs, patch=patch, color=opts.color
+            )
+    if lines:
+        opts.out("\n".join(lines) + "\n", page=True)
+
+
+def _code_version(record: RunRecord) -> str:
+    meta = record.meta
+    version = meta.get("snapshot") if meta.get("dirty") else None
+    version = version or meta.get("code_commit")
+    if not isinstance(version, str) or not version:
+        raise GitcfgError(
+            f"run {record.ref} has no recorded code commit (it was not started in a git work "
+            f"tree); diff it without --code"
+        )
+    return version
+
+
+@cli.command()
+@click.argument("run_a", metavar="RUN_A", shell_complete=_complete_run)
+@click.argument("run_b", metavar="[RUN_B]", required=False, shell_complete=_complete_run)
+@click.option("--code", is_flag=True, help="Add the git diff of the two runs' code versions.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_obj
+def diff(opts: _Options, run_a: str, run_b: str | None, code: bool, fmt: str) -> None:
+    """Compare the configs of two runs, or of RUN_A and its previous version.
+
+    Lists keys added (+), removed (-) and changed (~) with both values. --code adds the git
+    diff of the code each run ran with (its dirty snapshot if it had uncommitted changes).
+
+    \b
+    Examples:
+      gitcfg diff 3k9x 7b2q
+      gitcfg diff 3k9x2a7q                  # what the latest update changed
+      gitcfg diff 3k9x~2 3k9x --code --format json
+    """
+    from gitcfg.diff import diff_configs
+    from gitcfg.errors import RepositoryError, VersionNotFoundError
+    from gitcfg.render import BOLD, change_lines, json_text, paint
+
+    store = opts.store()
+    sel_a = store.resolve(run_a)
+    if run_b is None:
+        versions = store.history(sel_a.ref)
+        if sel_a.back >= len(versions):
+            raise VersionNotFoundError(str(sel_a.ref), sel_a.back, len(versions))
+        older = versions[sel_a.back + 1].config if sel_a.back + 1 < len(versions) else {}
+        old, new = older, versions[sel_a.back].config
+        label_a, label_b = f"{sel_a.ref}~{sel_a.back + 1}", _label(sel_a)
+        record_a = record_b = store.read(sel_a.ref) if code else None
+    else:
+        sel_b = store.resolve(run_b)
+        label_a, label_b = _label(sel_a), _label(sel_b)
+        old, record_a = _config_of(store, sel_a)
+        new, record_b = _config_of(store, sel_b)
+    changes = diff_configs(old, new)
+    code_text = ""
+    code_versions: tuple[str, str] | None = None
+    if code and record_a is not None and record_b is not None:
+        code_versions = (_code_version(record_a), _code_version(record_b))
+        repo = store.code_repo or store.repo
+        color_flag = "--color=always" if opts.color and fmt == "text" else "--no-color"
+        proc = repo.git("diff", "--no-ext-diff", color_flag, *code_versions, "--", check=False)
+        if proc.returncode != 0:
+            detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+            raise RepositoryError(
+                f"cannot diff code versions {code_versions[0][:7]} and {code_versions[1][:7]}: "
+                f"{detail}; run in the repository the runs were made in, or fetch those commits"
+            )
+        code_text = proc.stdout.decode("utf-8", "replace")
+    if fmt == "json":
+        data: dict[str, Any] = {
+            "a": label_a,
+            "b": label_b,
+            "added": {c.key: c.new for c in changes if c.kind == "added"},
+            "removed": {c.key: c.old for c in changes if c.kind == "removed"},
+            "changed": {
+                c.key: {"old": c.old, "new": c.new} for c in changes if c.kind == "changed"
+            },
+        }
+        if code_versions is not None:
+            data["code"] = {"a": code_versions[0], "b": code_versions[1], "diff": code_text}
+        opts.out(json_text(data), page=True)
+        return
+    lines: list[str] = []
+    if changes:
+        lines += [
+            paint(f"--- {label_a}", BOLD, opts.color),
+            paint(f"+++ {label_b}", BOLD, opts.color),
+        ]
+        lines += change_lines(changes, opts.color)
+    if code_versions is not None:
+        a, b = code_versions
+        if a == b:
+            lines.append(f"same code version {a[:7]}")
+        else:
+            lines.append(paint(f"code {a[:7]}..{b[:7]}", BOLD, opts.color))
+    text = "\n".join(lines) + "\n" if lines else ""
+    opts.out(text + code_text, page=True)
+
+
+def _label(selection: Selection) -> str:
+    return f"{selection.ref}~{selection.back}" if selection.back else str(selection.ref)
+
+
+def _config_of(store: ConfigStore, selection: Selection) -> tuple[dict[str, Any], RunRecord]:
+    record = store.read(selection.ref)
+    if selection.back:
+        return store.version(selection).config, record
+    return record.config, record
+
+
+@cli.command()
+@click.option("--project", metavar="P", help="Only runs of project P.")
+@click.option(
+    "--where",
+    "conditions",
+    multiple=True,
+    metavar="EXPR",
+    help="KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, KEY<VALUE or KEY<=VALUE; ANDed.",
+)
+@click.option("--columns", metavar="K,..", help="Columns to show: fields or config keys.")
+@click.option("--group-by", "group_by", metavar="K", help="One row per value of K, with counts.")
+@click.option("--sort", "sort_by", metavar="[-]K", help="Sort by K (-K: descending).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "yaml"]),
+    default="table",
+    show_default=True,
+    help="table for people; json, csv and yaml for scripts.",
+)
+@click.pass_obj
+def runs(
+    opts: _Options,
+    project: str | None,
+    conditions: tuple[str, ...],
+    columns: str | None,
+    group_by: str | None,
+    sort_by: str | None,
+    fmt: str,
+) -> None:
+    """List and compare runs, oldest first.
+
+    The table shows id, project, start time, code commit (-dirty: uncommitted changes were
+    snapshotted) and the config keys whose values differ among the runs listed. json and yaml
+    print every run as {project, id, created, code_commit, dirty, config}; csv has one column
+    per field and per config key. --columns picks the table and csv columns.
+
+    \b
+    Examples:
+      gitcfg runs --where 'lr<0.01' --where model=resnet --sort -lr
+      gitcfg runs --project mnist --columns id,lr,batch_size --format csv
+      gitcfg runs --group-by model
+      gitcfg runs --format json | jq '.[].config.lr'
+    """
+    from gitcfg import query
+    from gitcfg.override import parse_condition
+    from gitcfg.render import csv_text, json_list, json_list_chunks, table, yaml_list
+
+    parsed = [parse_condition(text) for text in conditions]
+    picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    store = opts.store()
+    rows = query.where((query.run_row(r) for r in store.runs(project)), parsed)
+    if sort_by is not None:
+        key = sort_by[1:] if sort_by.startswith("-") else sort_by
+        query.check_columns(rows, [key])
+        rows = query.sort_rows(rows, key, descending=sort_by.startswith("-"))
+    if group_by is not None:
+        query.check_columns(rows, [group_by])
+        groups = query.group_counts(rows, group_by)
+        if fmt in ("json", "yaml"):
+            from gitcfg.diff import MISSING
+
+            items = [
+                {**({} if item is MISSING else {group_by: item}), "runs": count}
+                for item, count in groups
+            ]
+            opts.out(json_list(items) if fmt == "json" else yaml_list(items))
+        elif fmt == "csv":
+            opts.out(csv_text([group_by, "runs"], groups))
+        else:
+            opts.out(table([group_by, "runs"], groups, opts.color), page=True)
+        return
+    if fmt == "json":
+        opts.out(json_list_chunks(rows))
+    elif fmt == "yaml":
+        opts.out(yaml_list(rows))
+    elif fmt == "csv":
+        names = picked or [*query.FIELDS, *query.config_keys(rows)]
+        query.check_columns(rows, names)
+        opts.out(csv_text(names, query.table_cells(rows, names)))
+    else:
+        names = picked or [*query.DEFAULT_FIELDS, *query.differing_keys(rows)]
+        query.check_columns(rows, names)
+        if not rows:
+            click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+            return
+        cells = [[_table_cell(row, name, query.value(row, name)) for name in names] for row in rows]
+        opts.out(table(names, cells, opts.color), page=True)
+
+
+def _table_cell(row: dict[str, Any], name: str, item: Any) -> Any:
+    """Fields shortened for people: the start time to the second, the code commit to 7 digits."""
+    if name == "created" and isinstance(item, str):
+        return item[:19].replace("T", " ")
+    if name == "code_commit" and isinstance(item, str):
+        return item[:7] + ("-dirty" if row["dirty"] else "")
+    return item
+
+
+@cli.command()
+@run_argument
+@click.pass_obj
+def path(opts: _Options, run: str) -> None:
+    """Print BRANCH:PATH of RUN's config file, for plain git (RUN~N: COMMIT:PATH).
+
+    \b
+    Examples:
+      git diff $(gitcfg path 3k9x) $(gitcfg path 7b2q)
+      git show $(gitcfg path 3k9x~1)
+      git log -p gitcfg -- "$(gitcfg path 3k9x | cut -d: -f2)"
+    """
+    store = opts.store()
+    selection = store.resolve(run)
+    if selection.back:
+        commit = store.version(selection).commit
+        opts.out(f"{commit}:{selection.ref.config_path}\n")
+    else:
+        opts.out(store.path(selection.ref) + "\n")
+
+
+# push and pull are added here by the remote commands (see _COMMAND_ORDER).
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``gitcfg`` console script and ``python -m gitcfg``."""
+    cli.main(
+        args=list(argv) if argv is not None else None,
+        prog_name="gitcfg",
+        complete_var="_GITCFG_COMPLETE",
+    )

@@ -1,0 +1,185 @@
+"""Text for people and scripts: values, config diffs, log entries, tables, CSV, JSON and YAML.
+
+Nothing here knows about the terminal: whether to colour is a flag every caller passes, so the
+same function serves a pager, a pipe and a test.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from gitcfg.diff import MISSING, Change
+
+_RESET = "\x1b[0m"
+GREEN = "32"
+RED = "31"
+YELLOW = "33"
+CYAN = "36"
+BOLD = "1"
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    """``text`` in an ANSI ``style`` (e.g. ``GREEN``) when ``color``, else unchanged."""
+    return f"\x1b[{style}m{text}{_RESET}" if color and text else text
+
+
+def value_text(item: Any) -> str:
+    """A value as it is written in a stored config file: ``32``, ``'32'``, ``[1, 2]``, ``null``."""
+    from gitcfg.yamlcodec import dump_config
+
+    return dump_config({"v": item})[3:].rstrip("\n")
+
+
+def cell_text(item: Any) -> str:
+    """A value in a table cell: strings as they are (one line), absent as empty, else as YAML."""
+    cls = type(item)
+    if cls is str and item.isprintable():
+        return str(item)
+    if cls is int:
+        return str(item)
+    if cls is float and item == item and abs(item) != float("inf"):
+        return repr(item)
+    if item is MISSING:
+        return ""
+    return value_text(item)
+
+
+def short_sha(sha: Any) -> str:
+    return sha[:7] if isinstance(sha, str) else ""
+
+
+def change_lines(changes: Iterable[Change], color: bool) -> list[str]:
+    """One line per changed key: ``+ key: new``, ``- key: old``, ``~ key: old -> new``."""
+    lines = []
+    for change in changes:
+        if change.kind == "added":
+            lines.append(paint(f"+ {change.key}: {value_text(change.new)}", GREEN, color))
+        elif change.kind == "removed":
+            lines.append(paint(f"- {change.key}: {value_text(change.old)}", RED, color))
+        else:
+            old, new = value_text(change.old), value_text(change.new)
+            lines.append(paint(f"~ {change.key}: {old} -> {new}", YELLOW, color))
+    return lines
+
+
+def key_summary(changes: Sequence[Change]) -> str:
+    """The keys a version changed, by kind: ``changed: lr; added: foo, bar; removed: seed``."""
+    parts = []
+    for kind in ("changed", "added", "removed"):
+        keys = [c.key for c in changes if c.kind == kind]
+        if keys:
+            parts.append(f"{kind}: {', '.join(keys)}")
+    return "; ".join(parts) if parts else "no config change"
+
+
+def commit_time(timestamp: int) -> str:
+    """A commit time in the local time zone, like git's: ``2024-05-01 12:00:03 +0200``."""
+    return dt.datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def log_entry(
+    commit: str,
+    timestamp: int,
+    subject: str,
+    runs: Sequence[tuple[str | None, Sequence[Change]]],
+    *,
+    patch: bool,
+    color: bool,
+) -> list[str]:
+    """One commit of ``gitcfg log``: a header line, then per run the keys it changed.
+
+    ``runs`` pairs a run name (None: the run is named by the command already) with its changes;
+    ``patch`` shows each change with its values instead of the key names alone.
+    """
+    lines = [f"{paint(short_sha(commit), YELLOW, color)} {commit_time(timestamp)}  {subject}"]
+    for name, changes in runs:
+        indent = "    "
+        if name is not None:
+            lines.append(f"    {paint(name, CYAN, color)}")
+            indent = "      "
+        if patch:
+            lines.extend(indent + line for line in change_lines(changes, color))
+        else:
+            lines.append(indent + key_summary(changes))
+    return lines
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], color: bool) -> str:
+    """Aligned columns separated by two spaces, a header line first (bold when ``color``)."""
+    cells = [[cell_text(item) for item in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    last = len(headers) - 1
+
+    def line(texts: Sequence[str]) -> str:
+        return "  ".join(t if i == last else t.ljust(widths[i]) for i, t in enumerate(texts))
+
+    out = [paint(line(headers).rstrip(), BOLD, color)]
+    out.extend(line(row).rstrip() for row in cells)
+    return "\n".join(out) + "\n"
+
+
+def _csv_cell(item: Any) -> str:
+    if item is MISSING:
+        return ""
+    if isinstance(item, str):
+        return item
+    return json.dumps(item)
+
+
+def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """RFC 4180 CSV (CRLF line ends, so a lone CR in a value is quoted too): strings as they are,
+    other values as JSON (``true``, ``null``, ``[1, 2]``, ``Infinity``)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_csv_cell(item) for item in row])
+    return buffer.getvalue()
+
+
+def json_text(data: Any) -> str:
+    """JSON for scripts: indented, keys in the order given, non-ASCII kept."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def json_list(items: Sequence[Any]) -> str:
+    """A JSON list with one item per line; see ``json_list_chunks``."""
+    return "".join(json_list_chunks(items))
+
+
+def json_list_chunks(items: Sequence[Any], per_chunk: int = 1000) -> Iterator[str]:
+    """A JSON list with one item per line, in pieces, so 100,000 runs are never one string.
+
+    Items are encoded one by one without indentation: only then does json use its C encoder.
+    """
+    if not items:
+        yield "[]\n"
+        return
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    for start in range(0, len(items), per_chunk):
+        body = ",\n".join([dumps(item) for item in items[start : start + per_chunk]])
+        end = "\n]\n" if start + per_chunk >= len(items) else ""
+        yield ("[\n" if start == 0 else ",\n") + body + end
+
+
+def yaml_list(items: Sequence[Mapping[str, Any]]) -> str:
+    """A YAML block sequence of mappings (nested mappings in block style, lists in flow)."""
+    from gitcfg.yamlcodec import dump_yaml
+
+    if not items:
+        return "[]\n"
+    out = []
+    for item in items:
+        text = dump_yaml(dict(item)) if item else "{}\n"
+        lines = text.splitlines()
+        out.append("- " + lines[0])
+        out.extend("  " + line for line in lines[1:])
+    return "\n".join(out) + "\n"

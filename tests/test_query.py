@@ -1,0 +1,78 @@
+"""Questions asked of run rows: filter, what differs, sort, group, columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gitcfg import query
+from gitcfg.diff import MISSING
+from gitcfg.errors import UnknownColumnError
+from gitcfg.override import parse_condition
+
+
+def row(run_id: str, **config: Any) -> dict[str, Any]:
+    return {
+        "project": "p",
+        "id": run_id,
+        "created": "2024-01-01T00:00:00+00:00",
+        "code_commit": "c" * 40,
+        "dirty": False,
+        "config": config,
+    }
+
+
+ROWS = [row("a", lr=0.1, bs=32, flag=True), row("b", lr=1, bs=32), row("c", lr="x", bs=32.0)]
+
+
+def test_where_ands_typed_conditions() -> None:
+    conditions = [parse_condition("lr<=1"), parse_condition("bs=32")]
+    assert [r["id"] for r in query.where(ROWS, conditions)] == ["a", "b"]
+    assert [r["id"] for r in query.where(ROWS, [parse_condition("flag!=true")])] == ["b", "c"]
+
+
+def test_differing_keys_tell_types_and_absence_apart() -> None:
+    # 32 and 32.0 differ in type; flag is absent from two runs
+    assert query.differing_keys(ROWS) == ["bs", "flag", "lr"]
+    assert query.differing_keys(ROWS[:2]) == ["flag", "lr"]
+    assert query.differing_keys([row("a", x=float("nan")), row("b", x=float("nan"))]) == []
+    assert query.differing_keys(ROWS[:1]) == ["bs", "flag", "lr"]  # one run: all of it
+    assert query.differing_keys([]) == []
+
+
+def test_sort_puts_numbers_then_strings_and_missing_last() -> None:
+    assert [r["id"] for r in query.sort_rows(ROWS, "lr")] == ["a", "b", "c"]
+    assert [r["id"] for r in query.sort_rows(ROWS, "lr", descending=True)] == ["c", "b", "a"]
+    assert [r["id"] for r in query.sort_rows(ROWS, "flag", descending=True)] == ["a", "b", "c"]
+
+
+def test_group_counts_by_value_and_type() -> None:
+    assert query.group_counts(ROWS, "bs") == [(32, 2), (32.0, 1)]
+    assert query.group_counts(ROWS, "flag") == [(True, 1), (MISSING, 2)]
+    assert query.group_counts(ROWS, "project") == [("p", 3)]
+
+
+def test_columns_are_fields_or_config_keys() -> None:
+    query.check_columns(ROWS, ["id", "dirty", "flag"])
+    with pytest.raises(UnknownColumnError) as info:
+        query.check_columns(ROWS, ["id", "nope"])
+    assert str(info.value) == (
+        "no column 'nope' in the runs listed; available: project, id, created, code_commit, "
+        "dirty, bs, flag, lr"
+    )
+    assert query.table_cells(ROWS[1:2], ["id", "flag", "lr"]) == [["b", MISSING, 1]]
+
+
+values = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(), st.booleans(), st.none())
+
+
+@given(st.lists(st.dictionaries(st.sampled_from("abc"), values), min_size=2, max_size=5))
+def test_a_key_differs_exactly_when_two_runs_disagree(configs: list[dict[str, Any]]) -> None:
+    rows = [row(str(i), **config) for i, config in enumerate(configs)]
+    differ = set(query.differing_keys(rows))
+    for key in query.config_keys(rows):
+        seen = {(type(c.get(key, MISSING)), repr(c.get(key, MISSING))) for c in configs}
+        assert (key in differ) == (len(seen) > 1)

@@ -1,0 +1,67 @@
+"""Text for people and scripts: values, diffs, tables, CSV and YAML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gitcfg import render
+from gitcfg.diff import MISSING, Change
+
+
+def test_values_are_written_as_in_a_stored_file() -> None:
+    assert [render.value_text(v) for v in (32, "32", 1e-3, None, True, "no", [1, "a"])] == [
+        "32", "'32'", "0.001", "null", "true", "'no'", "[1, a]"
+    ]  # fmt: skip
+    assert render.cell_text("no") == "no" and render.cell_text(MISSING) == ""
+    assert render.cell_text("two\nlines") == '"two\\nlines"'
+
+
+def test_change_lines_and_colour_as_a_flag() -> None:
+    changes = [Change("a", MISSING, 1), Change("b", 2, MISSING), Change("c", "u", "v")]
+    assert render.change_lines(changes, color=False) == ["+ a: 1", "- b: 2", "~ c: u -> v"]
+    assert render.change_lines(changes[:1], color=True) == ["\x1b[32m+ a: 1\x1b[0m"]
+    assert render.key_summary(changes) == "changed: c; added: a; removed: b"
+    assert render.key_summary([]) == "no config change"
+
+
+def test_table_aligns_and_trims() -> None:
+    text = render.table(["id", "lr", "x"], [["a", 0.1, MISSING], ["bbb", MISSING, "y"]], False)
+    assert text == "id   lr   x\na    0.1\nbbb       y\n"
+
+
+cells = st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+
+
+@given(st.lists(st.lists(cells, min_size=2, max_size=2), max_size=5))
+def test_csv_reads_back_cell_by_cell(rows: list[list[Any]]) -> None:
+    text = render.csv_text(["a", "b"], rows)
+    read = list(csv.reader(io.StringIO(text, newline="")))
+    assert read[0] == ["a", "b"]
+    assert len(read) == len(rows) + 1
+    for written, back in zip(rows, read[1:], strict=True):
+        for value, cell in zip(written, back, strict=True):
+            if isinstance(value, str):
+                assert cell == value
+            else:
+                assert json.loads(cell) == value
+
+
+def test_yaml_list_reads_back() -> None:
+    items = [{"id": "a", "config": {"lr": 0.1, "xs": [1, 2], "s": "no"}}, {"id": "b", "config": {}}]
+    assert yaml.safe_load(render.yaml_list(items)) == items
+    assert render.yaml_list([]) == "[]\n"
+
+
+def test_json_list_is_one_item_per_line_and_valid_json() -> None:
+    items = [{"id": "a", "config": {"lr": 0.1, "name": "ü"}}, {"id": "b", "config": {}}]
+    text = render.json_list(items)
+    assert json.loads(text) == items
+    assert text.splitlines()[1] == '{"id": "a", "config": {"lr": 0.1, "name": "ü"}},'
+    assert render.json_list([]) == "[]\n"
