@@ -30,6 +30,8 @@ from gitcfg import __version__
 from gitcfg.errors import GitcfgError, UsageError
 
 if TYPE_CHECKING:
+    from gitcfg.diff import Side
+    from gitcfg.remote import SyncResult
     from gitcfg.store import ConfigStore, RunRecord, Selection
 
 # The order commands are listed in --help; push and pull are added by gitcfg's remote commands.
@@ -621,7 +623,63 @@ def path(opts: _Options, run: str) -> None:
         opts.out(store.path(selection.ref) + "\n")
 
 
-# push and pull are added here by the remote commands (see _COMMAND_ORDER).
+def _sync_summary(result: SyncResult, verb: str) -> str:
+    if not result.changed and not result.pushed:
+        return f"{result.branch} is up to date with {result.remote}\n"
+    parts = []
+    if result.added or result.updated:
+        parts.append(f"{result.added} run(s) added, {result.updated} updated from {result.remote}")
+    if result.merged:
+        parts.append("merged")
+    if result.pushed:
+        parts.append(f"pushed {result.branch} to {result.remote}")
+    tip = (result.after or "")[:7]
+    return f"{verb}: {', '.join(parts) or 'fast-forwarded'} ({tip})\n"
+
+
+@cli.command()
+@click.argument("remote", default="origin")
+@click.pass_obj
+def push(opts: _Options, remote: str) -> None:
+    """Publish the runs (and the refs that keep their code) to REMOTE, default origin.
+
+    If other machines pushed first, their runs are fetched and merged, then the push is retried.
+
+    \b
+    Examples:
+      gitcfg push
+      gitcfg push upstream
+    """
+    from gitcfg import remote as sync
+
+    store = opts.store()
+    result = sync.push(store.repo, store.branch, remote, identity=store.identity)
+    opts.out(_sync_summary(result, "push"))
+
+
+@cli.command()
+@click.argument("remote", default="origin")
+@click.option("--ours", "prefer", flag_value="ours", help="On a conflict keep the local values.")
+@click.option("--theirs", "prefer", flag_value="theirs", help="On a conflict take the remote's.")
+@click.pass_obj
+def pull(opts: _Options, remote: str, prefer: str | None) -> None:
+    """Fetch REMOTE's runs (default origin) and merge them into the local store branch.
+
+    Your work tree, index and current branch are not touched. Runs are merged key by key; the
+    same key changed differently on both sides stops the pull (nothing changes) until you choose
+    --ours or --theirs.
+
+    \b
+    Examples:
+      gitcfg pull
+      gitcfg pull origin --theirs
+    """
+    from gitcfg import remote as sync
+
+    store = opts.store()
+    side: Side | None = "ours" if prefer == "ours" else "theirs" if prefer == "theirs" else None
+    result = sync.pull(store.repo, store.branch, remote, prefer=side, identity=store.identity)
+    opts.out(_sync_summary(result, "pull"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -275,3 +275,50 @@ def test_autopush_after_each_run_and_soft_failure(
     assert os.path.basename(str(tmp_path / "gone.git")) in err
     assert ref2 in {r.ref for r in store.runs()}
     assert RunRef("p", "r2") == ref2
+
+
+def gitcfg_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitcfg", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_push_and_pull_commands(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1}, run_id="r")
+    pushed = gitcfg_cli(a, "push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.startswith("push: pushed gitcfg to origin")
+
+    b = clone("b")
+    pulled = gitcfg_cli(b, "pull", "origin")
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.startswith("pull: fast-forwarded")
+    assert gitcfg_cli(b, "pull").stdout == "gitcfg is up to date with origin\n"
+    store_b = store_in(b, monkeypatch)
+    assert store_b.read(ref).config == {"lr": 0.1}
+
+    # A same-key conflict: exit 1, one line naming run and key, nothing changed; --theirs resolves.
+    store_a.update(ref, {"lr": 0.2})
+    assert gitcfg_cli(a, "push").returncode == 0
+    store_b.update(ref, {"lr": 0.3})
+    before = tip(b)
+    conflict = gitcfg_cli(b, "pull")
+    assert conflict.returncode == 1
+    assert conflict.stderr.count("\n") == 1
+    assert conflict.stderr.startswith("Error: conflicting changes to p/r: lr")
+    assert tip(b) == before
+    resolved = gitcfg_cli(b, "pull", "--theirs")
+    assert resolved.returncode == 0, resolved.stderr
+    assert "merged" in resolved.stdout
+    assert store_b.read(ref).config == {"lr": 0.2}
+
+
+def test_push_command_to_a_missing_remote(repo: Path, tmp_path: Path) -> None:
+    ConfigStore.open().create("p", {"a": 1}, run_id="r")
+    before = tip(repo)
+    result = gitcfg_cli(repo, "push", str(tmp_path / "nowhere.git"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: cannot fetch from") and result.stderr.count("\n") == 1
+    assert tip(repo) == before
