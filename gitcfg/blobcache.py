@@ -41,6 +41,10 @@ class BlobCache:
             self._lines = lines
         return self._entries
 
+    def forget(self) -> None:
+        """Drop the entries held in memory (the file stays); the next lookup reads it again."""
+        self._entries = None
+
     def get(self, blob: str) -> dict[str, Any] | None:
         return self.load().get(blob)
 

@@ -7,14 +7,9 @@ branch from one ``git log --raw`` (which blobs each commit changed) and the comm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from gitcfg import yamlcodec
 from gitcfg.diff import Change, diff_configs
-from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.git import ObjectReader
 from gitcfg.layout import CONFIG_FILE, RunRef, parse_run_path
 from gitcfg.store import ConfigStore
 
@@ -77,7 +72,7 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
                     blobs[blob] = path
         named = [t.strip() for t in trailers.split("\x1d") if t.strip()]
         commits.append((sha, int(timestamp), subject, named, touched))
-    configs = _read_configs(store, blobs)
+    configs = store.parsed_files(blobs)
     entries = []
     for sha, when, subject, named, touched in commits:
         runs: list[tuple[RunRef, list[Change]]] = []
@@ -91,24 +86,3 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
                 seen.add(name)
         entries.append(LogEntry(sha, when, subject, runs))
     return entries
-
-
-def _read_configs(store: ConfigStore, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Parsed config files by blob id (``{blob: path}``), through the store's blob cache."""
-    cache = store.cache.load()
-    result = {blob: cache[blob] for blob in blobs if blob in cache}
-    missing = [blob for blob in blobs if blob not in result]
-    if missing:
-        with ObjectReader(store.repo) as reader:
-            texts = [
-                (f"{store.branch}:{blobs[blob]}", body.decode("utf-8", "replace"))
-                for blob, _kind, body in reader.read_many(missing)
-            ]
-        try:
-            parsed = yamlcodec.load_configs(texts)
-        except YamlError as exc:
-            raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
-        fresh = dict(zip(missing, parsed, strict=True))
-        store.cache.add(fresh)
-        result.update(fresh)
-    return result

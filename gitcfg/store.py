@@ -33,12 +33,13 @@ from gitcfg.errors import (
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
 from gitcfg.git import EMPTY_TREE, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
-from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_dir, parse_run_path
+from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_dir
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
 
 DEFAULT_BRANCH = "gitcfg"
+_CACHE_CHUNK = 5000  # parsed files per blob-cache line when listing a big store
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
@@ -269,7 +270,8 @@ class ConfigStore:
                     conflicts.append(key)
             new[key] = value
         for key in removals:
-            matched = [k for k in new if k == key or k.startswith(key + ".")]
+            # a key set in the same update stays: unset "a" + set "a.b" turns a value into a group
+            matched = [k for k in new if (k == key or k.startswith(key + ".")) and k not in wanted]
             if base is not None:
                 theirs = current.get(key, MISSING)
                 if theirs is not MISSING and not same_value(theirs, base.get(key, MISSING)):
@@ -443,11 +445,14 @@ class ConfigStore:
             versions.append((sha, int(when), message.strip(), blob))
         if not versions:
             raise RunNotFoundError(str(run))
-        configs = self._configs({blob: run.config_path for *_, blob in versions})
+        configs = self.parsed_files({blob: run.config_path for *_, blob in versions})
         return [RunVersion(sha, when, msg, configs[blob]) for sha, when, msg, blob in versions]
 
-    def _configs(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        """Parsed files for many blob ids (``{blob: path}``), through the blob cache."""
+    def parsed_files(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache.
+
+        The dicts may be the cache's own: copy one before changing it.
+        """
         cache = self.cache.load()
         result: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
@@ -457,18 +462,25 @@ class ConfigStore:
                 missing.append(blob)
             else:
                 result[blob] = hit
-        if missing:
-            texts: list[tuple[str, str]] = []
-            with ObjectReader(self.repo) as reader:
-                for blob, _kind, body in reader.read_many(missing):
-                    texts.append((f"{self.branch}:{blobs[blob]}", body.decode("utf-8", "replace")))
-            try:
-                parsed = yamlcodec.load_configs(texts)
-            except YamlError as exc:
-                raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
-            fresh = dict(zip(missing, parsed, strict=True))
-            self.cache.add(fresh)
-            result.update(fresh)
+        if not missing:
+            return result
+        fresh: dict[str, dict[str, Any]] = {}
+        error: YamlError | None = None
+        with ObjectReader(self.repo) as reader:
+            for blob, _kind, body in reader.read_many(missing):
+                source = f"{self.branch}:{blobs[blob]}"
+                try:
+                    fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), source)
+                except YamlError as exc:
+                    error = error or exc  # keep reading: cat-file must be drained to stop
+                if len(fresh) >= _CACHE_CHUNK:  # bounded lines and memory for big stores
+                    self.cache.add(fresh)
+                    result.update(fresh)
+                    fresh = {}
+        if error is not None:
+            raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
+        self.cache.add(fresh)
+        result.update(fresh)
         return result
 
     def runs(self, project: str | None = None) -> list[RunRecord]:
@@ -482,26 +494,38 @@ class ConfigStore:
         listing = self.repo.git(*args).stdout.decode("utf-8", "surrogateescape")
         files: dict[RunRef, dict[str, str]] = {}
         paths: dict[str, str] = {}
+        last_dir = ""
+        ref: RunRef | None = None
         for item in listing.split("\0"):
-            if not item:
-                continue
             info, _, path = item.partition("\t")
-            parsed = parse_run_path(path)
-            if parsed is None:
+            directory, _, name = path.rpartition("/")
+            if name != CONFIG_FILE and name != META_FILE:
                 continue
-            ref, name = parsed
-            if name in (CONFIG_FILE, META_FILE):
-                blob = info.split(" ")[2]
+            if directory != last_dir:  # ls-tree lists a run's two files one after the other
+                last_dir, ref = directory, parse_run_dir(directory)
+            if ref is not None:
+                blob = info[-40:]
                 files.setdefault(ref, {})[name] = blob
                 paths[blob] = path
-        parsed_blobs = self._configs(paths)
+        del listing
+        parsed = self.parsed_files(paths)
+        # The records take over the cache's dicts instead of copying 100,000 of them; the
+        # in-memory cache is dropped so nothing else holds them, and a blob shared by two runs
+        # is copied for the second.
+        self.cache.forget()
+        taken: set[str] = set()
+
+        def own(names: dict[str, str], name: str) -> dict[str, Any]:
+            blob = names.get(name)
+            if blob is None:
+                return {}
+            if blob in taken:
+                return dict(parsed[blob])
+            taken.add(blob)
+            return parsed[blob]
+
         records = [
-            RunRecord(
-                ref,
-                dict(parsed_blobs[names[CONFIG_FILE]]) if CONFIG_FILE in names else {},
-                dict(parsed_blobs[names[META_FILE]]) if META_FILE in names else {},
-                tip,
-            )
+            RunRecord(ref, own(names, CONFIG_FILE), own(names, META_FILE), tip)
             for ref, names in files.items()
         ]
         records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref.project, r.ref.id))

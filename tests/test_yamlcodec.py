@@ -18,7 +18,6 @@ from gitcfg.yamlcodec import (
     dump_config,
     dump_yaml,
     load_config,
-    load_configs,
     load_yaml_file,
     parse_value,
     update_config_text,
@@ -257,13 +256,6 @@ def test_load_config_errors(text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_load_configs() -> None:
-    texts = [("a", dump_config({"x": 1})), ("b", "# hand\ny: [1, 2]\n"), ("c", "")]
-    assert load_configs(texts) == [{"x": 1}, {"y": [1, 2]}, {}]
-    with pytest.raises(YamlError, match=r"^bad: "):
-        load_configs([("good", "a: 1\n"), ("bad", "a: [\n"), ("good2", "b: 2\n")])
-
-
 # --------------------------------------------------------------------------- update_config_text
 
 HAND = """\
@@ -444,7 +436,7 @@ def test_hot_path_does_not_import_ruamel() -> None:
     code = (
         "import sys; from gitcfg import yamlcodec as y;"
         "y.load_config(y.dump_config({'a': [1, 'no']}), 'f'); y.load_config('# c\\nb: 1\\n', 'f');"
-        "y.load_configs([('f', 'a: 1\\n')]); y.dump_yaml({'a': {'b': 1}});"
+        "y.dump_yaml({'a': {'b': 1}});"
         "assert not [m for m in sys.modules if m.startswith('ruamel')], 'ruamel imported'"
     )
     subprocess.run(

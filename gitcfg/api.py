@@ -1,0 +1,170 @@
+"""``gitcfg.Api``: read and edit past runs, like ``wandb.Api``.
+
+api = gitcfg.Api()
+run = api.run("mnist/3k9x2a7q")        # project/id, id, or a unique id prefix
+run.config["foo"] = 32
+run.update()                            # one commit; nothing changed: no commit
+[r.id for r in api.runs("mnist", filters={"model": "resnet"})]
+api.runs(filters=["lr>0.01", "epochs<=10"])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitcfg.runconfig import Config
+
+if TYPE_CHECKING:
+    from gitcfg.layout import RunRef
+    from gitcfg.override import Condition
+    from gitcfg.provenance import Provenance
+    from gitcfg.store import ConfigStore, RunRecord, RunVersion
+
+Filters = Mapping[str, Any] | str | Sequence[str | Mapping[str, Any]]
+
+
+class Api:
+    """Past runs of ``repo`` (default ``$GITCFG_REPO``, else the working directory's repository)."""
+
+    def __init__(self, repo: str | os.PathLike[str] | None = None) -> None:
+        from gitcfg.stores import open_store
+
+        self.store = open_store(repo)
+
+    def run(self, path: str) -> StoredRun:
+        """The run named by ``project/id``, ``id`` or a unique id prefix, as it is now."""
+        selection = self.store.resolve(path)
+        return StoredRun(self.store, self.store.read(selection.ref))
+
+    def runs(self, project: str | None = None, filters: Filters | None = None) -> list[StoredRun]:
+        """Runs at the branch tip, oldest first, of one ``project`` or all.
+
+        ``filters`` keeps the runs whose flat config matches every condition: a dict of flat
+        key -> value means equality (``{"model.depth": 50}``); condition strings use the CLI's
+        ``--where`` syntax (``"lr>0.01"``, ``"model!=resnet"``, ``"epochs<=10"``, with
+        ``= != > >= < <=``); a list may mix both. A missing key only meets ``!=``.
+        """
+        conditions = _conditions(filters)
+        return [
+            StoredRun(self.store, record)
+            for record in self.store.runs(project)
+            if all(c.matches(record.config) for c in conditions)
+        ]
+
+
+class StoredRun:
+    """A run read from the store: ``config`` (editable, no value-change lock), ``update()``,
+    ``history()``, ``code`` (provenance) and ``meta``."""
+
+    def __init__(self, store: ConfigStore, record: RunRecord) -> None:
+        self.store = store
+        self.ref: RunRef = record.ref
+        self.commit = record.commit  # the branch tip the run was read at (or last updated to)
+        self.meta: dict[str, Any] = dict(record.meta)
+        self.config = Config._from_flat(record.config, allow_val_change=True)
+        self.config._persist = self.update
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def project(self) -> str:
+        return self.ref.project
+
+    @property
+    def path(self) -> str:
+        """``project/id``, as ``Api.run`` and the CLI take it."""
+        return str(self.ref)
+
+    @property
+    def git_path(self) -> str:
+        """``BRANCH:PATH`` of the config file, for plain git (``git show``)."""
+        return self.store.path(self.ref)
+
+    @property
+    def name(self) -> str | None:
+        return self.meta.get("name")
+
+    @property
+    def notes(self) -> str | None:
+        return self.meta.get("notes")
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.meta.get("tags") or [])
+
+    @property
+    def created(self) -> str | None:
+        """When the run started (ISO 8601)."""
+        return self.meta.get("started")
+
+    @property
+    def code(self) -> Provenance:
+        """What the run ran with: code_commit, branch, dirty, snapshot, command, host, ..."""
+        return provenance_from_meta(self.meta)
+
+    def update(self, message: str | None = None) -> str | None:
+        """Commit the config changes made since it was read; returns the commit or None.
+
+        A key that another writer changed differently in the meantime raises
+        ``ConcurrentUpdateError``; their changes to other keys are kept.
+        """
+        config = self.config
+        with config._lock:
+            sets, unsets = config._pending()
+            if not sets and not unsets:
+                return None
+            snapshot = config.flat()
+            result = self.store.update(
+                self.ref, sets, unsets, message=message, base=config._base, allow_secrets=True
+            )
+            config._committed(snapshot)
+            if result.commit is not None:
+                self.commit = result.commit
+            return result.commit
+
+    def history(self) -> list[RunVersion]:
+        """Every version of the config, newest first: commit, time, message, config."""
+        return self.store.history(self.ref)
+
+    def __repr__(self) -> str:
+        return f"<gitcfg.StoredRun {self.ref}>"
+
+
+def provenance_from_meta(meta: Mapping[str, Any]) -> Provenance:
+    """The provenance fields of a run's ``meta.yaml`` (absent ones None)."""
+    from dataclasses import fields
+
+    from gitcfg.provenance import Provenance
+
+    values: dict[str, Any] = {f.name: meta.get(f.name) for f in fields(Provenance)}
+    return Provenance(**values)
+
+
+def _conditions(filters: Filters | None) -> list[Condition]:
+    from gitcfg.flat import check_key
+    from gitcfg.override import Condition, parse_condition
+    from gitcfg.values import coerce_value
+
+    if filters is None:
+        return []
+    items: Sequence[Any] = [filters] if isinstance(filters, (str, Mapping)) else filters
+    conditions: list[Condition] = []
+    for item in items:
+        if isinstance(item, str):
+            conditions.append(parse_condition(item))
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                flat_key = check_key(key)
+                conditions.append(Condition(flat_key, "=", coerce_value(flat_key, value)))
+        else:
+            from gitcfg.errors import InputError
+
+            raise InputError(
+                f"cannot filter runs by a {type(item).__name__}; give a dict of key -> value "
+                f"or condition strings such as 'lr>0.01'"
+            )
+    return conditions

@@ -1,0 +1,270 @@
+"""Config: wandb.config semantics over flat dotted keys (no repository needed for most)."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import enum
+import json
+import pathlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gitcfg
+from gitcfg import (
+    Config,
+    ConfigError,
+    ConfigKeyError,
+    KeyCollisionError,
+    ReadOnlyValueError,
+    SecretKeyError,
+    UnsupportedValueError,
+    ValueChangeError,
+)
+from tests.apihelpers import no_active_run  # noqa: F401
+from tests.conftest import git
+
+
+def locked(values: Any = None) -> Config:
+    config = Config(allow_val_change=False)
+    if values is not None:
+        config.update(values)
+    return config
+
+
+def test_attribute_and_item_access_name_the_same_value() -> None:
+    config = locked({"epochs": 4})
+    config.batch_size = 32
+    config["lr"] = 1e-3
+    assert config.epochs == config["epochs"] == 4
+    assert config["batch_size"] == config.batch_size == 32
+    assert config.get("lr") == 1e-3
+    assert config.get("missing", "default") == "default"
+
+
+def test_dotted_nested_and_attribute_paths_name_the_same_value() -> None:
+    config = locked()
+    config.update({"model": {"lr": 0.1}})
+    assert config["model.lr"] == config["model"]["lr"] == config.model.lr == 0.1
+    config["opt.beta"] = 0.9
+    assert config.opt.beta == 0.9
+    config.model.depth = 50  # writes through the view
+    assert config.flat() == {"model.lr": 0.1, "opt.beta": 0.9, "model.depth": 50}
+    assert config.as_dict() == {"model": {"lr": 0.1, "depth": 50}, "opt": {"beta": 0.9}}
+    assert "model.lr" in config and "model" in config and "model.nope" not in config
+    assert 3 not in config
+
+
+def test_keys_items_iteration_are_top_level_with_nested_values() -> None:
+    config = locked({"a": 1, "model": {"lr": 0.1, "depth": 2}, "b": [1, 2]})
+    assert list(config) == ["a", "model", "b"]
+    assert list(config.keys()) == ["a", "model", "b"]
+    assert len(config) == 3
+    items = dict(config.items())
+    assert items["model"] == {"lr": 0.1, "depth": 2}
+    assert list(config.values())[2] == [1, 2]
+    assert json.dumps(config.as_dict()) == (
+        '{"a": 1, "model": {"lr": 0.1, "depth": 2}, "b": [1, 2]}'
+    )
+
+
+def test_value_change_is_refused_with_old_and_new_value() -> None:
+    config = locked({"lr": 0.1})
+    config.lr = 0.1  # the same value again is fine
+    with pytest.raises(ValueChangeError) as info:
+        config.lr = 0.2
+    assert "0.1" in str(info.value) and "0.2" in str(info.value)
+    assert "allow_val_change=True" in str(info.value)
+    assert isinstance(info.value, ConfigError)
+    config.update({"lr": 0.2}, allow_val_change=True)
+    assert config.lr == 0.2
+
+
+def test_value_change_checks_types_exactly() -> None:
+    config = locked({"n": 1})
+    with pytest.raises(ValueChangeError):
+        config.n = True  # 1 == True in Python, not in a config
+    with pytest.raises(ValueChangeError):
+        config.n = 1.0
+
+
+def test_update_is_all_or_nothing() -> None:
+    config = locked({"lr": 0.1})
+    with pytest.raises(ValueChangeError):
+        config.update({"new": 1, "lr": 0.5})
+    with pytest.raises(UnsupportedValueError):
+        config.update({"other": 2, "bad": object()})
+    with pytest.raises(KeyCollisionError):
+        config.update({"x": 1, "lr.sub": 2})
+    assert config.flat() == {"lr": 0.1}
+
+
+def test_collisions_between_values_and_groups() -> None:
+    config = locked({"a": 1, "m": {"x": 1}})
+    with pytest.raises(KeyCollisionError) as info:
+        config["a.b"] = 2
+    assert "'a'" in str(info.value)
+    with pytest.raises(KeyCollisionError):
+        config.m = 5
+    with pytest.raises(KeyCollisionError):
+        Config({"c": 1, "c.d": 2})
+    # an empty group takes its first key
+    config.empty = {}
+    assert config.empty == {}
+    config.empty.k = 1
+    assert config.flat()["empty.k"] == 1 and "empty" not in config.flat()
+
+
+def test_leading_and_trailing_dashes_of_top_level_keys_are_stripped() -> None:
+    config = locked({"--learning-rate": 0.1, "model": {"--x-": 1}})
+    assert config.flat() == {"learning-rate": 0.1, "model.--x-": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (np.float32(0.5), 0.5),
+        (np.int64(3), 3),
+        (np.array([[1, 2], [3, 4]]), [[1, 2], [3, 4]]),
+        ((1, 2), [1, 2]),
+        ({3, 1, 2}, [1, 2, 3]),
+        (pathlib.Path("/data/x"), "/data/x"),
+        (datetime.date(2024, 5, 1), "2024-05-01"),
+    ],
+)
+def test_values_are_coerced(value: Any, stored: Any) -> None:
+    config = locked({"v": value})
+    assert config.flat() == {"v": stored}
+    assert type(config.flat()["v"]) is type(stored)
+
+
+def test_enum_values_are_stored_as_their_value() -> None:
+    class Color(enum.Enum):
+        RED = "red"
+
+    assert locked({"c": Color.RED}).c == "red"
+
+
+def test_unsupported_value_names_key_and_type() -> None:
+    class Model:
+        pass
+
+    config = locked()
+    with pytest.raises(UnsupportedValueError) as info:
+        config.model = {"net": Model()}
+    assert "'model.net'" in str(info.value) and "Model" in str(info.value)
+    assert isinstance(info.value, TypeError)
+
+
+def test_secret_looking_keys_are_refused_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = locked()
+    with pytest.raises(SecretKeyError) as info:
+        config.wandb_api_key = "abc"
+    assert "GITCFG_ALLOW_SECRETS=1" in str(info.value)
+    with pytest.raises(SecretKeyError):
+        config.update({"db": {"password": "x"}})
+    monkeypatch.setenv("GITCFG_ALLOW_SECRETS", "1")
+    config.hf_token = "x"
+    assert config.hf_token == "x"
+
+
+def test_missing_key_is_a_key_error_and_an_attribute_error() -> None:
+    config = locked({"a": 1})
+    with pytest.raises(ConfigKeyError) as info:
+        config["x"]
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == "no config key 'x'; list the keys with config.keys()"
+    with pytest.raises(AttributeError):
+        config.x  # noqa: B018
+    assert getattr(config, "x", None) is None
+    assert not hasattr(config, "x")
+
+
+def test_delete_item_attribute_and_group() -> None:
+    config = locked({"a": 1, "b": 2, "m": {"x": 1, "y": 2}})
+    del config["a"]
+    del config.b
+    del config.m.x
+    assert config.flat() == {"m.y": 2}
+    del config["m"]
+    assert config.flat() == {}
+    with pytest.raises(ConfigKeyError):
+        del config["nope"]
+    with pytest.raises(AttributeError):
+        del config.nope
+
+
+def test_setdefaults_fills_only_missing_keys() -> None:
+    config = locked({"lr": 0.1, "model": {"depth": 50}})
+    config.setdefaults({"lr": 0.5, "epochs": 3, "model": {"depth": 18, "width": 2}})
+    assert config.flat() == {"lr": 0.1, "model.depth": 50, "epochs": 3, "model.width": 2}
+
+
+def test_nested_group_is_a_live_view_that_writes_through() -> None:
+    config = locked()
+    config.update({"params": {"dropout": 0.2}})
+    params = config["params"]
+    params["momentum"] = 0.9  # wandb loses this (its issue #9844); here it is recorded
+    config["params.wd"] = 1e-4
+    assert dict(params) == {"dropout": 0.2, "momentum": 0.9, "wd": 1e-4}
+    assert config.flat() == {"params.dropout": 0.2, "params.momentum": 0.9, "params.wd": 1e-4}
+    with pytest.raises(ValueChangeError):
+        params["dropout"] = 0.5  # the value lock holds through the view too
+    assert params.as_dict() == {"dropout": 0.2, "momentum": 0.9, "wd": 1e-4}
+    assert {**params} == params.as_dict()
+
+
+def test_lists_read_from_a_config_refuse_in_place_changes() -> None:
+    config = locked({"layers": [64, 32], "blocks": [{"k": 1}]})
+    layers = config.layers
+    assert layers == [64, 32] and isinstance(layers, list)
+    for change in (
+        lambda: layers.append(1),
+        lambda: layers.__setitem__(0, 1),
+        lambda: layers.pop(),
+        lambda: layers.sort(),
+        lambda: config.blocks[0].__setitem__("k", 2),
+    ):
+        with pytest.raises(ReadOnlyValueError) as info:
+            change()
+        assert "assign a new value" in str(info.value)
+    mine = copy.deepcopy(layers)
+    mine.append(16)  # a copy is an ordinary list
+    assert type(mine) is list and config.layers == [64, 32]
+    config.update({"layers": [*config.layers, 16]}, allow_val_change=True)
+    assert config.layers == [64, 32, 16]
+    assert json.dumps(config.layers) == "[64, 32, 16]"
+
+
+def test_persist_without_a_run_is_a_usage_error() -> None:
+    with pytest.raises(gitcfg.UsageError):
+        Config({"a": 1}).persist()
+
+
+def test_config_changes_reach_the_branch_as_one_commit(repo: Path) -> None:
+    run = gitcfg.init(config={"epochs": 4}, project="p", id="run1")
+    gitcfg.config.params = {"dropout": 0.2}
+    gitcfg.config["params"]["momentum"] = 0.9
+    gitcfg.config.model = {"depth": 18}
+    del gitcfg.config.epochs
+    run.finish()
+    assert git(repo, "show", run.git_path) == "model.depth: 18\nparams.dropout: 0.2\n" + (
+        "params.momentum: 0.9\n"
+    )
+    subjects = git(repo, "log", "--format=%s", "gitcfg").splitlines()
+    assert subjects == [
+        "update p/run1: epochs, model.depth, params.dropout, params.momentum",
+        "create p/run1 (1 key)",
+    ]
+
+
+def test_a_value_becomes_a_group_in_one_commit(repo: Path) -> None:
+    run = gitcfg.init(config={"model": "resnet"}, project="p", id="run1")
+    del gitcfg.config.model
+    gitcfg.config.model = {"depth": 18}
+    run.finish()
+    assert git(repo, "show", run.git_path) == "model.depth: 18\n"
+    assert len(git(repo, "log", "--format=%s", "gitcfg").splitlines()) == 2

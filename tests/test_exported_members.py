@@ -1,0 +1,54 @@
+"""The public surface of ``import gitcfg``, and what importing it costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gitcfg
+from gitcfg import errors
+
+EXPECTED = {
+    "__version__",
+    "init",
+    "finish",
+    "config",
+    "run",
+    "Api",
+    "Config",
+    "Run",
+}
+
+
+def test_all_lists_the_api_and_every_error() -> None:
+    error_names = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.GitcfgError)
+    }
+    assert set(gitcfg.__all__) == EXPECTED | error_names
+    assert len(gitcfg.__all__) == len(set(gitcfg.__all__))
+
+
+def test_every_exported_member_exists_and_belongs_to_gitcfg() -> None:
+    for name in gitcfg.__all__:
+        member = getattr(gitcfg, name)
+        if name in {"__version__", "config", "run"}:
+            continue
+        assert member.__module__.startswith("gitcfg."), name
+
+
+def test_star_import_works_before_init() -> None:
+    namespace: dict[str, object] = {}
+    exec("from gitcfg import *", namespace)
+    assert namespace["run"] is None and "Api" in namespace
+
+
+def test_import_is_cheap() -> None:
+    code = (
+        "import gitcfg, sys; "
+        "heavy = [m for m in ('click', 'git', 'ruamel', 'yaml', 'gitcfg.store') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout == "[]\n", proc.stderr
