@@ -28,9 +28,10 @@ from gitcfg.errors import CorruptStoreError, RepositoryError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
-# A stale "<ref>.lock" older than this, found while we hold our own flock, was left by a writer
-# that died between creating and renaming it: no live gitcfg writer holds one for this long.
-_STALE_LOCK_SECONDS = 10.0
+# A "<ref>.lock" older than this, found while we hold our own flock, was left by a gitcfg writer
+# killed between creating and renaming it (live gitcfg writers hold it only under the flock, for
+# microseconds, and git itself holds a ref lock for milliseconds).
+_STALE_LOCK_SECONDS = 2.0
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -53,7 +53,7 @@ def _user() -> str:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
 def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provenance:

@@ -111,5 +111,5 @@ def test_writers_killed_at_random_moments_leave_a_consistent_branch(repo: Path) 
     # Writers can carry on at once: no lock was left behind that blocks them.
     started = time.monotonic()
     store.create("sweep", {"after": True}, run_id="after")
-    # (A writer killed between creating and renaming the ref lock costs one 10 s stale-lock wait.)
+    # (A writer killed between creating and renaming the ref lock costs one 2 s stale-lock wait.)
     assert time.monotonic() - started < 15
