@@ -164,6 +164,8 @@ class ConfigStore:
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, config.keys())
+        if run_id is not None and self.exists(ref):  # refuse before writing any object
+            raise RunExistsError(str(ref))
         prov = provenance if provenance is not None else capture(self.code_repo)
         meta_values = {**prov.as_dict(), **(meta or {})}
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
