@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.runconfig import Config
+from gitcfg.runview import RunView
 
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
     from gitcfg.override import Condition
-    from gitcfg.provenance import Provenance
     from gitcfg.store import ConfigStore, RunRecord, RunVersion
 
 Filters = Mapping[str, Any] | str | Sequence[str | Mapping[str, Any]]
@@ -54,7 +54,7 @@ class Api:
         ]
 
 
-class StoredRun:
+class StoredRun(RunView):
     """A run read from the store: ``config`` (editable, no value-change lock), ``update()``,
     ``history()``, ``code`` (provenance) and ``meta``."""
 
@@ -66,65 +66,13 @@ class StoredRun:
         self.config = Config._from_flat(record.config, allow_val_change=True)
         self.config._persist = self.update
 
-    @property
-    def id(self) -> str:
-        return self.ref.id
-
-    @property
-    def project(self) -> str:
-        return self.ref.project
-
-    @property
-    def path(self) -> str:
-        """``project/id``, as ``Api.run`` and the CLI take it."""
-        return str(self.ref)
-
-    @property
-    def git_path(self) -> str:
-        """``BRANCH:PATH`` of the config file, for plain git (``git show``)."""
-        return self.store.path(self.ref)
-
-    @property
-    def name(self) -> str | None:
-        return self.meta.get("name")
-
-    @property
-    def notes(self) -> str | None:
-        return self.meta.get("notes")
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self.meta.get("tags") or [])
-
-    @property
-    def created(self) -> str | None:
-        """When the run started (ISO 8601)."""
-        return self.meta.get("started")
-
-    @property
-    def code(self) -> Provenance:
-        """What the run ran with: code_commit, branch, dirty, snapshot, command, host, ..."""
-        return provenance_from_meta(self.meta)
-
     def update(self, message: str | None = None) -> str | None:
         """Commit the config changes made since it was read; returns the commit or None.
 
         A key that another writer changed differently in the meantime raises
         ``ConcurrentUpdateError``; their changes to other keys are kept.
         """
-        config = self.config
-        with config._lock:
-            sets, unsets = config._pending()
-            if not sets and not unsets:
-                return None
-            snapshot = config.flat()
-            result = self.store.update(
-                self.ref, sets, unsets, message=message, base=config._base, allow_secrets=True
-            )
-            config._committed(snapshot)
-            if result.commit is not None:
-                self.commit = result.commit
-            return result.commit
+        return self._commit_pending(message)
 
     def history(self) -> list[RunVersion]:
         """Every version of the config, newest first: commit, time, message, config."""
@@ -132,16 +80,6 @@ class StoredRun:
 
     def __repr__(self) -> str:
         return f"<gitcfg.StoredRun {self.ref}>"
-
-
-def provenance_from_meta(meta: Mapping[str, Any]) -> Provenance:
-    """The provenance fields of a run's ``meta.yaml`` (absent ones None)."""
-    from dataclasses import fields
-
-    from gitcfg.provenance import Provenance
-
-    values: dict[str, Any] = {f.name: meta.get(f.name) for f in fields(Provenance)}
-    return Provenance(**values)
 
 
 def _conditions(filters: Filters | None) -> list[Condition]:

@@ -20,18 +20,18 @@ from gitcfg.defaults import config_paths, load_layers, overlay
 from gitcfg.errors import GitcfgError, SecretKeyError, UsageError
 from gitcfg.flat import is_secret_key
 from gitcfg.runconfig import Config, _flat_items, secrets_allowed
+from gitcfg.runview import RunView
 from gitcfg.sources import select_keys, to_mapping
 
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
-    from gitcfg.provenance import Provenance
     from gitcfg.store import ConfigStore
 
 _active: Run | None = None
 _active_lock = threading.RLock()
 
 
-class Run:
+class Run(RunView):
     """A run recorded by this process; ``run.config`` is its ``Config``."""
 
     def __init__(
@@ -45,62 +45,13 @@ class Run:
         self.finished = False
         config._persist = self._flush
 
-    @property
-    def id(self) -> str:
-        return self.ref.id
-
-    @property
-    def project(self) -> str:
-        return self.ref.project
-
-    @property
-    def path(self) -> str:
-        """``project/id``, as ``gitcfg.Api().run(...)`` and the CLI take it."""
-        return str(self.ref)
-
-    @property
-    def git_path(self) -> str:
-        """``BRANCH:PATH`` of the config file, for plain git (``git show``)."""
-        return self.store.path(self.ref)
-
-    @property
-    def name(self) -> str | None:
-        return self.meta.get("name")
-
-    @property
-    def notes(self) -> str | None:
-        return self.meta.get("notes")
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self.meta.get("tags") or [])
-
-    @property
-    def code(self) -> Provenance:
-        """What the run runs with: code_commit, branch, dirty, snapshot, command, host, ..."""
-        from gitcfg.api import provenance_from_meta
-
-        return provenance_from_meta(self.meta)
-
     def __repr__(self) -> str:
         return f"<gitcfg.Run {self.ref}>"
 
     def _flush(self, message: str | None = None) -> str | None:
         """Commit the config changes since the last commit; returns the commit, or None."""
-        config = self.config
-        with flush.critical(), config._lock:
-            sets, unsets = config._pending()
-            if not sets and not unsets:
-                return None
-            snapshot = config.flat()
-            # Config checked new keys for secrets when they were set
-            result = self.store.update(
-                self.ref, sets, unsets, message=message, base=config._base, allow_secrets=True
-            )
-            config._committed(snapshot)
-            if result.commit is not None:
-                self.commit = result.commit
-            return result.commit
+        with flush.critical():
+            return self._commit_pending(message)
 
     def finish(self) -> None:
         """Commit what changed and end the run; ``gitcfg.config`` is unset again."""

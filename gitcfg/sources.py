@@ -100,20 +100,9 @@ def _pydantic(source: Any) -> Mapping[Any, Any]:
 
 def load_yaml_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A YAML config file as a mapping; wandb's ``{key: {desc, value}}`` entries are unwrapped."""
-    from gitcfg.yamlcodec import load_yaml_file  # PyYAML is loaded only when a file is read
+    from gitcfg.yamlcodec import load_yaml_mapping  # PyYAML is loaded only when a file is read
 
-    data = load_yaml_file(path)
-    source = os.fspath(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        kind = "list" if isinstance(data, list) else type(data).__name__
-        raise YamlError(
-            source,
-            f"the top level is a {kind}, not a mapping of keys to values; "
-            f"write one 'key: value' per line",
-        )
-    return unwrap_wandb(data, source)
+    return unwrap_wandb(load_yaml_mapping(path), os.fspath(path))
 
 
 def unwrap_wandb(data: Mapping[Any, Any], source: str) -> dict[str, Any]:

@@ -287,7 +287,8 @@ def _load(text: str | bytes, source: str) -> Any:
         raise _yaml_error(source, exc) from exc
 
 
-def _to_flat(data: Any, source: str) -> dict[str, Any]:
+def _as_mapping(data: Any, source: str) -> dict[Any, Any]:
+    """The top level of a config file: a mapping (empty file: empty), else YamlError."""
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -297,6 +298,11 @@ def _to_flat(data: Any, source: str) -> dict[str, Any]:
             f"the top level is a {kind}, not a mapping of keys to values; "
             f"write one 'key: value' per line",
         )
+    return data
+
+
+def _to_flat(data: Any, source: str) -> dict[str, Any]:
+    data = _as_mapping(data, source)
     try:
         return flatten(data)
     except ConfigError as exc:
@@ -396,6 +402,11 @@ def load_config(text: str, source: str) -> dict[str, Any]:
     if fast is not None:
         return fast
     return _to_flat(_load(text, source), source)
+
+
+def load_yaml_mapping(path: str | os.PathLike[str]) -> dict[Any, Any]:
+    """Read a YAML config file whose top level must be a mapping (nested, safe)."""
+    return _as_mapping(load_yaml_file(path), os.fspath(path))
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> Any:
