@@ -10,28 +10,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import ENV, make_repo, median_ms, stamped, work_dir
+
 import gitcfg
 from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
-
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 # 30 keys: 25 flat, one nested group of 3, a list, a string
 CONFIG: dict[str, object] = {f"param_{k:02d}": k * 0.5 for k in range(25)}
@@ -39,24 +30,10 @@ CONFIG.update({"model": {"depth": 50, "width": 2, "act": "relu"}, "layers": [64,
 SCRIPT = f"import gitcfg; gitcfg.init(config={CONFIG!r}).finish()"
 
 
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True, env=ENV)
-    (path / "train.py").write_text("print('hi')\n")
-    subprocess.run(["git", "add", "."], cwd=path, check=True, env=ENV)
-    subprocess.run(["git", "commit", "-qm", "code"], cwd=path, check=True, env=ENV)
-    return path
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
 def populate(store: ConfigStore, count: int) -> None:
     prov = capture(store.code_repo)
     for i in range(count):
-        stamped = replace(prov, started=f"2026-01-01T00:00:00.{i:06d}+00:00")
-        store.create("bench", {**CONFIG, "seed": i}, provenance=stamped)
+        store.create("bench", {**CONFIG, "seed": i}, provenance=stamped(prov, i))
 
 
 def one_run() -> None:
@@ -136,7 +113,11 @@ def main() -> None:
     args = parser.parse_args()
     if "PYTHONDONTWRITEBYTECODE" in os.environ:
         print("note: PYTHONDONTWRITEBYTECODE is set; whole-process figures include compiling")
-    base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-api-", dir=args.dir))
+    base = (
+        Path(tempfile.mkdtemp(prefix="gitcfg-bench-api-", dir=args.dir))
+        if args.dir
+        else work_dir("gitcfg-bench-api-")
+    )
     print(f"repositories under {base}")
     try:
         bench_in_process(make_repo(base / "inproc"), args.runs, args.repeat)

@@ -19,43 +19,21 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import ENV, config, make_repo, stamped, work_dir
 
 from gitcfg.layout import RunRef
 from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
 from gitcfg.yamlcodec import dump_config
 
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 BIN = Path(sys.executable).parent
 GITCFG = str(BIN / "gitcfg") if (BIN / "gitcfg").exists() else shutil.which("gitcfg") or "gitcfg"
-
-
-def config(i: int, keys: int = 20) -> dict[str, object]:
-    base: dict[str, object] = {f"param_{k:02d}": k * 0.5 + i for k in range(keys - 4)}
-    base.update({"model": "resnet", "dataset": f"ds-{i % 7}", "seed": i, "layers": [64, 32, i % 5]})
-    return base
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True, env=ENV)
-    (path / "train.py").write_text("print('hi')\n")
-    subprocess.run(["git", "add", "."], cwd=path, check=True, env=ENV)
-    subprocess.run(["git", "commit", "-qm", "code"], cwd=path, check=True, env=ENV)
-    return path
 
 
 def populate(repo: Path, count: int) -> list[RunRef]:
@@ -63,7 +41,7 @@ def populate(repo: Path, count: int) -> list[RunRef]:
     store = ConfigStore.open()
     prov = capture(store.code_repo)
     return [
-        store.create("bench", config(i), run_id=f"run{i:06d}", provenance=prov)[0]
+        store.create("bench", config(i), run_id=f"run{i:06d}", provenance=stamped(prov, i))[0]
         for i in range(count)
     ]
 
@@ -72,20 +50,19 @@ def populate_fast(repo: Path, count: int) -> None:
     """One commit with ``count`` runs, the files byte for byte as ConfigStore.create writes."""
     os.chdir(repo)
     prov = capture(ConfigStore.open().code_repo)
-    meta = dump_config(prov.as_dict()).encode()
     head = [
-        b"blob\nmark :1\ndata %d\n%s\n" % (len(meta), meta),  # one meta.yaml shared by all
         b"commit refs/heads/gitcfg\ncommitter gitcfg <gitcfg@localhost> 0 +0000\n",
         b"data 11\nbench runs\n",
     ]
     body = []
     for i in range(count):
         ref = RunRef("bench", f"run{i:06d}")
-        text = dump_config(config(i)).encode()
-        body.append(
-            b"M 100644 inline %s\ndata %d\n%s\n" % (ref.config_path.encode(), len(text), text)
-        )
-        body.append(b"M 100644 :1 %s\n" % ref.meta_path.encode())
+        # every run its own meta.yaml (its own start time), as create writes it
+        for path, text in (
+            (ref.config_path, dump_config(config(i)).encode()),
+            (ref.meta_path, dump_config(stamped(prov, i).as_dict()).encode()),
+        ):
+            body.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(text), text))
     stream = b"".join(head) + b"".join(body) + b"\n"
     subprocess.run(["git", "fast-import", "--quiet"], input=stream, cwd=repo, check=True, env=ENV)
 
@@ -180,10 +157,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    # Not /tmp: creating files there is ~10x slower on these machines (see bench_store.py).
-    where = os.environ.get("GITCFG_BENCH_DIR") or str(Path.home() / ".cache" / "gitcfg-bench")
-    os.makedirs(where, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-cli-", dir=where))
+    base = work_dir("gitcfg-bench-cli-")
     print(f"gitcfg: {GITCFG}; whole processes, PYTHONDONTWRITEBYTECODE unset, warmed up once")
     try:
         bench_help(base, args.repeat)

@@ -12,23 +12,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import ENV, work_dir
+
 from gitcfg import remote
 from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
-
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -79,9 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     pulls, fetches, pushes, plain_pushes = [], [], [], []
     for _ in range(args.repeat):
-        where = os.environ.get("GITCFG_BENCH_DIR") or str(Path.home() / ".cache" / "gitcfg-bench")
-        os.makedirs(where, exist_ok=True)
-        base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-remote-", dir=where))
+        base = work_dir("gitcfg-bench-remote-")
         try:
             bare, a, b = setup(base, args.runs)
             os.chdir(b)

@@ -9,47 +9,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitcfg.provenance import Provenance, capture
+from benchlib import ENV, config, make_repo, median_ms, stamped, work_dir
+
+from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
-
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def config(i: int, keys: int = 20) -> dict[str, object]:
-    base: dict[str, object] = {f"param_{k:02d}": k * 0.5 + i for k in range(keys - 4)}
-    base.update({"model": "resnet", "dataset": f"ds-{i % 7}", "seed": i, "layers": [64, 32, i % 5]})
-    return base
-
-
-def stamped(prov: Provenance, i: int) -> Provenance:
-    """The same provenance with its own start time, so each run has its own meta.yaml as in life."""
-    return replace(prov, started=f"2026-01-01T00:00:00.{i:06d}+00:00")
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True, env=ENV)
-    (path / "train.py").write_text("print('hi')\n")
-    subprocess.run(["git", "add", "."], cwd=path, check=True, env=ENV)
-    subprocess.run(["git", "commit", "-qm", "code"], cwd=path, check=True, env=ENV)
-    return path
 
 
 def objects_bytes(repo: Path) -> int:
@@ -58,10 +28,6 @@ def objects_bytes(repo: Path) -> int:
         for name in files:
             total += os.path.getsize(os.path.join(root, name))
     return total
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
 
 
 def bench_create(base: Path, sizes: list[int], repeat: int) -> None:
@@ -145,13 +111,9 @@ def bench_list(base: Path, count: int, repeat: int) -> None:
     print(
         f"list {count} runs with configs: cold cache median {median_ms(cold):.0f} ms, "
         f"warm median {median_ms(warm):.0f} ms; baseline 'git ls-tree -r' alone "
-        f"{median_ms(git_only):.0f} ms (warm/baseline {median(warm) / median(git_only):.1f}x)"
+        f"{median_ms(git_only):.0f} ms (warm/baseline {median_ms(warm) / median_ms(git_only):.1f}x)"
     )
     return None
-
-
-def median(samples: list[float]) -> float:
-    return statistics.median(samples)
 
 
 def bench_import(repeat: int) -> None:
@@ -180,11 +142,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--list", type=int, default=10000)
     args = parser.parse_args()
-    # Not /tmp: on these machines creating a file there costs ~0.3 ms against ~0.03 ms on the
-    # disk that holds /work and /root, where users' repositories live; GITCFG_BENCH_DIR overrides.
-    where = os.environ.get("GITCFG_BENCH_DIR") or str(Path.home() / ".cache" / "gitcfg-bench")
-    os.makedirs(where, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="gitcfg-bench-", dir=where))
+    base = work_dir("gitcfg-bench-store-")
     try:
         bench_import(15)
         bench_create(base, [int(s) for s in args.sizes.split(",")], args.repeat)
