@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitcfg.git import GitRepo, default_identity
+from gitcfg.worktree import known_clean
 
 VERSION = "0.1.0"
 KEEP_PREFIX = "refs/gitcfg/keep/"
@@ -69,7 +70,9 @@ def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provena
         code_commit = code_repo.read_ref("HEAD")
         head = code_repo.symbolic_head()
         branch = head.removeprefix("refs/heads/") if head else None
-        if code_repo.worktree is not None:
+        if code_repo.worktree is not None and not (
+            code_commit is not None and known_clean(code_repo, code_commit)
+        ):
             status = code_repo.git("status", "--porcelain", "-z", "-uno", check=False)
             dirty = status.returncode == 0 and bool(status.stdout.strip(b"\0"))
             if dirty and code_commit is not None:
