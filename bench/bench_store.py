@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import ENV, config, make_repo, median_ms, stamped, work_dir
+from benchlib import ENV, config, make_repo, median_ms, pack, stamped, work_dir
 
 from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
@@ -42,6 +42,7 @@ def bench_create(base: Path, sizes: list[int], repeat: int) -> None:
         while existing < size:  # fill up to the size, with the same provenance (faster to fill)
             store.create("bench", config(existing), provenance=stamped(prov, existing))
             existing += 1
+        pack(repo)  # every size starts from the same settled state
         before = objects_bytes(repo)
         samples = []
         for i in range(repeat):
