@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import ENV, work_dir
+from benchlib import ENV, pack, work_dir
 
 from gitcfg import remote
 from gitcfg.provenance import capture
@@ -58,9 +58,13 @@ def setup(base: Path, runs: int) -> tuple[Path, Path, Path]:
     a, b = base / "a", base / "b"
     git(base, "clone", "-q", str(bare), str(a))
     git(base, "clone", "-q", str(bare), str(b))
+    for clone in (a, b):  # auto gc in the foreground, so none runs during the timings
+        git(clone, "config", "gc.autoDetach", "false")
     store_a = populate(a, "a", runs)
     remote.push(store_a.repo, "gitcfg")
     populate(b, "b", runs)
+    pack(a)
+    pack(b)
     return bare, a, b
 
 
