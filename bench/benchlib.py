@@ -51,6 +51,9 @@ def make_repo(path: Path) -> Path:
 def pack(repo: Path) -> None:
     """Pack the repository, as git's auto gc leaves a store that has held many runs."""
     subprocess.run(["git", "gc", "-q"], cwd=repo, check=True, env=ENV)
+    # gc deletes thousands of loose files; on this disk (mounted with discard) the deletes slow
+    # every file creation for a while unless flushed now, before anything is timed.
+    os.sync()
 
 
 def config(i: int, keys: int = 20) -> dict[str, object]:
