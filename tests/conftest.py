@@ -8,6 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing-based checks fail on a busy 2-core machine without saying anything about correctness.
+settings.register_profile(
+    "gitcfg",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("gitcfg")
 
 # Identity for the commits the tests make themselves; gitcfg's own commits must not need it.
 TEST_IDENTITY = {
