@@ -331,9 +331,6 @@ class GitRepo:
         except FileNotFoundError:
             return 0
 
-    def ref_exists(self, name: str) -> bool:
-        return self.read_ref(name) is not None
-
     def update_ref(self, name: str, new: str, old: str | None, message: str) -> bool:
         """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
 
