@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gitcfg.diff import Change, diff_configs
+from gitcfg.git import is_null
 from gitcfg.layout import CONFIG_FILE, RunRef, parse_run_path
 from gitcfg.store import ConfigStore
-
-_NO_BLOB = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
             old, new = info.split()[2:4]
             touched[parsed[0]] = (old, new)
             for blob in (old, new):
-                if blob != _NO_BLOB:
+                if not is_null(blob):
                     blobs[blob] = path
         named = [t.strip() for t in trailers.split("\x1d") if t.strip()]
         commits.append((sha, int(timestamp), subject, named, touched))

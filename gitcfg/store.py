@@ -32,7 +32,7 @@ from gitcfg.errors import (
     YamlError,
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
-from gitcfg.git import EMPTY_TREE, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
+from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
 from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_dir
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
@@ -114,7 +114,8 @@ class ConfigStore:
         """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd."""
         explicit = repo if repo is not None else os.environ.get("GITCFG_REPO") or None
         git_repo = GitRepo.discover(explicit if explicit is not None else Path.cwd())
-        config = git_repo.config_values(r"^(user\.(name|email)|gitcfg\..*|gc\.auto)$")
+        config = git_repo.config_values(f"^({SETTINGS}|gitcfg\\..*|gc\\.auto)$")
+        git_repo.apply_settings(config)
         branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
         _check_branch(branch)
         code_repo: GitRepo | bool | None = True
@@ -137,9 +138,18 @@ class ConfigStore:
 
     @property
     def code_repo(self) -> GitRepo | None:
+        """The repository whose code a run records (None: none); asked only when recording."""
         if self._code_repo is True:
             return self.repo if self.repo.worktree is not None else None
-        return self._code_repo or None
+        code = self._code_repo or None
+        if code is not None and code.algo != self.repo.algo:
+            # A run's code commit must be an id of the store's own kind (diff --code, push).
+            raise RepositoryError(
+                f"the code repository {code.worktree} uses {code.algo.name} object ids but the "
+                f"store {self.repo.common_dir} uses {self.repo.algo.name}; keep the runs in a "
+                f"repository of the same object format (set GITCFG_REPO to one, or unset it)"
+            )
+        return code
 
     def tip(self) -> str | None:
         """The commit at the tip of the store branch, None before the first run."""
@@ -327,9 +337,9 @@ class ConfigStore:
 
     def _after_commit(self) -> None:
         # Plumbing never triggers git's automatic gc, so check its threshold the way git does
-        # (a sample fan-out directory); gc itself detaches and runs in the background.
+        # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).
         if self.gc_auto > 0 and self.repo.loose_objects_estimate() > self.gc_auto:
-            self.repo.git("gc", "--auto", "--quiet", check=False)
+            self.repo.auto_gc()
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way
 
@@ -357,7 +367,7 @@ class ConfigStore:
             child = entries.get(name)
             sub = child.sha if child is not None and child.is_tree else None
             replaced = self._replace(sub, path[1:], new, reader)
-            new = None if replaced == EMPTY_TREE else replaced
+            new = None if replaced == self.repo.empty_tree else replaced
         if new is None:
             entries.pop(name, None)
         else:
@@ -506,7 +516,7 @@ class ConfigStore:
             if directory != last_dir:  # ls-tree lists a run's two files one after the other
                 last_dir, ref = directory, parse_run_dir(directory)
             if ref is not None:
-                blob = info[-40:]
+                blob = info[-self.repo.algo.hexsz :]
                 files.setdefault(ref, {})[name] = blob
                 paths[blob] = path
         del listing

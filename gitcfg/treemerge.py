@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from gitcfg import yamlcodec
 from gitcfg.diff import Side, diff_configs, merge_configs
 from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.git import GitRepo, ObjectReader, TreeEntry
+from gitcfg.git import GitRepo, ObjectReader, TreeEntry, is_null
 from gitcfg.layout import CONFIG_FILE, META_FILE, parse_run_path
-
-_ZERO = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ def changed_files(repo: GitRepo, old: str, new: str) -> dict[str, FileChange]:
         if not info.startswith(":"):
             continue
         _old_mode, new_mode, _old_blob, new_blob, status = info[1:].split(" ")
-        changes[path] = FileChange(new_mode, None if new_blob == _ZERO else new_blob, status)
+        changes[path] = FileChange(new_mode, None if is_null(new_blob) else new_blob, status)
     return changes
 
 

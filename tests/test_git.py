@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import time
 from pathlib import Path
 
 import git as gitpython
@@ -105,18 +103,6 @@ def test_update_ref_is_compare_and_swap(repo: Path) -> None:
     assert r.update_ref("refs/heads/x", other, head, "advance")
     assert git(repo, "rev-parse", "x").strip() == other
     assert "advance" in git(repo, "reflog", "x")
-
-
-def test_a_stale_lock_from_a_killed_writer_is_broken(repo: Path) -> None:
-    r = GitRepo.discover(repo)
-    head = r.read_ref("HEAD")
-    assert head is not None
-    lock = repo / ".git" / "refs" / "heads" / "y.lock"
-    lock.write_text("left by a writer killed mid-update\n")
-    old = time.time() - 60
-    os.utime(lock, (old, old))
-    assert r.update_ref("refs/heads/y", head, None, "create")
-    assert not lock.exists()
 
 
 def test_discover_in_a_bare_repository_and_outside_any(

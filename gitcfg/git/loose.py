@@ -1,0 +1,146 @@
+"""Loose objects: zlib-deflated files named by their id, written the way git writes them.
+
+An object gets its final name only when it is complete: the bytes go to ``tmp_obj_XXXXXX`` in
+its fan-out directory (git's own temporary name, so ``git gc``/``git prune`` treat it by git's
+rules), are optionally fsynced (``core.fsync``), and the file is then renamed into place. A short
+write, a full disk or a file-size limit is an error before any rename, so no truncated object
+ever carries a name. An existing object is reused only after it inflates to exactly the expected
+content; a damaged leftover is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import zlib
+from pathlib import Path
+
+from gitcfg.errors import CorruptStoreError, RepositoryError
+from gitcfg.git.hashes import HashAlgo
+
+_TMP_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# A fan-out directory that 'git prune-packed' removes between our mkdir and open is made again;
+# a few rounds are plenty, since gc removes only directories it has just emptied.
+_DIR_RETRIES = 20
+
+
+def header(kind: str, size: int) -> bytes:
+    return f"{kind} {size}\0".encode()
+
+
+class LooseObjects:
+    """The loose objects of one object directory."""
+
+    def __init__(self, objects_dir: Path, algo: HashAlgo, *, fsync: bool = False) -> None:
+        self.objects_dir = objects_dir
+        self.algo = algo
+        self.fsync = fsync
+
+    def path(self, sha: str) -> Path:
+        return self.objects_dir / sha[:2] / sha[2:]
+
+    def write(self, kind: str, data: bytes) -> str:
+        """Store an object and return its id; a sound existing copy is kept (and freshened)."""
+        raw = header(kind, len(data)) + data
+        sha = self.algo.hexdigest(raw)
+        path = self.path(sha)
+        if self._sound(path, raw):
+            return sha
+        # Level 1: objects here are small and written on every run start; speed beats ratio.
+        self._write_new(path, zlib.compress(raw, 1))
+        return sha
+
+    def _sound(self, path: Path, raw: bytes) -> bool:
+        """Whether ``path`` already holds exactly ``raw``; freshen it then, as git does."""
+        try:
+            with open(path, "rb") as fh:
+                ok = zlib.decompress(fh.read()) == raw
+        except FileNotFoundError:
+            return False
+        except (OSError, zlib.error):
+            return False  # unreadable or truncated: write it again
+        if ok:
+            # git freshens an object it would have written, so that prune keeps it.
+            try:
+                os.utime(path)
+            except OSError:
+                return False
+        return ok
+
+    def _write_new(self, path: Path, compressed: bytes) -> None:
+        fd, tmp = self._create_tmp(path.parent)
+        try:
+            view = memoryview(compressed)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, "no bytes written")
+                view = view[written:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            _unlink(tmp)
+            raise RepositoryError(
+                f"could not write a git object in {self.objects_dir}: {exc.strerror or exc}; "
+                f"free disk space (or raise the file-size limit) and retry"
+            ) from exc
+        os.close(fd)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            _unlink(tmp)
+            raise RepositoryError(f"could not store git object {path.name}: {exc}") from exc
+
+    def _create_tmp(self, directory: Path) -> tuple[int, Path]:
+        for _ in range(_DIR_RETRIES):
+            name = "tmp_obj_" + "".join(secrets.choice(_TMP_ALPHABET) for _ in range(6))
+            tmp = directory / name
+            try:
+                return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444), tmp
+            except FileExistsError:
+                continue
+            except FileNotFoundError:  # first object of this fan-out, or gc just removed it
+                try:
+                    directory.mkdir(exist_ok=True)
+                except FileNotFoundError as exc:
+                    raise RepositoryError(f"{self.objects_dir} does not exist") from exc
+            except OSError as exc:
+                raise RepositoryError(
+                    f"could not create a file in {directory}: {exc.strerror or exc}; "
+                    f"check the permissions and free space of the repository"
+                ) from exc
+        raise RepositoryError(f"could not create a temporary object file in {directory}; retry")
+
+    def read(self, sha: str) -> tuple[str, bytes] | None:
+        """A loose object as (kind, body), or None when there is no loose file for ``sha``."""
+        try:
+            with open(self.path(sha), "rb") as fh:
+                raw = zlib.decompress(fh.read())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except zlib.error as exc:
+            raise CorruptStoreError(f"object {sha} cannot be inflated") from exc
+        head, _, body = raw.partition(b"\0")
+        kind, _, size = head.decode(errors="replace").partition(" ")
+        if not size.isdigit() or int(size) != len(body):
+            raise CorruptStoreError(f"object {sha} is truncated")
+        return kind, body
+
+    def exists(self, sha: str) -> bool:
+        return self.path(sha).exists()
+
+    def count_estimate(self) -> int:
+        """Loose objects in the repository, estimated from one fan-out directory as git does."""
+        try:
+            names = os.listdir(self.objects_dir / "17")
+        except FileNotFoundError:
+            return 0
+        return sum(1 for name in names if not name.startswith("tmp_")) * 256
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

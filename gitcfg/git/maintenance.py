@@ -1,0 +1,47 @@
+"""``git gc --auto`` on gitcfg's behalf, in a way that can neither stall nor break writers.
+
+Plumbing never triggers git's automatic gc, so gitcfg checks git's threshold itself after a
+commit. The gc then runs in the foreground of a process of its own, detached from the caller:
+git's background mode ("autoDetach") writes ``gc.log`` on any warning — for instance when prune
+finds a temporary object file that a concurrent writer renamed a moment later — and then refuses
+every automatic gc for a day, so loose objects pile up without bound. In the foreground git keeps
+no ``gc.log`` and consults none. An flock on ``gitcfg/gc.lock``, handed to the gc process, keeps
+gitcfg from starting a second gc while one runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+from gitcfg.git.process import git_command, git_env
+
+
+def start_auto_gc(common_dir: Path, cwd: Path) -> bool:
+    """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running."""
+    lock_dir = common_dir / "gitcfg"
+    lock_dir.mkdir(exist_ok=True)
+    fd = os.open(lock_dir / "gc.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        command = git_command(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"])
+        # 'sh -c "... &"' leaves git as an orphan of init: no zombie and no child for the
+        # caller to wait for; git inherits the locked descriptor and holds it until it exits.
+        with contextlib.suppress(OSError):
+            subprocess.run(
+                ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "gitcfg-gc", *command],
+                cwd=cwd,
+                env=git_env(),
+                pass_fds=(fd,),
+                start_new_session=True,
+                check=False,
+            )
+        return True
+    finally:
+        os.close(fd)

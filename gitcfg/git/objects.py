@@ -1,0 +1,89 @@
+"""Object bodies: trees and commits as git encodes them (headers and hashing: ``loose``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitcfg.errors import CorruptStoreError
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    name: str
+    sha: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == "40000"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    time: int
+    message: str
+
+
+def parse_tree(body: bytes, rawsz: int = 20) -> list[TreeEntry]:
+    """Entries of a tree object; ``rawsz`` is the id size of the repository (20 or 32 bytes)."""
+    entries: list[TreeEntry] = []
+    pos = 0
+    end = len(body)
+    try:
+        while pos < end:
+            space = body.index(b" ", pos)
+            nul = body.index(b"\0", space)
+            mode = body[pos:space].decode()
+            name = body[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+            sha = body[nul + 1 : nul + 1 + rawsz]
+            if len(sha) != rawsz:
+                raise ValueError("truncated entry")
+            entries.append(TreeEntry(mode, name, sha.hex()))
+            pos = nul + 1 + rawsz
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptStoreError(f"a tree object is malformed ({exc})") from exc
+    return entries
+
+
+def format_tree(entries: Iterable[TreeEntry]) -> bytes:
+    # Git sorts tree entries as if directory names ended in "/".
+    ordered = sorted(entries, key=lambda e: e.name + "/" if e.is_tree else e.name)
+    return b"".join(
+        f"{e.mode} ".encode()
+        + e.name.encode("utf-8", errors="surrogateescape")
+        + b"\0"
+        + bytes.fromhex(e.sha)
+        for e in ordered
+    )
+
+
+def format_commit(
+    tree: str, parents: Iterable[str], author: str, committer: str, message: str
+) -> bytes:
+    """A commit body; ``author``/``committer`` are signature lines (``Identity.signature``)."""
+    lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
+    lines.append(f"author {author}")
+    lines.append(f"committer {committer}")
+    return ("\n".join(lines) + "\n\n" + message.rstrip("\n") + "\n").encode()
+
+
+def parse_commit(sha: str, body: bytes) -> Commit:
+    head, _, message = body.decode(errors="replace").partition("\n\n")
+    tree = ""
+    parents: list[str] = []
+    when = 0
+    for line in head.split("\n"):
+        field, _, value = line.partition(" ")
+        if field == "tree":
+            tree = value
+        elif field == "parent":
+            parents.append(value)
+        elif field == "committer":
+            with contextlib.suppress(ValueError, IndexError):
+                when = int(value.rsplit(" ", 2)[1])
+    return Commit(sha, tree, tuple(parents), when, message)

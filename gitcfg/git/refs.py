@@ -1,0 +1,232 @@
+"""Refs: read them as git lays them out, move them only by compare-and-swap under git's lock.
+
+A ref update takes ``<ref>.lock`` exactly as git does (created exclusively, holding the new id,
+renamed over the ref), checks the old value under it, and appends to the reflog where git would.
+Two rules keep gitcfg from ever breaking another writer:
+
+- gitcfg never removes a lock it did not take. A lock held by git is waited for
+  (``core.filesRefLockTimeout``), then the update fails with one clear error.
+- A lock left behind by a gitcfg writer that was killed is still recovered without hand work:
+  gitcfg writers take turns under an flock (which dies with its process), and each creates its
+  lock as a hard link of a file of its own under ``gitcfg/locks/``. A lock that is the same file
+  as that leftover, found while holding the flock, can only be a dead gitcfg writer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from gitcfg.errors import CorruptStoreError, RepositoryError
+from gitcfg.git.hashes import HashAlgo
+
+GitRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+# git's own default for core.filesRefLockTimeout is 100 ms.
+DEFAULT_LOCK_TIMEOUT_MS = 100
+_LOGGED_PREFIXES = ("refs/heads/", "refs/remotes/", "refs/notes/")
+
+
+class Refs:
+    """The refs of one repository (files backend in-process; reftable through git)."""
+
+    def __init__(
+        self,
+        git_dir: Path,
+        common_dir: Path,
+        algo: HashAlgo,
+        git: GitRunner,
+        *,
+        bare: bool = False,
+        reftable: bool = False,
+    ) -> None:
+        self.git_dir = git_dir
+        self.bare = bare
+        self.common_dir = common_dir
+        self.algo = algo
+        self._git = git
+        self.reftable = reftable
+        # Settings from git config; the store fills them in from the config it reads at open.
+        self.lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
+        self.fsync = False
+        self.log_all: str | None = None  # core.logAllRefUpdates, None when unset
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _base(self, name: str) -> Path:
+        # HEAD and other pseudo-refs are per worktree; refs/* live in the common dir.
+        return self.common_dir if name.startswith("refs/") else self.git_dir
+
+    def read(self, name: str) -> str | None:
+        """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
+        if self.reftable:
+            proc = self._git("rev-parse", "--verify", "-q", name + "^{}", check=False)
+            return proc.stdout.decode().strip() or None
+        for _ in range(5):
+            try:
+                content = (self._base(name) / name).read_text().strip()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return self.packed().get(name)
+            if content.startswith("ref: "):
+                name = content[5:].strip()
+                continue
+            if not self.algo.is_id(content):
+                raise CorruptStoreError(f"ref {name} holds {content[:70]!r}")
+            return content
+        return None
+
+    def symbolic_head(self) -> str | None:
+        """The branch HEAD points to (``refs/heads/main``), or None when detached."""
+        try:
+            content = (self.git_dir / "HEAD").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return content[5:].strip() if content.startswith("ref: ") else None
+
+    def packed(self) -> dict[str, str]:
+        try:
+            text = (self.common_dir / "packed-refs").read_text()
+        except FileNotFoundError:
+            return {}
+        refs: dict[str, str] = {}
+        for line in text.splitlines():
+            if line and line[0] not in "#^":
+                sha, _, ref = line.partition(" ")
+                refs[ref] = sha
+        return refs
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def update(self, name: str, new: str, old: str | None, message: str, who: str) -> bool:
+        """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
+
+        ``who`` is the reflog identity (a signature line). Returns False when another writer
+        got there first, so the caller can retry on the new tip.
+        """
+        if self.reftable:
+            proc = self._git(
+                "update-ref", "-m", message, name, new, old or self.algo.null, check=False
+            )
+            return proc.returncode == 0
+        ref_path = self.common_dir / name
+        lock_path = ref_path.with_name(ref_path.name + ".lock")
+        with self._writer_lock() as own_dir:
+            own = own_dir / name.replace("/", "%")
+            _clear_own_leftover(own, lock_path)
+            _write_file(own, (new + "\n").encode(), fsync=self.fsync)
+            try:
+                self._acquire(own, lock_path, name)
+                try:
+                    if self.read(name) != old:
+                        os.unlink(lock_path)
+                        return False
+                    os.replace(lock_path, ref_path)
+                except BaseException:
+                    with contextlib.suppress(FileNotFoundError):
+                        if os.path.samefile(own, lock_path):
+                            os.unlink(lock_path)
+                    raise
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(own)
+        self._append_reflog(name, old, new, message, who)
+        return True
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[Path]:
+        # An flock dies with its process, so a SIGKILLed writer cannot block the others; it also
+        # makes gitcfg writers take turns instead of spinning on each other's ref lock.
+        own_dir = self.common_dir / "gitcfg" / "locks"
+        own_dir.mkdir(parents=True, exist_ok=True)
+        with open(own_dir.parent / "write.lock", "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield own_dir
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _acquire(self, own: Path, lock_path: Path, name: str) -> None:
+        deadline = time.monotonic() + self.lock_timeout_ms / 1000
+        delay = 0.001
+        while True:
+            try:
+                os.link(own, lock_path)
+                return
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # the ref's directory: new, or removed by pack-refs
+                (lock_path.parent).mkdir(parents=True, exist_ok=True)
+                continue
+            except OSError:  # a file system without hard links: git's own O_EXCL create
+                if _create_exclusive(lock_path, own.read_bytes()):
+                    return
+            if time.monotonic() >= deadline:
+                raise RepositoryError(
+                    f"{name} is locked by another git process ({lock_path} exists); wait for it "
+                    f"to finish and retry; if no git command is running, remove that file"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+    def _append_reflog(self, name: str, old: str | None, new: str, message: str, who: str) -> None:
+        log = self.common_dir / "logs" / name
+        if not (self._logs(name) or log.exists()):
+            return
+        with contextlib.suppress(OSError):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            line = f"{old or self.algo.null} {new} {who}\t{message.splitlines()[0]}\n"
+            with open(log, "a") as fh:
+                fh.write(line)
+
+    def _logs(self, name: str) -> bool:
+        """Whether git would start a reflog for ``name`` (``core.logAllRefUpdates``)."""
+        setting = (self.log_all or "").lower()
+        if setting == "always":
+            return True
+        if setting in ("false", "no", "off", "0"):
+            return False
+        if not setting and self.bare:  # git's default: on unless the repository is bare
+            return False
+        return name.startswith(_LOGGED_PREFIXES)
+
+
+def _clear_own_leftover(own: Path, lock_path: Path) -> None:
+    """Remove what a killed gitcfg writer left: its file, and the ref lock linked to it."""
+    try:
+        leftover = os.stat(own)
+    except FileNotFoundError:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        held = os.stat(lock_path)
+        if (held.st_dev, held.st_ino) == (leftover.st_dev, leftover.st_ino):
+            os.unlink(lock_path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(own)
+
+
+def _write_file(path: Path, data: bytes, *, fsync: bool) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_exclusive(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return True

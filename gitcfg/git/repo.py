@@ -1,0 +1,277 @@
+"""``GitRepo``: one repository on disk, its objects and refs, without a long-lived git process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from gitcfg.errors import CorruptStoreError, RepositoryError
+from gitcfg.git.catfile import ObjectReader
+from gitcfg.git.hashes import HashAlgo, object_format, read_config_text
+from gitcfg.git.identity import Identity, identity_from
+from gitcfg.git.loose import LooseObjects
+from gitcfg.git.maintenance import start_auto_gc
+from gitcfg.git.objects import (
+    Commit,
+    TreeEntry,
+    format_commit,
+    format_tree,
+    parse_commit,
+    parse_tree,
+)
+from gitcfg.git.pack import PackStore
+from gitcfg.git.process import run_git
+from gitcfg.git.refs import Refs
+
+# core.fsync's aggregate names, expanded to the two components gitcfg writes.
+_FSYNC_GROUPS = {
+    "objects": {"loose-object"},
+    "committed": {"loose-object", "reference"},
+    "added": {"loose-object", "reference"},
+    "all": {"loose-object", "reference"},
+}
+_TRUE = {"true", "yes", "on", "1"}
+
+
+class GitRepo:
+    """A git repository located on disk, read and written without a long-lived git process."""
+
+    def __init__(
+        self, git_dir: Path, common_dir: Path, worktree: Path | None, *, bare: bool = False
+    ) -> None:
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.worktree = worktree
+        self.objects_dir = common_dir / "objects"
+        config_text = read_config_text(common_dir)
+        algo = object_format(config_text)
+        if algo is None:
+            raise RepositoryError(
+                f"{common_dir} uses an object format gitcfg does not know; "
+                f"gitcfg supports SHA-1 and SHA-256 repositories"
+            )
+        self.algo: HashAlgo = algo
+        self.loose = LooseObjects(self.objects_dir, algo)
+        self._packs = PackStore(self.objects_dir, algo, self.loose.read)
+        self.refs = Refs(
+            git_dir,
+            common_dir,
+            algo,
+            self.git,
+            bare=bare,
+            reftable=_uses_reftable(config_text),
+        )
+        # Who appears in reflog entries; set by the store from the config it read at open.
+        self.identity: Identity | None = None
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike[str]) -> GitRepo:
+        """Find the repository containing ``path`` (a work tree, subdirectory or bare repo)."""
+        where = Path(path)
+        if not where.is_dir():
+            raise RepositoryError(
+                f"{where} is not a directory; point GITCFG_REPO or repo= at a git repository"
+            )
+        proc = run_git(
+            [
+                "rev-parse",
+                "--absolute-git-dir",
+                "--git-common-dir",
+                "--is-bare-repository",
+                "--is-inside-work-tree",
+                "--show-cdup",
+            ],
+            where,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RepositoryError(
+                f"{where.resolve()} is not inside a git repository; run 'git init' there, "
+                f"or set GITCFG_REPO (or pass repo=) to the repository that should hold the runs"
+            )
+        lines = proc.stdout.decode().split("\n")
+        git_dir = Path(lines[0])
+        common = Path(lines[1])
+        common_dir = (common if common.is_absolute() else where / common).resolve()
+        bare = lines[2] == "true"
+        inside = lines[3] == "true"
+        worktree = (where / lines[4]).resolve() if inside and not bare else None
+        return cls(git_dir, common_dir, worktree, bare=bare)
+
+    @property
+    def cwd(self) -> Path:
+        return self.worktree or self.git_dir
+
+    @property
+    def empty_tree(self) -> str:
+        return self.algo.empty_tree
+
+    def git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        return run_git(args, self.cwd, input=input, env=env, check=check)
+
+    def config_values(self, pattern: str) -> dict[str, str]:
+        """Git config entries whose names match the regex ``pattern`` (last value wins)."""
+        proc = self.git("config", "-z", "--get-regexp", pattern, check=False)
+        values: dict[str, str] = {}
+        for item in proc.stdout.decode(errors="replace").split("\0"):
+            if item:
+                name, _, value = item.partition("\n")
+                values[name] = value
+        return values
+
+    def apply_settings(self, config: Mapping[str, str]) -> None:
+        """Take git's durability and locking settings from ``config`` (see ``SETTINGS``)."""
+        fsync = _fsync_components(config.get("core.fsync", ""))
+        self.loose.fsync = (
+            config.get("core.fsyncobjectfiles", "").lower() in _TRUE or "loose-object" in fsync
+        )
+        self.refs.fsync = "reference" in fsync
+        timeout = config.get("core.filesreflocktimeout", "")
+        if timeout.lstrip("-").isdigit():
+            self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
+        self.refs.log_all = config.get("core.logallrefupdates") or None
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def write_object(self, kind: str, data: bytes) -> str:
+        """Store an object as a loose file and return its id (see ``gitcfg.git.loose``)."""
+        return self.loose.write(kind, data)
+
+    def read_object(self, sha: str, reader: ObjectReader | None = None) -> tuple[str, bytes]:
+        """Read one object in-process (loose or packed), else through ``reader`` (cat-file).
+
+        The cat-file fallback covers what the pack reader does not: alternates, version-1
+        indexes, and anything that looks wrong in a pack (it then never guesses).
+        """
+        found = self.loose.read(sha)
+        if found is None:
+            found = self._packs.read(sha)
+        if found is not None:
+            return found
+        if reader is not None:
+            return reader.read(sha)
+        with ObjectReader(self) as batch:
+            return batch.read(sha)
+
+    def write_blob(self, data: bytes) -> str:
+        return self.write_object("blob", data)
+
+    def write_tree(self, entries: Iterable[TreeEntry]) -> str:
+        return self.write_object("tree", format_tree(entries))
+
+    def read_tree(self, sha: str, reader: ObjectReader | None = None) -> list[TreeEntry]:
+        kind, body = self.read_object(sha, reader)
+        if kind != "tree":
+            raise CorruptStoreError(f"{sha} is a {kind}, expected a tree")
+        return parse_tree(body, self.algo.rawsz)
+
+    def write_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        message: str,
+        author: Identity,
+        committer: Identity | None = None,
+    ) -> str:
+        now = time.time()
+        body = format_commit(
+            tree, parents, author.signature(now), (committer or author).signature(now), message
+        )
+        return self.write_object("commit", body)
+
+    def read_commit(self, sha: str, reader: ObjectReader | None = None) -> Commit:
+        kind, body = self.read_object(sha, reader)
+        if kind != "commit":
+            raise CorruptStoreError(f"{sha} is a {kind}, expected a commit")
+        return parse_commit(sha, body)
+
+    def loose_objects_estimate(self) -> int:
+        """Loose objects in the repository, estimated from one fan-out directory as git does."""
+        return self.loose.count_estimate()
+
+    def auto_gc(self) -> bool:
+        """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
+        return start_auto_gc(self.common_dir, self.cwd)
+
+    # -- refs --------------------------------------------------------------------------------
+
+    def read_ref(self, name: str) -> str | None:
+        """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
+        return self.refs.read(name)
+
+    def symbolic_head(self) -> str | None:
+        """The branch HEAD points to (``refs/heads/main``), or None when detached."""
+        return self.refs.symbolic_head()
+
+    def update_ref(self, name: str, new: str, old: str | None, message: str) -> bool:
+        """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
+
+        Returns False when another writer got there first, so the caller can retry on the new tip.
+        """
+        who = (self.identity or default_identity(self)).signature()
+        return self.refs.update(name, new, old, message, who)
+
+    def keep_ref(self, name: str, sha: str) -> None:
+        """Create ``name`` pointing at ``sha`` unless it exists; used to pin commits against gc."""
+        if self.read_ref(name) == sha:
+            return
+        if not self.update_ref(name, sha, None, "gitcfg: keep"):
+            current = self.read_ref(name)
+            if current != sha:
+                raise CorruptStoreError(f"ref {name} points at {current}, expected {sha}")
+
+    def list_refs(self, prefix: str) -> dict[str, str]:
+        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix)
+        refs: dict[str, str] = {}
+        for line in proc.stdout.decode().splitlines():
+            sha, _, ref = line.partition(" ")
+            refs[ref] = sha
+        return refs
+
+    def rev_parse(self, rev: str) -> str | None:
+        """Resolve any revision expression to a full object id, or None."""
+        if self.algo.is_id(rev) and self.loose.exists(rev):
+            return rev
+        proc = self.git("rev-parse", "--verify", "-q", "--end-of-options", rev, check=False)
+        return proc.stdout.decode().strip() or None
+
+
+# The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
+SETTINGS = r"user\.(name|email)|core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
+
+
+def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> Identity:
+    """The user's git identity from the environment or git config, else a gitcfg identity."""
+    values = config if config is not None else repo.config_values(r"^user\.(name|email)$")
+    return identity_from(values)
+
+
+def _fsync_components(value: str) -> set[str]:
+    """The components ``core.fsync`` adds to git's default (which has no loose objects or refs)."""
+    enabled: set[str] = set()
+    for item in (part.strip().lower() for part in value.split(",")):
+        name = item.removeprefix("-")
+        parts = _FSYNC_GROUPS.get(name, {name})
+        if item == "none":
+            enabled.clear()
+        elif item.startswith("-"):
+            enabled -= parts
+        elif item:
+            enabled |= parts
+    return enabled
+
+
+def _uses_reftable(config_text: str) -> bool:
+    return re.search(r"refstorage\s*=\s*reftable", config_text, re.IGNORECASE) is not None

@@ -1,0 +1,177 @@
+"""Loose objects are complete before they are named; gc and gitcfg's writers never collide."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from gitcfg.errors import RepositoryError
+from gitcfg.git import GitRepo
+from gitcfg.store import ConfigStore
+from tests.conftest import git
+
+
+def fsck(path: Path) -> None:
+    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
+
+
+BIG_RUN = """
+import random, gitcfg
+value = ''.join(random.choice('abc0123') for _ in range(200000))
+gitcfg.init(config={'big': value}, project='p', id='big').finish()
+print('created')
+"""
+
+
+def test_a_file_size_limit_is_an_error_not_a_truncated_object(repo: Path) -> None:
+    # 50 blocks of 512 bytes: the compressed 200 kB value cannot fit in one object file.
+    proc = subprocess.run(
+        ["bash", "-c", f'ulimit -f 50; exec "{sys.executable}" -c "$0"', BIG_RUN],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "created" not in proc.stdout
+    assert "could not write a git object" in proc.stderr
+    fsck(repo)
+    assert not list((repo / ".git" / "objects").glob("*/tmp_obj_*"))
+    assert subprocess.run(["git", "rev-parse", "-q", "--verify", "gitcfg"], cwd=repo).returncode
+
+
+def test_a_leftover_truncated_object_is_never_reused(repo: Path) -> None:
+    r = GitRepo.discover(repo)
+    data = b"lr: 0.1\n" * 100
+    sha = r.algo.hexdigest(b"blob %d\0" % len(data) + data)
+    path = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(zlib.compress(b"blob %d\0" % len(data) + data)[:20])  # a short write
+    assert r.write_blob(data) == sha
+    assert git(repo, "cat-file", "blob", sha).encode() == data
+    fsck(repo)
+
+
+def test_an_existing_sound_object_is_freshened_not_rewritten(repo: Path) -> None:
+    r = GitRepo.discover(repo)
+    sha = r.write_blob(b"x: 1\n")
+    path = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    old = time.time() - 30 * 86400
+    os.utime(path, (old, old))
+    inode = path.stat().st_ino
+    assert r.write_blob(b"x: 1\n") == sha
+    assert path.stat().st_ino == inode
+    assert path.stat().st_mtime > old + 86400  # prune (2 weeks by default) keeps it
+
+
+def test_temporary_files_use_gits_name_and_never_outlive_a_write(repo: Path) -> None:
+    r = GitRepo.discover(repo)
+    for i in range(50):
+        r.write_blob(b"%d" % i)
+    objects = repo / ".git" / "objects"
+    assert not [p for p in objects.rglob("*") if p.name.startswith("tmp_")]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if proc.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_clear_error_and_moves_nothing(tiny_disk: Path) -> None:
+    repo = tiny_disk / "repo"
+    git(tiny_disk, "init", "-q", str(repo))
+    store = ConfigStore(GitRepo.discover(repo))
+    store.create("p", {"lr": 0.1}, run_id="small")
+    tip = store.tip()
+    value = "".join(random.choice("abcdefgh0123456789") for _ in range(600_000))
+    with pytest.raises(RepositoryError, match=r"could not write a git object.*free disk space"):
+        store.create("p", {"big": value}, run_id="big")
+    assert store.tip() == tip
+    with pytest.raises(RepositoryError):  # still full: the same error, never a reused stub
+        store.create("p", {"big": value}, run_id="big")
+    assert store.tip() == tip
+    fsck(repo)
+
+
+WRITER = """
+import sys
+from gitcfg.store import ConfigStore
+worker, count = int(sys.argv[1]), int(sys.argv[2])
+store = ConfigStore.open()
+for i in range(count):
+    store.create("p", {"worker": worker, "i": i, "text": "v" * (i % 7)}, run_id=f"w{worker}i{i}")
+"""
+
+GC_LOOP = """
+while [ ! -e stop ]; do
+  git gc -q 2>>gc-errors || echo "gc failed" >>gc-errors
+  git pack-refs --all --prune 2>>gc-errors
+done
+"""
+
+
+@pytest.mark.slow
+def test_writers_lose_nothing_while_gc_and_pack_refs_loop(repo: Path) -> None:
+    loop = subprocess.Popen(["bash", "-c", GC_LOOP], cwd=repo)
+    try:
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(w), "25"],
+                cwd=repo,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for w in range(8)
+        ]
+        results = [(w.wait(timeout=300), w.stderr.read() if w.stderr else "") for w in writers]
+    finally:
+        (repo / "stop").touch()
+        loop.wait(timeout=120)
+    assert [code for code, _ in results] == [0] * 8, [err for _, err in results]
+    runs = ConfigStore.open().runs()
+    assert {r.ref.id for r in runs} == {f"w{w}i{i}" for w in range(8) for i in range(25)}
+    fsck(repo)
+
+
+def wait_for_gitcfg_gc(repo: Path, timeout: float = 120) -> None:
+    lock = repo / ".git" / "gitcfg" / "gc.lock"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(lock, "a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                time.sleep(0.1)
+    raise AssertionError("gitcfg's gc did not finish")
+
+
+@pytest.mark.slow
+def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path) -> None:
+    git(repo, "config", "gc.auto", "300")
+    store = ConfigStore.open()
+    for i in range(200):  # each run writes ~8 objects: gc --auto fires several times
+        store.create("p", {"i": i, "lr": i / 10}, run_id=f"r{i:03d}")
+    wait_for_gitcfg_gc(repo)
+    assert list((repo / ".git" / "objects" / "pack").glob("*.pack"))
+    assert not (repo / ".git" / "gc.log").exists()
+    loose = int(git(repo, "count-objects").split()[0])
+    assert loose < 800, loose  # 200 runs write ~1,600 objects; gc keeps them near gc.auto
+    assert len(ConfigStore.open().runs()) == 200
+    fsck(repo)

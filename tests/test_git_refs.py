@@ -1,0 +1,104 @@
+"""Ref updates: compare-and-swap under git's lock, never stealing a lock gitcfg did not take."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitcfg.errors import RepositoryError
+from gitcfg.store import ConfigStore
+from tests.conftest import git
+
+
+def fsck(path: Path) -> None:
+    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_a_lock_held_by_git_is_waited_for_then_refused_never_removed(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD").strip()
+    lock = repo / ".git" / "refs" / "heads" / "gitcfg.lock"
+    # A real git transaction, prepared (so holding the ref lock) and not yet committed.
+    holder = subprocess.Popen(
+        ["git", "update-ref", "--stdin"],
+        cwd=repo,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write(f"start\nupdate refs/heads/gitcfg {head} {'0' * 40}\nprepare\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline() == "start: ok\n"
+    assert holder.stdout.readline() == "prepare: ok\n"
+    assert lock.exists()
+    started = time.monotonic()
+    with pytest.raises(RepositoryError, match=r"locked by another git process.*remove that file"):
+        ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")
+    assert time.monotonic() - started < 5
+    assert lock.exists()  # still git's
+    holder.stdin.write("commit\n")
+    holder.stdin.close()
+    assert holder.stdout.readline() == "commit: ok\n"
+    assert holder.wait(timeout=10) == 0
+    assert git(repo, "rev-parse", "gitcfg").strip() == head
+
+
+def test_git_lock_timeout_setting_is_honoured(repo: Path) -> None:
+    git(repo, "config", "core.filesRefLockTimeout", "1500")
+    lock = repo / ".git" / "refs" / "heads" / "gitcfg.lock"
+    lock.write_text("")
+
+    def release() -> None:
+        time.sleep(0.5)
+        lock.unlink()
+
+    import threading
+
+    threading.Thread(target=release).start()
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")  # waited 0.5 s, then went on
+    assert ConfigStore.open().exists(_ref("r1"))
+
+
+KILLED_WRITER = """
+import os, signal
+from gitcfg.store import ConfigStore
+real_replace = os.replace
+def die_holding_the_lock(src, dst, *args, **kwargs):
+    if str(src).endswith(".lock"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *args, **kwargs)
+os.replace = die_holding_the_lock
+ConfigStore.open().create("p", {"a": 1}, run_id="dead")
+"""
+
+
+def test_the_lock_of_a_killed_gitcfg_writer_is_recovered(repo: Path) -> None:
+    ConfigStore.open().create("p", {"a": 0}, run_id="first")
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITER], cwd=repo)
+    assert proc.returncode == -9
+    lock = repo / ".git" / "refs" / "heads" / "gitcfg.lock"
+    assert lock.exists()
+    assert subprocess.run(["git", "branch", "-f", "gitcfg", "HEAD"], cwd=repo).returncode != 0
+    ConfigStore.open().create("p", {"a": 2}, run_id="alive")
+    assert not lock.exists()
+    assert {r.ref.id for r in ConfigStore.open().runs()} == {"first", "alive"}
+    fsck(repo)
+
+
+def test_reflogs_are_written_where_git_writes_them(repo: Path) -> None:
+    (repo / "train.py").write_text("print('changed')\n")  # dirty: snapshot and keep refs
+    ConfigStore.open().create("p", {"a": 1}, run_id="r1")
+    assert git(repo, "for-each-ref", "refs/gitcfg/keep/").count("\n") == 2
+    assert not (repo / ".git" / "logs" / "refs" / "gitcfg").exists()  # git logs no such refs
+    assert "gitcfg: create p/r1" in git(repo, "reflog", "show", "gitcfg")
+
+
+def _ref(run_id: str):  # type: ignore[no-untyped-def]
+    from gitcfg.layout import RunRef
+
+    return RunRef("p", run_id)
