@@ -163,12 +163,15 @@ def wait_for_gitcfg_gc(repo: Path, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path) -> None:
+@pytest.mark.parametrize("detach", ["true", "false"])
+def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path, detach: str) -> None:
     git(repo, "config", "gc.auto", "300")
+    git(repo, "config", "gc.autoDetach", detach)  # false: gc runs to the end first, as in git
     store = ConfigStore.open()
     for i in range(200):  # each run writes ~8 objects: gc --auto fires several times
         store.create("p", {"i": i, "lr": i / 10}, run_id=f"r{i:03d}")
-    wait_for_gitcfg_gc(repo)
+    if detach == "true":
+        wait_for_gitcfg_gc(repo)
     assert list((repo / ".git" / "objects" / "pack").glob("*.pack"))
     assert not (repo / ".git" / "gc.log").exists()
     loose = int(git(repo, "count-objects").split()[0])
