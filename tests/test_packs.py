@@ -203,6 +203,7 @@ def test_version_1_index_and_alternates_fall_back_to_cat_file(
     assert cat_file_starts() == 2
 
 
+@pytest.mark.no_fsck  # the damaged pack is the point
 def test_a_damaged_pack_entry_is_never_returned(
     repo: Path, cat_file_starts: Callable[[], int]
 ) -> None:
