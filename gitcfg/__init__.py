@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from gitcfg.api import Api
 from gitcfg.errors import (
     AmbiguousRunError,
+    BranchCheckedOutError,
     ConcurrentUpdateError,
     ConfigAttributeError,
     ConfigError,
@@ -50,6 +51,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousRunError",
     "Api",
+    "BranchCheckedOutError",
     "ConcurrentUpdateError",
     "Config",
     "ConfigAttributeError",

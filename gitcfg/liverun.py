@@ -137,6 +137,7 @@ def init(
     with _active_lock:
         if _active is not None:
             _active.finish()
+        store.check_writable()  # before the snapshot: a refused run writes nothing
         # captured here rather than by the store, so that the run knows what meta.yaml holds
         provenance = capture(store.code_repo)
         # secrets were checked above (allow_secrets=True skips checking them twice)

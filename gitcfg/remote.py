@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
 from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError
 from gitcfg.git import GitRepo, Identity, default_identity
@@ -99,11 +100,14 @@ def pull(
     while True:
         ours = repo.read_ref(ref)
         if ours is None:
+            check_not_checked_out(repo.common_dir, ref)  # an unborn branch can be checked out too
             if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
                 return SyncResult(remote, branch, before, theirs)
             continue
         if ours == theirs or _is_ancestor(repo, theirs, ours):
             return SyncResult(remote, branch, before, ours)
+        # The local branch must move: not under a work tree that has it checked out.
+        check_not_checked_out(repo.common_dir, ref)
         if _is_ancestor(repo, ours, theirs):
             if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
                 return SyncResult(remote, branch, before, theirs)
