@@ -85,7 +85,10 @@ def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provena
         branch=branch,
         dirty=dirty,
         snapshot=snapshot,
-        command=shlex.join(sys.argv if argv is None else argv),
+        # argv holds lone surrogates for non-UTF-8 bytes; keep the rest readable
+        command=shlex.join(sys.argv if argv is None else argv)
+        .encode("utf-8", "surrogateescape")
+        .decode("utf-8", "replace"),
         host=socket.gethostname(),
         user=_user(),
         python=platform.python_version(),
