@@ -11,9 +11,11 @@ format or extension we do not read, a mismatch of any kind — returns None, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
+import time
 
 from gitcfg.git import GitRepo
 
@@ -27,24 +29,49 @@ _EXTENDED = 0x4000
 _GITLINK = 0o160000
 
 
-def known_clean(repo: GitRepo, head: str) -> bool | None:
-    """True when the index proves the work tree matches commit ``head``; None when unsure."""
-    if repo.worktree is None:
-        return None
+_Index = tuple[list[tuple[str, tuple[int, ...]]], str | None, int]
+# The last index read in-process, by (path, mtime, size, inode): a run reads it twice.
+_last_index: tuple[tuple[str, int, int, int], _Index | None] | None = None
+
+
+def _read_index(repo: GitRepo) -> _Index | None:
+    """Entries, cached root tree and mtime of a small v2/v3 index; None when we do not read it."""
+    global _last_index
     index_path = repo.git_dir / "index"
     try:
         with open(index_path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            key = (str(index_path), st.st_mtime_ns, st.st_size, st.st_ino)
+            if _last_index is not None and _last_index[0] == key:
+                return _last_index[1]
             data = fh.read()
-            index_mtime = os.fstat(fh.fileno()).st_mtime_ns
     except OSError:
         return None
     try:
         entries = _entries(data)
     except (struct.error, ValueError, IndexError):
+        entries = None
+    parsed = None if entries is None else (entries[0], entries[1], st.st_mtime_ns)
+    _last_index = (key, parsed)
+    return parsed
+
+
+def tracked_paths(repo: GitRepo) -> set[str] | None:
+    """The paths the index tracks, read in-process; None when the index is not one we read."""
+    if repo.worktree is None:
         return None
-    if entries is None:
+    parsed = _read_index(repo)
+    return None if parsed is None else {path for path, _ in parsed[0]}
+
+
+def known_clean(repo: GitRepo, head: str) -> bool | None:
+    """True when the index proves the work tree matches commit ``head``; None when unsure."""
+    if repo.worktree is None:
         return None
-    paths, root_tree = entries
+    parsed = _read_index(repo)
+    if parsed is None:
+        return None
+    paths, root_tree, index_mtime = parsed
     if root_tree is None or root_tree != repo.read_commit(head).tree:
         return None  # staged changes, or a cache tree git has not refreshed
     worktree = str(repo.worktree)
@@ -114,3 +141,102 @@ def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None
             return None  # a required extension we do not read
         pos += 8 + size
     return paths, root_tree
+
+
+# -- untracked files ------------------------------------------------------------------------
+#
+# Finding untracked files means listing directories and applying .gitignore: git's job, and a
+# process start. To keep the common case (no untracked file) in-process, gitcfg remembers, after
+# git found none, the mtime of every directory where a new file would matter: the top level,
+# each directory holding a tracked file, their direct subdirectories (a new, empty directory
+# such as outputs/), and the exclude files. Adding, removing or renaming an entry changes its
+# directory's mtime, so while every one of them is unchanged there is still no untracked file.
+# A directory touched less than a second before it was recorded is racy (timestamps are
+# coarse) and is not remembered. What it cannot see: a file created in a new directory nested
+# two levels deep under an untracked empty one, and a change of core.excludesFile's path.
+
+_NO_UNTRACKED = "gitcfg-no-untracked"
+_RACY_NS = 1_000_000_000
+
+
+def _watched(repo: GitRepo, tracked: set[str]) -> list[str]:
+    assert repo.worktree is not None
+    top = str(repo.worktree)
+    dirs = {top}
+    for path in tracked:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add(os.path.join(top, *parts[:i]))
+    for directory in list(dirs):
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name != ".git" and entry.is_dir(follow_symlinks=False):
+                        dirs.add(entry.path)
+        except OSError:
+            pass
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    dirs.add(str(repo.common_dir / "info" / "exclude"))
+    dirs.add(os.path.join(config_home, "git", "ignore"))
+    return sorted(dirs)
+
+
+def _stamp(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1  # missing: must stay missing
+
+
+def untracked_stamps(repo: GitRepo) -> list[tuple[str, int]] | None:
+    """The mtimes to remember if git then finds no untracked file; None if racy or unknown.
+
+    Take them before asking git, so that anything added meanwhile shows as a change.
+    """
+    tracked = tracked_paths(repo)
+    if tracked is None:
+        return None
+    stamps = [(path, _stamp(path)) for path in _watched(repo, tracked)]
+    now = time.time_ns()
+    if any(now - mtime < _RACY_NS for _, mtime in stamps):
+        return None
+    return stamps
+
+
+def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
+    """Record that git found no untracked file while ``stamps`` held."""
+    data = b"".join(os.fsencode(path) + b"\0" + b"%d\0" % mtime for path, mtime in stamps)
+    target = repo.git_dir / _NO_UNTRACKED
+    tmp = repo.git_dir / f"{_NO_UNTRACKED}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def known_no_untracked(repo: GitRepo) -> bool:
+    """True when nothing changed since git last found no untracked file (see above)."""
+    try:
+        data = (repo.git_dir / _NO_UNTRACKED).read_bytes()
+    except OSError:
+        return False
+    fields = data.split(b"\0")
+    if len(fields) < 3 or fields.pop() != b"":
+        return False
+    tracked = tracked_paths(repo)
+    if tracked is None:
+        return False
+    seen = set()
+    for path_bytes, mtime in zip(fields[::2], fields[1::2], strict=True):
+        path = os.fsdecode(path_bytes)
+        if _stamp(path) != int(mtime):
+            return False
+        seen.add(path)
+    # a directory of a newly tracked file is watched from now on: ask git again
+    assert repo.worktree is not None
+    top = str(repo.worktree)
+    return all(
+        os.path.join(top, path.rpartition("/")[0]) in seen for path in tracked if "/" in path
+    )
