@@ -149,11 +149,11 @@ def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None
 # process start. To keep the common case (no untracked file) in-process, gitcfg remembers, after
 # git found none, the mtime of every directory where a new file would matter: the top level,
 # each directory holding a tracked file, their direct subdirectories (a new, empty directory
-# such as outputs/), and the exclude files. Adding, removing or renaming an entry changes its
-# directory's mtime, so while every one of them is unchanged there is still no untracked file.
-# A directory touched less than a second before it was recorded is racy (timestamps are
-# coarse) and is not remembered. What it cannot see: a file created in a new directory nested
-# two levels deep under an untracked empty one, and a change of core.excludesFile's path.
+# such as outputs/, unless git ignores it), and the exclude files. Adding, removing or renaming
+# an entry changes its directory's mtime, so while every one of them is unchanged there is
+# still no untracked file. A directory touched less than a second before it was recorded is
+# racy (timestamps are coarse) and is not remembered. What it cannot see: a file created two
+# directory levels down in an untracked, empty directory, and a change of core.excludesFile.
 
 _NO_UNTRACKED = "gitcfg-no-untracked"
 _RACY_NS = 1_000_000_000
@@ -189,23 +189,41 @@ def _stamp(path: str) -> int:
 
 
 def untracked_stamps(repo: GitRepo) -> list[tuple[str, int]] | None:
-    """The mtimes to remember if git then finds no untracked file; None if racy or unknown.
+    """The mtimes to remember if git then finds no untracked file; None when unknown.
 
     Take them before asking git, so that anything added meanwhile shows as a change.
     """
     tracked = tracked_paths(repo)
     if tracked is None:
         return None
-    stamps = [(path, _stamp(path)) for path in _watched(repo, tracked)]
-    now = time.time_ns()
-    if any(now - mtime < _RACY_NS for _, mtime in stamps):
-        return None
-    return stamps
+    return [(path, _stamp(path)) for path in _watched(repo, tracked)]
 
 
 def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
-    """Record that git found no untracked file while ``stamps`` held."""
-    data = b"".join(os.fsencode(path) + b"\0" + b"%d\0" % mtime for path, mtime in stamps)
+    """Record that git found no untracked file while ``stamps`` held.
+
+    Ignored directories (outputs/, .venv/, __pycache__/) are not watched: files inside them
+    never count, and training writes to them all the time. A watched directory changed less
+    than a second ago is racy (timestamps are coarse): then nothing is remembered.
+    """
+    assert repo.worktree is not None
+    listing = repo.git(
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+        check=False,
+    )  # fmt: skip
+    if listing.returncode != 0:
+        return
+    top = str(repo.worktree)
+    ignored = {
+        os.path.join(top, os.fsdecode(item[:-1]))
+        for item in listing.stdout.split(b"\0")
+        if item.endswith(b"/")
+    }
+    kept = [(path, mtime) for path, mtime in stamps if path not in ignored]
+    now = time.time_ns()
+    if any(now - mtime < _RACY_NS for _, mtime in kept):
+        return
+    data = b"".join(os.fsencode(path) + b"\0" + b"%d\0" % mtime for path, mtime in kept)
     target = repo.git_dir / _NO_UNTRACKED
     tmp = repo.git_dir / f"{_NO_UNTRACKED}.{os.getpid()}.tmp"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from gitcfg.provenance import MAX_UNTRACKED_FILE
@@ -126,3 +127,21 @@ def test_a_repository_without_commits_snapshots_its_script(tmp_path: Path) -> No
     assert meta["code_commit"] is None and meta["dirty"] is True
     assert snapshot_files(repo, meta["snapshot"]) == ["train.py"]
     assert git(repo, "rev-list", "--count", str(meta["snapshot"])).strip() == "1"
+
+
+def test_the_remembered_answer_survives_output_to_ignored_directories(tmp_path: Path) -> None:
+    repo = fresh_repo(tmp_path / "project", ignore="outputs/\n__pycache__/\n")
+    script(repo / "src" / "train.py")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "train")
+    (repo / "outputs").mkdir()
+    time.sleep(1.1)  # past the racy second, so the answer may be remembered
+    assert run(repo, "src/train.py", "r1")["dirty"] is False
+    remembered = repo / ".git" / "gitcfg-no-untracked"
+    stamp = remembered.stat().st_mtime_ns
+    (repo / "outputs" / "epoch1.ckpt").write_bytes(b"weights")  # what training does
+    assert run(repo, "src/train.py", "r2")["dirty"] is False
+    assert remembered.stat().st_mtime_ns == stamp  # answered in-process, git not asked
+    (repo / "src" / "new.py").write_text("z = 3\n")
+    third = run(repo, "src/train.py", "r3")
+    assert third["dirty"] is True and "src/new.py" in snapshot_files(repo, third["snapshot"])
