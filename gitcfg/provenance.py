@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import os
 import platform
@@ -125,13 +126,21 @@ def entry_script(repo: GitRepo) -> str | None:
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else None)
-    if not path or repo.worktree is None or not os.path.isfile(path):
+    if not path or repo.worktree is None:
+        return None
+    return _entry_in(os.path.abspath(path), str(repo.worktree))
+
+
+@functools.lru_cache(maxsize=8)
+def _entry_in(path: str, worktree: str) -> str | None:
+    # cached: resolving symlinks costs tens of microseconds, and a run is recorded per call
+    if not os.path.isfile(path):
         return None
     full = os.path.realpath(path)
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
         if full.startswith(os.path.realpath(prefix) + os.sep):
             return None
-    top = os.path.realpath(repo.worktree)
+    top = os.path.realpath(worktree)
     if not full.startswith(top + os.sep):
         return None
     return os.path.relpath(full, top).replace(os.sep, "/")

@@ -29,21 +29,25 @@ _EXTENDED = 0x4000
 _GITLINK = 0o160000
 
 
-_Index = tuple[list[tuple[str, tuple[int, ...]]], str | None, int]
-# The last index read in-process, by (path, mtime, size, inode): a run reads it twice.
+# Entries with their stat data, cached root tree id, index mtime, and the set of tracked paths.
+_Index = tuple[list[tuple[str, tuple[int, ...]]], str | None, int, frozenset[str]]
+# The last index read in-process, by (path, mtime, size, inode): recording a run reads it
+# several times, and a stat is cheaper than reading and parsing it again.
 _last_index: tuple[tuple[str, int, int, int], _Index | None] | None = None
 
 
 def _read_index(repo: GitRepo) -> _Index | None:
-    """Entries, cached root tree and mtime of a small v2/v3 index; None when we do not read it."""
+    """A small v2/v3 index, parsed; None when it is not one we read."""
     global _last_index
-    index_path = repo.git_dir / "index"
+    index_path = str(repo.git_dir / "index")
     try:
+        st = os.stat(index_path)
+        key = (index_path, st.st_mtime_ns, st.st_size, st.st_ino)
+        if _last_index is not None and _last_index[0] == key:
+            return _last_index[1]
         with open(index_path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            key = (str(index_path), st.st_mtime_ns, st.st_size, st.st_ino)
-            if _last_index is not None and _last_index[0] == key:
-                return _last_index[1]
+            if os.fstat(fh.fileno()).st_mtime_ns != st.st_mtime_ns:
+                return None  # replaced while we looked: let git answer
             data = fh.read()
     except OSError:
         return None
@@ -51,17 +55,20 @@ def _read_index(repo: GitRepo) -> _Index | None:
         entries = _entries(data)
     except (struct.error, ValueError, IndexError):
         entries = None
-    parsed = None if entries is None else (entries[0], entries[1], st.st_mtime_ns)
+    parsed = None
+    if entries is not None:
+        paths = frozenset(path for path, _ in entries[0])
+        parsed = (entries[0], entries[1], st.st_mtime_ns, paths)
     _last_index = (key, parsed)
     return parsed
 
 
-def tracked_paths(repo: GitRepo) -> set[str] | None:
+def tracked_paths(repo: GitRepo) -> frozenset[str] | None:
     """The paths the index tracks, read in-process; None when the index is not one we read."""
     if repo.worktree is None:
         return None
     parsed = _read_index(repo)
-    return None if parsed is None else {path for path, _ in parsed[0]}
+    return None if parsed is None else parsed[3]
 
 
 def known_clean(repo: GitRepo, head: str) -> bool | None:
@@ -71,7 +78,7 @@ def known_clean(repo: GitRepo, head: str) -> bool | None:
     parsed = _read_index(repo)
     if parsed is None:
         return None
-    paths, root_tree, index_mtime = parsed
+    paths, root_tree, index_mtime, _ = parsed
     if root_tree is None or root_tree != repo.read_commit(head).tree:
         return None  # staged changes, or a cache tree git has not refreshed
     worktree = str(repo.worktree)
@@ -159,7 +166,7 @@ _NO_UNTRACKED = "gitcfg-no-untracked"
 _RACY_NS = 1_000_000_000
 
 
-def _watched(repo: GitRepo, tracked: set[str]) -> list[str]:
+def _watched(repo: GitRepo, tracked: frozenset[str]) -> list[str]:
     assert repo.worktree is not None
     top = str(repo.worktree)
     dirs = {top}
