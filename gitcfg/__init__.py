@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from gitcfg.api import Api
 from gitcfg.errors import (
     AmbiguousRunError,
+    BranchCheckedOutError,
     ConcurrentUpdateError,
     ConfigAttributeError,
     ConfigError,
@@ -55,6 +56,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousRunError",
     "Api",
+    "BranchCheckedOutError",
     "ConcurrentUpdateError",
     "Config",
     "ConfigAttributeError",

@@ -19,7 +19,8 @@ other ``GitcfgError`` exits 1.
     │   └── SecretKeyError             a credential-looking key without opt-in
     ├── YamlError                      malformed or unsafe YAML, missing config file
     ├── RepositoryError                not a git repository, git failed
-    │   └── CorruptStoreError          the store branch holds something unreadable
+    │   ├── CorruptStoreError          the store branch holds something unreadable
+    │   └── BranchCheckedOutError      a work tree has the store branch checked out
     ├── RunError
     │   ├── RunNotFoundError (LookupError)
     │   ├── AmbiguousRunError (LookupError)
@@ -183,6 +184,29 @@ class CorruptStoreError(RepositoryError):
         super().__init__(
             f"the gitcfg store is damaged: {what}; "
             f"run 'git fsck' and restore the branch from a remote"
+        )
+
+
+class BranchCheckedOutError(RepositoryError):
+    """The store branch is checked out in a work tree, so moving it would undo edits there."""
+
+    def __init__(self, branch: str, worktree: str, *, main: bool = False) -> None:
+        self.branch = branch
+        self.worktree = worktree
+        self.main = main
+        if main:
+            step = (
+                f"commit your edits there and switch it to another branch "
+                f"('git -C {worktree} switch -')"
+            )
+        else:
+            step = (
+                f"commit your edits there, then 'git worktree remove {worktree}' "
+                f"(or 'git -C {worktree} switch --detach')"
+            )
+        super().__init__(
+            f"the store branch {branch!r} is checked out in the work tree {worktree}, and gitcfg "
+            f"will not move a checked-out branch (git would not either); {step}, and retry"
         )
 
 

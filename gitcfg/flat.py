@@ -15,6 +15,9 @@ from gitcfg.errors import ConfigError, DuplicateKeyError, KeyCollisionError
 
 # YAML refuses implicit keys longer than 1024 characters; quoting may double a key's length.
 MAX_KEY_LENGTH = 500
+# How deeply values may nest (mappings and lists): far beyond any real config, and far below
+# Python's recursion limit, so a pathological file or object is one clear error.
+MAX_DEPTH = 100
 
 # Characters a key may not hold: they would not survive a one-line YAML key or a terminal.
 _BAD = "\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"

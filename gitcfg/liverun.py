@@ -307,6 +307,7 @@ def init(
     with _active_lock:
         if _active is not None:
             _active.finish()
+        store.check_writable()  # before the snapshot: a refused run writes nothing
         run = start(
             store,
             project,

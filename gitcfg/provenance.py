@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import os
 import platform
@@ -16,7 +17,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitcfg.git import GitRepo, default_identity
-from gitcfg.worktree import known_clean
+from gitcfg.worktree import (
+    known_clean,
+    known_no_untracked,
+    remember_no_untracked,
+    tracked_paths,
+    untracked_stamps,
+)
 
 VERSION = "0.1.0"
 KEEP_PREFIX = "refs/gitcfg/keep/"
@@ -36,9 +43,14 @@ class Provenance:
     python: str
     gitcfg: str
     started: str
+    # Untracked files over the snapshot's caps, so not in it (meta.yaml has it only when any).
+    snapshot_left_out: tuple[str, ...] | list[str] | None = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if not values["snapshot_left_out"]:
+            del values["snapshot_left_out"]
+        return values
 
     @property
     def code_version(self) -> str | None:
@@ -61,22 +73,22 @@ def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provena
     """Record the code version in ``code_repo`` (None: no code repository) and the process facts.
 
     A dirty work tree is snapshotted as a commit on top of HEAD, built in a throwaway index, so
-    the user's index, stash and branches stay as they are. Code commit and snapshot are pinned by
-    refs under ``refs/gitcfg/keep/`` so that rebasing, deleting branches and ``git gc`` keep them.
+    the user's index, stash and branches stay as they are. Dirty means changed tracked files,
+    untracked files that are not ignored, or an entry script (``python train.py``) inside the
+    work tree that git does not track; the snapshot holds all of them (untracked files up to the
+    caps below; the paths left out are listed in ``snapshot_left_out``). Code commit and
+    snapshot are pinned by refs under ``refs/gitcfg/keep/`` so that rebasing, deleting branches
+    and ``git gc`` keep them.
     """
     code_commit = branch = snapshot = None
     dirty = False
+    left_out: tuple[str, ...] = ()
     if code_repo is not None:
         code_commit = code_repo.read_ref("HEAD")
         head = code_repo.symbolic_head()
         branch = head.removeprefix("refs/heads/") if head else None
-        if code_repo.worktree is not None and not (
-            code_commit is not None and known_clean(code_repo, code_commit)
-        ):
-            status = code_repo.git("status", "--porcelain", "-z", "-uno", check=False)
-            dirty = status.returncode == 0 and bool(status.stdout.strip(b"\0"))
-            if dirty and code_commit is not None:
-                snapshot = _snapshot(code_repo, code_commit)
+        if code_repo.worktree is not None:
+            dirty, snapshot, left_out = _dirty_state(code_repo, code_commit)
         for sha in (code_commit, snapshot):
             if sha is not None:
                 code_repo.keep_ref(KEEP_PREFIX + sha, sha)
@@ -85,28 +97,153 @@ def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provena
         branch=branch,
         dirty=dirty,
         snapshot=snapshot,
-        command=shlex.join(sys.argv if argv is None else argv),
+        # argv holds lone surrogates for non-UTF-8 bytes; keep the rest readable
+        command=shlex.join(sys.argv if argv is None else argv)
+        .encode("utf-8", "surrogateescape")
+        .decode("utf-8", "replace"),
         host=socket.gethostname(),
         user=_user(),
         python=platform.python_version(),
         gitcfg=VERSION,
         started=now_iso(),
+        snapshot_left_out=left_out,
     )
 
 
-def _snapshot(repo: GitRepo, head: str) -> str:
+# What the snapshot takes of untracked files: enough for code and small configs, not datasets
+# or checkpoints that happen not to be ignored (those are listed in meta.yaml instead).
+MAX_UNTRACKED_FILE = 1 << 20
+MAX_UNTRACKED_TOTAL = 10 << 20
+MAX_UNTRACKED_FILES = 1000
+_MAX_LISTED = 100
+
+
+def entry_script(repo: GitRepo) -> str | None:
+    """The running script's path relative to the work tree, if it lies inside it.
+
+    ``__main__.__file__`` (else ``sys.argv[0]``); not for ``python -c``, the REPL, or a program
+    installed in the Python environment (a virtualenv inside the work tree, console scripts).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else None)
+    if not path or repo.worktree is None:
+        return None
+    return _entry_in(os.path.abspath(path), str(repo.worktree))
+
+
+@functools.lru_cache(maxsize=8)
+def _entry_in(path: str, worktree: str) -> str | None:
+    # cached: resolving symlinks costs tens of microseconds, and a run is recorded per call
+    if not os.path.isfile(path):
+        return None
+    full = os.path.realpath(path)
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        if full.startswith(os.path.realpath(prefix) + os.sep):
+            return None
+    top = os.path.realpath(worktree)
+    if not full.startswith(top + os.sep):
+        return None
+    return os.path.relpath(full, top).replace(os.sep, "/")
+
+
+def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tuple[str, ...]]:
+    """(dirty, snapshot commit, untracked paths left out of it) for the work tree of ``repo``."""
+    entry = entry_script(repo)
+    tracked = tracked_paths(repo)
+    entry_known = entry is None or (tracked is not None and entry in tracked)
+    # The common case, in-process: index proves tracked files clean, no new untracked file.
+    if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
+        return False, None, ()
+    stamps = untracked_stamps(repo)
+    status = repo.git("status", "--porcelain", "-z", "-uall", check=False)
+    if status.returncode != 0:
+        return False, None, ()
+    changed, untracked = _parse_status(status.stdout)
+    if not untracked and stamps is not None:
+        remember_no_untracked(repo, stamps)
+    if entry is not None and tracked is None:  # an index we do not read: ask git
+        entry_known = bool(repo.git("ls-files", "-z", "--", entry).stdout)
+    forced = [] if entry_known or entry in untracked else [entry] if entry else []
+    if not (changed or untracked or forced):
+        return False, None, ()
+    taken, left_out = _within_caps(repo, [u for u in untracked if u != entry])
+    if entry is not None and entry in untracked:
+        taken.append(entry)  # always, whatever its size
+    return True, _snapshot(repo, head, taken, forced), tuple(left_out)
+
+
+def _parse_status(out: bytes) -> tuple[bool, list[str]]:
+    """Whether ``git status --porcelain -z`` lists tracked changes, and its untracked paths."""
+    changed = False
+    untracked: list[str] = []
+    items = out.split(b"\0")
+    i = 0
+    while i < len(items):
+        item = items[i]
+        i += 1
+        if len(item) < 4:
+            continue
+        code, path = item[:2], os.fsdecode(item[3:])
+        if code == b"??":
+            untracked.append(path)
+            continue
+        changed = True
+        if b"R" in code or b"C" in code:
+            i += 1  # the source path of a rename or copy follows
+    return changed, untracked
+
+
+def _within_caps(repo: GitRepo, paths: list[str]) -> tuple[list[str], list[str]]:
+    assert repo.worktree is not None
+    taken: list[str] = []
+    left_out: list[str] = []
+    total = 0
+    for path in sorted(paths):
+        try:
+            size = os.lstat(os.path.join(repo.worktree, path)).st_size
+        except OSError:
+            continue  # gone since git listed it
+        if (
+            size > MAX_UNTRACKED_FILE
+            or total + size > MAX_UNTRACKED_TOTAL
+            or len(taken) >= MAX_UNTRACKED_FILES
+        ):
+            left_out.append(path)
+        else:
+            taken.append(path)
+            total += size
+    if len(left_out) > _MAX_LISTED:
+        left_out[_MAX_LISTED:] = [f"... and {len(left_out) - _MAX_LISTED} more"]
+    return taken, left_out
+
+
+def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: list[str]) -> str:
+    """A commit of the work tree: tracked changes plus ``untracked`` and ``forced`` files."""
     fd, index = tempfile.mkstemp(prefix="gitcfg-index-", dir=repo.git_dir)
     os.close(fd)
     try:
         with contextlib.suppress(FileNotFoundError):
-            shutil.copyfile(repo.git_dir / "index", index)
+            # copy2 keeps the index's mtime: git trusts an entry's stat data only when the file
+            # is older than the index, so a fresh mtime would hide a same-size edit made in the
+            # second the index was written (git's "racy clean" case).
+            shutil.copy2(repo.git_dir / "index", index)
         env = {"GIT_INDEX_FILE": index}
         if os.path.getsize(index) == 0:
-            repo.git("read-tree", head, env=env)
+            if head is not None:
+                repo.git("read-tree", head, env=env)
+            else:
+                os.unlink(index)  # git wants no file rather than an empty one
         repo.git("add", "-u", env=env)
+        # update-index adds what it is given, ignored or not (the entry script always goes in);
+        # paths on stdin, as thousands of them would not fit on a command line.
+        extra = untracked + forced
+        if extra:
+            paths = b"".join(os.fsencode(p) + b"\0" for p in extra)
+            repo.git("update-index", "--add", "-z", "--stdin", input=paths, env=env)
         tree = repo.git("write-tree", env=env).stdout.decode().strip()
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(index)
     who = default_identity(repo)
-    return repo.write_commit(tree, [head], "gitcfg: snapshot of uncommitted changes\n", who)
+    parents = [head] if head is not None else []
+    return repo.write_commit(tree, parents, "gitcfg: snapshot of uncommitted changes\n", who)

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
 from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError
 from gitcfg.git import GitRepo, Identity, default_identity
@@ -99,11 +100,14 @@ def pull(
     while True:
         ours = repo.read_ref(ref)
         if ours is None:
+            check_not_checked_out(repo.common_dir, ref)  # an unborn branch can be checked out too
             if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
                 return SyncResult(remote, branch, before, theirs)
             continue
         if ours == theirs or _is_ancestor(repo, theirs, ours):
             return SyncResult(remote, branch, before, ours)
+        # The local branch must move: not under a work tree that has it checked out.
+        check_not_checked_out(repo.common_dir, ref)
         if _is_ancestor(repo, ours, theirs):
             if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
                 return SyncResult(remote, branch, before, theirs)
@@ -141,9 +145,11 @@ def push(
         tip = repo.read_ref(ref)
         if tip is None:
             raise RemoteError(f"there are no runs to push on the {branch} branch yet")
-        keep = [f"{r}:{r}" for r in repo.list_refs(KEEP_PREFIX)]
+        # One pattern for every keep ref: one per dirty run, tens of thousands of them would
+        # not fit on a command line. They never change once made, so the push only adds.
+        keep = f"{KEEP_PREFIX}*:{KEEP_PREFIX}*"
         proc = repo.git(
-            "push", "--porcelain", "--end-of-options", remote, f"{ref}:{ref}", *keep, check=False
+            "push", "--porcelain", "--end-of-options", remote, f"{ref}:{ref}", keep, check=False
         )
         output = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
         if proc.returncode == 0:
@@ -164,13 +170,18 @@ def push(
 
 
 def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None = None) -> bool:
-    """Automatic push after a run commit: never fails the run, warns how to retry instead."""
+    """Automatic push after a run commit: never fails the run, warns how to retry instead.
+
+    Anything that goes wrong (a gitcfg error, an OSError from the system, a bug) is one warning
+    line: the run is already committed, and the training script must go on.
+    """
     try:
         push(repo, branch, remote, identity=identity)
-    except GitcfgError as exc:
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, GitcfgError) else f"{type(exc).__name__}: {exc}"
         print(
             f"gitcfg: warning: the run is committed locally, but pushing to {remote!r} failed: "
-            f"{exc}; retry with 'gitcfg push {remote}'",
+            f"{' '.join(detail.split())}; retry with 'gitcfg push {remote}'",
             file=sys.stderr,
         )
         return False

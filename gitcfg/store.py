@@ -16,6 +16,7 @@ from typing import Any
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
+from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import MISSING, Change, diff_configs, same_value
 from gitcfg.errors import (
     AmbiguousRunError,
@@ -162,6 +163,14 @@ class ConfigStore:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        """Raise ``BranchCheckedOutError`` if a work tree has the store branch checked out.
+
+        Every writer calls this before it writes anything: moving a checked-out branch would
+        make the next commit in that work tree silently undo the runs recorded meanwhile.
+        """
+        check_not_checked_out(self.repo.common_dir, self.ref)
+
     def create(
         self,
         project: str,
@@ -181,6 +190,7 @@ class ConfigStore:
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, config.keys())
+        self.check_writable()
         if run_id is not None and self.exists(ref):  # refuse before writing any object
             raise RunExistsError(str(ref))
         prov = provenance if provenance is not None else capture(self.code_repo)
@@ -249,6 +259,8 @@ class ConfigStore:
         summary_wanted = self._checked(summary or {}, True, ())
         summary_removals = [check_key(k) for k in summary_unset]
         meta_wanted = self._checked(meta or {}, True, ())
+        if not dry_run:
+            self.check_writable()
         outcome: dict[str, Any] = {}
 
         def build(root: str | None, reader: ObjectReader) -> str | None:

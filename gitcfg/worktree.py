@@ -11,9 +11,11 @@ format or extension we do not read, a mismatch of any kind — returns None, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
+import time
 
 from gitcfg.git import GitRepo
 
@@ -27,24 +29,56 @@ _EXTENDED = 0x4000
 _GITLINK = 0o160000
 
 
+# Entries with their stat data, cached root tree id, index mtime, and the set of tracked paths.
+_Index = tuple[list[tuple[str, tuple[int, ...]]], str | None, int, frozenset[str]]
+# The last index read in-process, by (path, mtime, size, inode): recording a run reads it
+# several times, and a stat is cheaper than reading and parsing it again.
+_last_index: tuple[tuple[str, int, int, int], _Index | None] | None = None
+
+
+def _read_index(repo: GitRepo) -> _Index | None:
+    """A small v2/v3 index, parsed; None when it is not one we read."""
+    global _last_index
+    index_path = str(repo.git_dir / "index")
+    try:
+        st = os.stat(index_path)
+        key = (index_path, st.st_mtime_ns, st.st_size, st.st_ino)
+        if _last_index is not None and _last_index[0] == key:
+            return _last_index[1]
+        with open(index_path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_mtime_ns != st.st_mtime_ns:
+                return None  # replaced while we looked: let git answer
+            data = fh.read()
+    except OSError:
+        return None
+    try:
+        entries = _entries(data, repo.algo.rawsz)
+    except (struct.error, ValueError, IndexError):
+        entries = None
+    parsed = None
+    if entries is not None:
+        paths = frozenset(path for path, _ in entries[0])
+        parsed = (entries[0], entries[1], st.st_mtime_ns, paths)
+    _last_index = (key, parsed)
+    return parsed
+
+
+def tracked_paths(repo: GitRepo) -> frozenset[str] | None:
+    """The paths the index tracks, read in-process; None when the index is not one we read."""
+    if repo.worktree is None:
+        return None
+    parsed = _read_index(repo)
+    return None if parsed is None else parsed[3]
+
+
 def known_clean(repo: GitRepo, head: str) -> bool | None:
     """True when the index proves the work tree matches commit ``head``; None when unsure."""
     if repo.worktree is None:
         return None
-    index_path = repo.git_dir / "index"
-    try:
-        with open(index_path, "rb") as fh:
-            data = fh.read()
-            index_mtime = os.fstat(fh.fileno()).st_mtime_ns
-    except OSError:
+    parsed = _read_index(repo)
+    if parsed is None:
         return None
-    try:
-        entries = _entries(data)
-    except (struct.error, ValueError, IndexError):
-        return None
-    if entries is None:
-        return None
-    paths, root_tree = entries
+    paths, root_tree, index_mtime, _ = parsed
     if root_tree is None or root_tree != repo.read_commit(head).tree:
         return None  # staged changes, or a cache tree git has not refreshed
     worktree = str(repo.worktree)
@@ -76,8 +110,13 @@ def _git_mode(st_mode: int) -> int:
     return st_mode
 
 
-def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None] | None:
-    """Paths with their stat data, and the cached root tree id, from a version 2 or 3 index."""
+def _entries(
+    data: bytes, rawsz: int = 20
+) -> tuple[list[tuple[str, tuple[int, ...]]], str | None] | None:
+    """Paths with their stat data, and the cached root tree id, from a version 2 or 3 index.
+
+    ``rawsz`` is the size of an object id in this repository (20 for SHA-1, 32 for SHA-256).
+    """
     signature, version, count = _HEADER.unpack_from(data, 0)
     if signature != b"DIRC" or version not in (2, 3) or count > MAX_FAST_ENTRIES:
         return None
@@ -86,8 +125,8 @@ def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None
     for _ in range(count):
         start = pos
         recorded = _STAT.unpack_from(data, pos)
-        flags = struct.unpack_from(">H", data, pos + 60)[0]
-        pos += 62
+        flags = struct.unpack_from(">H", data, pos + 40 + rawsz)[0]
+        pos += 42 + rawsz
         if flags & _EXTENDED:
             return None  # skip-worktree or intent-to-add: sparse or unusual checkouts
         if flags & _ASSUME_VALID or recorded[6] & 0o170000 == _GITLINK:
@@ -97,7 +136,7 @@ def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None
         # entries are NUL-padded to a multiple of 8 bytes
         pos = start + ((end - start + 8) // 8) * 8
     root_tree = None
-    while pos + 8 <= len(data) - 20:
+    while pos + 8 <= len(data) - rawsz:
         name = data[pos : pos + 4]
         size = struct.unpack_from(">I", data, pos + 4)[0]
         body = data[pos + 8 : pos + 8 + size]
@@ -107,10 +146,127 @@ def _entries(data: bytes) -> tuple[list[tuple[str, tuple[int, ...]]], str | None
             line_end = body.index(b"\n", nul)
             entry_count = int(body[nul + 1 : line_end].split(b" ")[0])
             if entry_count >= 0:
-                root_tree = body[line_end + 1 : line_end + 21].hex()
+                root_tree = body[line_end + 1 : line_end + 1 + rawsz].hex()
         elif name[:1].isupper():
             pass  # an optional extension
         else:
             return None  # a required extension we do not read
         pos += 8 + size
     return paths, root_tree
+
+
+# -- untracked files ------------------------------------------------------------------------
+#
+# Finding untracked files means listing directories and applying .gitignore: git's job, and a
+# process start. To keep the common case (no untracked file) in-process, gitcfg remembers, after
+# git found none, the mtime of every directory where a new file would matter: the top level,
+# each directory holding a tracked file, their direct subdirectories (a new, empty directory
+# such as outputs/, unless git ignores it), and the exclude files. Adding, removing or renaming
+# an entry changes its directory's mtime, so while every one of them is unchanged there is
+# still no untracked file. A directory touched less than a second before it was recorded is
+# racy (timestamps are coarse) and is not remembered. What it cannot see: a file created two
+# directory levels down in an untracked, empty directory, and a change of core.excludesFile.
+
+_NO_UNTRACKED = "gitcfg-no-untracked"
+_RACY_NS = 1_000_000_000
+
+
+def _watched(repo: GitRepo, tracked: frozenset[str]) -> list[str]:
+    assert repo.worktree is not None
+    top = str(repo.worktree)
+    dirs = {top}
+    for path in tracked:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add(os.path.join(top, *parts[:i]))
+    for directory in list(dirs):
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name != ".git" and entry.is_dir(follow_symlinks=False):
+                        dirs.add(entry.path)
+        except OSError:
+            pass
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    dirs.add(str(repo.common_dir / "info" / "exclude"))
+    dirs.add(os.path.join(config_home, "git", "ignore"))
+    return sorted(dirs)
+
+
+def _stamp(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1  # missing: must stay missing
+
+
+def untracked_stamps(repo: GitRepo) -> list[tuple[str, int]] | None:
+    """The mtimes to remember if git then finds no untracked file; None when unknown.
+
+    Take them before asking git, so that anything added meanwhile shows as a change.
+    """
+    tracked = tracked_paths(repo)
+    if tracked is None:
+        return None
+    return [(path, _stamp(path)) for path in _watched(repo, tracked)]
+
+
+def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
+    """Record that git found no untracked file while ``stamps`` held.
+
+    Ignored directories (outputs/, .venv/, __pycache__/) are not watched: files inside them
+    never count, and training writes to them all the time. A watched directory changed less
+    than a second ago is racy (timestamps are coarse): then nothing is remembered.
+    """
+    assert repo.worktree is not None
+    listing = repo.git(
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+        check=False,
+    )  # fmt: skip
+    if listing.returncode != 0:
+        return
+    top = str(repo.worktree)
+    ignored = {
+        os.path.join(top, os.fsdecode(item[:-1]))
+        for item in listing.stdout.split(b"\0")
+        if item.endswith(b"/")
+    }
+    kept = [(path, mtime) for path, mtime in stamps if path not in ignored]
+    now = time.time_ns()
+    if any(now - mtime < _RACY_NS for _, mtime in kept):
+        return
+    data = b"".join(os.fsencode(path) + b"\0" + b"%d\0" % mtime for path, mtime in kept)
+    target = repo.git_dir / _NO_UNTRACKED
+    tmp = repo.git_dir / f"{_NO_UNTRACKED}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def known_no_untracked(repo: GitRepo) -> bool:
+    """True when nothing changed since git last found no untracked file (see above)."""
+    try:
+        data = (repo.git_dir / _NO_UNTRACKED).read_bytes()
+    except OSError:
+        return False
+    fields = data.split(b"\0")
+    if len(fields) < 3 or fields.pop() != b"":
+        return False
+    tracked = tracked_paths(repo)
+    if tracked is None:
+        return False
+    seen = set()
+    for path_bytes, mtime in zip(fields[::2], fields[1::2], strict=True):
+        path = os.fsdecode(path_bytes)
+        if _stamp(path) != int(mtime):
+            return False
+        seen.add(path)
+    # a directory of a newly tracked file is watched from now on: ask git again
+    assert repo.worktree is not None
+    top = str(repo.worktree)
+    return all(
+        os.path.join(top, path.rpartition("/")[0]) in seen for path in tracked if "/" in path
+    )

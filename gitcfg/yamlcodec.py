@@ -24,7 +24,14 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitcfg.errors import ConfigError, KeyCollisionError, UnsupportedValueError, YamlError
-from gitcfg.flat import MAX_KEY_LENGTH, check_key, find_collision, flatten, is_valid_key
+from gitcfg.flat import (
+    MAX_DEPTH,
+    MAX_KEY_LENGTH,
+    check_key,
+    find_collision,
+    flatten,
+    is_valid_key,
+)
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -280,11 +287,74 @@ def _yaml_error(source: str, exc: Exception) -> YamlError:
     return YamlError(source, f"{where}{detail}; fix the YAML")
 
 
+# How many values aliases may add by repeating what an anchor holds. Parsers build an alias as
+# a reference to the one object, but flattening, writing and comparing expand it: nine levels
+# of nine aliases each (a "billion laughs") are 387 million values from a 1 KB file.
+MAX_ALIAS_VALUES = 100_000
+
+
 def _load(text: str | bytes, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from exc
+    except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
+        raise YamlError(source, f"nesting is too deep; use at most {MAX_DEPTH} levels") from None
+    check_shape(data, source)
+    return data
+
+
+def check_shape(data: Any, source: str) -> None:
+    """Raise ``YamlError`` for data read from YAML that no config should have: nesting deeper
+    than ``MAX_DEPTH``, aliases that refer to themselves, or aliases that expand to more than
+    ``MAX_ALIAS_VALUES`` repeated values. Each object is visited once, so this is linear in
+    the size of the file, not of its expansion.
+    """
+    # id(container) -> (values it expands to, its height); a second visit is an alias.
+    seen: dict[int, tuple[int, int]] = {}
+    open_ids: set[int] = set()
+    repeated = 0
+
+    def visit(node: Any, depth: int) -> tuple[int, int]:
+        nonlocal repeated
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            return 1, 0
+        ident = id(node)
+        if ident in open_ids:
+            raise YamlError(source, "an alias refers to a mapping or list that holds it")
+        known = seen.get(ident)
+        if known is not None:
+            repeated += known[0]
+            if repeated > MAX_ALIAS_VALUES:
+                raise YamlError(
+                    source,
+                    f"aliases (*name) expand to more than {MAX_ALIAS_VALUES:,} repeated values "
+                    f"(a 'billion laughs'); write the values out or use fewer aliases",
+                )
+        else:
+            if depth >= MAX_DEPTH:
+                raise YamlError(
+                    source, f"values nest more than {MAX_DEPTH} levels deep; flatten the file"
+                )
+            open_ids.add(ident)
+            size, height = 1, 0
+            for child in children:
+                child_size, child_height = visit(child, depth + 1)
+                size += child_size
+                height = max(height, child_height + 1)
+            open_ids.discard(ident)
+            seen[ident] = known = (size, height)
+        if depth + known[1] > MAX_DEPTH:
+            raise YamlError(
+                source, f"values nest more than {MAX_DEPTH} levels deep; flatten the file"
+            )
+        return known
+
+    visit(data, 0)
 
 
 def _as_mapping(data: Any, source: str) -> dict[Any, Any]:
@@ -603,6 +673,11 @@ def parse_value(text: str) -> Any:
         value = loader.load(text)
     except YAMLError as exc:
         raise _yaml_error(f"value {text!r}", exc) from exc
+    except RecursionError:
+        raise YamlError(
+            f"value {text[:40]!r}", f"nesting is too deep; use at most {MAX_DEPTH} levels"
+        ) from None
+    check_shape(value, f"value {text[:40]!r}")
     if value is None and text.strip() not in _NULL_WORDS:
         return text
     return _plain(value)

@@ -27,6 +27,60 @@ TEST_IDENTITY = {
 }
 
 
+def git_dirs(root: Path) -> list[Path]:
+    """Every repository (``.git`` directory or bare repository) under ``root``.
+
+    A directory is one when it holds ``HEAD``, ``objects/`` and ``refs/``; linked worktrees'
+    admin directories (no ``objects/``) are covered by their common directory.
+    """
+    found: list[Path] = []
+    for path, dirs, files in os.walk(root):
+        if "HEAD" in files and "objects" in dirs and "refs" in dirs:
+            found.append(Path(path))
+            dirs.clear()  # nothing of interest inside a git directory
+    return found
+
+
+def fsck_problems(git_dir: Path) -> str | None:
+    """What ``git fsck --strict`` (with its default connectivity checks) says is wrong, if any."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "fsck", "--strict", "--no-progress", "--no-dangling"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # "notice:" lines (an unborn HEAD in a fresh bare remote) are not problems; anything else is.
+    lines = (proc.stdout + proc.stderr).splitlines()
+    report = "\n".join(line for line in lines if line.strip() and not line.startswith("notice:"))
+    if proc.returncode != 0 or report:
+        return report or f"exit code {proc.returncode}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def fsck_after(request: pytest.FixtureRequest, isolated_git: None) -> Iterator[None]:
+    """Fail a test that leaves any repository under its ``tmp_path`` failing ``git fsck --strict``.
+
+    Every test builds its repositories under ``tmp_path``, so scanning it at teardown finds each
+    one the test created or wrote to (it runs inside ``isolated_git``, so no outside git config
+    applies). Tests that damage a repository on purpose opt out with
+    ``@pytest.mark.no_fsck``.
+    """
+    if "tmp_path" not in request.fixturenames or request.node.get_closest_marker("no_fsck"):
+        yield
+        return
+    root: Path = request.getfixturevalue("tmp_path")
+    yield
+    failures = []
+    for git_dir in git_dirs(root):
+        wait_for_gitcfg_gc(git_dir)  # fsck beside a running gc sees objects vanish
+        problems = fsck_problems(git_dir)
+        if problems is not None:
+            failures.append(f"{git_dir}:\n{problems}")
+    if failures:
+        pytest.fail("git fsck --strict failed:\n" + "\n".join(failures), pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No global or system git config, no user identity, no gitcfg settings from outside."""

@@ -322,3 +322,53 @@ def test_push_command_to_a_missing_remote(repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Error: cannot fetch from") and result.stderr.count("\n") == 1
     assert tip(repo) == before
+
+
+def many_keep_refs(repo: Path, count: int) -> None:
+    """``count`` keep refs at HEAD, named like gitcfg names them (a 40-hex id each), made fast."""
+    import hashlib
+
+    head = git(repo, "rev-parse", "HEAD").strip()
+    lines = "".join(
+        f"create refs/gitcfg/keep/{hashlib.sha1(str(i).encode()).hexdigest()} {head}\n"
+        for i in range(count)
+    )
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
+
+
+@pytest.mark.slow
+def test_push_and_autopush_with_seventeen_thousand_keep_refs(repo: Path, tmp_path: Path) -> None:
+    # 17,000 keep refs on a command line are over the kernel's argument limit (E2BIG).
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    many_keep_refs(repo, 17_000)
+    git(repo, "config", "gitcfg.autopush", "origin")
+    script = "import gitcfg; gitcfg.init(config={'lr': 1}, project='p', id='r1').finish()"
+    created = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert created.returncode == 0 and created.stderr == "", created.stderr
+    assert git(bare, "rev-parse", "gitcfg") == git(repo, "rev-parse", "gitcfg")
+    local = git(repo, "for-each-ref", "refs/gitcfg/keep/")
+    assert len(local.splitlines()) == 17_001  # and the run's own code commit
+    assert git(bare, "for-each-ref", "refs/gitcfg/keep/") == local
+
+    ConfigStore.open().create("p", {"lr": 2}, run_id="r2")
+    pushed = gitcfg_cli(repo, "push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert git(bare, "rev-parse", "gitcfg") == git(repo, "rev-parse", "gitcfg")
+
+
+def test_autopush_never_raises_into_the_script(
+    repo: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A remote name longer than the kernel allows for one argument: starting git itself fails
+    # with OSError (E2BIG), not a gitcfg error. The run stands; one warning line says so.
+    store = ConfigStore.open()
+    store.autopush = "x" * 200_000
+    _, commit = store.create("p", {"a": 1}, run_id="r")
+    assert tip(repo) == commit
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "committed locally, but pushing to" in err
+    assert "OSError" in err and "Traceback" not in err
