@@ -258,6 +258,7 @@ def init(
     stored config values over this call's ``config`` and the defaults files (new keys are
     added); later changes are new commits on it. ``GITCFG_RUN_ID`` (set by ``gitcfg run``)
     attaches the same way. ``mode="disabled"`` records nothing and returns a working run.
+    ``mode="shared"`` (also in ``settings``) with an ``id`` attaches like ``resume="allow"``.
     The other keywords of ``wandb.init`` (``entity``, ``reinit``, ``settings``, ``save_code``,
     ``sync_tensorboard``, ``monitor_gym``, ``magic``, ``anonymous``, ...) are accepted and
     have no effect; ``dir`` sets ``run.dir``. A second ``init`` finishes the first run.
@@ -266,7 +267,9 @@ def init(
     if unknown:
         raise TypeError(f"init() got an unexpected keyword argument {next(iter(unknown))!r}")
     env = _Env()
-    mode = mode or env.get("MODE")
+    from gitcfg.wandbnames import setting
+
+    mode = mode or setting(settings, "mode") or env.get("MODE")
     if mode is not None and mode not in MODES:
         raise UsageError(f"init(mode={mode!r}): use 'online', 'offline' or 'disabled'")
     env_attach = id is None and bool(os.environ.get("GITCFG_RUN_ID"))
@@ -274,7 +277,11 @@ def init(
     if env_attach:
         # the parent that set GITCFG_RUN_ID named the run: its project wins over the script's
         project = os.environ.get("GITCFG_PROJECT") or project
-    resume_mode = _resume_mode(resume if resume is not None else env.get("RESUME"), env_attach)
+    # wandb's shared mode: processes that name the same id log to one run
+    shared = mode == "shared" and run_id is not None
+    resume_mode = _resume_mode(
+        resume if resume is not None else env.get("RESUME"), env_attach or shared
+    )
     tags = tags if tags is not None else _env_tags(env.get("TAGS"))
     meta = _meta(
         name=name if name is not None else env.get("NAME"),
