@@ -26,6 +26,7 @@ from gitcfg.runsummary import SCALARS, Summary, user_stacklevel
 if TYPE_CHECKING:
     from gitcfg.history import HistoryFile
 
+_now = time.time
 _BATCH = 1000  # rows buffered before a write
 _INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL or power loss)
 AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
@@ -58,7 +59,9 @@ class Recorder:
         self._globs: list[Metric] = []
         self._means: dict[str, list[float]] = {}
         self._warned: set[str] = set()
-        self._last_write = time.monotonic()
+        self._last_write = time.time()
+        # True while a log call may take the fast path: no open step, no define_metric rules
+        self._simple = True
 
     # -- log -----------------------------------------------------------------------------------
 
@@ -66,25 +69,34 @@ class Recorder:
         self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
     ) -> None:
         """Record one step's values (see the module docstring)."""
-        if (
-            step is None
-            and commit is None
-            and self._pending is None
-            and not self._metrics
-            and not self._globs
-            and type(data) is dict
-        ):
-            # The fast path: plain values, one step per call, no aggregates.
-            row = {}
-            for key, value in data.items():
-                if type(value) in SCALARS:
-                    row[key] = value
-                else:
-                    self._convert(key, value, row)
+        if step is None and commit is None and self._simple and type(data) is dict:
+            # The fast path (one step per call, no aggregates): a copy, a type check per
+            # value, the summary update and a buffered row; no I/O but one write per batch.
+            row = data.copy()
+            for value in row.values():
+                if type(value) not in SCALARS:
+                    row = self._plain_row(data)
+                    break
             self._data.update(row)
-            self._emit(row)
+            now = _now()
+            row["_step"] = self.step
+            row["_timestamp"] = now
+            self.step += 1
+            rows = self._rows
+            rows.append(row)
+            if len(rows) >= _BATCH or now - self._last_write > _INTERVAL:
+                self.write()
             return
         self._log_slow(data, step, commit)
+
+    def _plain_row(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, value in data.items():
+            if type(value) in SCALARS:
+                row[key] = value
+            else:
+                self._convert(key, value, row)
+        return row
 
     def _log_slow(self, data: Any, step: int | None, commit: bool | None) -> None:
         if not isinstance(data, Mapping):
@@ -106,12 +118,7 @@ class Recorder:
                 if self._pending is not None:
                     self._emit(self._pending)
                 self.step = step
-        row: dict[str, Any] = {}
-        for key, value in data.items():
-            if type(value) in SCALARS:
-                row[key] = value
-            else:
-                self._convert(key, value, row)
+        row = self._plain_row(data)
         for key, value in row.items():
             self._summarize(key, value)
         if self._pending is None:
@@ -122,16 +129,17 @@ class Recorder:
             commit = step is None
         if commit:
             self._emit(self._pending)
+        self._simple = self._pending is None and not self._metrics and not self._globs
 
     def _emit(self, row: dict[str, Any]) -> None:
-        now = time.time()
+        now = _now()
         row["_step"] = self.step
         row["_timestamp"] = now
         self.step += 1
         self._pending = None
         rows = self._rows
         rows.append(row)
-        if len(rows) >= _BATCH or time.monotonic() - self._last_write > _INTERVAL:
+        if len(rows) >= _BATCH or now - self._last_write > _INTERVAL:
             self.write()
 
     def _convert(self, key: Any, value: Any, row: dict[str, Any]) -> None:
@@ -221,6 +229,7 @@ class Recorder:
             self._globs = [m for m in self._globs if m.name != name] + [metric]
         else:
             self._metrics[name] = metric
+        self._simple = False
         return metric
 
     # -- writing -------------------------------------------------------------------------------
@@ -228,7 +237,7 @@ class Recorder:
     def write(self) -> None:
         """Write the buffered history rows (the row of an open ``commit=False`` step waits)."""
         rows, self._rows = self._rows, []
-        self._last_write = time.monotonic()
+        self._last_write = _now()
         if self.history is not None:
             self.history.append(rows)
 
