@@ -151,6 +151,9 @@ class Run(RunView):
         """
         self._recorder.log(data, step, commit)
 
+    def _log_after_finish(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(f"run {self.ref} is finished; call gitcfg.init() for a new run")
+
     def define_metric(
         self,
         name: str,
@@ -183,6 +186,7 @@ class Run(RunView):
             self._recorder.close()
             self._flush()
             self.finished = True
+            self.log = self._log_after_finish  # type: ignore[method-assign]
             self.config._closed = f"run {self.ref} is finished; call gitcfg.init() for a new run"
             if _active is self:
                 _active = None

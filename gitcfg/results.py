@@ -13,7 +13,6 @@ the last ``loss``, as wandb's summary does; several aggregates may be given comm
 
 from __future__ import annotations
 
-import fnmatch
 import time
 import warnings
 from collections.abc import Mapping
@@ -164,9 +163,11 @@ class Recorder:
         )
 
     def _summarize(self, key: str, value: Any) -> None:
-        rule = self._metrics.get(key) or next(
-            (m for m in self._globs if fnmatch.fnmatchcase(key, m.name)), None
-        )
+        rule = self._metrics.get(key)
+        if rule is None and self._globs:
+            from fnmatch import fnmatchcase
+
+            rule = next((m for m in self._globs if fnmatchcase(key, m.name)), None)
         data = self._data
         if rule is None or not rule.summary:
             data[key] = value

@@ -296,3 +296,12 @@ def test_a_history_cut_short_by_a_crash_keeps_the_rows_before(repo: Path) -> Non
         handle.write(marshal.dumps([{"_step": 3, "loss": 3.0}, {"_step": 4, "loss": 4.0}])[:-5])
     assert [r["loss"] for r in gitcfg.Api().run("p/r").scan_history()] == [0.0, 1.0, 2.0]
     assert path.read_bytes().startswith(whole)
+
+
+def test_log_after_finish_is_refused(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"loss": 1.0})
+    run.finish()
+    with pytest.raises(gitcfg.UsageError, match="is finished"):
+        run.log({"loss": 2.0})
+    assert gitcfg.Api().run("p/r").summary["loss"] == 1.0
