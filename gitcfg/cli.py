@@ -695,7 +695,8 @@ def runs(
         if not rows:
             click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
             return
-        cells = [[_table_cell(row, name, query.value(row, name)) for name in names] for row in rows]
+        getters = [(name, query.getter(name)) for name in names]
+        cells = [[_table_cell(row, name, get(row)) for name, get in getters] for row in rows]
         opts.out(table(names, cells, opts.color), page=True)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,19 +79,29 @@ def where(rows: Iterable[Row], conditions: Sequence[Condition]) -> list[Row]:
     """The rows whose columns meet every condition (the conditions are ANDed)."""
     if not conditions:
         return list(rows)
-    return [row for row in rows if all(c.test(value(row, c.key)) for c in conditions)]
+    tests = [(getter(c.key), c.test) for c in conditions]
+    return [row for row in rows if all(test(get(row)) for get, test in tests)]
+
+
+def getter(column: str) -> Callable[[Row], Any]:
+    """A function giving a row's value in ``column`` (see the module docstring), ``MISSING``
+    when absent; the name is parsed once, not once per row."""
+    if column.startswith(SUMMARY):
+        key = column[len(SUMMARY) :]
+        return lambda row: row["summary"].get(key, MISSING)
+    if column.startswith(CONFIG):
+        key = column[len(CONFIG) :]
+        return lambda row: row["config"].get(key, MISSING)
+    if column in META_FIELDS:
+        return lambda row: MISSING if row.get(column) is None else row[column]
+    if column in FIELDS:
+        return lambda row: row[column]
+    return lambda row: row["config"].get(column, MISSING)
 
 
 def value(row: Row, column: str) -> Any:
     """A row's value in ``column`` (see the module docstring); ``MISSING`` when absent."""
-    if column.startswith(SUMMARY):
-        return row["summary"].get(column[len(SUMMARY) :], MISSING)
-    if column.startswith(CONFIG):
-        return row["config"].get(column[len(CONFIG) :], MISSING)
-    if column in ALL_FIELDS:
-        item = row.get(column)
-        return MISSING if item is None and column in META_FIELDS else item
-    return row["config"].get(column, MISSING)
+    return getter(column)(row)
 
 
 def _identity(item: Any) -> str:
@@ -183,9 +193,10 @@ def _order(item: Any) -> tuple[int, Any]:
 
 def sort_rows(rows: Iterable[Row], column: str, *, descending: bool = False) -> list[Row]:
     """Rows sorted by ``column``; rows without the column go last either way."""
-    present = [row for row in rows if value(row, column) is not MISSING]
-    absent = [row for row in rows if value(row, column) is MISSING]
-    present.sort(key=lambda row: _order(value(row, column)), reverse=descending)
+    get = getter(column)
+    present = [row for row in rows if get(row) is not MISSING]
+    absent = [row for row in rows if get(row) is MISSING]
+    present.sort(key=lambda row: _order(get(row)), reverse=descending)
     return present + absent
 
 
@@ -195,8 +206,9 @@ def group_counts(rows: Iterable[Row], column: str) -> list[tuple[Any, int]]:
     Rows without the column are counted under ``MISSING``, listed last.
     """
     counts: dict[str, list[Any]] = {}
+    get = getter(column)
     for row in rows:
-        item = value(row, column)
+        item = get(row)
         entry = counts.setdefault(_identity(item), [item, 0])
         entry[1] += 1
     groups = [(item, count) for item, count in counts.values()]
@@ -228,8 +240,9 @@ def group_stats(rows: Sequence[Row], column: str, metrics: Sequence[str]) -> lis
     NaN values are left out of the figures; a group with no number for a key has no entry.
     """
     members: dict[str, list[Row]] = {}
+    get = getter(column)
     for row in rows:
-        members.setdefault(_identity(value(row, column)), []).append(row)
+        members.setdefault(_identity(get(row)), []).append(row)
     groups = []
     for item, count in group_counts(rows, column):
         group_rows = members[_identity(item)]
@@ -252,4 +265,5 @@ def _is_number(item: Any) -> bool:
 
 def table_cells(rows: Iterable[Row], columns: Sequence[str]) -> list[list[Any]]:
     """The values of ``columns`` for each row (``MISSING`` where a row has no such key)."""
-    return [[value(row, column) for column in columns] for row in rows]
+    getters = [getter(column) for column in columns]
+    return [[get(row) for get in getters] for row in rows]
