@@ -357,15 +357,17 @@ def start(
 
     if resume not in ("never", "allow", "must"):
         raise UsageError(f"resume={resume!r}: use 'allow', 'must' or 'never'")
+    if resume == "must" and run_id is None:
+        raise UsageError(
+            "resume='must' needs the id of the run to continue: init(id=..., resume='must') "
+            "or GITCFG_RUN_ID"
+        )
     if run_id is not None and resume != "never":
         ref = RunRef(check_project(project), check_run_id(run_id))
         if store.exists(ref):
             return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
         if resume == "must":
-            raise RunNotFoundError(
-                f"{ref}' to resume (resume='must'); start it without resume, or check the id and "
-                f"project ('gitcfg runs'), and the project '"
-            ) from None
+            raise RunNotFoundError(str(ref))
     from gitcfg.provenance import capture
 
     # captured here rather than by the store, so that the run knows what meta.yaml holds

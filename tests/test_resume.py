@@ -50,8 +50,10 @@ def test_resume_allow_creates_a_missing_run(repo: Path) -> None:
 
 
 def test_resume_must_refuses_a_missing_run_and_never_an_existing_one(repo: Path) -> None:
-    with pytest.raises(gitcfg.RunNotFoundError):
+    with pytest.raises(gitcfg.RunNotFoundError, match="no run 'p/nope'"):
         gitcfg.init(project="p", id="nope", resume="must")
+    with pytest.raises(gitcfg.UsageError, match="needs the id"):
+        gitcfg.init(project="p", resume="must")
     gitcfg.init(project="p", id="r").finish()
     with pytest.raises(gitcfg.RunExistsError):
         gitcfg.init(project="p", id="r", resume="never")
