@@ -244,7 +244,6 @@ def init(
     force: bool | None = None,
     resume_from: str | None = None,
     fork_from: str | None = None,
-    **unknown: Any,
 ) -> Run:
     """Start a run and commit its config ("create"); returns the ``Run``, also ``gitcfg.run``.
 
@@ -268,8 +267,6 @@ def init(
     have no effect; ``dir`` sets ``run.dir``. A second ``init`` finishes the first run.
     """
     global _active
-    if unknown:
-        raise TypeError(f"init() got an unexpected keyword argument {next(iter(unknown))!r}")
     env = _Env()
     from gitcfg.wandbnames import setting
 
