@@ -92,8 +92,20 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         return config
 
     def _sync(self) -> None:
-        """Make the dict's own storage the plain nested copy of ``_data`` again."""
-        plain = unflatten({k: _thaw(v) for k, v in self._data.items()})
+        """Make the dict's own storage the plain nested copy of ``_data`` again.
+
+        ``_data`` was checked as it was set (keys, collisions), so this nests without checking.
+        """
+        plain: dict[str, Any] = {}
+        for key, value in self._data.items():
+            if "." not in key:
+                plain[key] = _thaw(value)
+                continue
+            *parents, last = key.split(".")
+            node = plain
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = _thaw(value)
         dict.clear(self)
         dict.update(self, plain)
 
