@@ -14,6 +14,8 @@ the ratio compares gitcfg's per-call cost with the baseline's, measured in the s
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -58,21 +60,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    repo = make_repo(work_dir("log") / "repo")
-    import os
-
-    os.chdir(repo)
-    run = gitcfg.init(config={"lr": 0.1}, project="bench")
-    empty, listed, logged = [], [], []
-    for _ in range(args.repeat):
-        empty.append(loop_empty(args.steps))
-        listed.append(loop_list(args.steps))
-        logged.append(loop_gitcfg(args.steps))
-    run.finish()
+    where = work_dir("gitcfg-bench-log-")
+    try:
+        os.chdir(make_repo(where / "repo"))
+        run = gitcfg.init(config={"lr": 0.1}, project="bench")
+        empty, listed, logged = [], [], []
+        for _ in range(args.repeat):
+            empty.append(loop_empty(args.steps))
+            listed.append(loop_list(args.steps))
+            logged.append(loop_gitcfg(args.steps))
+        run.finish()
+        rows = sum(1 for _ in gitcfg.Api().run(run.path).scan_history())
+    finally:
+        os.chdir("/")
+        shutil.rmtree(where, ignore_errors=True)
     base = statistics.median(empty)
     per_list = (statistics.median(listed) - base) / args.steps * 1e6
     per_log = (statistics.median(logged) - base) / args.steps * 1e6
-    rows = sum(1 for _ in gitcfg.Api().run(run.path).scan_history())
     print(f"steps per loop: {args.steps:,}, repeats: {args.repeat}, history rows: {rows:,}")
     print(f"building the dict only:       {base / args.steps * 1e6:6.3f} us/step (median)")
     print(f"baseline, list.append(dict):  {per_list:6.3f} us/call beyond the dict")
