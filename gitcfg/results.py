@@ -280,7 +280,7 @@ def _scalar(value: Any) -> Any:
     if callable(size):  # torch: size() is a shape; numel() counts elements
         numel = getattr(value, "numel", None)
         size = numel() if callable(numel) else None
-    if size not in (None, 1) and size != ():
+    if size is not None and size != 1:
         return _SKIP
     try:
         plain = item()
