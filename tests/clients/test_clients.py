@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gitcfg
 from gitcfg.store import ConfigStore, RunRecord
 from tests.conftest import git, make_repo
 
@@ -138,6 +139,41 @@ def test_nanogpt_train(tmp_path: Path) -> None:
     assert set(summary) == {"iter", "train/loss", "val/loss", "lr", "mfu"}
     assert summary["iter"] == 4  # evaluations at 0, 2 and 4
     assert 2.0 < summary["val/loss"] < 5.0  # about ln(32) for random tokens
+
+
+TINY_LLAMA = [
+    *("--vocab_source=custom", "--vocab_size=32", "--device=cpu", "--compile=False"),
+    *("--dtype=float32", "--wandb_log=True", "--wandb_project=llamac", "--wandb_run_name=tiny"),
+    *("--batch_size=4", "--max_seq_len=16", "--dim=16", "--n_layers=1", "--n_heads=2"),
+    *("--n_kv_heads=2", "--multiple_of=8", "--gradient_accumulation_steps=1", "--max_iters=4"),
+    *("--eval_interval=2", "--eval_iters=2", "--warmup_iters=1", "--out_dir=out"),
+]
+
+
+@pytest.mark.clients
+def test_llama2c_train(tmp_path: Path) -> None:
+    # karpathy/llama2.c train.py: like nanoGPT, but wandb.log(..., step=iter_num), so each
+    # evaluation is a named step; its data is pretokenized shards, written here tiny and random.
+    for module in ("torch", "sentencepiece", "requests", "tqdm"):
+        pytest.importorskip(module)
+    files = ("train.py", "model.py", "tinystories.py", "tokenizer.py", "export.py")
+    repo = setup_repo(tmp_path, "llama2c", *files, "configurator.py")
+    shards = repo / "data" / "tok32"
+    shards.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for shard in range(2):  # shard 0 is the validation split
+        rng.integers(0, 32, size=3000, dtype=np.uint16).tofile(shards / f"data{shard:02d}.bin")
+    run(repo, "train.py", *TINY_LLAMA)
+    (record,) = recorded(repo)
+    assert record.ref.project == "llamac" and record.meta["name"] == "tiny"
+    config = record.config
+    assert (config["dim"], config["vocab_size"], config["vocab_source"]) == (16, 32, "custom")
+    assert config["max_iters"] == 4 and config["dtype"] == "float32"
+    summary = record.summary
+    assert set(summary) == {"iter", "tokens", "loss/train", "loss/val", "lr", "mfu"}
+    assert summary["iter"] == 4 and summary["tokens"] == 4 * 4 * 16
+    rows = list(gitcfg.Api(repo).run(f"llamac/{record.ref.id}").scan_history())
+    assert [row["_step"] for row in rows] == [0, 2, 4]  # the steps the script named
 
 
 @pytest.mark.clients
