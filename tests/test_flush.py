@@ -101,8 +101,8 @@ def test_sigint_commits_and_raises_keyboard_interrupt(repo: Path) -> None:
         repo,
         START
         + """
-print('ready', flush=True)
 try:
+    print('ready', flush=True)  # inside: the signal may be handled as print returns
     while True:
         time.sleep(0.05)
 except KeyboardInterrupt:
