@@ -50,16 +50,19 @@ class Api:
     def runs(self, project: str | None = None, filters: Filters | None = None) -> list[StoredRun]:
         """Runs at the branch tip, oldest first, of one ``project`` or all.
 
-        ``filters`` keeps the runs whose flat config matches every condition: a dict of flat
-        key -> value means equality (``{"model.depth": 50}``); condition strings use the CLI's
-        ``--where`` syntax (``"lr>0.01"``, ``"model!=resnet"``, ``"epochs<=10"``, with
-        ``= != > >= < <=``); a list may mix both. A missing key only meets ``!=``.
+        ``filters`` keeps the runs that match every condition: a dict of flat config key ->
+        value means equality (``{"model.depth": 50}``); condition strings use the CLI's
+        ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
+        ``"group=sweep1"``, with ``= != > >= < <=``); a list may mix both. A missing key only
+        meets ``!=``.
         """
+        from gitcfg.query import run_row, value
+
         conditions = _conditions(filters)
         return [
             StoredRun(self.store, record)
             for record in self.store.runs(project)
-            if all(c.matches(record.config) for c in conditions)
+            if not conditions or all(c.test(value(run_row(record), c.key)) for c in conditions)
         ]
 
 
@@ -150,7 +153,9 @@ def _conditions(filters: Filters | None) -> list[Condition]:
         elif isinstance(item, Mapping):
             for key, value in item.items():
                 flat_key = check_key(key)
-                conditions.append(Condition(flat_key, "=", coerce_value(flat_key, value)))
+                # a dict names config keys, whatever they are called
+                column = "config:" + flat_key
+                conditions.append(Condition(column, "=", coerce_value(flat_key, value)))
         else:
             from gitcfg.errors import InputError
 

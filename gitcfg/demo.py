@@ -16,7 +16,8 @@ import textwrap
 from pathlib import Path
 
 TRAIN_PY = '''\
-"""A stand-in training script: argparse flags + config-defaults.yaml + a nested dict."""
+"""A stand-in training script: argparse flags + config-defaults.yaml + a nested dict; its loss
+is a result (gitcfg.log), kept as the run's summary beside its config."""
 import argparse
 
 import gitcfg
@@ -29,10 +30,11 @@ args = parser.parse_args()
 
 run = gitcfg.init(project="mnist", config=args)       # commits the run at once
 gitcfg.config.update({"model": {"layers": [128, 64], "dropout": 0.1}})
+gitcfg.define_metric("loss", summary="min")
 for epoch in range(gitcfg.config.epochs):             # epochs comes from config-defaults.yaml
-    loss = 1.0 / (epoch + 1) / gitcfg.config.lr
-gitcfg.config.final_loss = round(loss, 3)              # committed when the script exits
-print(f"recorded run {run.path}")
+    loss = 0.5 / (epoch + 1) + gitcfg.config.lr * gitcfg.config.batch_size / 32
+    gitcfg.log({"epoch": epoch, "loss": round(loss, 4)})  # a result: summary + local history
+print(f"recorded run {run.path}")                      # results committed at exit
 '''
 
 DEFAULTS_YAML = """\
@@ -82,8 +84,16 @@ def main(argv: list[str] | None = None) -> None:
 
     _echo("The audit trail is plain git: the gitcfg branch holds config commits only")
     _run(["git", "log", "--format=%h %s", "gitcfg"], where, env)
-    _echo("The runs, showing only the keys that differ")
+    _echo("The runs: config and summary (results) keys that differ")
     _run([*gitcfg_cmd, "runs"], where, env)
+    _run(
+        [*gitcfg_cmd, "runs", "--sort", "summary:loss.min", "--columns", "id,lr,summary:loss.min"],
+        where,
+        env,
+    )
+    _echo("The per-step history stays local (never pushed); the summary is on the branch")
+    _run([*gitcfg_cmd, "history", first], where, env)
+    _run([*gitcfg_cmd, "show", first, "--summary"], where, env)
     _echo("Compare the two runs with plain git diff")
     path_a = _run([*gitcfg_cmd, "path", first], where, env).strip()
     path_b = _run([*gitcfg_cmd, "path", second], where, env).strip()

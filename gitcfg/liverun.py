@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
 from gitcfg.errors import GitcfgError, RunExistsError, RunNotFoundError, SecretKeyError, UsageError
-from gitcfg.flat import is_secret_key
+from gitcfg.flat import is_secret
 from gitcfg.results import Metric, Recorder
 from gitcfg.runconfig import Config, _flat_items, secrets_allowed
 from gitcfg.runsummary import Summary
@@ -151,6 +151,9 @@ class Run(RunView):
         """
         self._recorder.log(data, step, commit)
 
+    def _log_after_finish(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(f"run {self.ref} is finished; call gitcfg.init() for a new run")
+
     def define_metric(
         self,
         name: str,
@@ -183,6 +186,7 @@ class Run(RunView):
             self._recorder.close()
             self._flush()
             self.finished = True
+            self.log = self._log_after_finish  # type: ignore[method-assign]
             self.config._closed = f"run {self.ref} is finished; call gitcfg.init() for a new run"
             if _active is self:
                 _active = None
@@ -240,7 +244,6 @@ def init(
     force: bool | None = None,
     resume_from: str | None = None,
     fork_from: str | None = None,
-    **unknown: Any,
 ) -> Run:
     """Start a run and commit its config ("create"); returns the ``Run``, also ``gitcfg.run``.
 
@@ -258,15 +261,16 @@ def init(
     stored config values over this call's ``config`` and the defaults files (new keys are
     added); later changes are new commits on it. ``GITCFG_RUN_ID`` (set by ``gitcfg run``)
     attaches the same way. ``mode="disabled"`` records nothing and returns a working run.
+    ``mode="shared"`` (also in ``settings``) with an ``id`` attaches like ``resume="allow"``.
     The other keywords of ``wandb.init`` (``entity``, ``reinit``, ``settings``, ``save_code``,
     ``sync_tensorboard``, ``monitor_gym``, ``magic``, ``anonymous``, ...) are accepted and
     have no effect; ``dir`` sets ``run.dir``. A second ``init`` finishes the first run.
     """
     global _active
-    if unknown:
-        raise TypeError(f"init() got an unexpected keyword argument {next(iter(unknown))!r}")
     env = _Env()
-    mode = mode or env.get("MODE")
+    from gitcfg.wandbnames import setting
+
+    mode = mode or setting(settings, "mode") or env.get("MODE")
     if mode is not None and mode not in MODES:
         raise UsageError(f"init(mode={mode!r}): use 'online', 'offline' or 'disabled'")
     env_attach = id is None and bool(os.environ.get("GITCFG_RUN_ID"))
@@ -274,7 +278,11 @@ def init(
     if env_attach:
         # the parent that set GITCFG_RUN_ID named the run: its project wins over the script's
         project = os.environ.get("GITCFG_PROJECT") or project
-    resume_mode = _resume_mode(resume if resume is not None else env.get("RESUME"), env_attach)
+    # wandb's shared mode: processes that name the same id log to one run
+    shared = mode == "shared" and run_id is not None
+    resume_mode = _resume_mode(
+        resume if resume is not None else env.get("RESUME"), env_attach or shared
+    )
     tags = tags if tags is not None else _env_tags(env.get("TAGS"))
     meta = _meta(
         name=name if name is not None else env.get("NAME"),
@@ -290,8 +298,8 @@ def init(
         flat = overlay(flat, _flat_items(layer, ""))
     flat = overlay(flat, _flat_items(chosen, ""))
     if not secrets_allowed():
-        for key in flat:
-            if is_secret_key(key):
+        for key, value in flat.items():
+            if is_secret(key, value):
                 raise SecretKeyError(key)
     run_dir = os.fspath(dir) if dir is not None else None
     if mode == "disabled":
@@ -347,15 +355,17 @@ def start(
 
     if resume not in ("never", "allow", "must"):
         raise UsageError(f"resume={resume!r}: use 'allow', 'must' or 'never'")
+    if resume == "must" and run_id is None:
+        raise UsageError(
+            "resume='must' needs the id of the run to continue: init(id=..., resume='must') "
+            "or GITCFG_RUN_ID"
+        )
     if run_id is not None and resume != "never":
         ref = RunRef(check_project(project), check_run_id(run_id))
         if store.exists(ref):
             return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
         if resume == "must":
-            raise RunNotFoundError(
-                f"{ref}' to resume (resume='must'); start it without resume, or check the id and "
-                f"project ('gitcfg runs'), and the project '"
-            ) from None
+            raise RunNotFoundError(str(ref))
     from gitcfg.provenance import capture
 
     # captured here rather than by the store, so that the run knows what meta.yaml holds

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitcfg.diff import MISSING
 from gitcfg.errors import ConfigError, InputError, YamlError
 from gitcfg.flat import check_key
 from gitcfg.yamlcodec import parse_value
@@ -97,6 +98,12 @@ class Condition:
         if self.key not in config:
             return self.op == "!="
         return _OPERATORS[self.op](config[self.key], self.value)
+
+    def test(self, item: Any) -> bool:
+        """Whether one value meets the condition; ``MISSING`` (absent) meets only ``!=``."""
+        if item is MISSING:
+            return self.op == "!="
+        return _OPERATORS[self.op](item, self.value)
 
 
 def parse_condition(arg: str) -> Condition:

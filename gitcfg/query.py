@@ -2,15 +2,27 @@
 
 Pure functions over run rows, the JSON shape ``gitcfg runs --format json`` prints::
 
-    {"project": ..., "id": ..., "created": ..., "code_commit": ..., "dirty": ..., "config": {...}}
+    {"project": ..., "id": ..., "created": ..., "code_commit": ..., "dirty": ...,
+     "name": ..., "group": ..., "job_type": ..., "tags": ..., "notes": ...,
+     "config": {flat keys}, "summary": {flat keys}}
 
-A column name is one of those fields, else a flat config key.
+Column names (``--columns``, ``--where``, ``--sort``, ``--group-by``) follow one grammar that can
+never confuse a config key with anything else, whatever characters config keys hold:
+
+- ``summary:KEY`` is a key of the run's summary (its results);
+- ``config:KEY`` is a config key, always;
+- any other name is a field (``FIELDS``, ``META_FIELDS``) if it is one, else a config key.
+
+Only the first ``summary:``/``config:`` is a namespace: the config key ``summary:x`` is
+``config:summary:x``, the config key ``id`` is ``config:id``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.diff import MISSING, same_value
@@ -23,12 +35,17 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 FIELDS = ("project", "id", "created", "code_commit", "dirty")
+# Fields of meta.yaml a user sets (init(name=..., group=...)); columns like FIELDS.
+META_FIELDS = ("name", "group", "job_type", "tags", "notes")
+ALL_FIELDS = frozenset((*FIELDS, *META_FIELDS))
 # The table's fixed columns when --columns is not given; config keys that differ follow.
 DEFAULT_FIELDS = ("id", "project", "created", "code_commit")
+SUMMARY = "summary:"
+CONFIG = "config:"
 
 
 def run_row(record: RunRecord) -> Row:
-    """The JSON shape of one run, from its stored config and ``meta.yaml``."""
+    """The JSON shape of one run, from its stored config, summary and ``meta.yaml``."""
     meta = record.meta
     return {
         "project": record.ref.project,
@@ -36,22 +53,55 @@ def run_row(record: RunRecord) -> Row:
         "created": meta.get("started"),
         "code_commit": meta.get("code_commit"),
         "dirty": bool(meta.get("dirty", False)),
+        "name": meta.get("name"),
+        "group": meta.get("group"),
+        "job_type": meta.get("job_type"),
+        "tags": meta.get("tags"),
+        "notes": meta.get("notes"),
         "config": record.config,
+        "summary": record.summary,
     }
 
 
+def config_column(key: str) -> str:
+    """The column name of config key ``key``: the key itself unless it would read as a field
+    or a namespace, then ``config:KEY``."""
+    if key in ALL_FIELDS or key.startswith((SUMMARY, CONFIG)):
+        return CONFIG + key
+    return key
+
+
+def summary_column(key: str) -> str:
+    return SUMMARY + key
+
+
 def where(rows: Iterable[Row], conditions: Sequence[Condition]) -> list[Row]:
-    """The rows whose config meets every condition (the conditions are ANDed)."""
+    """The rows whose columns meet every condition (the conditions are ANDed)."""
     if not conditions:
         return list(rows)
-    return [row for row in rows if all(c.matches(row["config"]) for c in conditions)]
+    tests = [(getter(c.key), c.test) for c in conditions]
+    return [row for row in rows if all(test(get(row)) for get, test in tests)]
+
+
+def getter(column: str) -> Callable[[Row], Any]:
+    """A function giving a row's value in ``column`` (see the module docstring), ``MISSING``
+    when absent; the name is parsed once, not once per row."""
+    if column.startswith(SUMMARY):
+        key = column[len(SUMMARY) :]
+        return lambda row: row["summary"].get(key, MISSING)
+    if column.startswith(CONFIG):
+        key = column[len(CONFIG) :]
+        return lambda row: row["config"].get(key, MISSING)
+    if column in META_FIELDS:
+        return lambda row: MISSING if row.get(column) is None else row[column]
+    if column in FIELDS:
+        return lambda row: row[column]
+    return lambda row: row["config"].get(column, MISSING)
 
 
 def value(row: Row, column: str) -> Any:
-    """A row's value in ``column``: a field, else a config key; ``MISSING`` when absent."""
-    if column in FIELDS:
-        return row[column]
-    return row["config"].get(column, MISSING)
+    """A row's value in ``column`` (see the module docstring); ``MISSING`` when absent."""
+    return getter(column)(row)
 
 
 def _identity(item: Any) -> str:
@@ -62,25 +112,26 @@ def _identity(item: Any) -> str:
     return json.dumps(item, sort_keys=True, default=repr)
 
 
-def config_keys(rows: Iterable[Row]) -> list[str]:
-    """Every config key any of the rows has, sorted."""
+def config_keys(rows: Iterable[Row], part: str = "config") -> list[str]:
+    """Every config key (or ``part="summary"``: summary key) any of the rows has, sorted."""
     keys: set[str] = set()
     for row in rows:
-        keys.update(row["config"])
+        keys.update(row[part])
     return sorted(keys)
 
 
-def differing_keys(rows: Sequence[Row]) -> list[str]:
-    """Config keys whose values are not the same in all rows (absent counts as a value), sorted.
+def differing_keys(rows: Sequence[Row], part: str = "config") -> list[str]:
+    """Config (or summary) keys whose values are not the same in all rows (absent counts as a
+    value), sorted.
 
     With fewer than two rows nothing can differ, so every key of the row is returned: the
     "only what differs" view of one run is the whole run.
     """
-    keys = config_keys(rows)
+    keys = config_keys(rows, part)
     if len(rows) < 2:
         return keys
     differ = []
-    configs = [row["config"] for row in rows]
+    configs = [row[part] for row in rows]
     for key in keys:
         first = configs[0].get(key, MISSING)
         if any(not same_value(config.get(key, MISSING), first) for config in configs[1:]):
@@ -88,16 +139,43 @@ def differing_keys(rows: Sequence[Row]) -> list[str]:
     return differ
 
 
+def used_meta_fields(rows: Iterable[Row]) -> list[str]:
+    """The ``META_FIELDS`` that at least one row has (name, group...), in their order."""
+    used = {name for row in rows for name in META_FIELDS if row.get(name) is not None}
+    return [name for name in META_FIELDS if name in used]
+
+
+def default_columns(rows: Sequence[Row], *, only_differing: bool) -> list[str]:
+    """The columns shown without ``--columns``: fixed fields, the meta fields in use, then the
+    config and summary keys (those that differ among the rows when ``only_differing``)."""
+    pick = differing_keys if only_differing else config_keys
+    fields = DEFAULT_FIELDS if only_differing else FIELDS
+    return [
+        *fields,
+        *used_meta_fields(rows),
+        *(config_column(k) for k in pick(rows, "config")),
+        *(summary_column(k) for k in pick(rows, "summary")),
+    ]
+
+
 def check_columns(rows: Sequence[Row], columns: Sequence[str]) -> None:
     """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key."""
     known: set[str] | None = None
     for column in columns:
-        if column in FIELDS:
+        if column in ALL_FIELDS and not column.startswith((SUMMARY, CONFIG)):
             continue
         if known is None:
-            known = set(config_keys(rows))
+            known = {CONFIG + k for k in config_keys(rows)}
+            known |= {k for k in config_keys(rows) if config_column(k) == k}
+            known |= {SUMMARY + k for k in config_keys(rows, "summary")}
         if column not in known:
-            raise UnknownColumnError(column, [*FIELDS, *sorted(known)])
+            available = [
+                *FIELDS,
+                *META_FIELDS,
+                *(config_column(k) for k in config_keys(rows)),
+                *(summary_column(k) for k in config_keys(rows, "summary")),
+            ]
+            raise UnknownColumnError(column, available)
 
 
 def _order(item: Any) -> tuple[int, Any]:
@@ -115,9 +193,10 @@ def _order(item: Any) -> tuple[int, Any]:
 
 def sort_rows(rows: Iterable[Row], column: str, *, descending: bool = False) -> list[Row]:
     """Rows sorted by ``column``; rows without the column go last either way."""
-    present = [row for row in rows if value(row, column) is not MISSING]
-    absent = [row for row in rows if value(row, column) is MISSING]
-    present.sort(key=lambda row: _order(value(row, column)), reverse=descending)
+    get = getter(column)
+    present = [row for row in rows if get(row) is not MISSING]
+    absent = [row for row in rows if get(row) is MISSING]
+    present.sort(key=lambda row: _order(get(row)), reverse=descending)
     return present + absent
 
 
@@ -127,8 +206,9 @@ def group_counts(rows: Iterable[Row], column: str) -> list[tuple[Any, int]]:
     Rows without the column are counted under ``MISSING``, listed last.
     """
     counts: dict[str, list[Any]] = {}
+    get = getter(column)
     for row in rows:
-        item = value(row, column)
+        item = get(row)
         entry = counts.setdefault(_identity(item), [item, 0])
         entry[1] += 1
     groups = [(item, count) for item, count in counts.values()]
@@ -136,6 +216,54 @@ def group_counts(rows: Iterable[Row], column: str) -> list[tuple[Any, int]]:
     return groups
 
 
+@dataclass(frozen=True)
+class Group:
+    """One value of a ``--group-by`` column: its runs, and per numeric summary key the
+    ``(mean, min, max)`` over the runs of the group that have a number there."""
+
+    value: Any
+    runs: int
+    metrics: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+
+
+def numeric_summary_keys(rows: Iterable[Row]) -> list[str]:
+    """Summary keys that hold a number (not a bool) in at least one row, sorted."""
+    keys: set[str] = set()
+    for row in rows:
+        keys.update(k for k, v in row["summary"].items() if _is_number(v))
+    return sorted(keys)
+
+
+def group_stats(rows: Sequence[Row], column: str, metrics: Sequence[str]) -> list[Group]:
+    """``group_counts`` with, per group, mean/min/max of each summary key in ``metrics``.
+
+    NaN values are left out of the figures; a group with no number for a key has no entry.
+    """
+    members: dict[str, list[Row]] = {}
+    get = getter(column)
+    for row in rows:
+        members.setdefault(_identity(get(row)), []).append(row)
+    groups = []
+    for item, count in group_counts(rows, column):
+        group_rows = members[_identity(item)]
+        figures: dict[str, tuple[float, float, float]] = {}
+        for key in metrics:
+            numbers = [
+                v
+                for r in group_rows
+                if _is_number(v := r["summary"].get(key)) and not math.isnan(v)
+            ]
+            if numbers:
+                figures[key] = (sum(numbers) / len(numbers), min(numbers), max(numbers))
+        groups.append(Group(item, count, figures))
+    return groups
+
+
+def _is_number(item: Any) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
+
+
 def table_cells(rows: Iterable[Row], columns: Sequence[str]) -> list[list[Any]]:
     """The values of ``columns`` for each row (``MISSING`` where a row has no such key)."""
-    return [[value(row, column) for column in columns] for row in rows]
+    getters = [getter(column) for column in columns]
+    return [[get(row) for get in getters] for row in rows]

@@ -13,7 +13,6 @@ the last ``loss``, as wandb's summary does; several aggregates may be given comm
 
 from __future__ import annotations
 
-import fnmatch
 import time
 import warnings
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from gitcfg.runsummary import SCALARS, Summary, user_stacklevel
 if TYPE_CHECKING:
     from gitcfg.history import HistoryFile
 
+_now = time.time
 _BATCH = 1000  # rows buffered before a write
 _INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL or power loss)
 AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
@@ -58,7 +58,9 @@ class Recorder:
         self._globs: list[Metric] = []
         self._means: dict[str, list[float]] = {}
         self._warned: set[str] = set()
-        self._last_write = time.monotonic()
+        self._last_write = time.time()
+        # True while a log call may take the fast path: no open step, no define_metric rules
+        self._simple = True
 
     # -- log -----------------------------------------------------------------------------------
 
@@ -66,25 +68,34 @@ class Recorder:
         self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
     ) -> None:
         """Record one step's values (see the module docstring)."""
-        if (
-            step is None
-            and commit is None
-            and self._pending is None
-            and not self._metrics
-            and not self._globs
-            and type(data) is dict
-        ):
-            # The fast path: plain values, one step per call, no aggregates.
-            row = {}
-            for key, value in data.items():
-                if type(value) in SCALARS:
-                    row[key] = value
-                else:
-                    self._convert(key, value, row)
+        if step is None and commit is None and self._simple and type(data) is dict:
+            # The fast path (one step per call, no aggregates): a copy, a type check per
+            # value, the summary update and a buffered row; no I/O but one write per batch.
+            row = data.copy()
+            for value in row.values():
+                if type(value) not in SCALARS:
+                    row = self._plain_row(data)
+                    break
             self._data.update(row)
-            self._emit(row)
+            now = _now()
+            row["_step"] = self.step
+            row["_timestamp"] = now
+            self.step += 1
+            rows = self._rows
+            rows.append(row)
+            if len(rows) >= _BATCH or now - self._last_write > _INTERVAL:
+                self.write()
             return
         self._log_slow(data, step, commit)
+
+    def _plain_row(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, value in data.items():
+            if type(value) in SCALARS:
+                row[key] = value
+            else:
+                self._convert(key, value, row)
+        return row
 
     def _log_slow(self, data: Any, step: int | None, commit: bool | None) -> None:
         if not isinstance(data, Mapping):
@@ -106,12 +117,7 @@ class Recorder:
                 if self._pending is not None:
                     self._emit(self._pending)
                 self.step = step
-        row: dict[str, Any] = {}
-        for key, value in data.items():
-            if type(value) in SCALARS:
-                row[key] = value
-            else:
-                self._convert(key, value, row)
+        row = self._plain_row(data)
         for key, value in row.items():
             self._summarize(key, value)
         if self._pending is None:
@@ -122,16 +128,17 @@ class Recorder:
             commit = step is None
         if commit:
             self._emit(self._pending)
+        self._simple = self._pending is None and not self._metrics and not self._globs
 
     def _emit(self, row: dict[str, Any]) -> None:
-        now = time.time()
+        now = _now()
         row["_step"] = self.step
         row["_timestamp"] = now
         self.step += 1
         self._pending = None
         rows = self._rows
         rows.append(row)
-        if len(rows) >= _BATCH or time.monotonic() - self._last_write > _INTERVAL:
+        if len(rows) >= _BATCH or now - self._last_write > _INTERVAL:
             self.write()
 
     def _convert(self, key: Any, value: Any, row: dict[str, Any]) -> None:
@@ -156,9 +163,11 @@ class Recorder:
         )
 
     def _summarize(self, key: str, value: Any) -> None:
-        rule = self._metrics.get(key) or next(
-            (m for m in self._globs if fnmatch.fnmatchcase(key, m.name)), None
-        )
+        rule = self._metrics.get(key)
+        if rule is None and self._globs:
+            from fnmatch import fnmatchcase
+
+            rule = next((m for m in self._globs if fnmatchcase(key, m.name)), None)
         data = self._data
         if rule is None or not rule.summary:
             data[key] = value
@@ -221,6 +230,7 @@ class Recorder:
             self._globs = [m for m in self._globs if m.name != name] + [metric]
         else:
             self._metrics[name] = metric
+        self._simple = False
         return metric
 
     # -- writing -------------------------------------------------------------------------------
@@ -228,7 +238,7 @@ class Recorder:
     def write(self) -> None:
         """Write the buffered history rows (the row of an open ``commit=False`` step waits)."""
         rows, self._rows = self._rows, []
-        self._last_write = time.monotonic()
+        self._last_write = _now()
         if self.history is not None:
             self.history.append(rows)
 
@@ -270,7 +280,7 @@ def _scalar(value: Any) -> Any:
     if callable(size):  # torch: size() is a shape; numel() counts elements
         numel = getattr(value, "numel", None)
         size = numel() if callable(numel) else None
-    if size not in (None, 1) and size != ():
+    if size is not None and size != 1:
         return _SKIP
     try:
         plain = item()

@@ -7,6 +7,13 @@ so ``config["params"]["dropout"] = 0.3`` is recorded like any other change (wand
 issue #9844). Lists come back read-only (``FrozenList``): changing one in place could not be seen,
 so it raises and says to assign a new list.
 
+``Config`` is a ``dict`` whose own storage is a plain nested copy of the config, kept in step with
+every change: ``dict(config)``, ``config.copy()``, ``json.dumps(config)`` read that storage
+directly (CPython copies a dict subclass that keeps dict's iterator without calling
+``__getitem__``), and ``copy``/``pickle`` give plain dicts, so what leaves the config is plain
+data, as wandb's is (``torch.save({"config": dict(wandb.config)})``, worker processes). Item and
+attribute access go through the flat keys and give the live views above.
+
 This module is named ``runconfig`` and not ``config`` because ``gitcfg.config`` is the active
 run's config, and a submodule of that name would shadow it once imported.
 """
@@ -28,7 +35,7 @@ from gitcfg.errors import (
     UsageError,
     ValueChangeError,
 )
-from gitcfg.flat import check_key, flatten, is_secret_key, normalize_top_key, unflatten
+from gitcfg.flat import check_key, flatten, is_secret, normalize_top_key, unflatten
 from gitcfg.values import coerce_value
 
 
@@ -44,12 +51,13 @@ def _empty_group(value: Any) -> bool:
     return isinstance(value, dict) and not value
 
 
-class Config(MutableMapping[str, Any]):
+class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
     """A run's config: attribute and item access, ``update``, ``setdefaults``, ``as_dict``...
 
     ``allow_val_change=False`` refuses to change an existing key to a different value
     (``ValueChangeError``); setting the same value again is fine. Keys and iteration are the
-    top-level names; a group of nested keys reads as a ``ConfigView``.
+    top-level names; a group of nested keys reads as a ``ConfigView``. ``dict(config)``,
+    ``copy.deepcopy``, ``pickle`` and ``json.dumps`` give plain nested data.
     """
 
     _data: dict[str, Any]
@@ -60,6 +68,7 @@ class Config(MutableMapping[str, Any]):
     _closed: str | None
 
     def __init__(self, values: Any = None, *, allow_val_change: bool = True) -> None:
+        super().__init__()
         object.__setattr__(self, "_data", {})
         object.__setattr__(self, "_base", {})
         object.__setattr__(self, "_allow_val_change", allow_val_change)
@@ -77,9 +86,38 @@ class Config(MutableMapping[str, Any]):
         """A config holding an already checked flat mapping, by default as committed."""
         config = cls(allow_val_change=allow_val_change)
         config._data.update(flat)
+        config._sync()
         if committed:
             config._base.update(flat)
         return config
+
+    def _sync(self) -> None:
+        """Make the dict's own storage the plain nested copy of ``_data`` again.
+
+        ``_data`` was checked as it was set (keys, collisions), so this nests without checking.
+        """
+        plain: dict[str, Any] = {}
+        for key, value in self._data.items():
+            if "." not in key:
+                plain[key] = _thaw(value)
+                continue
+            *parents, last = key.split(".")
+            node = plain
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = _thaw(value)
+        dict.clear(self)
+        dict.update(self, plain)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        # copies and pickles are plain dicts: the config's lock and run stay behind
+        return dict, (self.as_dict(),)
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return self.as_dict()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -125,12 +163,14 @@ class Config(MutableMapping[str, Any]):
                 raise ConfigKeyError(repr(key))
             if key in data:
                 del data[key]
+                self._sync()
                 return
             under = [k for k in data if k.startswith(key + ".")]
             if not under:
                 raise ConfigKeyError(key)
             for k in under:
                 del data[k]
+            self._sync()
 
     def __delattr__(self, name: str) -> None:
         if name.startswith("_"):
@@ -188,15 +228,18 @@ class Config(MutableMapping[str, Any]):
                         sets.pop(leaf, None)
                     else:
                         raise KeyCollisionError(leaf, key)
-            if check_secrets and is_secret_key(key):
+            if check_secrets and is_secret(key, value):
                 raise SecretKeyError(key)
             sets[key] = value
         return sets, removes
 
     def _apply(self, sets: Mapping[str, Any], removes: list[str]) -> None:
+        if not sets and not removes:
+            return
         for key in removes:
             self._data.pop(key, None)
         self._data.update(sets)
+        self._sync()
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -229,11 +272,42 @@ class Config(MutableMapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and (key in self._data or self._is_group(key))
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(_children(self._data, ""))
+    # Iteration, len, keys, values, items and == are dict's own, over the plain storage
+    # (top-level names, nested plain values). Every other dict method that reads by key or
+    # changes the config goes through the flat keys and the config's checks.
 
-    def __len__(self) -> int:
-        return len(_children(self._data, ""))
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except ConfigKeyError:
+            return default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise ConfigKeyError(key)
+        value = _thaw_view(self[key])
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        for key in self:
+            return key, self.pop(key)
+        raise ConfigKeyError("popitem(): the config is empty")
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def __ior__(self, other: Any) -> Config:  # type: ignore[override,misc]
+        self.update(other)
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.as_dict()!r})"
@@ -372,6 +446,13 @@ def _children(data: Mapping[str, Any], prefix: str) -> list[str]:
     """The names one level below ``prefix`` ("" for the top), in order of first appearance."""
     start = len(prefix)
     return list(dict.fromkeys(k[start:].split(".", 1)[0] for k in data if k.startswith(prefix)))
+
+
+def _thaw_view(value: Any) -> Any:
+    """A value read from a config as plain data (a group as nested dicts)."""
+    if isinstance(value, ConfigView):
+        return value.as_dict()
+    return _thaw(value)
 
 
 def _frozen(key: str, value: Any) -> Any:

@@ -32,7 +32,7 @@ from gitcfg.errors import (
     VersionNotFoundError,
     YamlError,
 )
-from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
+from gitcfg.flat import check_key, find_collision, flatten, is_secret
 from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
 from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
 from gitcfg.names import check_project, check_run_id, new_run_id
@@ -62,12 +62,14 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class RunVersion:
-    """One version of a run's config, newest first in ``ConfigStore.history``."""
+    """One version of a run (a commit that changed its config or summary), newest first in
+    ``ConfigStore.history``, with the config and summary as of that commit."""
 
     commit: str
     time: int
     message: str
     config: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ class ConfigStore:
         """
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
-        flat = self._checked(config, allow_secrets, config.keys())
+        flat = self._checked(config, allow_secrets, True)
         self.check_writable()
         if run_id is not None and self.exists(ref):  # refuse before writing any object
             raise RunExistsError(str(ref))
@@ -198,7 +200,7 @@ class ConfigStore:
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
         config_text = yamlcodec.dump_config(flat).encode()
         meta_text = yamlcodec.dump_config(meta_flat).encode()
-        summary_flat = self._checked(summary or {}, True, ())
+        summary_flat = self._checked(summary or {}, True, False)
         config_blob = self.repo.write_blob(config_text)
         meta_blob = self.repo.write_blob(meta_text)
         files = [
@@ -254,11 +256,11 @@ class ConfigStore:
         ``summary.yaml`` (created when missing, removed when emptied), in the same commit;
         ``meta`` sets keys of ``meta.yaml`` (name, notes, tags, group, ...).
         """
-        wanted = self._checked(set_values or {}, allow_secrets, ())
+        wanted = self._checked(set_values or {}, allow_secrets, False)
         removals = [check_key(k) for k in unset]
-        summary_wanted = self._checked(summary or {}, True, ())
+        summary_wanted = self._checked(summary or {}, True, False)
         summary_removals = [check_key(k) for k in summary_unset]
-        meta_wanted = self._checked(meta or {}, True, ())
+        meta_wanted = self._checked(meta or {}, True, False)
         if not dry_run:
             self.check_writable()
         outcome: dict[str, Any] = {}
@@ -435,23 +437,23 @@ class ConfigStore:
         if conflicts:
             raise ConcurrentUpdateError(str(run), conflicts)
         if not (allow_secrets or secrets_allowed()):
-            for key in wanted:
-                if key not in current and is_secret_key(key):
+            for key, value in wanted.items():
+                if key not in current and is_secret(key, value):
                     raise SecretKeyError(key)
         return new
 
     def _checked(
-        self, config: Mapping[str, Any], allow_secrets: bool | None, secret_keys: Iterable[str]
+        self, config: Mapping[str, Any], allow_secrets: bool | None, check_secrets: bool
     ) -> dict[str, Any]:
         # A mapping value is a group of nested keys: {"model": {"lr": 1}} sets "model.lr".
         flat = flatten({check_key(k): coerce_value(str(k), v) for k, v in config.items()})
         collision = find_collision(flat.keys())
         if collision is not None:
             raise KeyCollisionError(*collision)
-        if not (allow_secrets or secrets_allowed()):
-            for key in secret_keys:
-                if is_secret_key(str(key)):
-                    raise SecretKeyError(str(key))
+        if check_secrets and not (allow_secrets or secrets_allowed()):
+            for key, value in flat.items():
+                if is_secret(key, value):
+                    raise SecretKeyError(key)
         return flat
 
     def _commit(
@@ -573,7 +575,7 @@ class ConfigStore:
             return self._lookup(root, [*run.segments], reader) is not None
 
     def history(self, run: RunRef) -> list[RunVersion]:
-        """Every version of the run's config, newest first."""
+        """Every version of the run (commits that changed its config or summary), newest first."""
         if self.tip() is None:
             raise RunNotFoundError(str(run))
         proc = self.repo.git(
@@ -586,23 +588,51 @@ class ConfigStore:
             self.ref,
             "--",
             run.config_path,
+            run.summary_path,
         )
-        versions: list[tuple[str, int, str, str]] = []
+        # newest first: (sha, time, message, config blob or None, summary blob, touched summary)
+        commits: list[tuple[str, int, str, str | None, str | None, bool]] = []
         for record in proc.stdout.decode(errors="replace").split("\x1e")[1:]:
             sha, when, message, raw = record.split("\x1f", 3)
-            blob = None
+            config_blob: str | None = None
+            summary_blob: str | None = None
+            summary_touched = False
             for line in raw.strip().splitlines():
-                if line.startswith(":") and line.endswith("\t" + run.config_path):
-                    blob = line.split()[3]
-            if blob is None or set(blob) == {"0"}:
-                if versions:
+                if not line.startswith(":"):
+                    continue
+                blob = line.split()[3]
+                if line.endswith("\t" + run.config_path):
+                    config_blob = blob
+                elif line.endswith("\t" + run.summary_path):
+                    summary_blob, summary_touched = blob, True
+            if config_blob is not None and set(config_blob) == {"0"}:
+                if commits:
                     break  # the run was deleted and recreated: older versions are another run
                 continue
-            versions.append((sha, int(when), message.strip(), blob))
-        if not versions:
+            entry = (sha, int(when), message.strip(), config_blob, summary_blob, summary_touched)
+            commits.append(entry)
+        # oldest first, carrying each file's blob over the commits that did not change it
+        entries: list[tuple[str, int, str, str, str | None]] = []
+        config_now: str | None = None
+        summary_now: str | None = None
+        for sha, time, message, config_blob, summary_blob, touched in reversed(commits):
+            if config_blob is not None:
+                config_now = config_blob
+            if touched:
+                summary_now = (
+                    None if summary_blob is None or set(summary_blob) == {"0"} else summary_blob
+                )
+            if config_now is not None:
+                entries.append((sha, time, message, config_now, summary_now))
+        if not entries:
             raise RunNotFoundError(str(run))
-        configs = self.parsed_files({blob: run.config_path for *_, blob in versions})
-        return [RunVersion(sha, when, msg, configs[blob]) for sha, when, msg, blob in versions]
+        blobs = {config: run.config_path for *_, config, _ in entries}
+        blobs.update({summary: run.summary_path for *_, summary in entries if summary})
+        parsed = self.parsed_files(blobs)
+        return [
+            RunVersion(sha, when, msg, parsed[config], parsed[summary] if summary else {})
+            for sha, when, msg, config, summary in reversed(entries)
+        ]
 
     def parsed_files(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache.

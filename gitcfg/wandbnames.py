@@ -21,6 +21,7 @@ from gitcfg.runsummary import user_stacklevel
 # wandb name -> "module:attribute" of gitcfg's implementation (extend for sweep/agent...)
 IMPLEMENTED: dict[str, str] = {
     "Error": "gitcfg.errors:GitcfgError",
+    "Settings": "gitcfg.wandbnames:Settings",
 }
 
 # media and data types: constructed with any arguments, logged as nothing (skipped with a warning)
@@ -37,7 +38,6 @@ DATA_TYPES = frozenset(
         "Molecule",
         "Object3D",
         "Plotly",
-        "Settings",
         "Table",
         "Video",
         "box3d",
@@ -119,6 +119,32 @@ class NoOp:
 
     def __repr__(self) -> str:
         return f"<gitcfg no-op {type(self).__name__}>"
+
+
+class Settings:
+    """``wandb.Settings(...)``: keeps its keywords for ``init(settings=...)``, which reads
+    ``mode`` (``"disabled"``, ``"shared"``); the others have no effect here."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__dict__.update(kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for item in args:
+            if isinstance(item, dict):
+                self.__dict__.update(item)
+        self.__dict__.update(kwargs)
+
+
+def setting(settings: Any, name: str) -> Any:
+    """One setting of ``init(settings=...)``: a dict, a ``Settings`` or any object."""
+    if isinstance(settings, dict):
+        return settings.get(name)
+    return getattr(settings, name, None) if settings is not None else None
 
 
 def _function(name: str) -> Any:

@@ -167,7 +167,8 @@ BAD_INPUT = [
         ["runs", "--columns", "id,nope"],
         1,
         "Error: no column 'nope' in the runs listed; available: project, id, created, "
-        "code_commit, dirty, batch_size, dropout, lr, model.layers, seed",
+        "code_commit, dirty, name, group, job_type, tags, notes, batch_size, dropout, lr, "
+        "model.layers, seed",
     ),
     (["runs", "--sort", "nope"], 1, "Error: no column 'nope'"),
     (["show", "aaaa", "--at", "nope"], 2, "Error: unknown revision 'nope'"),
@@ -368,6 +369,7 @@ def test_diff_of_two_runs(repo: Path, store: ConfigStore) -> None:
         "added": {"seed": 7},
         "removed": {"batch_size": 32, "model.layers": [64, 32]},
         "changed": {"lr": {"old": 0.001, "new": 0.1}},
+        "summary": {"added": {}, "removed": {}, "changed": {}},
     }
     assert invoke("diff", "aaaa", "mnist/aaaa1111").stdout == ""
 
@@ -443,7 +445,10 @@ def test_runs_json_yaml_and_csv_for_scripts(repo: Path, store: ConfigStore) -> N
     meta = store.read(C).meta
     data = json.loads(invoke("runs", "--format", "json").stdout)
     assert [list(item) for item in data] == [
-        ["project", "id", "created", "code_commit", "dirty", "config"]
+        [
+            *("project", "id", "created", "code_commit", "dirty"),
+            *("name", "group", "job_type", "tags", "notes", "config", "summary"),
+        ]
     ] * 3
     assert data[2] == {
         "project": "other",
@@ -451,7 +456,13 @@ def test_runs_json_yaml_and_csv_for_scripts(repo: Path, store: ConfigStore) -> N
         "created": meta["started"],
         "code_commit": meta["code_commit"],
         "dirty": False,
+        "name": None,
+        "group": None,
+        "job_type": None,
+        "tags": None,
+        "notes": None,
         "config": {"lr": 0.1, "seed": 7},
+        "summary": {},
     }
     assert yaml.safe_load(invoke("runs", "--format", "yaml").stdout) == data
     csv_text = invoke("runs", "--format", "csv", "--where", "seed=7").stdout_bytes.decode()

@@ -268,3 +268,39 @@ def test_a_value_becomes_a_group_in_one_commit(repo: Path) -> None:
     run.finish()
     assert git(repo, "show", run.git_path) == "model.depth: 18\n"
     assert len(git(repo, "log", "--format=%s", "gitcfg").splitlines()) == 2
+
+
+def test_what_leaves_the_config_is_plain_data() -> None:
+    # torch.save({"config": dict(wandb.config)}), worker processes, json/yaml dumps
+    import pickle
+
+    import yaml
+
+    config = locked({"lr": 0.1, "model": {"layers": [64, 32], "act": {"name": "relu"}}})
+    plain = {"lr": 0.1, "model": {"layers": [64, 32], "act": {"name": "relu"}}}
+    for copied in (
+        dict(config),
+        config.copy(),
+        config.as_dict(),
+        copy.deepcopy(config),
+        copy.copy(config),
+        pickle.loads(pickle.dumps(config)),
+        pickle.loads(pickle.dumps(dict(config))),
+    ):
+        assert copied == plain
+        assert type(copied) is dict and type(copied["model"]) is dict
+        assert type(copied["model"]["layers"]) is list
+        assert yaml.safe_load(yaml.safe_dump(copied)) == plain
+    assert json.loads(json.dumps(config)) == plain
+    mine = dict(config)
+    mine["model"]["layers"].append(16)  # a copy: the config does not change
+    assert config.model.layers == [64, 32]
+    # the config stays live: a change through a group is recorded and seen by the next copy
+    config["model"]["act"]["activation"] = "gelu"
+    config.update({"dropout": 0.5})
+    del config["lr"]
+    act = {"name": "relu", "activation": "gelu"}
+    assert dict(config) == {"model": {"layers": [64, 32], "act": act}, "dropout": 0.5}
+    assert config.get("model.act.activation") == "gelu" and config.get("nope", 3) == 3
+    assert config.pop("dropout") == 0.5 and "dropout" not in dict(config)
+    assert len(config) == 1 and list(config) == ["model"]

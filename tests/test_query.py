@@ -22,6 +22,7 @@ def row(run_id: str, **config: Any) -> dict[str, Any]:
         "code_commit": "c" * 40,
         "dirty": False,
         "config": config,
+        "summary": {},
     }
 
 
@@ -61,7 +62,7 @@ def test_columns_are_fields_or_config_keys() -> None:
         query.check_columns(ROWS, ["id", "nope"])
     assert str(info.value) == (
         "no column 'nope' in the runs listed; available: project, id, created, code_commit, "
-        "dirty, bs, flag, lr"
+        "dirty, name, group, job_type, tags, notes, bs, flag, lr"
     )
     assert query.table_cells(ROWS[1:2], ["id", "flag", "lr"]) == [["b", MISSING, 1]]
 

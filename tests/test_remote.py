@@ -150,6 +150,30 @@ def test_divergent_updates_of_different_keys_keep_both(
     assert git(a, "show", f"gitcfg:{ref.config_path}") == "bs: 64\nlr: 0.2\n"
 
 
+def test_summaries_merge_key_by_key_like_configs(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1}, run_id="r", summary={"loss": 0.5})
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    remote.pull(store_b.repo, "gitcfg")
+
+    store_a.update_summary(ref, {"loss": 0.4})  # a new result on a
+    store_b.update_summary(ref, {"test_acc": 0.9})  # another one on b
+    fresh, _ = store_b.create("p", {"lr": 0.2}, run_id="s", summary={"acc": 0.7})
+    remote.push(store_a.repo, "gitcfg")
+    remote.push(store_b.repo, "gitcfg")
+    remote.pull(store_a.repo, "gitcfg")
+    for store in (store_a, store_b):
+        assert store.read(ref).summary == {"loss": 0.4, "test_acc": 0.9}
+        assert store.read(fresh).summary == {"acc": 0.7}
+    assert git(a, "show", f"gitcfg:{ref.summary_path}") == "loss: 0.4\ntest_acc: 0.9\n"
+    git(a, "fsck", "--strict")
+
+
 def test_same_key_conflict_changes_nothing_and_says_how_to_resolve(
     clone: Clone, monkeypatch: pytest.MonkeyPatch
 ) -> None:

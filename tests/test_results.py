@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import signal
 import subprocess
 import sys
@@ -27,7 +28,20 @@ def summary_text(repo: Path, project: str, run_id: str) -> str:
 
 
 def history_file(repo: Path, project: str, run_id: str) -> Path:
-    return repo / ".git" / "gitcfg" / "history" / project / f"{run_id}.jsonl"
+    return repo / ".git" / "gitcfg" / "history" / project / f"{run_id}.history"
+
+
+def history_rows(repo: Path, project: str, run_id: str) -> list[dict[str, object]]:
+    """The rows of the history file, read as its format says: marshal records, a header
+    first, then lists of rows."""
+    rows: list[dict[str, object]] = []
+    with history_file(repo, project, run_id).open("rb") as handle:
+        assert marshal.load(handle) == {"gitcfg_history": 1}
+        while True:
+            try:
+                rows.extend(marshal.load(handle))
+            except EOFError:
+                return rows
 
 
 def fsck(repo: Path) -> None:
@@ -148,12 +162,12 @@ def test_history_is_a_local_file_never_on_the_branch(repo: Path) -> None:
     for step in range(2500):  # more than one write batch
         run.log({"loss": float(step), "acc": step / 10})
     run.finish()
-    lines = history_file(repo, "p", "r").read_text().splitlines()
+    lines = history_rows(repo, "p", "r")
     assert len(lines) == 2500
-    first = json.loads(lines[0])
+    first = lines[0]
     assert first["loss"] == 0.0 and first["_step"] == 0 and isinstance(first["_timestamp"], float)
     branch_files = git(repo, "ls-tree", "-r", "--name-only", "gitcfg").split()
-    assert not any("history" in f or f.endswith(".jsonl") for f in branch_files)
+    assert not any("history" in f for f in branch_files)
     api_run = gitcfg.Api().run("p/r")
     rows = list(api_run.scan_history(keys=["acc"], min_step=10, max_step=13))
     assert rows == [{"_step": 10, "acc": 1.0}, {"_step": 11, "acc": 1.1}, {"_step": 12, "acc": 1.2}]
@@ -236,7 +250,7 @@ def test_summary_is_committed_at_normal_exit_and_on_an_exception(repo: Path) -> 
     proc = run_script(repo, START)
     assert proc.returncode == 0, proc.stderr
     assert summary_text(repo, "f", "run") == "loss: 0.02\n"
-    assert len(history_file(repo, "f", "run").read_text().splitlines()) == 50
+    assert len(history_rows(repo, "f", "run")) == 50
     proc = run_script(repo, START.replace('id="run"', 'id="bad"') + "raise SystemExit(3)\n")
     assert proc.returncode == 3
     assert summary_text(repo, "f", "bad") == "loss: 0.02\n"
@@ -260,7 +274,7 @@ def test_sigterm_commits_the_summary_and_writes_the_history(repo: Path) -> None:
     assert proc.returncode == -signal.SIGTERM and stderr == ""
     assert summary_text(repo, "f", "run") == "loss: 0.02\n"
     assert subjects(repo) == ["update f/run: summary:loss", "create f/run (1 key)"]
-    assert len(history_file(repo, "f", "run").read_text().splitlines()) == 50
+    assert len(history_rows(repo, "f", "run")) == 50
     fsck(repo)
 
 
@@ -269,3 +283,25 @@ def test_log_before_init_says_to_call_init(repo: Path) -> None:
         gitcfg.log({"loss": 1})
     with pytest.raises(gitcfg.UsageError, match=r"call gitcfg.init\(\) first"):
         gitcfg.summary["x"] = 1
+
+
+def test_a_history_cut_short_by_a_crash_keeps_the_rows_before(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    for step in range(3):
+        run.log({"loss": float(step)})
+    run.finish()
+    path = history_file(repo, "p", "r")
+    whole = path.read_bytes()
+    with path.open("ab") as handle:  # a second batch, half written
+        handle.write(marshal.dumps([{"_step": 3, "loss": 3.0}, {"_step": 4, "loss": 4.0}])[:-5])
+    assert [r["loss"] for r in gitcfg.Api().run("p/r").scan_history()] == [0.0, 1.0, 2.0]
+    assert path.read_bytes().startswith(whole)
+
+
+def test_log_after_finish_is_refused(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"loss": 1.0})
+    run.finish()
+    with pytest.raises(gitcfg.UsageError, match="is finished"):
+        run.log({"loss": 2.0})
+    assert gitcfg.Api().run("p/r").summary["loss"] == 1.0

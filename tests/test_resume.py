@@ -50,8 +50,10 @@ def test_resume_allow_creates_a_missing_run(repo: Path) -> None:
 
 
 def test_resume_must_refuses_a_missing_run_and_never_an_existing_one(repo: Path) -> None:
-    with pytest.raises(gitcfg.RunNotFoundError):
+    with pytest.raises(gitcfg.RunNotFoundError, match="no run 'p/nope'"):
         gitcfg.init(project="p", id="nope", resume="must")
+    with pytest.raises(gitcfg.UsageError, match="needs the id"):
+        gitcfg.init(project="p", resume="must")
     gitcfg.init(project="p", id="r").finish()
     with pytest.raises(gitcfg.RunExistsError):
         gitcfg.init(project="p", id="r", resume="never")
@@ -104,3 +106,28 @@ def test_wandb_run_id_and_resume_variables_are_fallbacks(repo: Path) -> None:
     proc = run_script(repo, "import gitcfg\nprint(gitcfg.init().path)\n", env=env)
     assert proc.stdout == "q/w1\n", proc.stderr
     assert os.environ.get("WANDB_RUN_ID") is None
+
+
+@pytest.mark.slow
+def test_processes_attached_to_one_run_at_once_lose_no_result(repo: Path) -> None:
+    import subprocess
+    import sys
+
+    open_store().create("p", {"lr": 0.1}, run_id="shared")
+    code = (
+        "import sys, gitcfg\n"
+        "w = sys.argv[1]\n"
+        "run = gitcfg.init(config={'lr': 0.5, f'worker{w}': True})\n"
+        "for step in range(200):\n"
+        "    gitcfg.log({f'loss{w}': 1 / (step + 1)})\n"
+    )
+    env = {**os.environ, "GITCFG_RUN_ID": "shared", "GITCFG_PROJECT": "p"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(w)], cwd=repo, env=env) for w in range(4)
+    ]
+    assert [p.wait(timeout=240) for p in procs] == [0] * 4
+    record = open_store().read(RunRef("p", "shared"))
+    assert record.config == {"lr": 0.1, **{f"worker{w}": True for w in range(4)}}
+    assert record.summary == {f"loss{w}": 0.005 for w in range(4)}
+    assert len(list(gitcfg.Api().run("p/shared").scan_history())) == 800
+    git(repo, "fsck", "--strict")

@@ -77,6 +77,45 @@ class _Group(click.Group):
             failure = _UsageFailure if exc.exit_code == 2 else _Failure
             raise failure(exc) from exc
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        # Global options also work after the subcommand, as git's do (`gitcfg runs --no-pager`).
+        cmd.params.extend(_late_global_options())
+        super().add_command(cmd, name)
+
+
+def _late_global_options() -> list[click.Parameter]:
+    """Hidden copies of the group's options for a subcommand; they update ``_Options``."""
+
+    def set_repo(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            opts = ctx.find_object(_Options)
+            if opts is not None:
+                opts.repo, opts._store = value, None
+
+    def set_no_pager(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        opts = ctx.find_object(_Options)
+        if value and opts is not None:
+            opts.pager = False
+
+    def set_color(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        opts = ctx.find_object(_Options)
+        if value is not None and opts is not None:
+            opts.color_mode = value
+
+    return [
+        click.Option(["--repo"], hidden=True, expose_value=False, callback=set_repo),
+        click.Option(
+            ["--no-pager"], is_flag=True, hidden=True, expose_value=False, callback=set_no_pager
+        ),
+        click.Option(
+            ["--color"],
+            type=click.Choice(["auto", "always", "never"]),
+            hidden=True,
+            expose_value=False,
+            callback=set_color,
+        ),
+    ]
+
 
 @dataclass
 class _Options:
@@ -251,6 +290,7 @@ def update(
     selection = store.resolve(run)
     _latest(run, selection, "update")
     ref = selection.ref
+    before = store.read(ref).config
     try:
         result = store.update(ref, values, unset, message=message, dry_run=dry_run)
     except ConfigKeyError as exc:
@@ -258,6 +298,15 @@ def update(
             f"run {ref} has no config key {exc.key!r} to unset; see its keys with "
             f"'gitcfg show {ref}'"
         ) from exc
+    for change in result.changes:
+        if change.kind == "added":
+            similar = _similar_keys(change.key, before)
+            if similar:
+                click.echo(
+                    f"gitcfg: {change.key} is a new key of {ref}; did you mean "
+                    f"{' or '.join(similar)}?",
+                    err=True,
+                )
     if not result.changes:
         opts.out(f"nothing to change: {ref} has these values already\n")
         return
@@ -268,6 +317,12 @@ def update(
         subject = message.strip().split("\n")[0] if message and message.strip() else "update"
         lines.append(f"[{store.branch} {result.commit[:7]}] {ref}: {subject}")
     opts.out("\n".join(lines) + "\n")
+
+
+def _similar_keys(key: str, config: dict[str, Any]) -> list[str]:
+    """Keys of ``config`` that end in the same name as the new ``key`` (lr -> optim.lr)."""
+    last = key.rsplit(".", 1)[-1]
+    return sorted(k for k in config if k != key and k.rsplit(".", 1)[-1] == last)[:3]
 
 
 @cli.command()
@@ -329,15 +384,23 @@ def edit(opts: _Options, run: str) -> None:
     help="Output format.",
 )
 @click.option("--at", "rev", metavar="REV", help="As of a revision of the store branch.")
+@click.option("--summary", "part", flag_value="summary", help="The summary (results) instead.")
+@click.option("--all", "part", flag_value="all", help="Config and summary: {config, summary}.")
 @click.pass_obj
-def show(opts: _Options, run: str, nested: bool, fmt: str, rev: str | None) -> None:
+def show(
+    opts: _Options, run: str, nested: bool, fmt: str, rev: str | None, part: str | None
+) -> None:
     """Print RUN's config: flat dotted keys, sorted, unless --nested.
+
+    --summary prints its summary (the results it logged) the same way; --all prints both,
+    as {config: ..., summary: ...}.
 
     \b
     Examples:
       gitcfg show 3k9x2a7q
       gitcfg show 3k9x~1 --format json      # the version before the latest
       gitcfg show mnist/3k9x2a7q --nested --at gitcfg~3
+      gitcfg show 3k9x2a7q --summary
     """
     from gitcfg.flat import unflatten
     from gitcfg.render import json_text
@@ -348,10 +411,21 @@ def show(opts: _Options, run: str, nested: bool, fmt: str, rev: str | None) -> N
     if rev is not None and selection.back:
         raise UsageError(f"give {run!r} or --at {rev}, not both")
     if selection.back:
-        config = store.version(selection).config
+        version = store.version(selection)
+        config, summary = version.config, version.summary
     else:
-        config = store.read(selection.ref, at=rev).config
-    flat = dict(sorted(config.items()))
+        record = store.read(selection.ref, at=rev)
+        config, summary = record.config, record.summary
+    if part == "all":
+        both = {
+            name: unflatten(dict(sorted(values.items())))
+            if nested
+            else dict(sorted(values.items()))
+            for name, values in (("config", config), ("summary", summary))
+        }
+        opts.out(json_text(both) if fmt == "json" else dump_yaml(both), page=True)
+        return
+    flat = dict(sorted((summary if part == "summary" else config).items()))
     data: dict[str, Any] = unflatten(flat) if nested else flat
     if fmt == "json":
         opts.out(json_text(data), page=True)
@@ -427,9 +501,10 @@ def _code_version(record: RunRecord) -> str:
 )
 @click.pass_obj
 def diff(opts: _Options, run_a: str, run_b: str | None, code: bool, fmt: str) -> None:
-    """Compare the configs of two runs, or of RUN_A and its previous version.
+    """Compare the configs and summaries of two runs, or of RUN_A and its previous version.
 
-    Lists keys added (+), removed (-) and changed (~) with both values. --code adds the git
+    Lists keys added (+), removed (-) and changed (~) with both values; summary keys are
+    named summary:KEY. --code adds the git
     diff of the code each run ran with (its dirty snapshot if it had uncommitted changes).
 
     \b
@@ -448,16 +523,19 @@ def diff(opts: _Options, run_a: str, run_b: str | None, code: bool, fmt: str) ->
         versions = store.history(sel_a.ref)
         if sel_a.back >= len(versions):
             raise VersionNotFoundError(str(sel_a.ref), sel_a.back, len(versions))
-        older = versions[sel_a.back + 1].config if sel_a.back + 1 < len(versions) else {}
-        old, new = older, versions[sel_a.back].config
+        older = versions[sel_a.back + 1] if sel_a.back + 1 < len(versions) else None
+        newer = versions[sel_a.back]
+        old, new = (older.config if older else {}), newer.config
+        old_summary, new_summary = (older.summary if older else {}), newer.summary
         label_a, label_b = f"{sel_a.ref}~{sel_a.back + 1}", _label(sel_a)
         record_a = record_b = store.read(sel_a.ref) if code else None
     else:
         sel_b = store.resolve(run_b)
         label_a, label_b = _label(sel_a), _label(sel_b)
-        old, record_a = _config_of(store, sel_a)
-        new, record_b = _config_of(store, sel_b)
+        old, old_summary, record_a = _config_of(store, sel_a)
+        new, new_summary, record_b = _config_of(store, sel_b)
     changes = diff_configs(old, new)
+    summary_changes = diff_configs(old_summary, new_summary)
     code_text = ""
     code_versions: tuple[str, str] | None = None
     if code and record_a is not None and record_b is not None:
@@ -482,17 +560,29 @@ def diff(opts: _Options, run_a: str, run_b: str | None, code: bool, fmt: str) ->
                 c.key: {"old": c.old, "new": c.new} for c in changes if c.kind == "changed"
             },
         }
+        data["summary"] = {
+            "added": {c.key: c.new for c in summary_changes if c.kind == "added"},
+            "removed": {c.key: c.old for c in summary_changes if c.kind == "removed"},
+            "changed": {
+                c.key: {"old": c.old, "new": c.new} for c in summary_changes if c.kind == "changed"
+            },
+        }
         if code_versions is not None:
             data["code"] = {"a": code_versions[0], "b": code_versions[1], "diff": code_text}
         opts.out(json_text(data), page=True)
         return
+    from gitcfg.diff import Change
+    from gitcfg.store import SUMMARY_PREFIX
+
     lines: list[str] = []
-    if changes:
+    if changes or summary_changes:
         lines += [
             paint(f"--- {label_a}", BOLD, opts.color),
             paint(f"+++ {label_b}", BOLD, opts.color),
         ]
         lines += change_lines(changes, opts.color)
+        labelled = [Change(SUMMARY_PREFIX + c.key, c.old, c.new) for c in summary_changes]
+        lines += change_lines(labelled, opts.color)
     if code_versions is not None:
         a, b = code_versions
         if a == b:
@@ -507,11 +597,15 @@ def _label(selection: Selection) -> str:
     return f"{selection.ref}~{selection.back}" if selection.back else str(selection.ref)
 
 
-def _config_of(store: ConfigStore, selection: Selection) -> tuple[dict[str, Any], RunRecord]:
+def _config_of(
+    store: ConfigStore, selection: Selection
+) -> tuple[dict[str, Any], dict[str, Any], RunRecord]:
+    """Config and summary of a selected run (``RUN~N``: of that version), and its record."""
     record = store.read(selection.ref)
     if selection.back:
-        return store.version(selection).config, record
-    return record.config, record
+        version = store.version(selection)
+        return version.config, version.summary, record
+    return record.config, record.summary, record
 
 
 @cli.command()
@@ -523,8 +617,17 @@ def _config_of(store: ConfigStore, selection: Selection) -> tuple[dict[str, Any]
     metavar="EXPR",
     help="KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, KEY<VALUE or KEY<=VALUE; ANDed.",
 )
-@click.option("--columns", metavar="K,..", help="Columns to show: fields or config keys.")
-@click.option("--group-by", "group_by", metavar="K", help="One row per value of K, with counts.")
+@click.option(
+    "--columns",
+    metavar="K,..",
+    help="Columns: fields (id, name, group...), config keys, summary:KEY, config:KEY.",
+)
+@click.option(
+    "--group-by",
+    "group_by",
+    metavar="K",
+    help="One row per value of K: run count, mean/min/max of summary metrics.",
+)
 @click.option("--sort", "sort_by", metavar="[-]K", help="Sort by K (-K: descending).")
 @click.option(
     "--format",
@@ -547,20 +650,25 @@ def runs(
     """List and compare runs, oldest first.
 
     The table shows id, project, start time, code commit (-dirty: uncommitted changes were
-    snapshotted) and the config keys whose values differ among the runs listed. json and yaml
-    print every run as {project, id, created, code_commit, dirty, config}; csv has one column
-    per field and per config key. --columns picks the table and csv columns.
+    snapshotted), name/group/... when runs have them, and the config and summary keys whose
+    values differ among the runs listed. json and yaml print every run as {project, id, created,
+    code_commit, dirty, name, group, job_type, tags, notes, config, summary}; csv has one column
+    per field, config key and summary key. --columns picks the table and csv columns.
+
+    Column names: summary:KEY is a summary key (a result), config:KEY always a config key;
+    any other name is a field (project, id, created, code_commit, dirty, name, group,
+    job_type, tags, notes) if it is one, else a config key.
 
     \b
     Examples:
-      gitcfg runs --where 'lr<0.01' --where model=resnet --sort -lr
-      gitcfg runs --project mnist --columns id,lr,batch_size --format csv
-      gitcfg runs --group-by model
-      gitcfg runs --format json | jq '.[].config.lr'
+      gitcfg runs --where 'lr<0.01' --where model=resnet --sort summary:loss
+      gitcfg runs --project mnist --columns id,name,lr,summary:acc --format csv
+      gitcfg runs --group-by model --columns summary:acc
+      gitcfg runs --format json | jq '.[].summary.loss'
     """
     from gitcfg import query
     from gitcfg.override import parse_condition
-    from gitcfg.render import csv_text, json_list, json_list_chunks, table, yaml_list
+    from gitcfg.render import csv_text, json_list_chunks, table, yaml_list
 
     parsed = [parse_condition(text) for text in conditions]
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
@@ -571,37 +679,71 @@ def runs(
         query.check_columns(rows, [key])
         rows = query.sort_rows(rows, key, descending=sort_by.startswith("-"))
     if group_by is not None:
-        query.check_columns(rows, [group_by])
-        groups = query.group_counts(rows, group_by)
-        if fmt in ("json", "yaml"):
-            from gitcfg.diff import MISSING
-
-            items = [
-                {**({} if item is MISSING else {group_by: item}), "runs": count}
-                for item, count in groups
-            ]
-            opts.out(json_list(items) if fmt == "json" else yaml_list(items))
-        elif fmt == "csv":
-            opts.out(csv_text([group_by, "runs"], groups))
-        else:
-            opts.out(table([group_by, "runs"], groups, opts.color), page=True)
+        _grouped(opts, rows, group_by, picked, fmt)
         return
     if fmt == "json":
         opts.out(json_list_chunks(rows))
     elif fmt == "yaml":
         opts.out(yaml_list(rows))
     elif fmt == "csv":
-        names = picked or [*query.FIELDS, *query.config_keys(rows)]
+        names = picked or query.default_columns(rows, only_differing=False)
         query.check_columns(rows, names)
         opts.out(csv_text(names, query.table_cells(rows, names)))
     else:
-        names = picked or [*query.DEFAULT_FIELDS, *query.differing_keys(rows)]
+        names = picked or query.default_columns(rows, only_differing=True)
         query.check_columns(rows, names)
         if not rows:
             click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
             return
-        cells = [[_table_cell(row, name, query.value(row, name)) for name in names] for row in rows]
+        getters = [(name, query.getter(name)) for name in names]
+        cells = [[_table_cell(row, name, get(row)) for name, get in getters] for row in rows]
         opts.out(table(names, cells, opts.color), page=True)
+
+
+_STATS = ("mean", "min", "max")
+
+
+def _grouped(
+    opts: _Options, rows: list[dict[str, Any]], column: str, picked: list[str] | None, fmt: str
+) -> None:
+    """``runs --group-by``: per value of ``column``, the run count and mean/min/max of each
+    numeric summary key (those named by ``--columns summary:KEY`` if given)."""
+    from gitcfg import query
+    from gitcfg.diff import MISSING
+    from gitcfg.render import csv_text, json_list, table, yaml_list
+
+    query.check_columns(rows, [column, *(picked or [])])
+    if picked is not None:
+        metrics = [c[len(query.SUMMARY) :] for c in picked if c.startswith(query.SUMMARY)]
+    else:
+        metrics = query.numeric_summary_keys(rows)
+    groups = query.group_stats(rows, column, metrics)
+    if fmt in ("json", "yaml"):
+        items = []
+        for group in groups:
+            item: dict[str, Any] = {} if group.value is MISSING else {column: group.value}
+            item["runs"] = group.runs
+            if metrics:
+                item["summary"] = {
+                    key: dict(zip(_STATS, figures, strict=True))
+                    for key, figures in group.metrics.items()
+                }
+            items.append(item)
+        opts.out(json_list(items) if fmt == "json" else yaml_list(items))
+        return
+    headers = [column, "runs", *(f"{s}({query.SUMMARY}{k})" for k in metrics for s in _STATS)]
+    cells = [
+        [
+            group.value,
+            group.runs,
+            *(x for k in metrics for x in group.metrics.get(k, (MISSING,) * len(_STATS))),
+        ]
+        for group in groups
+    ]
+    if fmt == "csv":
+        opts.out(csv_text(headers, cells))
+    else:
+        opts.out(table(headers, cells, opts.color), page=True)
 
 
 def _table_cell(row: dict[str, Any], name: str, item: Any) -> Any:

@@ -1,0 +1,217 @@
+"""wandb's run surface: init keywords, WANDB_* variables, run attributes, no-op names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import gitcfg
+from gitcfg.flat import is_masked, is_secret
+from gitcfg.layout import RunRef
+from gitcfg.stores import open_store
+from tests.apihelpers import config_text, no_active_run, run_script, subjects  # noqa: F401
+from tests.conftest import git
+
+
+def test_every_wandb_init_keyword_is_accepted(repo: Path, tmp_path: Path) -> None:
+    run = gitcfg.init(
+        config={"lr": 0.1},
+        entity="someone",
+        project="p",
+        dir=str(tmp_path / "files"),
+        id="r1",
+        name="baseline",
+        notes="first try",
+        tags=["a", "b"],
+        config_exclude_keys=None,
+        config_include_keys=None,
+        allow_val_change=False,
+        group="exp1",
+        job_type="train",
+        mode="online",
+        force=True,
+        anonymous="never",
+        reinit=True,
+        resume=None,
+        resume_from=None,
+        fork_from=None,
+        save_code=True,
+        tensorboard=False,
+        sync_tensorboard=False,
+        monitor_gym=False,
+        settings={"silent": True},
+        magic=True,
+    )
+    assert (run.id, run.name, run.project, run.group, run.job_type) == (
+        "r1",
+        "baseline",
+        "p",
+        "exp1",
+        "train",
+    )
+    assert run.tags == ["a", "b"] and run.notes == "first try" and run.entity == "someone"
+    assert run.dir == str(tmp_path / "files") and Path(run.dir).is_dir()
+    assert run.url == "gitcfg show p/r1" and run.sweep_id is None
+    meta = open_store().read(RunRef("p", "r1")).meta
+    assert {k: meta[k] for k in ("name", "notes", "tags", "group", "job_type")} == {
+        "name": "baseline",
+        "notes": "first try",
+        "tags": ["a", "b"],
+        "group": "exp1",
+        "job_type": "train",
+    }
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        gitcfg.init(colour="red")  # type: ignore[call-arg]
+
+
+def test_name_notes_and_tags_are_settable_and_committed_at_the_flush(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.name = "renamed"
+    run.notes = "it diverged"
+    run.tags = ["bad"]
+    run.finish()
+    assert subjects(repo)[0] == "update p/r: meta:name, meta:notes, meta:tags"
+    meta = gitcfg.Api().run("p/r").meta
+    assert (meta["name"], meta["notes"], meta["tags"]) == ("renamed", "it diverged", ["bad"])
+    out = subprocess.run(
+        [sys.executable, "-m", "gitcfg", "runs", "--columns", "id,name,notes,tags"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.splitlines()[1].split(None, 2) == ["r", "renamed", "it diverged  [bad]"]
+
+
+def test_wandb_variables_choose_the_run_when_no_gitcfg_one_is_set(repo: Path) -> None:
+    env = {
+        "WANDB_PROJECT": "wp",
+        "WANDB_RUN_GROUP": "wg",
+        "WANDB_JOB_TYPE": "eval",
+        "WANDB_TAGS": "x, y",
+        "WANDB_NOTES": "from env",
+        "WANDB_NAME": "envname",
+        "WANDB_RUN_ID": "wid",
+        "GITCFG_RUN_GROUP": "gg",
+    }
+    code = (
+        "import gitcfg\nr = gitcfg.init()\n"
+        "print(r.path, r.group, r.job_type, r.tags, r.notes, r.name)\n"
+    )
+    proc = run_script(repo, code, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "wp/wid gg eval ['x', 'y'] from env envname\n"
+    proc = run_script(repo, code, env={"WANDB_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr
+    assert subjects(repo) == ["create wp/wid (0 keys)"]  # disabled: nothing recorded
+
+
+def test_disabled_mode_records_nothing_and_the_run_works(repo: Path, tmp_path: Path) -> None:
+    run = gitcfg.init(config={"lr": 0.1}, project="p", mode="disabled")
+    gitcfg.config.epochs = 3
+    gitcfg.log({"loss": 0.5})
+    run.summary["best"] = 0.4
+    run.define_metric("acc", summary="max")
+    assert run.disabled and gitcfg.config.lr == 0.1 and gitcfg.summary["loss"] == 0.5
+    assert Path(run.dir).is_dir()
+    run.finish()
+    assert subjects(repo) == []
+    assert not (repo / ".git" / "gitcfg" / "history").exists()
+    # outside any git repository too
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    proc = run_script(
+        outside,
+        "import gitcfg\nr = gitcfg.init(config={'a': 1}, mode='disabled')\n"
+        "gitcfg.log({'x': 1})\nprint(dict(r.config), r.summary['x'])\n",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "{'a': 1} 1\n"
+
+
+def test_empty_project_falls_back_to_the_default(repo: Path) -> None:
+    # older timm: project=args.experiment, whose default is ''
+    run = gitcfg.init(project="", id="r")
+    assert run.project == repo.name
+    run.finish()
+
+
+def test_masked_secret_values_are_not_secrets(repo: Path) -> None:
+    assert all(is_masked(v) for v in ("<HUB_TOKEN>", "***", "", "  ", None, True, "<PUSH_TOKEN>"))
+    assert not any(is_masked(v) for v in ("hf_abc123", "<a>b", "x***", 0))
+    assert is_secret("hub_token", "hf_abc") and not is_secret("hub_token", "<HUB_TOKEN>")
+    # TrainingArguments.to_dict() holds hub_token: "<HUB_TOKEN>"
+    run = gitcfg.init(
+        config={"hub_token": "<HUB_TOKEN>", "push_to_hub_token": None, "api_key": "***"},
+        project="p",
+        id="r",
+    )
+    run.config.update({"db_password": ""})
+    with pytest.raises(gitcfg.SecretKeyError):
+        run.config.update({"hf_token": "hf_realvalue"})
+    run.finish()
+    assert config_text(repo, "p", "r") == (
+        "api_key: '***'\ndb_password: ''\nhub_token: '<HUB_TOKEN>'\npush_to_hub_token: null\n"
+    )
+    with pytest.raises(gitcfg.SecretKeyError):
+        gitcfg.init(config={"hub_token": "hf_realvalue"}, project="p")
+
+
+def test_wandb_only_names_are_no_ops_that_warn_once(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gitcfg.watch(object(), log="all", log_freq=10)
+        gitcfg.watch(object())
+        image = gitcfg.Image([[0]], caption="x")
+        table = gitcfg.Table(columns=["a"], data=[[1]])
+        table.add_data(2)
+        artifact = gitcfg.Artifact("model", type="model")
+        artifact.add_file("model.pt")
+        run.log_artifact(artifact)
+        run.watch(object())
+        assert gitcfg.login() is True
+        gitcfg.save("*.pt")
+        gitcfg.alert(title="t", text="x", level=gitcfg.AlertLevel.WARN)
+        gitcfg.plot.line(table, "a", "b")
+        used = run.use_artifact("data:latest")
+        used.download()
+        run.log({"image": image, "hist": gitcfg.Histogram([1, 2]), "loss": 0.5})
+    names = sorted(
+        {
+            str(w.message).split("wandb's ")[1].split(" ")[0]
+            for w in caught
+            if "wandb's" in str(w.message)
+        }
+    )
+    assert names == sorted(
+        [
+            "watch",
+            "Image",
+            "Table",
+            "Artifact",
+            "log_artifact",
+            "login",
+            "save",
+            "alert",
+            "AlertLevel",
+            "plot",
+            "use_artifact",
+            "Histogram",
+        ]
+    )
+    assert sum("wandb's watch" in str(w.message) for w in caught) == 1  # once, not per call
+    assert all(Path(w.filename).name == "test_wandb_surface.py" for w in caught)
+    with pytest.raises(AttributeError, match="has no attribute 'not_a_wandb_name'"):
+        gitcfg.not_a_wandb_name  # noqa: B018
+    with pytest.raises(AttributeError):
+        run.not_a_run_method  # noqa: B018
+    assert "watch" not in gitcfg.__all__ and "Image" not in gitcfg.__all__
+    assert gitcfg.Error is gitcfg.GitcfgError
+    run.finish()
+    assert open_store().read(RunRef("p", "r")).summary == {"loss": 0.5}
+    git(repo, "fsck", "--strict")
