@@ -36,7 +36,9 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     for name in list(os.environ):
-        if name.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "GIT_DIR", "GIT_WORK_TREE")):
+        if name.startswith(
+            ("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "WANDB_", "GIT_DIR", "GIT_WORK_TREE")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:git")
 
