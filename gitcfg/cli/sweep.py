@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gitcfg.errors import SweepSpecError
+
 if TYPE_CHECKING:
     from gitcfg.cli import _Options
     from gitcfg.sweeps.spec import SweepSpec
@@ -138,14 +140,14 @@ def sweep(
     spec.check_runnable()
     uses_program = spec.program is not None and "${program}" in " ".join(spec.command)
     if uses_program and not os.path.exists(spec.program or ""):
-        raise click.UsageError(
+        raise SweepSpecError(
             f"the sweep's program {spec.program!r} does not exist here; "
             f"run gitcfg sweep from the directory that holds it"
         )
     if jobs < 1:
-        raise click.BadParameter("must be 1 or more", param_hint="-j")
+        raise SweepSpecError(f"-j {jobs}: give 1 or more runs at once")
     if count is not None and count < 1:
-        raise click.BadParameter("must be 1 or more", param_hint="--count")
+        raise SweepSpecError(f"--count {count}: give 1 or more runs")
     parts = parse_shard(shard) if shard else None
     if spec.method == "bayes":
         from gitcfg.sweeps.bayes import check_searchable
@@ -208,13 +210,13 @@ def _spec(definition: list[str], command: list[str] | None, method: str | None) 
     from gitcfg.sweeps.spec import inline_spec, parse_spec
 
     if not definition:
-        raise click.UsageError(
+        raise SweepSpecError(
             "give a sweep file (gitcfg sweep sweep.yaml) or KEY=V1,V2 lists and a command "
             "(gitcfg sweep lr=0.1,0.01 -- python train.py)"
         )
     if len(definition) == 1 and "=" not in definition[0]:
         if command:
-            raise click.UsageError(
+            raise SweepSpecError(
                 "a sweep file names its own program/command; drop the words after '--'"
             )
         from gitcfg.yamlcodec import load_yaml_file
@@ -222,7 +224,7 @@ def _spec(definition: list[str], command: list[str] | None, method: str | None) 
         path = definition[0]
         spec = parse_spec(load_yaml_file(path), path)
         if method is not None and method != spec.method:
-            raise click.UsageError(
+            raise SweepSpecError(
                 f"{path} says method {spec.method!r}; edit the file rather than --method"
             )
         return spec
