@@ -54,6 +54,31 @@ def git(cwd: Path | str, *args: str, env: dict[str, str] | None = None) -> str:
     return proc.stdout
 
 
+def wait_for_gitcfg_gc(repo: Path, timeout: float = 120) -> None:
+    """Wait until no gc that gitcfg started is running in ``repo`` (it holds gitcfg/gc.lock).
+
+    git fsck beside a running gc reports objects that gc is deleting at that moment.
+    """
+    import fcntl
+    import time
+
+    git_dir = repo / ".git" if (repo / ".git").is_dir() else repo
+    lock = git_dir / "gitcfg" / "gc.lock"
+    if not lock.exists():
+        return
+    deadline = time.time() + timeout
+    with open(lock, "a") as fh:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                if time.time() > deadline:
+                    raise AssertionError(f"gitcfg's gc in {repo} did not finish") from None
+                time.sleep(0.05)
+
+
 def make_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg.store import ConfigStore, RunRecord
-from tests.conftest import git
+from tests.conftest import git, wait_for_gitcfg_gc
 
 
 def gitcfg(
@@ -35,6 +35,7 @@ def only_run(repo: Path) -> RunRecord:
 
 
 def fsck(repo: Path) -> None:
+    wait_for_gitcfg_gc(repo)
     git(repo, "fsck", "--strict", "--no-progress")
 
 
