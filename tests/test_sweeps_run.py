@@ -173,3 +173,15 @@ def test_bad_input_is_one_line_and_records_nothing(
     assert message in result.stderr
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "refs/heads/gitcfg" not in git(repo, "for-each-ref")
+
+
+def test_a_program_that_cannot_start_is_an_error_and_its_run_says_so(repo: Path) -> None:
+    script = repo / "job.sh"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    result = gitcfg(repo, "run", "--", "./job.sh")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("Error: could not start './job.sh'")
+    record = only_run(repo)
+    assert record.meta["exit_status"] == 127 and record.meta["command"] == "./job.sh"
+    fsck(repo)

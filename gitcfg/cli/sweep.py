@@ -157,11 +157,9 @@ def sweep(
     named = spec.source.get("project")
     project = project or (named if isinstance(named, str) else None) or default_project(store)
     plan = make_plan(store, spec, project, sweep_id=sweep_id, shard=parts, count=count, seed=seed)
-    first = plan.todo[0] if plan.todo and spec.method != "bayes" else None
+    first = plan.preview(plan.todo[0]) if plan.todo else None
     if first is not None:
-        argv, json_file = build_command(
-            spec.command, plan._fixed[first], program=spec.program, project=project
-        )
+        argv, json_file = build_command(spec.command, first, program=spec.program, project=project)
         if json_file:
             os.unlink(json_file)
         check_command(argv)
@@ -169,7 +167,7 @@ def sweep(
     _note(f"sweep {plan.sweep_id} ({spec.method}) in project {project}: {total} run(s) to do")
     if dry_run:
         for index in plan.todo:
-            point = plan._fixed.get(index, {})
+            point = plan.preview(index) or {}
             argv, json_file = build_command(
                 spec.command, point, program=spec.program, project=project
             )

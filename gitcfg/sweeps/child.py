@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.errors import GitcfgError, SweepSpecError
+from gitcfg.errors import GitcfgError, SweepError, SweepSpecError
 
 if TYPE_CHECKING:
     import subprocess
@@ -158,7 +158,7 @@ class ChildRun:
                 raise GitcfgError(f"it holds a {type(data).__name__}, not a mapping of results")
             return flatten(data)
         except GitcfgError as error:
-            _note(
+            note(
                 f"results in $GITCFG_SUMMARY_FILE of run {self.ref} not recorded: {error}; "
                 f'write one mapping, e.g. {{"accuracy": 0.9}}'
             )
@@ -170,7 +170,15 @@ def run_foreground(child: ChildRun, argv: Sequence[str] | None = None) -> int:
     run is recorded however it ends. Returns Popen's return code (negative: killed by signal)."""
     import subprocess
 
-    process = subprocess.Popen(list(argv or child.argv), env=child.env())
+    command = list(argv or child.argv)
+    try:
+        process = subprocess.Popen(command, env=child.env())
+    except OSError as exc:
+        child.finish(127, {"error": f"could not start: {exc.strerror}"})
+        raise SweepError(
+            f"could not start {command[0]!r} ({exc.strerror}); run {child.ref} records exit "
+            f"status 127; check the program and its permissions"
+        ) from exc
     returncode: int | None = None
     try:
         with _forwarding(process):
@@ -240,6 +248,6 @@ def exit_like(returncode: int) -> int:
     return returncode
 
 
-def _note(text: str) -> None:
+def note(text: str) -> None:
     sys.stderr.write(f"gitcfg: {text}\n")
     sys.stderr.flush()

@@ -85,6 +85,10 @@ class Plan:
                 return index, self._bayes.ask(index)
             return index, self._fixed.pop(index)
 
+    def preview(self, index: int) -> Point | None:
+        """The values of point ``index`` before it runs (None for bayes: chosen at launch)."""
+        return self._fixed.get(index)
+
     def done(self, index: int, metric: float | None) -> None:
         """Tell the plan how point ``index`` did (bayes learns from it)."""
         if self._bayes is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.sweeps.child import FORWARDED, ChildRun
+from gitcfg.sweeps.child import FORWARDED, ChildRun, note
 from gitcfg.sweeps.command import build_command
 from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs
 from gitcfg.sweeps.strategies import Point
@@ -99,10 +99,11 @@ class SweepRunner:
         if self.on_start is not None:
             self.on_start(index, child.ref, argv)
         returncode = self._spawn(child)
+        metric = None
         with self._store_lock:
             child.finish(returncode)
-            record = self.store.read(child.ref)
-        metric = metric_of(record, spec.metric_name)
+            if spec.metric_name is not None:
+                metric = metric_of(self.store.read(child.ref), spec.metric_name)
         self.plan.done(index, metric)
         status = 128 - returncode if returncode < 0 else returncode
         self.outcomes.append(Outcome(index, child.ref, point, status, metric))
@@ -111,9 +112,7 @@ class SweepRunner:
         try:
             process = subprocess.Popen(child.argv, env=child.env())
         except OSError as exc:
-            from gitcfg.sweeps.child import _note
-
-            _note(f"could not start {child.argv[0]!r} for run {child.ref}: {exc.strerror}")
+            note(f"could not start {child.argv[0]!r} for run {child.ref}: {exc.strerror}")
             return 127
         self._live.add(process)
         try:

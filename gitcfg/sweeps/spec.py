@@ -142,10 +142,6 @@ class SweepSpec:
                 "add 'program: train.py' or give a 'command' without it"
             )
 
-    def better(self, a: float, b: float) -> bool:
-        """Whether metric value ``a`` beats ``b`` for this sweep's goal."""
-        return a > b if self.goal == "maximize" else a < b
-
 
 def parse_spec(data: Any, source: str = "the sweep config") -> SweepSpec:
     """Check a sweep definition (the mapping of a sweep YAML file, or ``wandb.sweep``'s dict)."""
