@@ -185,3 +185,50 @@ def test_a_program_that_cannot_start_is_an_error_and_its_run_says_so(repo: Path)
     record = only_run(repo)
     assert record.meta["exit_status"] == 127 and record.meta["command"] == "./job.sh"
     fsck(repo)
+
+
+COUNTER = """\
+import signal, sys, time
+hits = []
+def count(signum, frame):
+    hits.append(signum)
+signal.signal(signal.SIGINT, count)
+open("ready", "w").close()
+deadline = time.time() + 30
+while not hits and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(1.0)  # a second, forwarded SIGINT would arrive in this time
+open("hits", "w").write(str(len(hits)))
+sys.exit(4)
+"""
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_child_once(repo: Path) -> None:
+    import pty
+
+    (repo / "counter.py").write_text(COUNTER)
+    argv = [sys.executable, "-m", "gitcfg", "run", "--", sys.executable, "counter.py"]
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session on its own terminal, gitcfg in the foreground group
+        os.chdir(repo)
+        os.execv(argv[0], argv)
+    try:
+        wait_for(repo / "ready")
+        os.write(master, b"\x03")  # the terminal sends SIGINT to the foreground process group
+        deadline = time.monotonic() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            assert time.monotonic() < deadline
+            try:  # keep the terminal's buffer drained
+                os.read(master, 65536)
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 4
+    # gitcfg does not pass a terminal's SIGINT on a second time (two close ones may merge, so
+    # this catches a double delivery only when they arrive apart)
+    assert (repo / "hits").read_text() == "1"
+    assert only_run(repo).meta["exit_status"] == 4

@@ -301,7 +301,7 @@ def test_bayes_learns_from_the_recorded_runs(repo: Path) -> None:
     assert all(r.config["base"] in (10, 15, 20) for r in runs)
     more = gitcfg(repo, "sweep", "bayes.yaml", "--count", "9")
     assert more.returncode == 0, more.stderr
-    assert "3 run(s) to do" in more.stderr
+    assert "3 run(s) to do, learning from 6 recorded run(s)" in more.stderr
     runs = sweep_runs(repo)
     assert sorted(r.meta["sweep_point"] for r in runs) == list(range(9))
     best = min(runs, key=lambda r: r.summary["loss_metric"])

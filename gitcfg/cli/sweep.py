@@ -164,7 +164,10 @@ def sweep(
             os.unlink(json_file)
         check_command(argv)
     total = len(plan.todo)
-    _note(f"sweep {plan.sweep_id} ({spec.method}) in project {project}: {total} run(s) to do")
+    learned = f", learning from {plan.primed} recorded run(s)" if spec.method == "bayes" else ""
+    _note(
+        f"sweep {plan.sweep_id} ({spec.method}) in project {project}: {total} run(s) to do{learned}"
+    )
     if dry_run:
         for index in plan.todo:
             point = plan.preview(index) or {}

@@ -207,7 +207,7 @@ def _forwarding(process: subprocess.Popen[bytes]) -> Iterator[None]:
     """
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGINT and _terminal_delivers():
+        if signum == signal.SIGINT and terminal_delivers():
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signum)
@@ -223,7 +223,7 @@ def _forwarding(process: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _terminal_delivers() -> bool:
+def terminal_delivers() -> bool:
     try:
         fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
     except OSError:

@@ -85,6 +85,11 @@ class Plan:
                 return index, self._bayes.ask(index)
             return index, self._fixed.pop(index)
 
+    @property
+    def primed(self) -> int:
+        """How many recorded results a bayes search starts from (0 for grid and random)."""
+        return 0 if self._bayes is None else int(self._bayes.primed)
+
     def preview(self, index: int) -> Point | None:
         """The values of point ``index`` before it runs (None for bayes: chosen at launch)."""
         return self._fixed.get(index)

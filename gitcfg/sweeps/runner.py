@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.sweeps.child import FORWARDED, ChildRun, note
+from gitcfg.sweeps.child import FORWARDED, ChildRun, note, terminal_delivers
 from gitcfg.sweeps.command import build_command
 from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs
 from gitcfg.sweeps.strategies import Point
@@ -128,6 +128,8 @@ class SweepRunner:
         def stop(signum: int, frame: FrameType | None) -> None:
             if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 self._stopping = signum
+            if signum == signal.SIGINT and terminal_delivers():
+                return  # Ctrl-C on the terminal reached the children already
             for process in list(self._live):
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signum)
