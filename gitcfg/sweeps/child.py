@@ -101,9 +101,8 @@ class ChildRun:
             provenance=provenance,
             meta=dict(meta) if meta else None,
         )
-        fd, summary_file = tempfile.mkstemp(prefix=f"gitcfg-{ref.id}-", suffix=".summary")
-        os.close(fd)
-        os.unlink(summary_file)  # the child creates it, or not
+        # a private directory: the child creates the file there, or not
+        summary_file = os.path.join(tempfile.mkdtemp(prefix=f"gitcfg-{ref.id}-"), "summary")
         return cls(store, ref, list(argv), dict(config), summary_file, json_file=json_file)
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -139,10 +138,10 @@ class ChildRun:
         try:
             self.store.update(self.ref, summary=summary or None, meta=meta)
         finally:
-            for path in (self.summary_file, self.json_file):
-                if path is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
+            shutil.rmtree(os.path.dirname(self.summary_file), ignore_errors=True)
+            if self.json_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.json_file)
 
     def _read_summary(self) -> dict[str, Any]:
         if not os.path.exists(self.summary_file):
