@@ -15,6 +15,7 @@ Importing gitcfg loads no git or YAML code: the store is loaded by the first ``i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitcfg.api import Api
@@ -40,6 +41,8 @@ from gitcfg.errors import (
     RunExistsError,
     RunNotFoundError,
     SecretKeyError,
+    SweepError,
+    SweepSpecError,
     UnknownColumnError,
     UnsupportedValueError,
     UsageError,
@@ -79,6 +82,8 @@ __all__ = [
     "RunNotFoundError",
     "SecretKeyError",
     "Summary",
+    "SweepError",
+    "SweepSpecError",
     "UnknownColumnError",
     "UnsupportedValueError",
     "UsageError",
@@ -86,6 +91,7 @@ __all__ = [
     "VersionNotFoundError",
     "YamlError",
     "__version__",
+    "agent",
     "config",
     "define_metric",
     "finish",
@@ -93,6 +99,7 @@ __all__ = [
     "log",
     "run",
     "summary",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -124,6 +131,37 @@ class _NoConfig:
     def __repr__(self) -> str:
         name = object.__getattribute__(self, "_name")
         return f"<gitcfg.{name}: no active run, call gitcfg.init() first>"
+
+
+def sweep(
+    sweep: Mapping[str, Any],
+    entity: str | None = None,
+    project: str | None = None,
+    prior_runs: Any = None,
+) -> str:
+    """Define a sweep from wandb's sweep config (a dict); returns its id (``wandb.sweep``).
+
+    The id is computed from the definition and is the group of the sweep's runs; the same
+    definition gives the same id, so a script run again continues its sweep.
+    """
+    from gitcfg.sweeps.agent import sweep as define
+
+    return define(sweep, entity, project, prior_runs)
+
+
+def agent(
+    sweep_id: str,
+    function: Callable[[], Any] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+) -> None:
+    """Run ``function`` once per point of sweep ``sweep_id``, at most ``count`` times, each call
+    a run whose config holds the point's values (``wandb.agent``); the ``init()`` inside
+    ``function`` attaches to that run."""
+    from gitcfg.sweeps.agent import agent as run_agent
+
+    run_agent(sweep_id, function, entity, project, count)
 
 
 _NO_CONFIG = _NoConfig()

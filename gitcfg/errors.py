@@ -7,7 +7,8 @@ other ``GitcfgError`` exits 1.
     GitcfgError
     ├── UsageError                     the API used in the wrong order (config before init)
     ├── InputError (ValueError)        a malformed argument: KEY=VALUE, --where, selector
-    │   └── InvalidNameError           a run id or project name gitcfg does not accept
+    │   ├── InvalidNameError           a run id or project name gitcfg does not accept
+    │   └── SweepSpecError             a sweep definition or 'gitcfg run' command gitcfg cannot run
     ├── ConfigError (ValueError)       a config gitcfg cannot record
     │   ├── ConfigKeyError (KeyError)  a key that is not in the config
     │   │   └── ConfigAttributeError (AttributeError)  the same, read as config.x
@@ -30,7 +31,8 @@ other ``GitcfgError`` exits 1.
     │   └── ConcurrentUpdateError      the run changed under an edit in a conflicting way
     ├── UnknownColumnError (LookupError)  a 'gitcfg runs' column no listed run has
     ├── MergeConflictError             pull met the same key changed both ways
-    └── RemoteError                    push/pull could not reach or update a remote
+    ├── RemoteError                    push/pull could not reach or update a remote
+    └── SweepError                     a sweep cannot go on (a bayes sweep without optuna)
 """
 
 from __future__ import annotations
@@ -312,3 +314,11 @@ class MergeConflictError(GitcfgError):
 
 class RemoteError(GitcfgError):
     """A remote could not be reached or updated."""
+
+
+class SweepSpecError(InputError):
+    """A sweep definition (or ``gitcfg run``'s command) that cannot be run as written."""
+
+
+class SweepError(GitcfgError):
+    """A sweep that cannot go on: a missing optional library, a program that cannot start."""

@@ -409,6 +409,8 @@ def attach(
     record = store.read(ref)
     stored = record.config
     added = _missing_keys(stored, flat or {})
+    if os.environ.get("GITCFG_RUN_ID") == ref.id:
+        _report_overrides(ref, stored, flat or {})
     meta_changes = {
         k: v for k, v in (meta or {}).items() if record.meta.get(k) != v and v is not None
     }
@@ -434,6 +436,15 @@ def attach(
         start_step=0 if last is None else last + 1,
         resumed=True,
     )
+
+
+def _report_overrides(ref: RunRef, stored: Mapping[str, Any], flat: Mapping[str, Any]) -> None:
+    # A sweep's or 'gitcfg run --set' value beat the script's own default: say so, as wandb does.
+    won = {k: (stored[k], v) for k, v in flat.items() if k in stored and stored[k] != v}
+    if won:
+        text = ", ".join(f"{k}={new!r} (script: {old!r})" for k, (new, old) in sorted(won.items()))
+        sys.stderr.write(f"gitcfg: run {ref} was given {text}\n")
+        sys.stderr.flush()
 
 
 def finish() -> None:

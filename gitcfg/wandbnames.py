@@ -6,8 +6,9 @@ nothing in a config store are no-ops that warn once each; any other name is stil
 ``AttributeError``.
 
 ``IMPLEMENTED`` maps a wandb name to the ``"module:attribute"`` that really implements it, loaded
-on first use and without a warning (``gitcfg.sweep``/``gitcfg.agent`` are registered there by the
-sweeps code). Add a name there, not to the no-op tables, when it does something.
+on first use and without a warning (``gitcfg.sweep``/``gitcfg.agent`` are plain functions of
+``gitcfg``, so they need no entry). Add a name there, not to the no-op tables, when it does
+something.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from gitcfg.runsummary import user_stacklevel
 
-# wandb name -> "module:attribute" of gitcfg's implementation (extend for sweep/agent...)
+# wandb name -> "module:attribute" of gitcfg's implementation
 IMPLEMENTED: dict[str, str] = {
     "Error": "gitcfg.errors:GitcfgError",
     "Settings": "gitcfg.wandbnames:Settings",

@@ -523,6 +523,8 @@ def test_version_and_help_examples() -> None:
         "path",
         "push",
         "pull",
+        "run",
+        "sweep",
     ]
 
 

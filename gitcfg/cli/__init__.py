@@ -886,3 +886,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog_name="gitcfg",
         complete_var="_GITCFG_COMPLETE",
     )
+
+
+from gitcfg.cli.sweep import register as _register_sweep  # noqa: E402  (needs cli defined)
+
+_register_sweep(cli)

@@ -1,0 +1,162 @@
+"""Which points a sweep still has to run, here: its share (``--shard``) minus those recorded.
+
+A sweep's runs carry ``group`` and ``sweep_id`` (the sweep id) and ``sweep_point`` (the point's
+number) in ``meta.yaml``. A point counts as done once a run of it recorded an exit status; a run
+that never did (the machine died) is run again. The store is read once, when the plan is made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitcfg.sweeps.spec import SweepSpec
+from gitcfg.sweeps.strategies import Point, in_shard, points
+
+if TYPE_CHECKING:
+    from gitcfg.store import ConfigStore, RunRecord
+
+
+@dataclass
+class Recorded:
+    """A run of the sweep found on the store branch."""
+
+    record: RunRecord
+
+    @property
+    def index(self) -> int | None:
+        value = self.record.meta.get("sweep_point")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def finished(self) -> bool:
+        return "exit_status" in self.record.meta
+
+
+def recorded_runs(store: ConfigStore, project: str, sweep_id: str) -> list[Recorded]:
+    """The runs of sweep ``sweep_id`` in ``project``, oldest first."""
+    return [
+        Recorded(record)
+        for record in store.runs(project)
+        if record.meta.get("sweep_id") == sweep_id
+    ]
+
+
+def metric_of(record: RunRecord, name: str | None) -> float | None:
+    """The run's value of the sweep metric (its summary), None when it has none."""
+    if name is None:
+        return None
+    summary: Mapping[str, Any] = getattr(record, "summary", None) or {}
+    value = summary.get(name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+@dataclass
+class Plan:
+    """The points this process runs, handed out one at a time (thread-safe)."""
+
+    spec: SweepSpec
+    sweep_id: str
+    todo: list[int]
+    recorded: list[Recorded]
+    seed: int | str
+    count: int | None
+    _fixed: dict[int, Point] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _bayes: Any = None
+
+    def __post_init__(self) -> None:
+        if self.spec.method == "bayes":
+            from gitcfg.sweeps.bayes import BayesSearch
+
+            self._bayes = BayesSearch(self.spec, self.seed, self.recorded)
+
+    def next(self) -> tuple[int, Point] | None:
+        """The next point to run, or None when this process's share is done."""
+        with self._lock:
+            if not self.todo:
+                return None
+            index = self.todo.pop(0)
+            if self._bayes is not None:
+                return index, self._bayes.ask(index)
+            return index, self._fixed.pop(index)
+
+    @property
+    def primed(self) -> int:
+        """How many recorded results a bayes search starts from (0 for grid and random)."""
+        return 0 if self._bayes is None else int(self._bayes.primed)
+
+    def preview(self, index: int) -> Point | None:
+        """The values of point ``index`` before it runs (None for bayes: chosen at launch)."""
+        return self._fixed.get(index)
+
+    def done(self, index: int, metric: float | None) -> None:
+        """Tell the plan how point ``index`` did (bayes learns from it)."""
+        if self._bayes is not None:
+            with self._lock:
+                self._bayes.tell(index, metric)
+
+    def __iter__(self) -> Iterator[tuple[int, Point]]:
+        while (item := self.next()) is not None:
+            yield item
+
+
+def make_plan(
+    store: ConfigStore,
+    spec: SweepSpec,
+    project: str,
+    *,
+    sweep_id: str | None = None,
+    shard: tuple[int, int] | None = None,
+    count: int | None = None,
+    seed: int | str | None = None,
+    limit: int | None = None,
+) -> Plan:
+    """The points of ``spec`` in ``shard`` that ``project`` has no finished run of yet.
+
+    ``count``: how many points the sweep has (random, bayes; a cap for grid). ``limit``: run at
+    most that many of the missing ones here.
+    """
+    from gitcfg.errors import SweepSpecError
+
+    sweep_id = sweep_id or spec.identity()
+    seed = seed if seed is not None else spec.seed if spec.seed is not None else sweep_id
+    recorded = recorded_runs(store, project, sweep_id)
+    finished = {r.index for r in recorded if r.finished and r.index is not None}
+    fixed: dict[int, Point] = {}
+    if spec.method == "bayes":
+        total = count if count is not None else spec.run_cap
+        if total is None:
+            raise SweepSpecError(
+                "method 'bayes' needs a number of runs; give --count N (or 'run_cap: N')"
+            )
+        todo = [i for i in range(total) if in_shard(i, shard) and i not in finished]
+    else:
+        for index, point in points(spec, count, seed):
+            if in_shard(index, shard) and index not in finished:
+                fixed[index] = point
+        todo = sorted(fixed)
+    if limit is not None:
+        todo = todo[:limit]
+    return Plan(spec, sweep_id, todo, recorded, seed, count, _fixed=fixed)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` (0 <= I < N) as a pair (SLURM: ``$SLURM_ARRAY_TASK_ID`` of ``--array=0-(N-1)``)."""
+    from gitcfg.errors import SweepSpecError
+
+    left, sep, right = text.partition("/")
+    try:
+        i, n = int(left), int(right)
+    except ValueError:
+        i = n = -1
+    if not sep or n < 1 or not 0 <= i < n:
+        raise SweepSpecError(
+            f"--shard {text!r}: write I/N with 0 <= I < N, e.g. --shard 0/4 "
+            f"(SLURM: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=0-3)"
+        )
+    return i, n

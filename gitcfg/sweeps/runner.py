@@ -1,0 +1,180 @@
+"""``gitcfg sweep``: run the points of a plan, ``jobs`` at once, each a recorded run.
+
+Every point goes through the same ``ChildRun`` as ``gitcfg run`` (created before its child
+starts, finished with exit status, duration and results), in this process: one Python start
+for the whole sweep, not one per point. Store writes are made one at a time (a lock); the
+children run in parallel. SIGTERM/SIGINT stop launching points, reach the running children,
+and their runs are still finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from gitcfg.sweeps.child import FORWARDED, ChildRun, note, terminal_delivers
+from gitcfg.sweeps.command import build_command
+from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs
+from gitcfg.sweeps.strategies import Point
+
+if TYPE_CHECKING:
+    from gitcfg.layout import RunRef
+    from gitcfg.store import ConfigStore, RunRecord
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one point of the sweep ended in this process."""
+
+    index: int
+    ref: RunRef
+    point: Point
+    exit_status: int
+    metric: float | None
+
+
+class SweepRunner:
+    """Runs a ``Plan`` in ``project`` of ``store``; ``run()`` returns the outcomes."""
+
+    def __init__(
+        self,
+        store: ConfigStore,
+        plan: Plan,
+        project: str,
+        *,
+        jobs: int = 1,
+        on_start: Callable[[int, RunRef, list[str]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.plan = plan
+        self.project = project
+        self.jobs = max(1, jobs)
+        self.on_start = on_start
+        self.outcomes: list[Outcome] = []
+        self._store_lock = threading.Lock()
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._stopping: int | None = None  # the signal that stopped the sweep
+
+    @property
+    def stopped_by(self) -> int | None:
+        """The signal that stopped the sweep early, None if it ran to the end."""
+        return self._stopping
+
+    def run(self) -> list[Outcome]:
+        """Run every point of the plan (``jobs`` at once) and return how each ended."""
+        with self._forwarding():
+            if self.jobs == 1:
+                self._worker()
+            else:
+                with ThreadPoolExecutor(self.jobs, thread_name_prefix="gitcfg-sweep") as pool:
+                    for future in [pool.submit(self._worker) for _ in range(self.jobs)]:
+                        future.result()
+        return sorted(self.outcomes, key=lambda o: o.index)
+
+    def _worker(self) -> None:
+        while self._stopping is None:
+            with self._store_lock:
+                item = self.plan.next()
+            if item is None:
+                return
+            self._run_point(*item)
+
+    def _run_point(self, index: int, point: Point) -> None:
+        spec = self.plan.spec
+        argv, json_file = build_command(
+            spec.command, point, program=spec.program, project=self.project
+        )
+        meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
+        with self._store_lock:
+            child = ChildRun.create(
+                self.store, argv, point, project=self.project, meta=meta, json_file=json_file
+            )
+        if self.on_start is not None:
+            self.on_start(index, child.ref, argv)
+        returncode = self._spawn(child)
+        metric = None
+        with self._store_lock:
+            child.finish(returncode)
+            if spec.metric_name is not None:
+                metric = metric_of(self.store.read(child.ref), spec.metric_name)
+        self.plan.done(index, metric)
+        status = 128 - returncode if returncode < 0 else returncode
+        self.outcomes.append(Outcome(index, child.ref, point, status, metric))
+
+    def _spawn(self, child: ChildRun) -> int:
+        try:
+            process = subprocess.Popen(child.argv, env=child.env())
+        except OSError as exc:
+            note(f"could not start {child.argv[0]!r} for run {child.ref}: {exc.strerror}")
+            return 127
+        self._live.add(process)
+        try:
+            if self._stopping is not None:  # stopped while this one was being created
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(self._stopping)
+            return process.wait()
+        finally:
+            self._live.discard(process)
+
+    @contextlib.contextmanager
+    def _forwarding(self) -> Iterator[None]:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                self._stopping = signum
+            if signum == signal.SIGINT and terminal_delivers():
+                return  # Ctrl-C on the terminal reached the children already
+            for process in list(self._live):
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signum)
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in FORWARDED:
+                previous[signum] = signal.signal(signum, stop)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def sweep_table(
+    store: ConfigStore, project: str, plan: Plan
+) -> tuple[list[str], list[list[Any]], RunRecord | None]:
+    """Every finished run of the sweep in ``project`` (from all shards that reached this store):
+    headers, rows sorted best first by the metric, and the best run."""
+    spec = plan.spec
+    runs = [r for r in recorded_runs(store, project, plan.sweep_id) if r.finished]
+    keys = [p.key for p in spec.parameters if p.distribution != "constant"] or [
+        p.key for p in spec.parameters
+    ]
+    name = spec.metric_name
+    sign = -1.0 if spec.goal == "maximize" else 1.0
+
+    def rank(record: RunRecord) -> tuple[int, float, int]:
+        value = metric_of(record, name)
+        point = record.meta.get("sweep_point")
+        order = point if isinstance(point, int) else 0
+        return (value is None, 0.0 if value is None else sign * value, order)
+
+    records = sorted((r.record for r in runs), key=rank)
+    headers = ["id", "point", *keys, "exit", *([name] if name else [])]
+    rows = []
+    for record in records:
+        row: list[Any] = [record.ref.id, record.meta.get("sweep_point")]
+        row += [record.config.get(k) for k in keys]
+        row.append(record.meta.get("exit_status"))
+        if name:
+            row.append(metric_of(record, name))
+        rows.append(row)
+    best = None
+    if name and records and metric_of(records[0], name) is not None:
+        best = records[0]
+    return headers, rows, best

@@ -1,0 +1,364 @@
+"""``gitcfg sweep`` and ``gitcfg.sweep``/``gitcfg.agent``, in real subprocesses and clones."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gitcfg.store import ConfigStore, RunRecord
+from tests.conftest import git, make_repo
+from tests.test_sweeps_run import fsck, gitcfg, wait_for
+
+WANDB = Path(__file__).parent / "data" / "wandb_sweeps"
+
+# A tiny training program in wandb's style: argparse flags from ${args}, results to a file.
+TINY = """\
+import argparse, json, os
+parser = argparse.ArgumentParser()
+for name in ("base", "increment", "direction", "x", "y", "lr"):
+    parser.add_argument("--" + name, type=float, default=0.0)
+args, _ = parser.parse_known_args()
+loss = args.base + args.increment * args.direction + args.x * 10 + args.y
+with open(os.environ["GITCFG_SUMMARY_FILE"], "w") as out:
+    json.dump({"loss_metric": loss, "loss": loss}, out)
+"""
+
+
+def sweep_runs(repo: Path, sweep_id: str | None = None) -> list[RunRecord]:
+    runs = ConfigStore.open(repo).runs()
+    return [r for r in runs if sweep_id is None or r.meta.get("group") == sweep_id]
+
+
+def sweep_id_of(stderr: str) -> str:
+    match = re.search(r"sweep (sw-[0-9a-z]{8})", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_inline_2x2_grid_records_four_runs_in_one_group(repo: Path) -> None:
+    (repo / "tiny.py").write_text(TINY)
+    result = gitcfg(
+        repo, "sweep", "x=1,2", "y=0.5,0.25", "-j", "2", "--",
+        "python", "tiny.py", "${args}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sweep_id = sweep_id_of(result.stderr)
+    runs = sweep_runs(repo, sweep_id)
+    assert sorted((r.config["x"], r.config["y"]) for r in runs) == [
+        (1, 0.25),
+        (1, 0.5),
+        (2, 0.25),
+        (2, 0.5),
+    ]
+    for r in runs:
+        assert r.meta["sweep_id"] == sweep_id and r.meta["exit_status"] == 0
+        assert r.meta["command"] == f"python tiny.py --x={r.config['x']} --y={r.config['y']}"
+        assert r.summary["loss"] == r.config["x"] * 10 + r.config["y"]
+    # the table lists every run; without a metric there is no "best" line
+    assert len(result.stdout.strip().splitlines()) == 1 + 4
+    again = gitcfg(repo, "sweep", "x=1,2", "y=0.5,0.25", "--", "python", "tiny.py", "${args}")
+    assert again.returncode == 0 and "0 run(s) to do" in again.stderr
+    assert len(sweep_runs(repo)) == 4
+    fsck(repo)
+
+
+def test_wandb_grid_file_runs_and_prints_the_best_run(repo: Path) -> None:
+    (repo / "train.py").write_text(TINY)
+    shutil.copy(WANDB / "sweep-grid.yaml", repo / "sweep.yaml")
+    result = gitcfg(repo, "sweep", "sweep.yaml", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    runs = sweep_runs(repo)
+    assert len(runs) == 27 and {r.ref.project for r in runs} == {"sweeps-examples"}
+    best = min(runs, key=lambda r: r.summary["loss_metric"])
+    assert best.config["base"] == 10 and best.config["direction"] == -1
+    assert best.config["increment"] == 0.3
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"best: sweeps-examples/{best.ref.id} loss_metric=")
+    assert "(minimize)" in last and "increment=0.3" in last
+    fsck(repo)
+
+
+def test_wandb_nested_file_gives_dotted_keys(repo: Path) -> None:
+    (repo / "train-nested-cli.py").write_text(
+        "import sys, json, os\n"
+        "json.dump({'loss': len(sys.argv)}, open(os.environ['GITCFG_SUMMARY_FILE'], 'w'))\n"
+    )
+    shutil.copy(WANDB / "sweep-nested-cli.yaml", repo / "nested.yaml")
+    result = gitcfg(repo, "sweep", "nested.yaml", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 8 and sweep_runs(repo) == []
+    assert lines[0].endswith(
+        "train-nested-cli.py --batch_size=32 --optimizer.lr=0.001 --optimizer.nadam.beta=0.9"
+    )
+    result = gitcfg(repo, "sweep", "nested.yaml")
+    assert result.returncode == 0, result.stderr
+    configs = sorted(tuple(sorted(r.config)) for r in sweep_runs(repo))
+    assert set(configs) == {("batch_size", "optimizer.lr", "optimizer.nadam.beta")}
+    assert len(configs) == 8
+
+
+def test_random_with_a_seed_is_the_same_sweep_everywhere(repo: Path) -> None:
+    (repo / "tiny.py").write_text(TINY)
+    spec = textwrap.dedent(
+        """\
+        method: random
+        metric: {name: loss, goal: maximize}
+        parameters:
+          x: {distribution: uniform, min: 0, max: 1}
+          y: {distribution: int_uniform, min: 1, max: 100}
+        program: tiny.py
+        """
+    )
+    (repo / "random.yaml").write_text(spec)
+    listed = gitcfg(repo, "sweep", "random.yaml", "--count", "5", "--seed", "3", "--dry-run")
+    same = gitcfg(repo, "sweep", "random.yaml", "--count", "5", "--seed", "3", "--dry-run")
+    other = gitcfg(repo, "sweep", "random.yaml", "--count", "5", "--seed", "4", "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == same.stdout != other.stdout
+    assert len(listed.stdout.splitlines()) == 5
+    result = gitcfg(repo, "sweep", "random.yaml", "--count", "5", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    runs = sweep_runs(repo)
+    assert len(runs) == 5
+    for line in listed.stdout.splitlines():
+        words = line.split("\t")[1].split()
+        assert any(r.meta["command"].split()[-2:] == words[-2:] for r in runs), line
+    best = max(runs, key=lambda r: r.summary["loss"])
+    assert result.stdout.strip().splitlines()[-1].startswith(f"best: {best.ref} loss=")
+
+
+def test_two_shards_in_two_clones_cover_every_point_once_on_one_remote(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    origin = make_repo(tmp_path / "origin")
+    git(origin, "remote", "add", "origin", str(remote))
+    git(origin, "push", "-q", "origin", "main")
+    clones = []
+    for name in ("a", "b"):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", str(remote), str(clone))
+        git(clone, "config", "gitcfg.autopush", "origin")
+        (clone / "tiny.py").write_text(TINY)
+        clones.append(clone)
+    command = ["--", "python", "tiny.py", "${args}"]
+    args = ["sweep", "x=1,2,3", "y=0,1", "--project", "p"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gitcfg", *args, "--shard", f"{i}/2", *command],
+            cwd=clone,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, clone in enumerate(clones)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    check = tmp_path / "check"
+    git(tmp_path, "clone", "-q", str(remote), str(check))
+    git(check, "fetch", "-q", "origin", "gitcfg:gitcfg")
+    runs = sweep_runs(check)
+    points = sorted(r.meta["sweep_point"] for r in runs)
+    assert points == [0, 1, 2, 3, 4, 5]
+    assert sorted((r.config["x"], r.config["y"]) for r in runs) == [
+        (x, y) for x in (1, 2, 3) for y in (0, 1)
+    ]
+    assert len({r.meta["group"] for r in runs}) == 1
+    fsck(check)
+    fsck(remote)
+
+
+SLOW = """\
+import os, sys, time
+x = sys.argv[1]
+open(f"started-{x}", "w").close()
+if x == "3" and os.path.exists("block"):
+    time.sleep(60)
+open(f"done-{x}", "w").close()
+"""
+
+
+def test_a_sweep_killed_half_way_resumes_with_the_missing_points(repo: Path) -> None:
+    (repo / "slow.py").write_text(SLOW)
+    (repo / "block").touch()
+    args = ["sweep", "x=1,2,3,4", "--", "python", "slow.py", "${args_no_hyphens}"]
+    # the point's value reaches the program as its argument x=N
+    (repo / "slow.py").write_text(SLOW.replace("sys.argv[1]", "sys.argv[1].split('=')[1]"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitcfg", *args],
+        cwd=repo,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(repo / "started-3")
+    os.killpg(process.pid, signal.SIGKILL)  # the machine is gone: no handler runs
+    process.communicate(timeout=60)
+    runs = sweep_runs(repo)
+    assert sorted(r.config["x"] for r in runs) == [1, 2, 3]
+    assert [r.config["x"] for r in runs if "exit_status" not in r.meta] == [3]
+    (repo / "block").unlink()
+    result = gitcfg(repo, *args)
+    assert result.returncode == 0, result.stderr
+    assert "2 run(s) to do" in result.stderr
+    finished = [r for r in sweep_runs(repo) if "exit_status" in r.meta]
+    assert sorted(r.config["x"] for r in finished) == [1, 2, 3, 4]
+    assert len(sweep_runs(repo)) == 5  # the interrupted run stays, without an exit status
+    fsck(repo)
+
+
+def test_sigterm_stops_the_sweep_and_finishes_its_running_runs(repo: Path) -> None:
+    (repo / "wait.py").write_text(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(5))\n"
+        "open('ready-' + sys.argv[1], 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitcfg", "sweep", "x=1,2,3,4", "-j", "2", "--",
+         "python", "wait.py", "${args_no_hyphens}"],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_for(repo / "ready-x=1")
+    wait_for(repo / "ready-x=2")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGTERM, stderr
+    assert "run the same command again to resume it" in stderr
+    runs = sweep_runs(repo)
+    assert sorted(r.config["x"] for r in runs) == [1, 2]
+    assert [r.meta["exit_status"] for r in runs] == [5, 5]
+
+
+AGENT = """\
+import gitcfg as wandb
+
+config = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"lr": {"values": [0.1, 0.01]}, "bs": {"values": [16, 32]}},
+}
+
+def train():
+    with wandb.init(config={"lr": 1.0, "bs": 1, "epochs": 3}) as run:
+        wandb.log({"loss": run.config.lr * run.config.bs})
+        print("run", run.id, dict(wandb.config))
+
+sweep_id = wandb.sweep(config, project="agents")
+wandb.agent(sweep_id, function=train, count=3)
+print("sweep", sweep_id)
+"""
+
+
+def test_wandb_sweep_and_agent_run_in_process(repo: Path) -> None:
+    (repo / "agent.py").write_text(AGENT)
+    first = subprocess.run(
+        [sys.executable, "agent.py"], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    sweep_id = lines[-1].split()[1]
+    assert len(lines) == 4 and all(line.startswith("run ") for line in lines[:3])
+    runs = sweep_runs(repo, sweep_id)
+    assert len(runs) == 3 and {r.ref.project for r in runs} == {"agents"}
+    for r in runs:
+        assert r.config["epochs"] == 3 and r.config["lr"] in (0.1, 0.01)
+        assert r.summary["loss"] == r.config["lr"] * r.config["bs"]
+        assert r.meta["exit_status"] == 0
+    # the same script again: the same sweep, one point left
+    second = subprocess.run(
+        [sys.executable, "agent.py"], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 0, second.stderr
+    runs = sweep_runs(repo, sweep_id)
+    assert sorted((r.config["lr"], r.config["bs"]) for r in runs) == [
+        (0.01, 16),
+        (0.01, 32),
+        (0.1, 16),
+        (0.1, 32),
+    ]
+    fsck(repo)
+
+
+def test_bayes_learns_from_the_recorded_runs(repo: Path) -> None:
+    pytest.importorskip("optuna")
+    (repo / "train.py").write_text(TINY)
+    shutil.copy(WANDB / "sweep-bayes.yaml", repo / "bayes.yaml")
+    result = gitcfg(repo, "sweep", "bayes.yaml", "--count", "6", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    runs = sweep_runs(repo)
+    assert len(runs) == 6
+    assert all(r.config["base"] in (10, 15, 20) for r in runs)
+    more = gitcfg(repo, "sweep", "bayes.yaml", "--count", "9")
+    assert more.returncode == 0, more.stderr
+    assert "3 run(s) to do, learning from 6 recorded run(s)" in more.stderr
+    runs = sweep_runs(repo)
+    assert sorted(r.meta["sweep_point"] for r in runs) == list(range(9))
+    best = min(runs, key=lambda r: r.summary["loss_metric"])
+    assert f"best: {best.ref} loss_metric=" in more.stdout
+
+
+def test_bayes_without_optuna_says_how_to_install_it(repo: Path) -> None:
+    (repo / "train.py").write_text(TINY)
+    shutil.copy(WANDB / "sweep-bayes.yaml", repo / "bayes.yaml")
+    blocker = repo / "no_optuna"
+    blocker.mkdir()
+    (blocker / "optuna.py").write_text("raise ImportError('optuna hidden by the test')\n")
+    result = gitcfg(repo, "sweep", "bayes.yaml", "--count", "2", env={"PYTHONPATH": str(blocker)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: method 'bayes' uses optuna")
+    assert "pip install 'gitcfg[sweep]'" in result.stderr
+    assert sweep_runs(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "code", "message"),
+    [
+        ({"s.yaml": "method: hill\nparameters: {a: {value: 1}}\n"}, ["s.yaml"], 2,
+         "unknown method 'hill'"),
+        ({"s.yaml": "parameters: {a: {distribution: zipf, min: 1, max: 2}}\nprogram: t.py\n"},
+         ["s.yaml"], 2, "unknown distribution 'zipf'"),
+        ({"s.yaml": "parameters: [a: 1\n"}, ["s.yaml"], 1, "s.yaml"),
+        ({"s.yaml": "parameters: {a: {value: 1}}\nprogram: missing.py\n"}, ["s.yaml"], 2,
+         "program 'missing.py' does not exist"),
+        ({}, ["a=1,2", "--", "no-such-program-here"], 2, "not found"),
+        ({}, ["a=1,2"], 2, "no command to run"),
+        ({}, ["a=1,2", "--shard", "2/2", "--", "true"], 2, "--shard '2/2'"),
+        ({}, ["nosuchfile.yaml"], 1, "nosuchfile.yaml: no such file"),
+        ({}, ["a=[1,", "--", "true"], 2, "quote the value"),
+        ({}, ["x=0.1", "--method", "random", "--", "true"], 2, "--count"),
+    ],
+)  # fmt: skip
+def test_bad_sweeps_are_one_line_and_record_nothing(
+    repo: Path, files: dict[str, str], args: list[str], code: int, message: str
+) -> None:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    result = gitcfg(repo, "sweep", *args)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "refs/heads/gitcfg" not in git(repo, "for-each-ref")
+
+
+def test_failed_points_make_the_sweep_fail_after_all_ran(repo: Path) -> None:
+    # a program in any language reads the point from $GITCFG_CONFIG
+    (repo / "odd.sh").write_text(
+        "n=$(python3 -c \"import json, os; print(json.loads(os.environ['GITCFG_CONFIG'])['n'])\")\n"
+        "exit $((n % 2))\n"
+    )
+    result = gitcfg(repo, "sweep", "n=0,1,2", "--", "bash", "odd.sh")
+    assert result.returncode == 1
+    assert "Error: 1 of 3 run(s) exited non-zero" in result.stderr
+    statuses = sorted((r.config["n"], r.meta["exit_status"]) for r in sweep_runs(repo))
+    assert statuses == [(0, 0), (1, 1), (2, 0)]
