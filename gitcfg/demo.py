@@ -7,6 +7,7 @@ the ``gitcfg`` command show the history, compare the runs and amend the first on
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -94,9 +95,25 @@ def main(argv: list[str] | None = None) -> None:
     _run([*gitcfg_cmd, *amend], where, env)
     _run([*gitcfg_cmd, "log", first, "-p"], where, env)
     _run([*gitcfg_cmd, "show", first, "--nested"], where, env)
+    _echo("A small sweep: four learning rates, two optimizers, one recorded run each")
+    for lr in ("0.001", "0.003", "0.03", "0.3"):
+        for optimizer in ("adam", "sgd"):
+            _run([sys.executable, "train.py", "--lr", lr, "--optimizer", optimizer], where, env)
     _echo("Your code branch and work tree were never touched")
     _run(["git", "status", "--short", "--branch"], where, env)
+    _report(where, env, gitcfg_cmd)
     print(f"\nThe demo repository is kept at {where}; try 'cd {where} && gitcfg runs'.")
+
+
+def _report(where: Path, env: dict[str, str], gitcfg_cmd: list[str]) -> None:
+    """End with the HTML report of every run, when the report extra is installed."""
+    _echo("One HTML page to see how the settings affect the result")
+    if not all(importlib.util.find_spec(name) for name in ("jinja2", "plotly")):
+        print("The report needs the report extra: pip install 'gitcfg[report]', then")
+        print(f"  cd {where} && gitcfg report --open")
+        return
+    _run([*gitcfg_cmd, "report", "-o", "gitcfg-report.html"], where, env)
+    print(f"Open {where / 'gitcfg-report.html'} in a browser (or: gitcfg report --open).")
 
 
 if __name__ == "__main__":

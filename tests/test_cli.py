@@ -501,7 +501,18 @@ def test_version_and_help_examples() -> None:
         assert re.search(r"^ +(git|gitcfg) ", examples, re.MULTILINE), command
     listing = invoke("--help").stdout.split("Commands:\n")[1].splitlines()
     names = [line.split()[0] for line in listing if line.strip()]
-    assert names == ["update", "edit", "show", "log", "diff", "runs", "path", "push", "pull"]
+    assert names == [
+        "update",
+        "edit",
+        "show",
+        "log",
+        "diff",
+        "runs",
+        "path",
+        "push",
+        "pull",
+        "report",
+    ]
 
 
 def test_shell_completion_of_run_ids(repo: Path, store: ConfigStore) -> None:

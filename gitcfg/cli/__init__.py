@@ -682,6 +682,12 @@ def pull(opts: _Options, remote: str, prefer: str | None) -> None:
     opts.out(_sync_summary(result, "pull"))
 
 
+# Commands in modules of their own; each keeps its heavy imports inside the command body.
+from gitcfg.cli.report import report  # noqa: E402
+
+cli.add_command(report)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``gitcfg`` console script and ``python -m gitcfg``."""
     cli.main(
