@@ -29,10 +29,15 @@ def sweep_configs() -> list[dict[str, Any]]:
 
 
 def record_sweep(store: ConfigStore, hostile: bool = True) -> list[RunRef]:
-    """16 runs; the first has a config value that is an HTML script tag."""
+    """16 runs with results; the first has a config value that is an HTML script tag.
+
+    The best accuracy, 0.984, is run10's: lr=0.01, batch_size=64, optimizer=adam.
+    """
     refs = []
     for i, config in enumerate(sweep_configs()):
         config = {**config, "note": HOSTILE if hostile and i == 0 else "plain"}
-        ref, _ = store.create("mnist", config, run_id=f"run{i:02d}")
+        score = accuracy(config["lr"], config["batch_size"], config["optimizer"])
+        results = {"accuracy": score, "loss": round(1 - score, 4), "samples": "60k"}
+        ref, _ = store.create("mnist", config, run_id=f"run{i:02d}", summary=results)
         refs.append(ref)
     return refs

@@ -55,6 +55,25 @@ def test_report_holds_every_run_and_the_keys_that_differ(repo: Path, store: Conf
     assert first["config"] == {"batch_size": 32, "lr": 0.0001, "note": HOSTILE, "optimizer": "adam"}
     assert first["commit"] == store.read(store.resolve("run00").ref).meta["code_commit"]
     assert data["provenance"][first["provenance"]]["command"]
+    # results: the numeric summary keys are the metrics; accuracy first, higher is better
+    assert data["metrics"] == ["accuracy", "loss"]
+    assert (data["metric"], data["goal"]) == ("accuracy", "max")
+    assert data["runs"][10]["summary"] == {"accuracy": 0.984, "loss": 0.016, "samples": "60k"}
+
+
+def test_metric_chooses_the_result_and_its_direction(repo: Path, store: ConfigStore) -> None:
+    record_sweep(store)
+    invoke("report", "--metric", "loss")
+    data = page_data(repo / "gitcfg-report.html")
+    assert (data["metric"], data["goal"]) == ("loss", "min")
+
+
+def test_runs_without_results_still_get_a_report(repo: Path, store: ConfigStore) -> None:
+    store.create("p", {"lr": 0.1}, run_id="a")
+    store.create("p", {"lr": 0.2}, run_id="b")
+    invoke("report")
+    data = page_data(repo / "gitcfg-report.html")
+    assert (data["metrics"], data["metric"], data["keys"]) == ([], None, ["lr"])
 
 
 def test_user_text_never_becomes_markup(repo: Path, store: ConfigStore) -> None:
@@ -127,6 +146,7 @@ def test_history_is_capped_per_run(repo: Path, store: ConfigStore) -> None:
     ("args", "message"),
     [
         (["--group-by", "nope"], "Error: no column 'nope' in the runs listed; available: group"),
+        (["--metric", "samples"], "Error: no column 'samples' in the runs listed; available: acc"),
         (["--where", "lr>1"], "Error: no runs matching --where to report; list them with"),
         (["--project", "ghost"], "Error: no runs in project ghost to report"),
         (["-o", "missing/dir/r.html"], "Error: directory missing/dir does not exist"),

@@ -90,9 +90,31 @@ def test_one_row_per_run_with_the_differing_keys(page: Any) -> None:
     assert len(rows(page)) == 16
     headers = [th.text for th in page.find_elements("css selector", "#runs thead tr + tr th")]
     assert headers[:2] == ["id", "created"]
-    assert headers[3:] == ["batch_size", "lr", "note", "optimizer"]
+    assert headers[3:] == ["batch_size", "lr", "note", "optimizer", "accuracy", "loss"]
     assert "epochs" not in headers  # the same in every run
     assert page.find_element("id", "count").text == "16 run(s)"
+    band = [th.text for th in page.find_elements("css selector", "#runs tr.band th")]
+    assert band == ["RUN", "CONFIG (KEYS THAT DIFFER)", "RESULTS"]
+
+
+def test_the_best_run_and_its_settings_stand_out(page: Any) -> None:
+    best = page.find_element("id", "best").text
+    assert "Best accuracy (highest) of 16 run(s): 0.984 — run run10" in best
+    assert "batch_size = 64" in best and "lr = 0.01" in best and "optimizer = adam" in best
+    best_row = page.find_element("css selector", "#runs tbody tr.is-best")
+    assert best_row.get_attribute("data-run") == "mnist/run10"
+    # per learning rate: 0.01 has the best mean, and its row is the one marked
+    page.find_element("css selector", "#group-key option[value='c:lr']").click()
+    groups = page.find_elements("css selector", "#groups tbody tr")
+    assert [g.text.split()[0] for g in groups] == ["0.0001", "0.001", "0.01", "0.1"]
+    marked = page.find_element("css selector", "#groups tbody tr.is-best").text.split()
+    assert marked == ["0.01", "4", "0.977", "0.97", "0.984"]
+    # lower loss is better: the same run is best
+    page.find_element("css selector", "#metric option[value='loss']").click()
+    assert wait_for(
+        lambda: "Best loss (lowest) of 16 run(s): 0.016" in page.find_element("id", "best").text
+    )
+    assert errors(page) == []
 
 
 def test_plots_are_drawn(page: Any) -> None:
@@ -101,12 +123,13 @@ def test_plots_are_drawn(page: Any) -> None:
         assert node.size["width"] > 300 and node.size["height"] > 200
         svg = node.find_element("css selector", "svg.main-svg")
         assert svg.size["width"] > 300 and svg.size["height"] > 200
-    # parallel coordinates: one axis per differing key, lines on a real WebGL canvas
+    # parallel coordinates: one axis per differing key and the metric, drawn with WebGL
     axes = page.find_elements("css selector", "#parcoords .axis-title")
-    assert [a.text for a in axes] == ["batch_size", "lr (log)", "note", "optimizer"]
+    assert [a.text for a in axes] == ["batch_size", "lr (log)", "note", "optimizer", "accuracy"]
     canvas = page.find_elements("css selector", "#parcoords canvas")
     assert canvas and max(c.size["width"] for c in canvas) > 300
-    assert len(page.find_elements("css selector", "#scatter .point")) == 16
+    # a point per run, and a star over the best one
+    assert len(page.find_elements("css selector", "#scatter .point")) == 16 + 1
     # grouped first by the key with the fewest values: batch_size, two bars
     assert len(page.find_elements("css selector", "#groupbar .point")) == 2
 
@@ -187,7 +210,7 @@ def test_brushing_an_axis_filters_the_table(page: Any) -> None:
     ).move_by_offset(0, -height).release().perform()
     assert wait_for(lambda: len(rows(page)) == 8)
     assert set(column(page, "batch_size")) == {"64"}
-    assert len(page.find_elements("css selector", "#scatter .point")) == 8
+    assert len(page.find_elements("css selector", "#scatter .point")) == 8 + 1
 
 
 def test_many_runs_are_paged(repo: Path, browser: Any) -> None:
@@ -202,8 +225,13 @@ def test_many_runs_are_paged(repo: Path, browser: Any) -> None:
     assert errors(page) == []
 
 
-def test_screenshot_of_the_demo_report(tmp_path: Path, browser: Any) -> None:
-    """The README's picture: the report the demo writes, as a reader first sees it."""
+def test_screenshot_of_the_demo_report(
+    tmp_path: Path, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    """The README's picture: the report the demo writes, as a reader first sees it.
+
+    ``REPORT_SCREENSHOT=docs/report.png`` keeps it (relative to where pytest was started).
+    """
     import subprocess
     import sys
 
@@ -218,7 +246,8 @@ def test_screenshot_of_the_demo_report(tmp_path: Path, browser: Any) -> None:
     try:
         open_report(browser, report)
         time.sleep(0.5)  # plotly's transitions
-        target = Path(os.environ.get("GITCFG_SCREENSHOT") or tmp_path / "report.png")
+        keep = os.environ.get("REPORT_SCREENSHOT")
+        target = request.config.invocation_params.dir / keep if keep else tmp_path / "report.png"
         assert browser.save_screenshot(str(target))
         assert target.stat().st_size > 50_000
         assert errors(browser) == []

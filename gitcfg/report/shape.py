@@ -52,12 +52,6 @@ def plain(item: Any) -> Any:
     return str(item)  # a date YAML read from a hand-edited file, say
 
 
-def summary_of(record: RunRecord) -> dict[str, Any]:
-    """A run's results (summary.yaml), {} when it has none."""
-    summary = getattr(record, "summary", None)
-    return dict(summary) if isinstance(summary, Mapping) else {}
-
-
 def metric_keys(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
     """Summary keys holding a number in at least one run, sorted."""
     keys: set[str] = set()
@@ -126,7 +120,7 @@ def report_data(
     ``context`` says what was reported (branch, project, filters, time) for the page header.
     """
     rows = [run_row(record) for record in records]
-    summaries = [summary_of(record) for record in records]
+    summaries = [record.summary for record in records]  # summary.yaml, {} without one
     differ = differing_keys(rows) if len(rows) > 1 else []
     every_key = sorted({key for row in rows for key in row["config"]})
     common = {k: plain(rows[0]["config"][k]) for k in every_key if k not in differ} if rows else {}

@@ -540,17 +540,15 @@
     const gc = groupChoices();
     const wanted = D.groupBy === null ? null : (byId.has("c:" + D.groupBy) ? "c:" + D.groupBy
       : D.groupBy in D.common ? "common:" + D.groupBy : D.groupBy);
-    // the default: the key with the fewest distinct values (a sweep's categorical choice)
-    let fewest = null, fewestCount = Infinity;
-    for (const c of CONFIG_COLS) {
-      const n = new Set(RUNS.map((r) => JSON.stringify(c.get(r) ?? null))).size;
-      if (n > 1 && n < fewestCount) { fewest = c.id; fewestCount = n; }
-    }
-    state.groupKey = wanted || fewest || (gc[0] || [null])[0];
+    // defaults: the keys that explain most of the metric come first, so the page opens on them
+    const ranked = influentialKeys();
+    state.groupKey = wanted || ranked[0] || (gc[0] || [null])[0];
     fill($("group-key"), gc, state.groupKey);
+    if (ranked.length) $("scatter-x").value = ranked[0];
     const cc = colourChoices();
-    const colour = wanted && cc.some(([id]) => id === wanted) ? wanted
-      : (cc.find(([id]) => id && id !== sc.x[0]?.[0]) || [""])[0];
+    const colour = wanted && wanted !== $("scatter-x").value && cc.some(([id]) => id === wanted) ? wanted
+      : ranked.find((id) => id !== $("scatter-x").value && cc.some(([c]) => c === id))
+        || (cc.find(([id]) => id && id !== $("scatter-x").value) || [""])[0];
     fill($("scatter-color"), cc, colour);
 
     $("metric").addEventListener("change", (e) => {
@@ -588,6 +586,34 @@
     $("parcoords").on("plotly_restyle", onBrush);
     $("scatter").on("plotly_click", (e) => { const p = e.points && e.points[0]; if (p) openDetail(RUNS[p.customdata]); });
     document.body.dataset.ready = "true";  // for tests and scripts: everything is drawn
+  }
+  // Config keys by how much of the metric's variance their values explain (eta squared: the
+  // spread of the group means over the total spread); keys without a metric keep their order
+  // after those with one, fewest distinct values first.
+  function influentialKeys() {
+    const scored = RUNS.filter((r) => isNum(metricOf(r)));
+    const values = scored.map(metricOf);
+    const mean = values.reduce((a, b) => a + b, 0) / (values.length || 1);
+    const total = values.reduce((a, v) => a + (v - mean) ** 2, 0);
+    const ranked = [];
+    for (const c of CONFIG_COLS) {
+      const groups = new Map();
+      for (const r of RUNS) {
+        const key = JSON.stringify(c.get(r) ?? null);
+        if (!groups.has(key)) groups.set(key, []);
+        if (isNum(metricOf(r))) groups.get(key).push(metricOf(r));
+      }
+      if (groups.size < 2 || groups.size > GROUPS_MAX) continue;
+      let between = 0;
+      for (const g of groups.values()) {
+        if (!g.length) continue;
+        const m = g.reduce((a, b) => a + b, 0) / g.length;
+        between += g.length * (m - mean) ** 2;
+      }
+      ranked.push({ id: c.id, score: total > 0 ? between / total : 0, size: groups.size });
+    }
+    ranked.sort((a, b) => b.score - a.score || a.size - b.size);
+    return ranked.map((k) => k.id);
   }
   function guessGoal(metric) {
     return /loss|err|perplexity|mse|mae|rmse|time|latency|wer/i.test(metric || "") ? "min" : "max";
