@@ -216,12 +216,23 @@ def test_brushing_an_axis_filters_the_table(page: Any) -> None:
 def test_many_runs_are_paged(repo: Path, browser: Any) -> None:
     store = ConfigStore.open()
     for i in range(250):
-        store.create("big", {"lr": 0.001 * (1 + i % 10), "seed": i}, run_id=f"r{i:04d}")
+        config = {
+            "lr": 0.001 * (1 + i % 10),
+            "seed": i,
+            **{f"k{k:02d}": i % (k + 2) for k in range(12)},
+        }
+        results = {"accuracy": 0.5 + 0.04 * (i % 10) - 0.001 * (i % 7)}
+        store.create("big", config, run_id=f"r{i:04d}", summary=results)
     page = open_report(browser, write_report())
     assert len(rows(page)) == 100
     assert page.find_element("id", "page-info").text == "rows 1 to 100 of 250, page 1 of 3"
     page.find_element("id", "next").click()
     assert column(page, "id")[0] == "r0100"
+    # 14 keys differ: the parallel coordinates keep the 12 that explain accuracy most
+    note = page.find_element("id", "parcoords-note").text
+    assert "12 of 14 keys shown: those that explain accuracy most." in note
+    axes = [a.text for a in page.find_elements("css selector", "#parcoords .axis-title")]
+    assert len(axes) == 13 and "lr" in axes and axes[-1] == "accuracy"
     assert errors(page) == []
 
 

@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 100;        // table rows per page: 10,000 runs are 100 pages, not 10,000 rows
   const PARCOORDS_MAX = 5000;   // lines drawn at most: the best 500 and an even sample of the rest
+  const PARCOORDS_AXES = 12;    // config axes at most, besides the metric's
   const SCATTER_MAX = 3000;     // points drawn at most, chosen the same way
   const GROUPS_MAX = 30;        // bars and colours at most; the smaller groups are left out
   const PLOT_CONFIG = { displaylogo: false, responsive: true };
@@ -299,7 +300,15 @@
     const drawn = sample(scored, PARCOORDS_MAX);
     const axes = [];
     let skipped = 0;
-    for (const c of CONFIG_COLS) {
+    let columns = CONFIG_COLS;
+    if (columns.length > PARCOORDS_AXES) {  // the most telling keys, in their table order
+      const scores = keyScores();
+      const kept = new Set([...columns].sort((a, b) => scores.get(b.id).score - scores.get(a.id).score)
+        .slice(0, PARCOORDS_AXES));
+      columns = columns.filter((c) => kept.has(c));
+    }
+    const dropped = CONFIG_COLS.length - columns.length;
+    for (const c of columns) {
       const axis = axisFor(c.key, c.get, scored);
       if (axis === null) { skipped++; continue; }
       axes.push({ ...axis, get: c.get });
@@ -323,6 +332,7 @@
     } : {};
     const notes = [];
     if (drawn.length < scored.length) notes.push(`${drawn.length} of ${scored.length} runs drawn: the best ${Math.floor(PARCOORDS_MAX / 10)} and an even sample.`);
+    if (dropped) notes.push(`${columns.length} of ${CONFIG_COLS.length} keys shown: those that explain ${state.metric || "the result"} most.`);
     if (skipped) notes.push(`${skipped} key(s) with too many distinct values left out.`);
     if (state.metric !== null && scored.length < base.length) notes.push(`${base.length - scored.length} run(s) without ${state.metric} left out.`);
     $("parcoords-note").textContent = notes.join(" ");
@@ -587,15 +597,14 @@
     $("scatter").on("plotly_click", (e) => { const p = e.points && e.points[0]; if (p) openDetail(RUNS[p.customdata]); });
     document.body.dataset.ready = "true";  // for tests and scripts: everything is drawn
   }
-  // Config keys by how much of the metric's variance their values explain (eta squared: the
-  // spread of the group means over the total spread); keys without a metric keep their order
-  // after those with one, fewest distinct values first.
-  function influentialKeys() {
+  // How much of the metric's spread each config key explains: eta squared (the spread of the
+  // group means over the total spread) for keys with few values, r squared for numeric keys.
+  function keyScores() {
     const scored = RUNS.filter((r) => isNum(metricOf(r)));
     const values = scored.map(metricOf);
     const mean = values.reduce((a, b) => a + b, 0) / (values.length || 1);
     const total = values.reduce((a, v) => a + (v - mean) ** 2, 0);
-    const ranked = [];
+    const scores = new Map();
     for (const c of CONFIG_COLS) {
       const groups = new Map();
       for (const r of RUNS) {
@@ -603,17 +612,32 @@
         if (!groups.has(key)) groups.set(key, []);
         if (isNum(metricOf(r))) groups.get(key).push(metricOf(r));
       }
-      if (groups.size < 2 || groups.size > GROUPS_MAX) continue;
-      let between = 0;
-      for (const g of groups.values()) {
-        if (!g.length) continue;
-        const m = g.reduce((a, b) => a + b, 0) / g.length;
-        between += g.length * (m - mean) ** 2;
+      let score = 0;
+      if (total > 0 && groups.size <= GROUPS_MAX) {
+        let between = 0;
+        for (const g of groups.values()) {
+          if (!g.length) continue;
+          const m = g.reduce((a, b) => a + b, 0) / g.length;
+          between += g.length * (m - mean) ** 2;
+        }
+        score = between / total;
+      } else if (total > 0 && scored.every((r) => isNum(c.get(r)))) {
+        const xs = scored.map(c.get);
+        const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+        let sxy = 0, sxx = 0;
+        xs.forEach((x, i) => { sxy += (x - mx) * (values[i] - mean); sxx += (x - mx) ** 2; });
+        score = sxx > 0 ? (sxy * sxy) / (sxx * total) : 0;
       }
-      ranked.push({ id: c.id, score: total > 0 ? between / total : 0, size: groups.size });
+      scores.set(c.id, { score, size: groups.size });
     }
-    ranked.sort((a, b) => b.score - a.score || a.size - b.size);
-    return ranked.map((k) => k.id);
+    return scores;
+  }
+  // Keys to group by, most telling first: those with 2 to GROUPS_MAX values.
+  function influentialKeys() {
+    const scores = keyScores();
+    return CONFIG_COLS.map((c) => ({ id: c.id, ...scores.get(c.id) }))
+      .filter((k) => k.size >= 2 && k.size <= GROUPS_MAX)
+      .sort((a, b) => b.score - a.score || a.size - b.size).map((k) => k.id);
   }
   function guessGoal(metric) {
     return /loss|err|perplexity|mse|mae|rmse|time|latency|wer/i.test(metric || "") ? "min" : "max";
