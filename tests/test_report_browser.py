@@ -190,7 +190,7 @@ def test_a_click_on_a_run_shows_its_history_and_provenance(repo: Path, browser: 
     text = dialog.text
     assert "mnist/run05" in text
     assert "retune lr" in text and "~ lr: 0.001 → 0.05" in text
-    assert "created with 5 key(s)" in text
+    assert "create mnist/run05 (5 keys)" in text and "created with the config above" in text
     meta = store.read(refs[5]).meta
     assert meta["code_commit"] in text and meta["host"] in text and meta["command"] in text
     assert "epochs\n3" in text  # keys common to all runs are shown too

@@ -3,7 +3,7 @@
 The page gets, once: the config keys that differ among the runs (its columns), the keys all runs
 share (shown in each run's detail), the summary metrics, each run's row, provenance and history.
 Repeated provenance (the same code commit, command, host...) is stored once and referred to by
-index, and a run's first version is stored as "created with N keys" rather than N additions, so
+index, and a run's first version is stored as "created" rather than N additions, so
 10,000 runs stay a few megabytes.
 """
 
@@ -33,6 +33,7 @@ PROVENANCE_FIELDS = (
     "python",
     "gitcfg",
 )
+_JSON_SAFE = frozenset({str, int, bool, type(None)})
 # Metric names that are better when lower; anything else is taken as better when higher.
 _LOWER_IS_BETTER = ("loss", "err", "perplexity", "mse", "mae", "rmse", "time", "latency", "wer")
 # Preferred default metrics, in order, when --metric is not given.
@@ -41,6 +42,8 @@ _PREFERRED = ("accuracy", "acc", "val_acc", "val_accuracy", "f1", "val_loss", "l
 
 def plain(item: Any) -> Any:
     """``item`` as strict JSON can carry it: nan and infinities as text, unknown types as text."""
+    if type(item) in _JSON_SAFE:  # the common case first: 10,000 runs have many values
+        return item
     if isinstance(item, float):
         return item if math.isfinite(item) else str(item)
     if item is None or isinstance(item, (str, int, bool)):
@@ -82,15 +85,14 @@ def _history_data(history: RunHistory | None) -> dict[str, Any]:
     if history is None:
         return {"versions": [], "omitted": 0}
     versions = []
-    for i, version in enumerate(history.versions):
-        first = i == len(history.versions) - 1 and not history.omitted
+    for version in history.versions:
         item: dict[str, Any] = {
             "commit": version.commit,
             "time": version.time,
             "message": version.subject,
         }
-        if first and all(change.kind == "added" for change in version.changes):
-            item["created"] = len(version.changes)  # the config itself is shown beside it
+        if version.created:
+            item["created"] = True  # the config itself is shown beside it
         else:
             item["changes"] = [
                 [
@@ -107,7 +109,7 @@ def _history_data(history: RunHistory | None) -> dict[str, Any]:
 
 def report_data(
     records: Sequence[RunRecord],
-    histories: Mapping[Any, RunHistory],
+    histories: Mapping[str, RunHistory],
     *,
     metric: str | None = None,
     group_by: str | None = None,
@@ -116,6 +118,7 @@ def report_data(
 ) -> dict[str, Any]:
     """Everything the page shows about ``records``, as JSON-able data.
 
+    ``histories`` are keyed by config path (``gitcfg.report.histories.run_histories``);
     ``metric`` and ``group_by`` are the page's initial choices (checked to exist);
     ``context`` says what was reported (branch, project, filters, time) for the page header.
     """
@@ -150,10 +153,17 @@ def report_data(
                 "created": plain(row["created"]),
                 "commit": plain(row["code_commit"]),
                 "dirty": row["dirty"],
-                "config": {k: plain(config[k]) for k in differ if k in config},
-                "summary": {k: plain(v) for k, v in summary.items()},
+                # plain() only where needed: a call per value is most of the cost at 10,000 runs
+                "config": {
+                    k: v if type(v) in _JSON_SAFE else plain(v)
+                    for k in differ
+                    if (v := config.get(k, MISSING)) is not MISSING
+                },
+                "summary": {
+                    k: v if type(v) in _JSON_SAFE else plain(v) for k, v in summary.items()
+                },
                 "provenance": index,
-                "history": _history_data(histories.get(record.ref)),
+                "history": _history_data(histories.get(record.ref.config_path)),
             }
         )
     return {

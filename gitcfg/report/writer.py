@@ -53,6 +53,8 @@ def write_report(
         raise GitcfgError(f"{target} is a directory; give a file name with -o, e.g. -o report.html")
     if not directory.is_dir():
         raise GitcfgError(f"directory {directory} does not exist; create it or choose another -o")
+    # histories first: the listing that follows reuses the blob cache they loaded
+    histories = run_histories(store)
     records = store.runs(project)
     if conditions:
         records = [r for r in records if all(c.matches(r.config) for c in conditions)]
@@ -63,7 +65,6 @@ def write_report(
             f"no runs{which}{where} to report; list them with 'gitcfg runs'"
             + (" and loosen --where" if conditions else "")
         )
-    histories = run_histories(store, [r.ref for r in records])
     context = {
         "branch": store.branch,
         "project": project,
