@@ -215,3 +215,33 @@ def test_help_does_not_import_the_report_extra() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "Write one HTML page to see how config affects results." in proc.stdout
+
+
+def test_histories_of_all_runs_cost_one_git_log(
+    repo: Path, store: ConfigStore, tmp_path: Path
+) -> None:
+    refs = record_sweep(store)
+    for ref in refs[:4]:
+        store.update(ref, {"epochs": 4})
+    trace = tmp_path / "trace.txt"
+    env = {**os.environ, "GIT_TRACE": str(trace)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitcfg", "report"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    commands = [line for line in trace.read_text().splitlines() if "built-in: git" in line]
+    assert sum(" git log " in line for line in commands) == 1
+    assert len(commands) < 10  # a handful in all, whatever the number of runs
+    data = page_data(repo / "gitcfg-report.html")
+    assert [len(r["history"]["versions"]) for r in data["runs"][:6]] == [2, 2, 2, 2, 1, 1]
+
+
+def test_values_json_cannot_carry_become_text() -> None:
+    from datetime import date
+
+    from gitcfg.report.shape import plain
+
+    assert plain({"a": [float("nan"), float("inf"), 1.5], "d": date(2026, 1, 2)}) == {
+        "a": ["nan", "inf", 1.5],
+        "d": "2026-01-02",
+    }
