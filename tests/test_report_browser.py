@@ -142,6 +142,12 @@ def test_typing_in_the_filter_reduces_the_rows(page: Any) -> None:
     page.find_element("id", "conditions").send_keys("lr>=0.01, batch_size=64")
     assert wait_for(lambda: len(rows(page)) == 2)
     assert sorted(column(page, "lr")) == ["0.01", "0.1"]
+    # results too: summary:KEY names a result, as in 'gitcfg runs'
+    conditions = page.find_element("id", "conditions")
+    conditions.clear()
+    conditions.send_keys("summary:accuracy>0.97")
+    assert wait_for(lambda: len(rows(page)) == 1)
+    assert column(page, "id") == ["run11"]  # the best sgd run; the filter keeps only sgd
     page.find_element("id", "clear").click()
     assert wait_for(lambda: len(rows(page)) == 16)
     assert errors(page) == []

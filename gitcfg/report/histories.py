@@ -45,9 +45,27 @@ class RunHistory:
 
 def run_histories(store: ConfigStore, limit: int = VERSION_LIMIT) -> dict[str, RunHistory]:
     """Every run's history (at most ``limit`` versions each) by config path, from one git log."""
-    histories: dict[str, RunHistory] = {}
+    return resolve(store, read_log(store, limit))
+
+
+@dataclass
+class BranchLog:
+    """The branch's commits per config path, before any blob is parsed (see ``read_log``)."""
+
+    entries: dict[str, list[tuple[str, int, str, str, str]]] = field(default_factory=dict)
+    omitted: dict[str, int] = field(default_factory=dict)
+    blobs: dict[str, str] = field(default_factory=dict)
+
+
+def read_log(store: ConfigStore, limit: int = VERSION_LIMIT) -> BranchLog:
+    """Run ``git log --raw`` over the branch and sort its lines by config path.
+
+    Touches no cache, so it may run in a thread while the runs are listed: git's own time then
+    overlaps with the listing's.
+    """
+    log = BranchLog()
     if store.tip() is None:
-        return histories
+        return log
     output = store.repo.git(
         "log",
         "--format=%x1e%H%x1f%ct%x1f%s%x1f",
@@ -57,8 +75,6 @@ def run_histories(store: ConfigStore, limit: int = VERSION_LIMIT) -> dict[str, R
         store.ref,
         "--",
     ).stdout.decode("utf-8", "replace")
-    kept: dict[str, list[tuple[str, int, str, str, str]]] = {}
-    blobs: dict[str, str] = {}
     suffix = "/" + CONFIG_FILE
     for record in output.split("\x1e")[1:]:
         sha, timestamp, subject, raw = record.split("\x1f", 3)
@@ -66,23 +82,29 @@ def run_histories(store: ConfigStore, limit: int = VERSION_LIMIT) -> dict[str, R
             info, _, path = line.partition("\t")
             if not path.endswith(suffix) or not info.startswith(":"):
                 continue
-            entries = kept.setdefault(path, [])
+            entries = log.entries.setdefault(path, [])
             if len(entries) >= limit:
-                histories.setdefault(path, RunHistory()).omitted += 1
+                log.omitted[path] = log.omitted.get(path, 0) + 1
                 continue
             old, new = info.split()[2:4]
             entries.append((sha, int(timestamp), subject, old, new))
             if not is_null(old):  # a later version: both sides are diffed
-                blobs[old] = path
+                log.blobs[old] = path
                 if not is_null(new):
-                    blobs[new] = path
-    configs = store.parsed_files(blobs)
-    for path, entries in kept.items():
-        versions = histories.setdefault(path, RunHistory()).versions
+                    log.blobs[new] = path
+    return log
+
+
+def resolve(store: ConfigStore, log: BranchLog) -> dict[str, RunHistory]:
+    """The histories of ``log``: the later versions' blobs parsed (blob cache) and diffed."""
+    configs = store.parsed_files(log.blobs) if log.blobs else {}
+    histories: dict[str, RunHistory] = {}
+    for path, entries in log.entries.items():
+        history = histories[path] = RunHistory(omitted=log.omitted.get(path, 0))
         for sha, when, subject, old, new in entries:
             if is_null(old):
-                versions.append(Version(sha, when, subject, [], created=True))
+                history.versions.append(Version(sha, when, subject, [], created=True))
                 continue
             after = {} if is_null(new) else configs[new]
-            versions.append(Version(sha, when, subject, diff_configs(configs[old], after)))
+            history.versions.append(Version(sha, when, subject, diff_configs(configs[old], after)))
     return histories

@@ -6,11 +6,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitcfg import query
 from gitcfg.errors import GitcfgError
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ def write_report(
     file appears complete or not at all (written beside its target, then renamed).
     """
     from gitcfg.render import value_text
-    from gitcfg.report.histories import run_histories
+    from gitcfg.report.histories import read_log, resolve
     from gitcfg.report.page import check_available, render_page
     from gitcfg.report.shape import report_data
 
@@ -53,11 +55,16 @@ def write_report(
         raise GitcfgError(f"{target} is a directory; give a file name with -o, e.g. -o report.html")
     if not directory.is_dir():
         raise GitcfgError(f"directory {directory} does not exist; create it or choose another -o")
-    # histories first: the listing that follows reuses the blob cache they loaded
-    histories = run_histories(store)
-    records = store.runs(project)
-    if conditions:
-        records = [r for r in records if all(c.matches(r.config) for c in conditions)]
+    # git log runs in a thread while the runs are listed (two processes, two cores); the
+    # histories' few blobs are parsed after the listing, from the cache it loaded
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(read_log, store)
+        records = store.runs(project)
+        log = pending.result()
+    if conditions:  # through the same filter as 'gitcfg runs --where'
+        rows = [query.run_row(record) for record in records]
+        kept = {id(row) for row in query.where(rows, conditions)}
+        records = [r for r, row in zip(records, rows, strict=True) if id(row) in kept]
     if not records:
         where = f" in project {project}" if project else ""
         which = " matching --where" if conditions else ""
@@ -71,6 +78,7 @@ def write_report(
         "where": [f"{c.key}{c.op}{value_text(c.value)}" for c in conditions],
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    histories = resolve(store, log)
     data = report_data(records, histories, metric=metric, group_by=group_by, context=context)
     html = render_page(data).encode("utf-8")
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

@@ -64,6 +64,13 @@
   const COLUMNS = [...FIELDS, ...CONFIG_COLS, ...METRIC_COLS];
   const byId = new Map(COLUMNS.map((c) => [c.id, c]));
   function columnNamed(name) {  // for conditions: a config key, else a metric, else a field
+    // summary:KEY and config:KEY name one side only, as in 'gitcfg runs'
+    if (name.startsWith("summary:")) return byId.get("s:" + name.slice(8));
+    if (name.startsWith("config:")) {
+      const key = name.slice(7);
+      return byId.get("c:" + key) || (key in D.common ? { id: "common:" + key, key, label: key,
+        kind: "config", get: () => D.common[key] } : undefined);
+    }
     return byId.get("c:" + name) || byId.get("s:" + name) || FIELDS.find((c) => c.id === name ||
       c.label === name) || (name in D.common ? { id: "common:" + name, key: name, label: name,
       kind: "config", get: () => D.common[name] } : undefined);
