@@ -130,8 +130,9 @@ def test_plots_are_drawn(page: Any) -> None:
     assert canvas and max(c.size["width"] for c in canvas) > 300
     # a point per run, and a star over the best one
     assert len(page.find_elements("css selector", "#scatter .point")) == 16 + 1
-    # grouped first by the key with the fewest values: batch_size, two bars
-    assert len(page.find_elements("css selector", "#groupbar .point")) == 2
+    # grouped first by the key that explains accuracy most: lr, one bar per value
+    assert page.find_element("id", "group-key").get_attribute("value") == "c:lr"
+    assert len(page.find_elements("css selector", "#groupbar .point")) == 4
 
 
 def test_typing_in_the_filter_reduces_the_rows(page: Any) -> None:
