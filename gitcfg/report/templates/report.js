@@ -5,7 +5,7 @@
   const D = JSON.parse(document.getElementById("gitcfg-data").textContent);
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 100;        // table rows per page: 10,000 runs are 100 pages, not 10,000 rows
-  const PARCOORDS_MAX = 5000;   // lines drawn at most: the best 500 and an even sample of the rest
+  const PARCOORDS_MAX = 1000;   // lines drawn at most: the best 100 and an even sample of the rest
   const PARCOORDS_AXES = 12;    // config axes at most, besides the metric's
   const SCATTER_MAX = 3000;     // points drawn at most, chosen the same way
   const GROUPS_MAX = 30;        // bars and colours at most; the smaller groups are left out
@@ -599,10 +599,16 @@
     $("next").addEventListener("click", () => { state.page++; renderTable(shownRuns(baseRuns())); });
     $("detail-close").addEventListener("click", () => $("detail").close());
     renderHead();
-    renderAll();
-    $("parcoords").on("plotly_restyle", onBrush);
+    const base = baseRuns();
+    renderShown(base);
     $("scatter").on("plotly_click", (e) => { const p = e.points && e.points[0]; if (p) openDetail(RUNS[p.customdata]); });
-    document.body.dataset.ready = "true";  // for tests and scripts: everything is drawn
+    document.body.dataset.table = "true";  // the table and the small plots are there
+    // the parallel coordinates (WebGL, the slowest part) after the page has shown the rest
+    setTimeout(() => {
+      renderParcoords(base);
+      $("parcoords").on("plotly_restyle", onBrush);
+      document.body.dataset.ready = "true";  // for tests and scripts: everything is drawn
+    }, 0);
   }
   // How much of the metric's spread each config key explains: eta squared (the spread of the
   // group means over the total spread) for keys with few values, r squared for numeric keys.
