@@ -602,12 +602,14 @@
     const base = baseRuns();
     renderShown(base);
     $("scatter").on("plotly_click", (e) => { const p = e.points && e.points[0]; if (p) openDetail(RUNS[p.customdata]); });
-    document.body.dataset.table = "true";  // the table and the small plots are there
+    // for tests and scripts: when (ms since navigation) the table and small plots were there,
+    // and when everything was drawn
+    document.body.dataset.table = String(Math.round(performance.now()));
     // the parallel coordinates (WebGL, the slowest part) after the page has shown the rest
     setTimeout(() => {
       renderParcoords(base);
       $("parcoords").on("plotly_restyle", onBrush);
-      document.body.dataset.ready = "true";  // for tests and scripts: everything is drawn
+      document.body.dataset.ready = String(Math.round(performance.now()));
     }, 0);
   }
   // How much of the metric's spread each config key explains: eta squared (the spread of the
