@@ -7,6 +7,7 @@ the ``gitcfg`` command show the history, compare the runs and amend the first on
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -19,6 +20,7 @@ TRAIN_PY = '''\
 """A stand-in training script: argparse flags + config-defaults.yaml + a nested dict; its loss
 is a result (gitcfg.log), kept as the run's summary beside its config."""
 import argparse
+import math
 
 import gitcfg
 
@@ -32,8 +34,10 @@ run = gitcfg.init(project="mnist", config=args)       # commits the run at once
 gitcfg.config.update({"model": {"layers": [128, 64], "dropout": 0.1}})
 gitcfg.define_metric("loss", summary="min")
 for epoch in range(gitcfg.config.epochs):             # epochs comes from config-defaults.yaml
-    loss = 0.5 / (epoch + 1) + gitcfg.config.lr * gitcfg.config.batch_size / 32
-    gitcfg.log({"epoch": epoch, "loss": round(loss, 4)})  # a result: summary + local history
+    # a stand-in for training: best near lr=0.01, adam a little ahead of sgd
+    fit = 1 - 0.12 * (math.log10(args.lr) + 2) ** 2 - (0.04 if args.optimizer == "sgd" else 0)
+    accuracy = max(0.1, fit) * (1 - 0.4 ** (epoch + 2))
+    gitcfg.log({"accuracy": round(accuracy, 4), "loss": round(1 - accuracy, 4)})
 print(f"recorded run {run.path}")                      # results committed at exit
 '''
 
@@ -104,9 +108,25 @@ def main(argv: list[str] | None = None) -> None:
     _run([*gitcfg_cmd, *amend], where, env)
     _run([*gitcfg_cmd, "log", first, "-p"], where, env)
     _run([*gitcfg_cmd, "show", first, "--nested"], where, env)
+    _echo("A small sweep: four learning rates, two optimizers, one recorded run each")
+    for lr in ("0.001", "0.003", "0.03", "0.3"):
+        for optimizer in ("adam", "sgd"):
+            _run([sys.executable, "train.py", "--lr", lr, "--optimizer", optimizer], where, env)
     _echo("Your code branch and work tree were never touched")
     _run(["git", "status", "--short", "--branch"], where, env)
+    _report(where, env, gitcfg_cmd)
     print(f"\nThe demo repository is kept at {where}; try 'cd {where} && gitcfg runs'.")
+
+
+def _report(where: Path, env: dict[str, str], gitcfg_cmd: list[str]) -> None:
+    """End with the HTML report of every run, when the report extra is installed."""
+    _echo("One HTML page to see how the settings affect the result")
+    if not all(importlib.util.find_spec(name) for name in ("jinja2", "plotly")):
+        print("The report needs the report extra: pip install 'gitcfg[report]', then")
+        print(f"  cd {where} && gitcfg report --open")
+        return
+    _run([*gitcfg_cmd, "report", "-o", "gitcfg-report.html"], where, env)
+    print(f"Open {where / 'gitcfg-report.html'} in a browser (or: gitcfg report --open).")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ other ``GitcfgError`` exits 1.
     │   ├── HistoryNotFoundError (LookupError)  no local per-step history of the run
     │   └── ConcurrentUpdateError      the run changed under an edit in a conflicting way
     ├── UnknownColumnError (LookupError)  a 'gitcfg runs' column no listed run has
+    ├── MissingExtraError (ImportError)   an optional extra (report) is not installed
     ├── MergeConflictError             pull met the same key changed both ways
     ├── RemoteError                    push/pull could not reach or update a remote
     └── SweepError                     a sweep cannot go on (a bayes sweep without optuna)
@@ -292,6 +293,23 @@ class UnknownColumnError(GitcfgError, LookupError):
         self.available = list(available)
         shown = ", ".join(self.available[:20]) + (", ..." if len(self.available) > 20 else "")
         super().__init__(f"no column {column!r} in the runs listed; available: {shown}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MissingExtraError(GitcfgError, ImportError):
+    """A command needs an optional extra (``pip install 'gitcfg[EXTRA]'``) that is not installed."""
+
+    def __init__(self, extra: str, packages: Sequence[str], problem: str | None = None) -> None:
+        self.extra = extra
+        self.packages = list(packages)
+        self.problem = problem
+        names = " and ".join(self.packages)
+        state = "which are not installed" if problem is None else f"which failed: {problem}"
+        super().__init__(
+            f"this needs {names}, {state}; install them with: pip install 'gitcfg[{extra}]'"
+        )
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -506,7 +506,7 @@ def test_colour_only_when_asked_or_on_a_terminal(repo: Path, store: ConfigStore)
 
 def test_version_and_help_examples() -> None:
     assert invoke("--version").stdout == "gitcfg, version 0.1.0\n"
-    for command in ("update", "edit", "show", "log", "diff", "runs", "history", "path"):
+    for command in ("update", "edit", "show", "log", "diff", "runs", "history", "path", "report"):
         help_text = invoke(command, "--help").stdout
         examples = help_text.split("Examples:\n")[1]
         assert re.search(r"^ +(git|gitcfg) ", examples, re.MULTILINE), command
@@ -525,6 +525,7 @@ def test_version_and_help_examples() -> None:
         "pull",
         "run",
         "sweep",
+        "report",
     ]
 
 

@@ -46,6 +46,9 @@ _COMMAND_ORDER = (
     "path",
     "push",
     "pull",
+    "run",
+    "sweep",
+    "report",
 )
 
 
@@ -877,6 +880,12 @@ def pull(opts: _Options, remote: str, prefer: str | None) -> None:
     side: Side | None = "ours" if prefer == "ours" else "theirs" if prefer == "theirs" else None
     result = sync.pull(store.repo, store.branch, remote, prefer=side, identity=store.identity)
     opts.out(_sync_summary(result, "pull"))
+
+
+# Commands in modules of their own; each keeps its heavy imports inside the command body.
+from gitcfg.cli.report import report  # noqa: E402
+
+cli.add_command(report)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
