@@ -1,0 +1,149 @@
+"""Lightning: ``Trainer(logger=GitcfgLogger(...))`` records hyperparameters and metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("lightning")
+pytest.importorskip("pytorch_lightning")
+
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+import gitcfg
+from tests.apihelpers import no_active_run  # noqa: F401
+from tests.integrations.branch import only_run, runs_on_branch
+
+pytestmark = pytest.mark.integrations
+
+
+@dataclasses.dataclass
+class Schedule:
+    warmup: int = 2
+    decay: float = 0.5
+
+
+OPTIM = Namespace(name="sgd", momentum=0.9)
+SCHEDULE = Schedule()
+LOSS = nn.MSELoss()
+
+
+def tiny_module(package: str, **hparams: Any) -> Any:
+    """A one-layer regression module of ``package`` (lightning.pytorch or pytorch_lightning)."""
+    base = importlib.import_module(package).LightningModule
+
+    class Tiny(base):  # type: ignore[misc, valid-type]
+        def __init__(
+            self,
+            lr: float = 0.05,
+            optim: Namespace = OPTIM,
+            schedule: Schedule = SCHEDULE,
+            data: Any = None,
+            loss: nn.Module = LOSS,
+        ) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = nn.Linear(4, 1)
+
+        def training_step(self, batch: Any, index: int) -> torch.Tensor:
+            x, y = batch
+            loss = nn.functional.mse_loss(self.layer(x), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def test_step(self, batch: Any, index: int) -> None:
+            x, y = batch
+            self.log("test_loss", nn.functional.mse_loss(self.layer(x), y))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    return Tiny(**hparams)
+
+
+def loader() -> torch.utils.data.DataLoader[Any]:
+    data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+    return torch.utils.data.DataLoader(data, batch_size=8)
+
+
+def trainer(package: str, logger: Any, epochs: int = 2) -> Any:
+    return importlib.import_module(package).Trainer(
+        max_epochs=epochs,
+        logger=logger,
+        accelerator="cpu",
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's advice on tiny data loaders
+def test_fit_test_fit_records_one_run(repo: Path) -> None:
+    from gitcfg.integrations.lightning import GitcfgLogger
+
+    logger = GitcfgLogger(project="lit", name="tiny", tags=["cpu"], config={"dataset": "rand"})
+    data = OmegaConf.create({"path": "/data", "size": "${schedule_len}", "schedule_len": 7})
+    first = trainer("lightning.pytorch", logger)
+    with pytest.warns(UserWarning, match="'loss' is a torch.nn.modules.loss.MSELoss"):
+        first.fit(tiny_module("lightning.pytorch", data=data), loader())
+    first.test(tiny_module("lightning.pytorch", data=data), loader())  # after finalize()
+    run_id = first.logger.version
+    trainer("lightning.pytorch", logger, epochs=1).fit(
+        tiny_module("lightning.pytorch", lr=0.01, data=data), loader()
+    )
+    assert logger.version == run_id
+    assert logger.experiment is gitcfg.run  # the logger's run is the active run
+    gitcfg.finish()
+
+    path, stored = only_run(repo)
+    assert path == f"lit/{run_id}"
+    config = stored["config"]
+    assert config["dataset"] == "rand"
+    assert config["lr"] == 0.01  # the second fit's value
+    assert config["optim.momentum"] == 0.9 and config["optim.name"] == "sgd"
+    assert config["schedule.warmup"] == 2 and config["schedule.decay"] == 0.5
+    assert config["data.size"] == 7  # OmegaConf, resolved
+    assert "loss" not in config  # a module: warned about, not stored
+    assert stored["meta"]["name"] == "tiny" and stored["meta"]["tags"] == ["cpu"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_joins_the_users_run_and_leaves_it_open(repo: Path) -> None:
+    from gitcfg.integrations.pytorch_lightning import GitcfgLogger
+
+    run = gitcfg.init(project="mine", config={"seed": 3})
+    logger = GitcfgLogger(project="ignored")
+    trainer("pytorch_lightning", logger, epochs=1).fit(tiny_module("pytorch_lightning"), loader())
+    assert logger.version == run.id
+    assert not run.finished  # not the logger's run to finish
+    run.config.notes_after = "fit"
+    run.finish()
+
+    config = runs_on_branch(repo)[f"mine/{run.id}"]["config"]
+    assert config["seed"] == 3 and config["lr"] == 0.05 and config["notes_after"] == "fit"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_second_logger_gets_a_run_of_its_own(repo: Path) -> None:
+    from gitcfg.integrations.lightning import GitcfgLogger
+
+    one, two = GitcfgLogger(project="lit"), GitcfgLogger(project="lit")
+    trainer("lightning.pytorch", one, epochs=1).fit(tiny_module("lightning.pytorch"), loader())
+    trainer("lightning.pytorch", two, epochs=1).fit(
+        tiny_module("lightning.pytorch", lr=0.2), loader()
+    )
+    trainer("lightning.pytorch", one, epochs=1).test(tiny_module("lightning.pytorch"), loader())
+    gitcfg.finish()
+
+    runs = runs_on_branch(repo)
+    assert set(runs) == {f"lit/{one.version}", f"lit/{two.version}"}
+    assert runs[f"lit/{one.version}"]["config"]["lr"] == 0.05
+    assert runs[f"lit/{two.version}"]["config"]["lr"] == 0.2
