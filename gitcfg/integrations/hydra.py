@@ -75,14 +75,18 @@ class GitcfgCallback(Callback):
         session, self._session = self._session, None
         if session is None or session.run is None:
             return
-        if job_return.status == JobStatus.COMPLETED:
-            _record_return(session, job_return.return_value)
-        started = session.run
+        # The task's own gitcfg.init() continued the job's run in a Run object of its own.
         current = active_run()
-        if session.owned and current is not None and current.path == started.path:
-            current.finish()  # the task's init() continued the run this job started
-        else:
-            session.finish()
+        run = session.live
+        if current is not None and current.path == session.run.path:
+            run = current
+        if run is None:
+            return
+        value = job_return.return_value if job_return.status == JobStatus.COMPLETED else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            run.summary["return_value"] = value  # what Hydra's sweepers optimise
+        if session.owned:
+            run.finish()
 
 
 def job_config(config: DictConfig) -> dict[str, Any]:
@@ -94,11 +98,6 @@ def job_config(config: DictConfig) -> dict[str, Any]:
     if not isinstance(container, dict):  # a Hydra job's config is always a mapping
         raise TypeError(f"a Hydra job config is a mapping, got {type(container).__name__}")
     return {str(key): value for key, value in container.items()}
-
-
-def _record_return(session: RunSession, value: Any) -> None:
-    """A task's numeric return value (what Hydra's sweepers optimise) goes to the summary."""
-    del session, value  # the results API (summary) arrives with the results milestone
 
 
 def _write_run_file(directory: Path, run: Any) -> None:

@@ -38,8 +38,7 @@ class GitcfgCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._session.ensure(fit_config(self.model, self.params))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        run = self._session.ensure()
-        del run  # the results API (run.log) arrives with the results milestone
+        self._session.log({**(logs or {}), "epoch": epoch}, epoch)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._session.persist()

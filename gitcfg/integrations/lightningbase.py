@@ -31,8 +31,6 @@ class GitcfgLoggerMethods:
     def __init__(self, **init_kwargs: Any) -> None:
         super().__init__()
         self._session = RunSession(init_kwargs)
-        self._last_step = -1
-        self._step_base = 0
 
     @property
     def name(self) -> str | None:
@@ -72,8 +70,7 @@ class GitcfgLoggerMethods:
         """Metrics go to the run's summary and local history at ``step``."""
         if not _rank_zero():
             return
-        run = self._session.ensure()
-        del run, metrics  # the results API (run.log) arrives with the results milestone
+        self._session.log(metrics, step)
 
     def save(self) -> None:
         """Nothing: Lightning calls this after every ``log_metrics``; commits happen at the end

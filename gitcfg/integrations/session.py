@@ -40,6 +40,7 @@ class RunSession:
         self.shared = shared
         self.run: Run | None = None
         self.owned = False
+        self._step_base = 0  # added to the framework's steps (see log)
 
     @property
     def live(self) -> Run | None:
@@ -57,6 +58,21 @@ class RunSession:
             update_config(run, config)
         return run
 
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log ``metrics`` to the run (summary and local history) at the framework's ``step``.
+
+        A framework counts steps from 0 again in a new ``fit`` (a new Trainer, a second
+        ``model.fit``), and the run joined may have steps of its own: such steps are moved
+        past the run's current step instead of being dropped as steps from the past.
+        """
+        run = self.ensure()
+        if step is None:
+            run.log(dict(metrics))
+            return
+        if self._step_base + step < run.step:
+            self._step_base = run.step + 1 - step
+        run.log(dict(metrics), step=self._step_base + step)
+
     def new_run(self) -> None:
         """Let the next ``ensure`` start a fresh run: finish the one this session started (one
         run per training); a run it joined stays open and is recorded into again."""
@@ -64,6 +80,7 @@ class RunSession:
             self.finish()
             self.run = None
             self.owned = False
+            self._step_base = 0
 
     def persist(self) -> None:
         """Commit what changed in the run now, if it is open (one commit, none if unchanged)."""
@@ -87,6 +104,21 @@ class RunSession:
         return active
 
     def _start(self, config: Mapping[str, Any]) -> Run:
+        previous = self.run
+        if previous is not None and self.owned:
+            # ours, finished by a later gitcfg.init (another logger's run): continue it
+            run = liverun.init(
+                id=previous.id,
+                project=previous.project,
+                repo=self.init_kwargs.get("repo"),
+                resume="must",
+            )
+            self.run = run
+            if not self.shared:
+                _PRIVATE.add(run)
+            if config:
+                update_config(run, config)
+            return run
         given = self.init_kwargs.get("config")
         merged = deep_merge(plain_params(given, what="config value"), config)
         run = liverun.init(**{**self.init_kwargs, "config": merged})

@@ -63,8 +63,7 @@ class GitcfgCallback(TrainerCallback):
     ) -> None:
         if not state.is_world_process_zero or not logs:
             return
-        run = self._session.ensure()
-        del run  # the results API (run.log) arrives with the results milestone
+        self._session.log(logs, state.global_step)
 
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import git
+from tests.conftest import git, wait_for_gitcfg_gc
 
 
 def runs_on_branch(repo: Path, branch: str = "gitcfg") -> dict[str, dict[str, Any]]:
@@ -21,6 +21,7 @@ def runs_on_branch(repo: Path, branch: str = "gitcfg") -> dict[str, dict[str, An
         runs.setdefault(f"{project}/{run_id}", {})[filename.removesuffix(".yaml")] = (
             yaml.safe_load(text) or {}
         )
+    wait_for_gitcfg_gc(repo)
     git(repo, "fsck", "--strict")
     return runs
 

@@ -81,6 +81,7 @@ def test_a_job_is_a_run_with_its_resolved_config(repo: Path) -> None:
         "out": str(output),  # also Hydra's own resolvers
     }  # and no hydra.* keys
     assert stored["meta"]["tags"] == ["hydra", "test"]
+    assert stored["summary"] == {"return_value": 0.4}  # what the task returned
     written = yaml.safe_load((output / "gitcfg.yaml").read_text())
     assert written["path"] == path
     assert written["id"] == path.split("/")[1]
@@ -102,3 +103,23 @@ def test_multirun_is_one_run_per_job_grouped_by_sweep(repo: Path) -> None:
     for job in ("0", "1"):
         written = yaml.safe_load((repo / "multirun" / "s1" / job / "gitcfg.yaml").read_text())
         assert written["path"] in runs
+
+
+def test_a_task_that_calls_init_continues_the_jobs_run(repo: Path) -> None:
+    body = """
+import gitcfg
+run = gitcfg.init(config={"extra": 1})
+run.log({"acc": cfg.lr + 0.5})
+print("RUN", run.path)
+"""
+    hydra_app(repo, body)
+    proc = run_app(repo, "--multirun", "lr=0.1,0.2", "hydra.sweep.dir=multirun/s2")
+
+    runs = runs_on_branch(repo)
+    assert len(runs) == 2  # one per job, not one more per init()
+    printed = sorted(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("RUN"))
+    assert printed == sorted(runs)
+    for stored in runs.values():
+        assert stored["config"]["extra"] == 1  # the task's own config joined the job's
+        assert stored["summary"]["acc"] == stored["config"]["lr"] + 0.5
+        assert stored["summary"]["return_value"] == stored["config"]["lr"] * 2

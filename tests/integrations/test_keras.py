@@ -52,3 +52,10 @@ def test_fit_records_hyperparameters(repo: Path) -> None:
     assert config["optimizer.beta_1"] == 0.9
     assert config["loss"] == "mse"
     assert config["dataset"] == "random"
+    summary = stored["summary"]
+    assert summary["epoch"] == 2
+    for key in ("loss", "mae", "val_loss", "val_mae"):
+        assert isinstance(summary[key], float), key
+    history = list(gitcfg.Api().run(path).scan_history())
+    assert [(row["_step"], row["epoch"]) for row in history] == [(0, 0), (1, 1), (2, 2)]
+    assert history[-1]["val_loss"] == summary["val_loss"]

@@ -113,6 +113,18 @@ def test_fit_test_fit_records_one_run(repo: Path) -> None:
     assert config["data.size"] == 7  # OmegaConf, resolved
     assert "loss" not in config  # a module: warned about, not stored
     assert stored["meta"]["name"] == "tiny" and stored["meta"]["tags"] == ["cpu"]
+    summary = stored["summary"]
+    assert isinstance(summary["train_loss"], float)
+    assert isinstance(summary["test_loss"], float)
+    assert summary["epoch"] == 0  # the second fit's single epoch
+    history = list(gitcfg.Api().run(path).scan_history())
+    train = [row for row in history if "train_loss" in row]
+    # 2 epochs x 4 batches, then 1 x 4 more: no row of the second fit dropped as "in the past"
+    assert len(train) == 12
+    steps = [row["_step"] for row in history]
+    assert steps == sorted(set(steps))
+    assert [row["_step"] for row in train[:8]] == list(range(8))  # Lightning's own steps
+    assert any("test_loss" in row for row in history)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -127,8 +139,10 @@ def test_joins_the_users_run_and_leaves_it_open(repo: Path) -> None:
     run.config.notes_after = "fit"
     run.finish()
 
-    config = runs_on_branch(repo)[f"mine/{run.id}"]["config"]
+    stored = runs_on_branch(repo)[f"mine/{run.id}"]
+    config = stored["config"]
     assert config["seed"] == 3 and config["lr"] == 0.05 and config["notes_after"] == "fit"
+    assert isinstance(stored["summary"]["train_loss"], float)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -147,3 +161,5 @@ def test_a_second_logger_gets_a_run_of_its_own(repo: Path) -> None:
     assert set(runs) == {f"lit/{one.version}", f"lit/{two.version}"}
     assert runs[f"lit/{one.version}"]["config"]["lr"] == 0.05
     assert runs[f"lit/{two.version}"]["config"]["lr"] == 0.2
+    assert "test_loss" in runs[f"lit/{one.version}"]["summary"]  # continued, not lost
+    assert "test_loss" not in runs[f"lit/{two.version}"]["summary"]

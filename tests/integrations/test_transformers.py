@@ -81,3 +81,36 @@ def test_training_records_arguments_and_model_config(repo: Path, tmp_path: Path)
     assert config["hub_token"] == "<HUB_TOKEN>"  # masked by transformers: not a secret
     assert stored["meta"]["name"] == "tiny-bert"
     assert stored["meta"]["tags"] == ["bert"]
+    summary = stored["summary"]
+    assert isinstance(summary["loss"], float)  # training logs
+    assert isinstance(summary["train_runtime"], float)  # the end-of-training log
+    assert summary["epoch"] == 2.0
+    final = trainer.state.log_history[-1]  # evaluate()'s metrics, the last thing logged
+    assert summary["eval_loss"] == final["eval_loss"]
+    history = list(gitcfg.Api().run(f"hf/{run.id}").scan_history())
+    assert [row["_step"] for row in history if "loss" in row] == [2, 4, 6, 8]
+
+
+def test_one_run_per_training_and_the_users_run_is_joined(repo: Path, tmp_path: Path) -> None:
+    from gitcfg.integrations.transformers import GitcfgCallback
+
+    callback = GitcfgCallback(project="hf")
+    trainer = tiny_trainer(tmp_path / "out", callback)
+    trainer.train()
+    first = callback.run
+    trainer.train()
+    second = callback.run
+    assert first.finished and first.id != second.id  # a training is a run
+    second.finish()
+
+    mine = gitcfg.init(project="mine", config={"dataset": "random"})
+    joined = GitcfgCallback(project="ignored")
+    tiny_trainer(tmp_path / "out2", joined).train()
+    assert joined.run is mine and not mine.finished
+    mine.finish()
+
+    runs = runs_on_branch(repo)
+    assert set(runs) == {f"hf/{first.id}", f"hf/{second.id}", f"mine/{mine.id}"}
+    assert runs[f"mine/{mine.id}"]["config"]["dataset"] == "random"
+    assert runs[f"mine/{mine.id}"]["config"]["hidden_size"] == 16
+    assert "train_runtime" in runs[f"mine/{mine.id}"]["summary"]
