@@ -173,3 +173,21 @@ def is_secret_key(key: str) -> bool:
             if not special:
                 return True
     return False
+
+
+# A value that holds no credential: a placeholder such as "<HUB_TOKEN>" (what
+# transformers' TrainingArguments.to_dict() writes), a mask such as "***", or nothing.
+_MASKED = re.compile(r"\s*(?:<[^<>]*>|\*+)?\s*")
+
+
+def is_masked(value: Any) -> bool:
+    """Whether a value cannot be a secret: None, a bool, "", "<HUB_TOKEN>", "***"."""
+    if value is None or isinstance(value, bool):
+        return True
+    return isinstance(value, str) and _MASKED.fullmatch(value) is not None
+
+
+def is_secret(key: str, value: Any) -> bool:
+    """Whether ``key: value`` would put a credential in git history (``is_secret_key``, unless
+    the value is masked or empty, ``is_masked``)."""
+    return is_secret_key(key) and not is_masked(value)

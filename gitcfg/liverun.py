@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
 from gitcfg.errors import GitcfgError, RunExistsError, RunNotFoundError, SecretKeyError, UsageError
-from gitcfg.flat import is_secret_key
+from gitcfg.flat import is_secret
 from gitcfg.results import Metric, Recorder
 from gitcfg.runconfig import Config, _flat_items, secrets_allowed
 from gitcfg.runsummary import Summary
@@ -290,8 +290,8 @@ def init(
         flat = overlay(flat, _flat_items(layer, ""))
     flat = overlay(flat, _flat_items(chosen, ""))
     if not secrets_allowed():
-        for key in flat:
-            if is_secret_key(key):
+        for key, value in flat.items():
+            if is_secret(key, value):
                 raise SecretKeyError(key)
     run_dir = os.fspath(dir) if dir is not None else None
     if mode == "disabled":

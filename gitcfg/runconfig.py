@@ -28,7 +28,7 @@ from gitcfg.errors import (
     UsageError,
     ValueChangeError,
 )
-from gitcfg.flat import check_key, flatten, is_secret_key, normalize_top_key, unflatten
+from gitcfg.flat import check_key, flatten, is_secret, normalize_top_key, unflatten
 from gitcfg.values import coerce_value
 
 
@@ -188,7 +188,7 @@ class Config(MutableMapping[str, Any]):
                         sets.pop(leaf, None)
                     else:
                         raise KeyCollisionError(leaf, key)
-            if check_secrets and is_secret_key(key):
+            if check_secrets and is_secret(key, value):
                 raise SecretKeyError(key)
             sets[key] = value
         return sets, removes
