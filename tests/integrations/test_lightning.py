@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import subprocess
+import sys
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
@@ -163,3 +166,65 @@ def test_a_second_logger_gets_a_run_of_its_own(repo: Path) -> None:
     assert runs[f"lit/{two.version}"]["config"]["lr"] == 0.2
     assert "test_loss" in runs[f"lit/{one.version}"]["summary"]  # continued, not lost
     assert "test_loss" not in runs[f"lit/{two.version}"]["summary"]
+
+
+DDP_SCRIPT = """
+import sys
+import torch
+import lightning.pytorch as pl
+from torch import nn
+
+from gitcfg.integrations.lightning import GitcfgLogger
+
+
+class Tiny(pl.LightningModule):
+    def __init__(self, lr=0.05):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = nn.Linear(4, 1)
+
+    def training_step(self, batch, index):
+        x, y = batch
+        loss = nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss, sync_dist=True)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+if __name__ == "__main__":
+    data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+    trainer = pl.Trainer(
+        max_epochs=1, accelerator="cpu", devices=2, strategy="ddp",
+        logger=GitcfgLogger(project="ddp"), enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+    )
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=4))
+    print(f"RANK {trainer.global_rank} VERSION {trainer.logger.version}", flush=True)
+"""
+
+
+def test_ddp_only_rank_zero_records(repo: Path) -> None:
+    script = repo.parent / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=repo,
+        env={**os.environ, "PL_DISABLE_FORK": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = dict(
+        line.split()[1:4:2] for line in proc.stdout.splitlines() if line.startswith("RANK")
+    )
+    assert printed.keys() == {"0", "1"}, proc.stdout
+    assert printed["1"] == "None"  # rank 1 has no run
+
+    path, stored = only_run(repo)  # one run for two processes
+    assert path == f"ddp/{printed['0']}"
+    assert stored["config"] == {"lr": 0.05}
+    assert isinstance(stored["summary"]["train_loss"], float)
