@@ -104,7 +104,8 @@ def _write_run_file(directory: Path, run: Any) -> None:
     from gitcfg.yamlcodec import dump_yaml
 
     directory.mkdir(parents=True, exist_ok=True)
-    text = dump_yaml(
-        {"id": run.id, "project": run.project, "path": run.path, "git_path": run.git_path}
-    )
+    where = {"id": run.id, "project": run.project, "path": run.path}
+    if not getattr(run, "disabled", False):  # mode="disabled" records nothing, has no store
+        where["git_path"] = run.git_path
+    text = dump_yaml(where)
     (directory / RUN_FILE).write_text(text, encoding="utf-8")

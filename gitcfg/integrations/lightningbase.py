@@ -16,7 +16,6 @@ from lightning_utilities.core.rank_zero import rank_zero_only
 
 from gitcfg.integrations.plain import plain_params
 from gitcfg.integrations.session import RunSession
-from gitcfg.liverun import Run
 
 
 def _rank_zero() -> bool:
@@ -47,13 +46,6 @@ class GitcfgLoggerMethods:
         if not _rank_zero():
             return None
         return self._session.ensure().id
-
-    @property
-    def experiment(self) -> Run | None:
-        """The ``gitcfg`` run (``run.config``, ``run.summary``, ``run.log``); None off rank 0."""
-        if not _rank_zero():
-            return None
-        return self._session.ensure()
 
     @property
     def save_dir(self) -> str | None:
