@@ -13,6 +13,7 @@ the logger is used again, it continues that run (a new commit on it), so nothing
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +37,14 @@ class RunSession:
     """
 
     def __init__(self, init_kwargs: Mapping[str, Any], *, shared: bool = False) -> None:
+        # A misspelt keyword fails where it is written, not at the first step of training.
+        known = inspect.signature(liverun.init).parameters
+        for name in init_kwargs:
+            if name not in known or known[name].kind is inspect.Parameter.VAR_KEYWORD:
+                raise TypeError(
+                    f"unexpected keyword argument {name!r}; the keywords are gitcfg.init's: "
+                    f"project, name, group, tags, notes, config, id, resume, ..."
+                )
         self.init_kwargs = dict(init_kwargs)
         self.shared = shared
         self.run: Run | None = None

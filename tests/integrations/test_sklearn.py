@@ -80,3 +80,9 @@ def test_record_refuses_what_is_not_an_estimator(repo: Path) -> None:
     with pytest.raises(gitcfg.ConfigError, match="scikit-learn estimator"):
         record({"C": 1.0})  # type: ignore[arg-type]
     assert git(repo, "for-each-ref", "refs/heads/gitcfg") == ""  # nothing recorded
+
+
+def test_a_misspelt_init_keyword_fails_at_once(repo: Path) -> None:
+    with pytest.raises(TypeError, match="'projet'"):
+        record(LogisticRegression(), projet="iris")
+    assert git(repo, "for-each-ref", "refs/heads/gitcfg") == ""
