@@ -1,9 +1,10 @@
 """Where a config comes from: turn what ``init(config=...)`` and ``update`` accept into a mapping.
 
 Accepted: a mapping, an argparse Namespace, absl ``flags.FLAGS`` (also ``tf.compat.v1.flags``),
-a dataclass instance, a pydantic model (v2 or v1), an OmegaConf DictConfig, any object with public
-attributes, or the path of a YAML file. Optional libraries are recognised by the module their
-classes come from, never imported here, so ``import gitcfg`` stays cheap.
+a dataclass instance, a pydantic model (v2 or v1), an OmegaConf DictConfig, a scikit-learn
+estimator (``gitcfg.estimators``), any object with public attributes, or the path of a YAML
+file. Optional libraries are recognised by the module their classes come from, never imported
+here, so ``import gitcfg`` stays cheap.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from gitcfg.errors import ConfigError, UsageError, YamlError
+from gitcfg.estimators import estimator_params, is_estimator
 
 # Keys of a wandb config file that hold wandb's bookkeeping, not the user's config.
 WANDB_META_KEYS = frozenset(("wandb_version", "_wandb"))
@@ -36,6 +38,8 @@ def to_mapping(source: Any) -> Mapping[Any, Any]:
         return _pydantic(source)
     if dataclasses.is_dataclass(source) and not isinstance(source, type):
         return dataclasses.asdict(source)
+    if is_estimator(source):
+        return estimator_params(source)
     if isinstance(source, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
         raise _unknown(source)
     attributes = getattr(source, "__dict__", None)
@@ -48,8 +52,8 @@ def _unknown(source: Any) -> ConfigError:
     kind = f"{type(source).__module__}.{type(source).__qualname__}"
     return ConfigError(
         f"cannot read a config from a {kind.removeprefix('builtins.')}; pass a dict, an argparse "
-        f"Namespace, absl FLAGS, a dataclass, a pydantic model, an OmegaConf DictConfig, an "
-        f"object with attributes, or the path of a YAML file"
+        f"Namespace, absl FLAGS, a dataclass, a pydantic model, an OmegaConf DictConfig, a "
+        f"scikit-learn estimator, an object with attributes, or the path of a YAML file"
     )
 
 
