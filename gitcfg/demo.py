@@ -35,7 +35,9 @@ gitcfg.config.update({"model": {"layers": [128, 64], "dropout": 0.1}})
 gitcfg.define_metric("loss", summary="min")
 for epoch in range(gitcfg.config.epochs):             # epochs comes from config-defaults.yaml
     # a stand-in for training: best near lr=0.01, adam a little ahead of sgd
-    fit = 1 - 0.12 * (math.log10(args.lr) + 2) ** 2 - (0.04 if args.optimizer == "sgd" else 0)
+    # read the settings from the config, as in a wandb sweep: a sweep's values are there
+    lr, optimizer = gitcfg.config.lr, gitcfg.config.optimizer
+    fit = 1 - 0.12 * (math.log10(lr) + 2) ** 2 - (0.04 if optimizer == "sgd" else 0)
     accuracy = max(0.1, fit) * (1 - 0.4 ** (epoch + 2))
     gitcfg.log({"accuracy": round(accuracy, 4), "loss": round(1 - accuracy, 4)})
 print(f"recorded run {run.path}")                      # results committed at exit
@@ -108,10 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     _run([*gitcfg_cmd, *amend], where, env)
     _run([*gitcfg_cmd, "log", first, "-p"], where, env)
     _run([*gitcfg_cmd, "show", first, "--nested"], where, env)
-    _echo("A small sweep: four learning rates, two optimizers, one recorded run each")
-    for lr in ("0.001", "0.003", "0.03", "0.3"):
-        for optimizer in ("adam", "sgd"):
-            _run([sys.executable, "train.py", "--lr", lr, "--optimizer", optimizer], where, env)
+    _echo("A sweep: four learning rates, two optimizers, one recorded run each, two at a time")
+    sweep = ["sweep", "lr=0.001,0.003,0.03,0.3", "optimizer=adam,sgd", "--project", "mnist"]
+    sweep += ["-j", "2"]
+    _run([*gitcfg_cmd, *sweep, "--", sys.executable, "train.py"], where, env)
     _echo("Your code branch and work tree were never touched")
     _run(["git", "status", "--short", "--branch"], where, env)
     _report(where, env, gitcfg_cmd)
