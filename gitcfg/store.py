@@ -39,7 +39,7 @@ from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
 
 DEFAULT_BRANCH = "gitcfg"
-_CACHE_CHUNK = 5000  # parsed files per blob-cache line when listing a big store
+_CACHE_CHUNK = 5000  # files parsed and cached per batch when listing a big store
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
@@ -205,7 +205,6 @@ class ConfigStore:
         commit = self._commit(build, message)
         assert commit is not None
         self._after_commit()
-        self.cache.add({config_blob: flat, meta_blob: meta_flat})
         return ref, commit
 
     def update(
@@ -250,7 +249,6 @@ class ConfigStore:
             to_unset = [c.key for c in changes if c.new is MISSING]
             new_text = yamlcodec.update_config_text(text, to_set, to_unset)
             blob = self.repo.write_blob(new_text.encode())
-            outcome["parsed"] = (blob, new)
             entries[CONFIG_FILE] = TreeEntry("100644", CONFIG_FILE, blob)
             tree = self.repo.write_tree(entries.values())
             outcome["message"] = _update_message(run, changes, message)
@@ -259,9 +257,6 @@ class ConfigStore:
         commit = self._commit(build, lambda: str(outcome["message"]))
         if commit is not None:
             self._after_commit()
-        if "parsed" in outcome:
-            blob, parsed = outcome["parsed"]
-            self.cache.add({blob: parsed})
         return UpdateResult(run, commit, list(outcome.get("changes", [])))
 
     def _apply(
@@ -381,9 +376,6 @@ class ConfigStore:
         return body.decode("utf-8", errors="replace")
 
     def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:
-        cached = self.cache.get(blob) if self.cache._entries is not None else None
-        if cached is not None:
-            return dict(cached)
         try:
             return yamlcodec.load_config(text, source)
         except YamlError as exc:
@@ -461,39 +453,33 @@ class ConfigStore:
         return [RunVersion(sha, when, msg, configs[blob]) for sha, when, msg, blob in versions]
 
     def parsed_files(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache.
+        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache."""
+        try:
+            result = self.cache.get_many(blobs)
+            missing = [blob for blob in blobs if blob not in result]
+            for start in range(0, len(missing), _CACHE_CHUNK):
+                result.update(self._parse_blobs(missing[start : start + _CACHE_CHUNK], blobs))
+        finally:
+            self.cache.close()  # a long-lived training process keeps no database open
+        return result
 
-        The dicts may be the cache's own: copy one before changing it.
-        """
-        cache = self.cache.load()
-        result: dict[str, dict[str, Any]] = {}
-        missing: list[str] = []
-        for blob in blobs:
-            hit = cache.get(blob)
-            if hit is None:
-                missing.append(blob)
-            else:
-                result[blob] = hit
-        if not missing:
-            return result
+    def _parse_blobs(
+        self, missing: Sequence[str], paths: Mapping[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """Read and parse blobs the cache did not have, and record them there."""
         fresh: dict[str, dict[str, Any]] = {}
         error: YamlError | None = None
         with ObjectReader(self.repo) as reader:
             for blob, _kind, body in reader.read_many(missing):
-                source = f"{self.branch}:{blobs[blob]}"
+                source = f"{self.branch}:{paths[blob]}"
                 try:
                     fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), source)
                 except YamlError as exc:
                     error = error or exc  # keep reading: cat-file must be drained to stop
-                if len(fresh) >= _CACHE_CHUNK:  # bounded lines and memory for big stores
-                    self.cache.add(fresh)
-                    result.update(fresh)
-                    fresh = {}
         if error is not None:
             raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
         self.cache.add(fresh)
-        result.update(fresh)
-        return result
+        return fresh
 
     def runs(self, project: str | None = None) -> list[RunRecord]:
         """Every run at the branch tip (of one project), with config and meta, oldest first."""
@@ -521,10 +507,8 @@ class ConfigStore:
                 paths[blob] = path
         del listing
         parsed = self.parsed_files(paths)
-        # The records take over the cache's dicts instead of copying 100,000 of them; the
-        # in-memory cache is dropped so nothing else holds them, and a blob shared by two runs
-        # is copied for the second.
-        self.cache.forget()
+        # The records take over the parsed dicts; a blob shared by two runs is copied for the
+        # second, so that editing one record never changes another.
         taken: set[str] = set()
 
         def own(names: dict[str, str], name: str) -> dict[str, Any]:
