@@ -3,18 +3,22 @@
 api = gitcfg.Api()
 run = api.run("mnist/3k9x2a7q")        # project/id, id, or a unique id prefix
 run.config["foo"] = 32
+run.summary["best_acc"] = 0.91
 run.update()                            # one commit; nothing changed: no commit
+list(run.scan_history())                # per-step rows logged on this machine
 [r.id for r in api.runs("mnist", filters={"model": "resnet"})]
 api.runs(filters=["lr>0.01", "epochs<=10"])
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.runconfig import Config
+from gitcfg.runsummary import Summary
 from gitcfg.runview import RunView
 
 if TYPE_CHECKING:
@@ -34,7 +38,12 @@ class Api:
         self.store = open_store(repo)
 
     def run(self, path: str) -> StoredRun:
-        """The run named by ``project/id``, ``id`` or a unique id prefix, as it is now."""
+        """The run named by ``project/id``, ``id`` or a unique id prefix, as it is now.
+
+        wandb's ``entity/project/id`` is accepted too; the entity is not used.
+        """
+        if path.count("/") == 2:
+            path = path.split("/", 1)[1]
         selection = self.store.resolve(path)
         return StoredRun(self.store, self.store.read(selection.ref))
 
@@ -55,19 +64,22 @@ class Api:
 
 
 class StoredRun(RunView):
-    """A run read from the store: ``config`` (editable, no value-change lock), ``update()``,
-    ``history()``, ``code`` (provenance) and ``meta``."""
+    """A run read from the store: ``config`` (editable, no value-change lock), ``summary``
+    (editable), ``update()``, ``history()``, ``scan_history()``, ``code`` (provenance), ``meta``."""
 
     def __init__(self, store: ConfigStore, record: RunRecord) -> None:
         self.store = store
         self.ref: RunRef = record.ref
         self.commit = record.commit  # the branch tip the run was read at (or last updated to)
         self.meta: dict[str, Any] = dict(record.meta)
+        self._meta_base = dict(record.meta)
         self.config = Config._from_flat(record.config, allow_val_change=True)
         self.config._persist = self.update
+        self.summary = Summary(record.summary)
 
     def update(self, message: str | None = None) -> str | None:
-        """Commit the config changes made since it was read; returns the commit or None.
+        """Commit the config, summary and name/notes/tags changes made since it was read, in
+        one commit; returns the commit or None.
 
         A key that another writer changed differently in the meantime raises
         ``ConcurrentUpdateError``; their changes to other keys are kept.
@@ -78,8 +90,49 @@ class StoredRun(RunView):
         """Every version of the config, newest first: commit, time, message, config."""
         return self.store.history(self.ref)
 
+    def scan_history(
+        self,
+        keys: Sequence[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The per-step rows ``log`` wrote for this run on this machine, oldest first, as
+        wandb's ``scan_history``: ``keys`` keeps those keys (and ``_step``), steps in
+        ``[min_step, max_step)``. Raises ``HistoryNotFoundError`` where there is no history
+        (the run ran on another machine: history is never pushed). ``page_size`` is unused.
+        """
+        from gitcfg.history import HistoryFile, history_path
+
+        path = history_path(self.store.repo.common_dir, self.project, self.id)
+        rows = HistoryFile(path, str(self.ref)).rows()
+        first = next(rows, None)  # raises here, not at the caller's first next()
+        return _select_rows(first, rows, keys, min_step, max_step)
+
     def __repr__(self) -> str:
         return f"<gitcfg.StoredRun {self.ref}>"
+
+
+def _select_rows(
+    first: dict[str, Any] | None,
+    rows: Iterator[dict[str, Any]],
+    keys: Sequence[str] | None,
+    min_step: int | None,
+    max_step: int | None,
+) -> Iterator[dict[str, Any]]:
+    if first is None:
+        return
+    wanted = None if keys is None else ["_step", *keys]
+    for row in itertools.chain((first,), rows):
+        step = row.get("_step")
+        if isinstance(step, int):
+            if min_step is not None and step < min_step:
+                continue
+            if max_step is not None and step >= max_step:
+                continue
+        if wanted is not None:
+            row = {k: row[k] for k in wanted if k in row}
+        yield row
 
 
 def _conditions(filters: Filters | None) -> list[Condition]:

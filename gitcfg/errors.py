@@ -25,6 +25,7 @@ other ``GitcfgError`` exits 1.
     │   ├── AmbiguousRunError (LookupError)
     │   ├── RunExistsError
     │   ├── VersionNotFoundError (LookupError)
+    │   ├── HistoryNotFoundError (LookupError)  no local per-step history of the run
     │   └── ConcurrentUpdateError      the run changed under an edit in a conflicting way
     ├── UnknownColumnError (LookupError)  a 'gitcfg runs' column no listed run has
     ├── MergeConflictError             pull met the same key changed both ways
@@ -239,6 +240,22 @@ class ConcurrentUpdateError(RunError):
             f"run {run!r} was changed elsewhere since it was read ({', '.join(self.keys)}); "
             f"read it again and reapply your change"
         )
+
+
+class HistoryNotFoundError(RunError, LookupError):
+    """A run with no per-step history on this machine (it ran elsewhere, or logged nothing)."""
+
+    def __init__(self, run: str, path: str) -> None:
+        self.run = run
+        self.path = path
+        super().__init__(
+            f"run {run!r} has no per-step history here ({path} does not exist): history stays "
+            f"on the machine that ran it and is never pushed; its summary is on the branch "
+            f"('gitcfg show {run} --summary')"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class UnknownColumnError(GitcfgError, LookupError):

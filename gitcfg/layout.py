@@ -1,10 +1,11 @@
 """Where a run lives on the store branch, computed from its project and id alone.
 
-``<project>/<a>/<b>/<c>/<d>/<id>/config.yaml`` where ``abcd`` are the first hex digits of
-SHA-1(id). Hashing spreads sequential ids too. Every shard directory holds at most 16 entries and
-there are 65,536 leaf directories, so no tree that a commit rewrites grows with the number of
-runs: the shard trees fill up to their fixed size by a few thousand runs and stay there (at
-100,000 runs a leaf holds one or two runs). Small trees keep each commit's bytes small.
+``<project>/<a>/<b>/<c>/<d>/<id>/config.yaml`` (beside it ``meta.yaml`` and ``summary.yaml``)
+where ``abcd`` are the first hex digits of SHA-1(id). Hashing spreads sequential ids too. Every
+shard directory holds at most 16 entries and there are 65,536 leaf directories, so no tree that
+a commit rewrites grows with the number of runs: the shard trees fill up to their fixed size by
+a few thousand runs and stay there (at 100,000 runs a leaf holds one or two runs). Small trees
+keep each commit's bytes small.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "meta.yaml"
+# The run's results (wandb's summary), beside its config; absent until something is logged.
+SUMMARY_FILE = "summary.yaml"
 SHARD_LEVELS = 4
 # project + shard levels + id
 RUN_DEPTH = SHARD_LEVELS + 2
@@ -49,6 +52,10 @@ class RunRef:
     @property
     def meta_path(self) -> str:
         return f"{self.directory}/{META_FILE}"
+
+    @property
+    def summary_path(self) -> str:
+        return f"{self.directory}/{SUMMARY_FILE}"
 
 
 def parse_run_dir(path: str) -> RunRef | None:

@@ -1,7 +1,9 @@
 """What a live run (``gitcfg.init``) and a stored run (``gitcfg.Api``) have in common.
 
-Both are a run on the store branch with a ``Config``: the same identity properties, and the same
-way of committing the config's pending changes against the last committed version.
+Both are a run on the store branch with a ``Config`` and a ``Summary``: the same identity
+properties, and the same way of committing the pending changes of config, summary and the
+editable ``meta.yaml`` fields (name, notes, tags, group, job_type) in one commit, against the
+last committed version.
 """
 
 from __future__ import annotations
@@ -9,21 +11,30 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from gitcfg.diff import MISSING, same_value
+
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
     from gitcfg.provenance import Provenance
     from gitcfg.runconfig import Config
+    from gitcfg.runsummary import Summary
     from gitcfg.store import ConfigStore
+
+# meta.yaml fields a user may change on a run (the rest is provenance, written once)
+EDITABLE_META = ("name", "notes", "tags", "group", "job_type")
 
 
 class RunView:
-    """A run on the store branch: identity, attributes from ``meta.yaml``, and its ``config``."""
+    """A run on the store branch: identity, attributes from ``meta.yaml``, ``config`` and
+    ``summary``."""
 
     store: ConfigStore
     ref: RunRef
     meta: dict[str, Any]
     config: Config
+    summary: Summary
     commit: str
+    _meta_base: dict[str, Any]
 
     @property
     def id(self) -> str:
@@ -45,15 +56,37 @@ class RunView:
 
     @property
     def name(self) -> str | None:
+        """The run's display name (``meta.yaml``); settable, committed at the next flush."""
         return self.meta.get("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self.meta["name"] = None if value is None else str(value)
 
     @property
     def notes(self) -> str | None:
+        """Free-text notes (``meta.yaml``); settable, committed at the next flush."""
         return self.meta.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self.meta["notes"] = None if value is None else str(value)
 
     @property
     def tags(self) -> list[str]:
         return list(self.meta.get("tags") or [])
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self.meta["tags"] = [str(t) for t in value]
+
+    @property
+    def group(self) -> str | None:
+        return self.meta.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        return self.meta.get("job_type")
 
     @property
     def created(self) -> str | None:
@@ -66,22 +99,43 @@ class RunView:
         return provenance_from_meta(self.meta)
 
     def _commit_pending(self, message: str | None = None) -> str | None:
-        """Commit the config's changes since its last commit; returns the commit, or None.
+        """Commit the changes to config, summary and meta since the last commit, in one
+        commit; returns the commit, or None when nothing changed.
 
-        The last committed config is the base, so another writer's changes to other keys are
+        The last committed version is the base, so another writer's changes to other keys are
         kept and a different change to the same key raises ``ConcurrentUpdateError``.
         """
         config = self.config
+        summary = self.summary
         with config._lock:
             sets, unsets = config._pending()
-            if not sets and not unsets:
+            summary_now = summary._snapshot()
+            summary_sets, summary_unsets = summary._pending(summary_now)
+            meta_sets = {
+                key: self.meta[key]
+                for key in EDITABLE_META
+                if key in self.meta
+                and not same_value(self._meta_base.get(key, MISSING), self.meta[key])
+            }
+            if not (sets or unsets or summary_sets or summary_unsets or meta_sets):
                 return None
             snapshot = config.flat()
             # Config checked new keys for secrets when they were set
             result = self.store.update(
-                self.ref, sets, unsets, message=message, base=config._base, allow_secrets=True
+                self.ref,
+                sets,
+                unsets,
+                message=message,
+                base=config._base,
+                allow_secrets=True,
+                summary=summary_sets,
+                summary_unset=summary_unsets,
+                summary_base=summary._base,
+                meta=meta_sets,
             )
             config._committed(snapshot)
+            summary._committed(summary_now)
+            self._meta_base.update(meta_sets)
             if result.commit is not None:
                 self.commit = result.commit
             return result.commit

@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.diff import MISSING, Change, diff_configs, same_value
+
+if TYPE_CHECKING:
+    from gitcfg.listing import RunListing
 from gitcfg.errors import (
     AmbiguousRunError,
     ConcurrentUpdateError,
@@ -33,13 +36,13 @@ from gitcfg.errors import (
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret_key
 from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
-from gitcfg.layout import CONFIG_FILE, META_FILE, RunRef, parse_run_dir
+from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
 
 DEFAULT_BRANCH = "gitcfg"
-_CACHE_CHUNK = 5000  # files parsed and cached per batch when listing a big store
+_CACHE_CHUNK = 5000  # files parsed and cached per batch
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
@@ -50,12 +53,13 @@ def secrets_allowed() -> bool:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A run as stored at one commit of the branch."""
+    """A run as stored at one commit of the branch; ``summary`` is {} without summary.yaml."""
 
     ref: RunRef
     config: dict[str, Any]
     meta: dict[str, Any]
     commit: str
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,13 @@ class RunVersion:
 
 @dataclass(frozen=True)
 class UpdateResult:
+    """What ``ConfigStore.update`` changed: config, summary and meta keys, and the commit."""
+
     run: RunRef
     commit: str | None
     changes: list[Change] = field(default_factory=list)
+    summary_changes: list[Change] = field(default_factory=list)
+    meta_changes: list[Change] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,10 +174,12 @@ class ConfigStore:
         provenance: Provenance | None = None,
         meta: Mapping[str, Any] | None = None,
         allow_secrets: bool | None = None,
+        summary: Mapping[str, Any] | None = None,
     ) -> tuple[RunRef, str]:
         """Record a new run with its flat ``config``; returns the run and its commit.
 
-        ``meta`` adds run attributes (name, notes, tags) to the provenance in ``meta.yaml``.
+        ``meta`` adds run attributes (name, notes, tags) to the provenance in ``meta.yaml``;
+        ``summary`` (results) is written to ``summary.yaml`` when given and not empty.
         """
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
@@ -181,14 +191,17 @@ class ConfigStore:
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
         config_text = yamlcodec.dump_config(flat).encode()
         meta_text = yamlcodec.dump_config(meta_flat).encode()
+        summary_flat = self._checked(summary or {}, True, ())
         config_blob = self.repo.write_blob(config_text)
         meta_blob = self.repo.write_blob(meta_text)
-        run_tree = self.repo.write_tree(
-            [
-                TreeEntry("100644", CONFIG_FILE, config_blob),
-                TreeEntry("100644", META_FILE, meta_blob),
-            ]
-        )
+        files = [
+            TreeEntry("100644", CONFIG_FILE, config_blob),
+            TreeEntry("100644", META_FILE, meta_blob),
+        ]
+        if summary_flat:
+            summary_blob = self.repo.write_blob(yamlcodec.dump_config(summary_flat).encode())
+            files.append(TreeEntry("100644", SUMMARY_FILE, summary_blob))
+        run_tree = self.repo.write_tree(files)
         trailers = [f"Gitcfg-Run: {ref}"]
         if prov.code_commit:
             trailers.append(f"Gitcfg-Code-Commit: {prov.code_commit}")
@@ -217,15 +230,25 @@ class ConfigStore:
         base: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         allow_secrets: bool | None = None,
+        summary: Mapping[str, Any] | None = None,
+        summary_unset: Iterable[str] = (),
+        summary_base: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> UpdateResult:
         """Set and unset flat keys of ``run`` in one commit; no commit when nothing changes.
 
         ``base`` is the config the caller's edit started from: a key the caller changed that
         someone else changed differently since then raises ConcurrentUpdateError instead of
         being overwritten; keys the caller did not touch keep whatever the branch has.
+        ``summary``/``summary_unset``/``summary_base`` do the same for the run's results in
+        ``summary.yaml`` (created when missing, removed when emptied), in the same commit;
+        ``meta`` sets keys of ``meta.yaml`` (name, notes, tags, group, ...).
         """
         wanted = self._checked(set_values or {}, allow_secrets, ())
         removals = [check_key(k) for k in unset]
+        summary_wanted = self._checked(summary or {}, True, ())
+        summary_removals = [check_key(k) for k in summary_unset]
+        meta_wanted = self._checked(meta or {}, True, ())
         outcome: dict[str, Any] = {}
 
         def build(root: str | None, reader: ObjectReader) -> str | None:
@@ -235,29 +258,137 @@ class ConfigStore:
             entries = {e.name: e for e in self.repo.read_tree(run_tree, reader)}
             if CONFIG_FILE not in entries:
                 raise CorruptStoreError(f"{run.config_path} is missing")
-            text = self._blob_text(entries[CONFIG_FILE].sha, reader)
-            current = self._parse(entries[CONFIG_FILE].sha, text, run.config_path)
-            new = self._apply(run, current, wanted, removals, base, allow_secrets)
-            changes = diff_configs(current, new)
+            parsed: dict[str, dict[str, Any]] = {}
+            changes = self._edit_file(
+                entries,
+                run,
+                CONFIG_FILE,
+                reader,
+                parsed,
+                wanted,
+                removals,
+                base,
+                allow_secrets,
+                write=not dry_run,
+            )
+            summary_changes: list[Change] = []
+            if summary_wanted or summary_removals:
+                summary_changes = self._edit_file(
+                    entries,
+                    run,
+                    SUMMARY_FILE,
+                    reader,
+                    parsed,
+                    summary_wanted,
+                    summary_removals,
+                    summary_base,
+                    True,
+                    write=not dry_run,
+                )
+            meta_changes: list[Change] = []
+            if meta_wanted:
+                meta_changes = self._edit_file(
+                    entries,
+                    run,
+                    META_FILE,
+                    reader,
+                    parsed,
+                    meta_wanted,
+                    [],
+                    None,
+                    True,
+                    not dry_run,
+                )
             outcome["changes"] = changes
-            if not changes or dry_run:
+            outcome["summary_changes"] = summary_changes
+            outcome["meta_changes"] = meta_changes
+            if not (changes or summary_changes or meta_changes) or dry_run:
                 return None
-            collision = find_collision(new.keys())
-            if collision is not None:
-                raise KeyCollisionError(*collision)
-            to_set = {c.key: c.new for c in changes if c.new is not MISSING}
-            to_unset = [c.key for c in changes if c.new is MISSING]
-            new_text = yamlcodec.update_config_text(text, to_set, to_unset)
-            blob = self.repo.write_blob(new_text.encode())
-            entries[CONFIG_FILE] = TreeEntry("100644", CONFIG_FILE, blob)
+            outcome["parsed"] = parsed
             tree = self.repo.write_tree(entries.values())
-            outcome["message"] = _update_message(run, changes, message)
+            outcome["message"] = _update_message(
+                run,
+                [
+                    *changes,
+                    *_labelled(summary_changes, SUMMARY_PREFIX),
+                    *_labelled(meta_changes, META_PREFIX),
+                ],
+                message,
+            )
             return self._replace(root, [*run.segments], tree, reader)
 
         commit = self._commit(build, lambda: str(outcome["message"]))
         if commit is not None:
             self._after_commit()
-        return UpdateResult(run, commit, list(outcome.get("changes", [])))
+        return UpdateResult(
+            run,
+            commit,
+            list(outcome.get("changes", [])),
+            list(outcome.get("summary_changes", [])),
+            list(outcome.get("meta_changes", [])),
+        )
+
+    def update_summary(
+        self,
+        run: RunRef,
+        values: Mapping[str, Any],
+        unset: Iterable[str] = (),
+        *,
+        message: str | None = None,
+        base: Mapping[str, Any] | None = None,
+    ) -> UpdateResult:
+        """Set and unset keys of the run's summary (results) in one commit, as ``update``."""
+        return self.update(
+            run, message=message, summary=values, summary_unset=unset, summary_base=base
+        )
+
+    def update_meta(
+        self, run: RunRef, values: Mapping[str, Any], *, message: str | None = None
+    ) -> UpdateResult:
+        """Set keys of the run's ``meta.yaml`` (exit status, name, notes...) in one commit."""
+        return self.update(run, message=message, meta=values)
+
+    def _edit_file(
+        self,
+        entries: dict[str, TreeEntry],
+        run: RunRef,
+        name: str,
+        reader: ObjectReader,
+        parsed: dict[str, dict[str, Any]],
+        wanted: Mapping[str, Any],
+        removals: Sequence[str],
+        base: Mapping[str, Any] | None,
+        allow_secrets: bool | None,
+        write: bool = True,
+    ) -> list[Change]:
+        """Apply one file's changes to the run's ``entries``; returns the changes made.
+
+        ``write=False`` (a dry run) computes the changes and writes no object.
+        """
+        path = f"{run.directory}/{name}"
+        entry = entries.get(name)
+        text = self._blob_text(entry.sha, reader) if entry is not None else ""
+        current = self._parse(entry.sha, text, path) if entry is not None else {}
+        new = self._apply(run, current, wanted, removals, base, allow_secrets)
+        changes = diff_configs(current, new)
+        if not changes or not write:
+            return changes
+        collision = find_collision(new.keys())
+        if collision is not None:
+            raise KeyCollisionError(*collision)
+        if not new and name == SUMMARY_FILE:
+            del entries[name]  # no results left: no file, as before the first one
+            return changes
+        to_set = {c.key: c.new for c in changes if c.new is not MISSING}
+        to_unset = [c.key for c in changes if c.new is MISSING]
+        if entry is None:
+            new_text = yamlcodec.dump_config(dict(sorted(new.items())))
+        else:
+            new_text = yamlcodec.update_config_text(text, to_set, to_unset)
+        blob = self.repo.write_blob(new_text.encode())
+        parsed[blob] = new
+        entries[name] = TreeEntry("100644", name, blob)
+        return changes
 
     def _apply(
         self,
@@ -407,13 +538,17 @@ class ConfigStore:
                 raise RunNotFoundError(f"{run}{where}")
             entries = {e.name: e for e in self.repo.read_tree(run_tree, reader)}
             files: dict[str, dict[str, Any]] = {}
-            for name, path in ((CONFIG_FILE, run.config_path), (META_FILE, run.meta_path)):
+            for name, path in (
+                (CONFIG_FILE, run.config_path),
+                (META_FILE, run.meta_path),
+                (SUMMARY_FILE, run.summary_path),
+            ):
                 entry = entries.get(name)
                 if entry is None:
                     files[name] = {}
                     continue
                 files[name] = self._parse(entry.sha, self._blob_text(entry.sha, reader), path)
-        return RunRecord(run, files[CONFIG_FILE], files[META_FILE], commit)
+        return RunRecord(run, files[CONFIG_FILE], files[META_FILE], commit, files[SUMMARY_FILE])
 
     def exists(self, run: RunRef) -> bool:
         with ObjectReader(self.repo) as reader:
@@ -481,51 +616,27 @@ class ConfigStore:
         self.cache.add(fresh)
         return fresh
 
+    def listing(self, project: str | None = None) -> RunListing:
+        """The runs at the branch tip (of one project), read lazily page by page.
+
+        Use it as a context manager (it holds a cat-file process and the cache while open);
+        ``runs`` is the same listing read into a list.
+        """
+        from gitcfg.listing import RunListing
+
+        if project is not None:
+            check_project(project)
+        return RunListing(self.repo, self.branch, self.tip(), self.cache, project)
+
     def runs(self, project: str | None = None) -> list[RunRecord]:
         """Every run at the branch tip (of one project), with config and meta, oldest first."""
-        tip = self.tip()
-        if tip is None:
-            return []
-        args = ["ls-tree", "-r", "-z", "--full-tree", tip]
-        if project is not None:
-            args += ["--", check_project(project) + "/"]
-        listing = self.repo.git(*args).stdout.decode("utf-8", "surrogateescape")
-        files: dict[RunRef, dict[str, str]] = {}
-        paths: dict[str, str] = {}
-        last_dir = ""
-        ref: RunRef | None = None
-        for item in listing.split("\0"):
-            info, _, path = item.partition("\t")
-            directory, _, name = path.rpartition("/")
-            if name != CONFIG_FILE and name != META_FILE:
-                continue
-            if directory != last_dir:  # ls-tree lists a run's two files one after the other
-                last_dir, ref = directory, parse_run_dir(directory)
-            if ref is not None:
-                blob = info[-self.repo.algo.hexsz :]
-                files.setdefault(ref, {})[name] = blob
-                paths[blob] = path
-        del listing
-        parsed = self.parsed_files(paths)
-        # The records take over the parsed dicts; a blob shared by two runs is copied for the
-        # second, so that editing one record never changes another.
-        taken: set[str] = set()
-
-        def own(names: dict[str, str], name: str) -> dict[str, Any]:
-            blob = names.get(name)
-            if blob is None:
-                return {}
-            if blob in taken:
-                return dict(parsed[blob])
-            taken.add(blob)
-            return parsed[blob]
-
-        records = [
-            RunRecord(ref, own(names, CONFIG_FILE), own(names, META_FILE), tip)
-            for ref, names in files.items()
-        ]
-        records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref.project, r.ref.id))
-        return records
+        with self.listing(project) as listing:
+            tip = listing.tip or ""
+            return [
+                RunRecord(run.entry.ref, run.config, run.meta, tip, run.summary)
+                for page in listing.pages()
+                for run in page
+            ]
 
     def run_refs(self) -> list[RunRef]:
         """Every run at the tip, without reading any config (for resolving prefixes)."""
@@ -586,6 +697,15 @@ class ConfigStore:
     def path(self, run: RunRef) -> str:
         """``BRANCH:PATH`` of the run's config file, for plain git commands."""
         return f"{self.branch}:{run.config_path}"
+
+
+# How a commit message names a summary or meta key, so it never reads as a config key.
+SUMMARY_PREFIX = "summary:"
+META_PREFIX = "meta:"
+
+
+def _labelled(changes: Sequence[Change], prefix: str) -> list[Change]:
+    return [Change(prefix + c.key, c.old, c.new) for c in changes]
 
 
 def _flow(value: Any) -> str:

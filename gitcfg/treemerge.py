@@ -1,4 +1,4 @@
-"""Merging two versions of the store branch: runs file by file, configs key by key.
+"""Merging two versions of the store branch: runs file by file, configs and summaries key by key.
 
 Runs created on different machines live in different directories, so they merge as plain file
 additions. A run changed on both sides is merged three-way against the common version, one key at
@@ -18,7 +18,7 @@ from gitcfg.diff import Side, diff_configs, merge_configs
 from gitcfg.errors import CorruptStoreError, YamlError
 from gitcfg.git import GitRepo, ObjectReader, TreeEntry, is_null
 from gitcfg.git.packwrite import PackWriter
-from gitcfg.layout import CONFIG_FILE, META_FILE, parse_run_path
+from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, parse_run_path
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def merge_commits(
                 continue
             elif (
                 parsed is not None
-                and parsed[1] in (CONFIG_FILE, META_FILE)
+                and parsed[1] in (CONFIG_FILE, META_FILE, SUMMARY_FILE)
                 and change.blob is not None
                 and mine_change.blob is not None
             ):

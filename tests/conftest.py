@@ -36,7 +36,9 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     for name in list(os.environ):
-        if name.startswith(("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "GIT_DIR", "GIT_WORK_TREE")):
+        if name.startswith(
+            ("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "WANDB_", "GIT_DIR", "GIT_WORK_TREE")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:git")
 
@@ -50,6 +52,31 @@ def git(cwd: Path | str, *args: str, env: dict[str, str] | None = None) -> str:
     if proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout
+
+
+def wait_for_gitcfg_gc(repo: Path, timeout: float = 120) -> None:
+    """Wait until no gc that gitcfg started is running in ``repo`` (it holds gitcfg/gc.lock).
+
+    git fsck beside a running gc reports objects that gc is deleting at that moment.
+    """
+    import fcntl
+    import time
+
+    git_dir = repo / ".git" if (repo / ".git").is_dir() else repo
+    lock = git_dir / "gitcfg" / "gc.lock"
+    if not lock.exists():
+        return
+    deadline = time.time() + timeout
+    with open(lock, "a") as fh:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                if time.time() > deadline:
+                    raise AssertionError(f"gitcfg's gc in {repo} did not finish") from None
+                time.sleep(0.05)
 
 
 def make_repo(path: Path) -> Path:

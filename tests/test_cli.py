@@ -495,13 +495,24 @@ def test_colour_only_when_asked_or_on_a_terminal(repo: Path, store: ConfigStore)
 
 def test_version_and_help_examples() -> None:
     assert invoke("--version").stdout == "gitcfg, version 0.1.0\n"
-    for command in ("update", "edit", "show", "log", "diff", "runs", "path"):
+    for command in ("update", "edit", "show", "log", "diff", "runs", "history", "path"):
         help_text = invoke(command, "--help").stdout
         examples = help_text.split("Examples:\n")[1]
         assert re.search(r"^ +(git|gitcfg) ", examples, re.MULTILINE), command
     listing = invoke("--help").stdout.split("Commands:\n")[1].splitlines()
     names = [line.split()[0] for line in listing if line.strip()]
-    assert names == ["update", "edit", "show", "log", "diff", "runs", "path", "push", "pull"]
+    assert names == [
+        "update",
+        "edit",
+        "show",
+        "log",
+        "diff",
+        "runs",
+        "history",
+        "path",
+        "push",
+        "pull",
+    ]
 
 
 def test_shell_completion_of_run_ids(repo: Path, store: ConfigStore) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg.store import ConfigStore
-from tests.conftest import git
+from tests.conftest import git, wait_for_gitcfg_gc
 
 WRITER = """
 import os, sys, time
@@ -38,6 +38,7 @@ for i in range(count):
 
 
 def fsck_clean(repo: Path) -> None:
+    wait_for_gitcfg_gc(repo)
     proc = subprocess.run(
         ["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True, text=True
     )

@@ -151,7 +151,7 @@ subprocess.run([sys.executable, "-c", "import gitcfg; r = gitcfg.Api().run('f/ru
     )
     assert proc.returncode == 0
     assert proc.stderr == (
-        "gitcfg: could not commit the config changes of run f/run: run 'f/run' was changed "
+        "gitcfg: could not commit the changes of run f/run: run 'f/run' was changed "
         "elsewhere since it was read (lr); read it again and reapply your change\n"
     )
     assert config_text(repo, "f", "run") == "epochs: 4\nlr: 0.5\n"

@@ -35,7 +35,18 @@ if TYPE_CHECKING:
     from gitcfg.store import ConfigStore, RunRecord, Selection
 
 # The order commands are listed in --help; push and pull are added by gitcfg's remote commands.
-_COMMAND_ORDER = ("update", "edit", "show", "log", "diff", "runs", "path", "push", "pull")
+_COMMAND_ORDER = (
+    "update",
+    "edit",
+    "show",
+    "log",
+    "diff",
+    "runs",
+    "history",
+    "path",
+    "push",
+    "pull",
+)
 
 
 class _Failure(click.ClickException):
@@ -600,6 +611,50 @@ def _table_cell(row: dict[str, Any], name: str, item: Any) -> Any:
     if name == "code_commit" and isinstance(item, str):
         return item[:7] + ("-dirty" if row["dirty"] else "")
     return item
+
+
+@cli.command()
+@run_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; csv and json for scripts.",
+)
+@click.pass_obj
+def history(opts: _Options, run: str, fmt: str) -> None:
+    """Print RUN's per-step history: one row per log() step, oldest first.
+
+    The history is kept on the machine that ran the run (under .git/gitcfg/history), never
+    committed or pushed; its last values are the run's summary, which is on the branch.
+
+    \b
+    Examples:
+      gitcfg history 3k9x2a7q
+      gitcfg history mnist/3k9x2a7q --format csv > curves.csv
+    """
+    from gitcfg.history import HistoryFile, history_columns, history_path
+    from gitcfg.render import csv_text, json_list_chunks, table
+
+    store = opts.store()
+    selection = store.resolve(run)
+    _latest(run, selection, "history")
+    ref = selection.ref
+    path = history_path(store.repo.common_dir, ref.project, ref.id)
+    rows = list(HistoryFile(path, str(ref)).rows())
+    if fmt == "json":
+        opts.out(json_list_chunks(rows))
+        return
+    from gitcfg.diff import MISSING
+
+    names = history_columns(rows)
+    cells = [[row.get(name, MISSING) for name in names] for row in rows]
+    if fmt == "csv":
+        opts.out(csv_text(names, cells))
+    else:
+        opts.out(table(names, cells, opts.color), page=True)
 
 
 @cli.command()

@@ -20,8 +20,11 @@ from pathlib import Path
 from gitcfg.git.process import git_command, git_env
 
 
-def start_auto_gc(common_dir: Path, cwd: Path) -> bool:
-    """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running."""
+def start_auto_gc(common_dir: Path, cwd: Path, *, detach: bool = True) -> bool:
+    """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running.
+
+    ``detach=False`` (the user set ``gc.autoDetach=false``) runs it to the end first, as git would.
+    """
     lock_dir = common_dir / "gitcfg"
     lock_dir.mkdir(exist_ok=True)
     fd = os.open(lock_dir / "gc.lock", os.O_WRONLY | os.O_CREAT, 0o644)
@@ -31,6 +34,9 @@ def start_auto_gc(common_dir: Path, cwd: Path) -> bool:
         except BlockingIOError:
             return False
         command = git_command(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"])
+        if not detach:
+            subprocess.run(command, cwd=cwd, env=git_env(), capture_output=True, check=False)
+            return True
         # 'sh -c "... &"' leaves git as an orphan of init: no zombie and no child for the
         # caller to wait for; git inherits the locked descriptor and holds it until it exits.
         with contextlib.suppress(OSError):

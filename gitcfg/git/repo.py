@@ -67,6 +67,7 @@ class GitRepo:
         )
         # Who appears in reflog entries; set by the store from the config it read at open.
         self.identity: Identity | None = None
+        self.gc_detach = True  # gc.autoDetach
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class GitRepo:
         if timeout.lstrip("-").isdigit():
             self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
         self.refs.log_all = config.get("core.logallrefupdates") or None
+        self.gc_detach = config.get("gc.autodetach", "true").lower() in _TRUE
 
     # -- objects -----------------------------------------------------------------------------
 
@@ -203,7 +205,7 @@ class GitRepo:
 
     def auto_gc(self) -> bool:
         """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
-        return start_auto_gc(self.common_dir, self.cwd)
+        return start_auto_gc(self.common_dir, self.cwd, detach=self.gc_detach)
 
     # -- refs --------------------------------------------------------------------------------
 
@@ -249,7 +251,10 @@ class GitRepo:
 
 
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
-SETTINGS = r"user\.(name|email)|core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
+SETTINGS = (
+    r"user\.(name|email)|gc\.autodetach|"
+    r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
+)
 
 
 def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> Identity:

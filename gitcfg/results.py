@@ -1,0 +1,279 @@
+"""What ``log`` does in a live run: feed the summary and buffer the per-step history rows.
+
+A ``log`` call does no git work and no I/O of its own: it copies the plain values into a row
+and into the summary, and appends the row to a buffer that is written to the history file in
+batches (every ``_BATCH`` rows or second, and at each flush). Steps follow wandb: each call is
+a step unless ``commit=False`` (the next call adds to the same step); ``step=N`` names the step,
+and a smaller ``N`` than the current one is ignored with a warning.
+
+``define_metric(name, summary="min"|"max"|"mean"|"first"|"last"|"best"|"none", goal=...)``
+changes what the summary keeps for ``name`` (a ``*`` glob is allowed): ``loss.min`` instead of
+the last ``loss``, as wandb's summary does; several aggregates may be given comma-separated.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitcfg.errors import UsageError
+from gitcfg.runsummary import SCALARS, Summary, user_stacklevel
+
+if TYPE_CHECKING:
+    from gitcfg.history import HistoryFile
+
+_BATCH = 1000  # rows buffered before a write
+_INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL or power loss)
+AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What ``define_metric`` returns: the rule for one metric name or glob."""
+
+    name: str
+    summary: tuple[str, ...] = ()
+    goal: str | None = None
+    step_metric: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder:
+    """The results side of a live run: ``log``, ``define_metric``, history batching."""
+
+    def __init__(
+        self, summary: Summary, history: HistoryFile | None = None, start_step: int = 0
+    ) -> None:
+        self.summary = summary
+        self.history = history
+        self.step = start_step
+        self._data = summary._data  # written directly: the fast path must not call methods
+        self._rows: list[dict[str, Any]] = []
+        self._pending: dict[str, Any] | None = None
+        self._metrics: dict[str, Metric] = {}
+        self._globs: list[Metric] = []
+        self._means: dict[str, list[float]] = {}
+        self._warned: set[str] = set()
+        self._last_write = time.monotonic()
+
+    # -- log -----------------------------------------------------------------------------------
+
+    def log(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
+        """Record one step's values (see the module docstring)."""
+        if (
+            step is None
+            and commit is None
+            and self._pending is None
+            and not self._metrics
+            and not self._globs
+            and type(data) is dict
+        ):
+            # The fast path: plain values, one step per call, no aggregates.
+            row = {}
+            for key, value in data.items():
+                if type(value) in SCALARS:
+                    row[key] = value
+                else:
+                    self._convert(key, value, row)
+            self._data.update(row)
+            self._emit(row)
+            return
+        self._log_slow(data, step, commit)
+
+    def _log_slow(self, data: Any, step: int | None, commit: bool | None) -> None:
+        if not isinstance(data, Mapping):
+            raise UsageError(
+                f"log() takes a dict of names to values, got a {type(data).__name__}; "
+                f"e.g. gitcfg.log({{'loss': 0.5}})"
+            )
+        if step is not None:
+            if not isinstance(step, int) or isinstance(step, bool):
+                raise UsageError(f"step must be an int, got {step!r}")
+            if step < self.step:
+                self._warn_once(
+                    f"step:{step}",
+                    f"log(step={step}) is before the current step {self.step}; "
+                    f"these values are not recorded (wandb ignores them too)",
+                )
+                return
+            if step > self.step:
+                if self._pending is not None:
+                    self._emit(self._pending)
+                self.step = step
+        row: dict[str, Any] = {}
+        for key, value in data.items():
+            if type(value) in SCALARS:
+                row[key] = value
+            else:
+                self._convert(key, value, row)
+        for key, value in row.items():
+            self._summarize(key, value)
+        if self._pending is None:
+            self._pending = row
+        else:
+            self._pending.update(row)
+        if commit is None:
+            commit = step is None
+        if commit:
+            self._emit(self._pending)
+
+    def _emit(self, row: dict[str, Any]) -> None:
+        now = time.time()
+        row["_step"] = self.step
+        row["_timestamp"] = now
+        self.step += 1
+        self._pending = None
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= _BATCH or time.monotonic() - self._last_write > _INTERVAL:
+            self.write()
+
+    def _convert(self, key: Any, value: Any, row: dict[str, Any]) -> None:
+        """A value that is not a plain scalar: a number-like one-element value, a dict, or
+        something skipped with one warning per key."""
+        if isinstance(value, Mapping):
+            for sub, item in value.items():
+                name = f"{key}.{sub}"
+                if type(item) in SCALARS:
+                    row[name] = item
+                else:
+                    self._convert(name, item, row)
+            return
+        plain = _scalar(value)
+        if plain is not _SKIP:
+            row[key] = plain
+            return
+        self._warn_once(
+            str(key),
+            f"is of type {type(value).__name__}; gitcfg keeps numbers, strings, bools and "
+            f"None, so this value is not recorded",
+        )
+
+    def _summarize(self, key: str, value: Any) -> None:
+        rule = self._metrics.get(key) or next(
+            (m for m in self._globs if fnmatch.fnmatchcase(key, m.name)), None
+        )
+        data = self._data
+        if rule is None or not rule.summary:
+            data[key] = value
+            return
+        data.pop(key, None)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        for aggregate in rule.summary:
+            name = f"{key}.{aggregate}"
+            if aggregate == "none":
+                continue
+            if aggregate == "last":
+                data[name] = value
+            elif aggregate == "first":
+                data.setdefault(name, value)
+            elif not number:
+                continue
+            elif aggregate == "mean":
+                total = self._means.setdefault(key, [0.0, 0])
+                total[0] += value
+                total[1] += 1
+                data[name] = total[0] / total[1]
+            else:
+                kind = aggregate
+                if aggregate == "best":
+                    kind = "max" if rule.goal == "maximize" else "min"
+                old = data.get(name)
+                if not isinstance(old, (int, float)) or (
+                    value < old if kind == "min" else value > old
+                ):
+                    data[name] = value
+
+    # -- define_metric -------------------------------------------------------------------------
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        **options: Any,
+    ) -> Metric:
+        """Set what the summary keeps for ``name`` (see the module docstring)."""
+        if not isinstance(name, str) or not name:
+            raise UsageError("define_metric needs a metric name, e.g. define_metric('loss')")
+        aggregates: tuple[str, ...] = ()
+        if summary is not None:
+            aggregates = tuple(a.strip() for a in summary.split(",") if a.strip())
+            unknown = [a for a in aggregates if a not in AGGREGATES]
+            if unknown:
+                raise UsageError(
+                    f"define_metric summary={summary!r}: unknown {', '.join(unknown)}; "
+                    f"use {', '.join(AGGREGATES)} (comma-separated for several)"
+                )
+        if goal is not None:
+            goal = {"min": "minimize", "max": "maximize"}.get(goal, goal)
+            if goal not in ("minimize", "maximize"):
+                raise UsageError(f"define_metric goal={goal!r}: use 'minimize' or 'maximize'")
+        metric = Metric(name, aggregates, goal, step_metric, dict(options))
+        if "*" in name:
+            self._globs = [m for m in self._globs if m.name != name] + [metric]
+        else:
+            self._metrics[name] = metric
+        return metric
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Write the buffered history rows (the row of an open ``commit=False`` step waits)."""
+        rows, self._rows = self._rows, []
+        self._last_write = time.monotonic()
+        if self.history is not None:
+            self.history.append(rows)
+
+    def close(self) -> None:
+        """End the run's logging: the open step is a row too, then everything is written."""
+        if self._pending is not None:
+            self._emit(self._pending)
+        self.write()
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(f"gitcfg: log: {key!r} {text}", UserWarning, stacklevel=user_stacklevel())
+
+
+class _Skip:
+    pass
+
+
+_SKIP: Any = _Skip()
+
+
+def _scalar(value: Any) -> Any:
+    """A number-like value with one element as a Python scalar (numpy scalars, 0-d or
+    one-element arrays and tensors), else ``_SKIP``; numpy and torch are never imported."""
+    if isinstance(value, (int, float, str)):  # subclasses: IntEnum, numpy.float64, str enums
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return float(value)
+        return str(value)
+    item = getattr(value, "item", None)
+    if item is None or not callable(item):
+        return _SKIP
+    size = getattr(value, "size", None)
+    if callable(size):  # torch: size() is a shape; numel() counts elements
+        numel = getattr(value, "numel", None)
+        size = numel() if callable(numel) else None
+    if size not in (None, 1) and size != ():
+        return _SKIP
+    try:
+        plain = item()
+    except (TypeError, ValueError, RuntimeError):
+        return _SKIP
+    return plain if type(plain) in SCALARS else _SKIP

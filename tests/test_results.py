@@ -1,0 +1,271 @@
+"""Results beside the config: gitcfg.log, summary.yaml, define_metric, local history."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import gitcfg
+from gitcfg.cli import cli
+from gitcfg.layout import RunRef
+from gitcfg.stores import open_store
+from tests.apihelpers import no_active_run, run_script, subjects  # noqa: F401
+from tests.conftest import git
+
+
+def summary_text(repo: Path, project: str, run_id: str) -> str:
+    return git(repo, "show", f"gitcfg:{RunRef(project, run_id).summary_path}")
+
+
+def history_file(repo: Path, project: str, run_id: str) -> Path:
+    return repo / ".git" / "gitcfg" / "history" / project / f"{run_id}.jsonl"
+
+
+def fsck(repo: Path) -> None:
+    git(repo, "fsck", "--strict", "--no-dangling")
+
+
+def test_log_keeps_last_values_and_commits_them_with_the_config_at_finish(repo: Path) -> None:
+    run = gitcfg.init(config={"lr": 0.1}, project="p", id="r1")
+    for step in range(100):
+        gitcfg.log({"loss": 1 / (step + 1), "epoch": step, "phase": "train", "ok": True})
+    gitcfg.config.update({"dropout": 0.5})
+    assert subjects(repo) == ["create p/r1 (1 key)"]  # a log call does no git work
+    assert gitcfg.summary["loss"] == 0.01 and run.summary["epoch"] == 99
+    run.finish()
+    assert subjects(repo) == [
+        "update p/r1: dropout, summary:epoch, summary:loss, summary:ok, summary:phase",
+        "create p/r1 (1 key)",
+    ]
+    assert summary_text(repo, "p", "r1") == "epoch: 99\nloss: 0.01\nok: true\nphase: train\n"
+    changed = git(repo, "show", "--name-only", "--format=", "gitcfg").split()
+    assert changed == [RunRef("p", "r1").config_path, RunRef("p", "r1").summary_path]
+    fsck(repo)
+
+
+def test_a_flush_with_nothing_new_makes_no_commit(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"loss": 0.5})
+    run.config.persist()
+    run.log({"loss": 0.5})  # the same value again: nothing to commit
+    run.config.persist()
+    run.finish()
+    assert subjects(repo) == ["update p/r: summary:loss", "create p/r (0 keys)"]
+
+
+def test_a_run_that_logs_nothing_has_no_summary_file(repo: Path) -> None:
+    gitcfg.init(config={"a": 1}, project="p", id="r").finish()
+    record = open_store().read(RunRef("p", "r"))
+    assert record.summary == {}
+    tree = git(repo, "ls-tree", "--name-only", f"gitcfg:{RunRef('p', 'r').directory}")
+    assert tree.split() == ["config.yaml", "meta.yaml"]
+
+
+def test_summary_can_be_set_directly_like_wandb(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"acc": 0.5})
+    run.summary["best_acc"] = 0.9
+    gitcfg.summary.note = "final"
+    gitcfg.summary.update({"val": {"acc": 0.8}})
+    assert run.summary["val"] == {"acc": 0.8} and run.summary["val.acc"] == 0.8
+    del run.summary["acc"]
+    run.finish()
+    assert summary_text(repo, "p", "r") == "best_acc: 0.9\nnote: final\nval.acc: 0.8\n"
+
+
+def test_non_scalar_values_are_skipped_with_one_warning_per_key(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in range(3):
+            run.log(
+                {
+                    "loss": np.float32(0.25),
+                    "count": np.int64(step),
+                    "scalar_array": np.array([2.5]),
+                    "image": np.zeros((2, 2)),
+                    "obj": object(),
+                    "nested": {"a": 1, "b": [1, 2]},
+                }
+            )
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 3, messages
+    assert [m.split("'")[1] for m in messages] == ["image", "nested.b", "obj"]
+    assert all("not recorded" in m for m in messages)
+    assert all(Path(w.filename).name == "test_results.py" for w in caught)
+    run.finish()
+    assert summary_text(repo, "p", "r") == (
+        "count: 2\nloss: 0.25\nnested.a: 1\nscalar_array: 2.5\n"
+    )
+
+
+def test_define_metric_aggregates_like_wandb(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    gitcfg.define_metric("loss", summary="min")
+    run.define_metric("acc", summary="max,mean")
+    run.define_metric("val/*", summary="first")
+    run.define_metric("err", summary="best", goal="minimize")
+    run.define_metric("noise", summary="none")
+    for loss, acc in [(0.9, 0.1), (0.3, 0.5), (0.6, 0.3)]:
+        run.log({"loss": loss, "acc": acc, "val/x": acc, "err": loss, "noise": 1, "last": acc})
+    run.finish()
+    assert summary_text(repo, "p", "r") == (
+        "acc.max: 0.5\nacc.mean: 0.3\nerr.best: 0.3\nlast: 0.3\nloss.min: 0.3\nval/x.first: 0.1\n"
+    )
+    with pytest.raises(gitcfg.UsageError, match="unknown median"):
+        gitcfg.init(project="p", id="r2").define_metric("x", summary="median")
+
+
+def test_steps_follow_wandb(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"a": 1}, commit=False)
+    run.log({"b": 2})  # same step as a
+    run.log({"c": 3}, step=5)
+    run.log({"d": 4}, step=5)  # still step 5
+    run.log({"e": 5}, step=7)  # closes step 5
+    with pytest.warns(UserWarning, match="before the current step"):
+        run.log({"f": 6}, step=1)
+    run.finish()  # closes step 7
+    rows = list(gitcfg.Api().run("p/r").scan_history())
+    assert [{k: v for k, v in r.items() if k != "_timestamp"} for r in rows] == [
+        {"a": 1, "b": 2, "_step": 0},
+        {"c": 3, "d": 4, "_step": 5},
+        {"e": 5, "_step": 7},
+    ]
+
+
+def test_history_is_a_local_file_never_on_the_branch(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    for step in range(2500):  # more than one write batch
+        run.log({"loss": float(step), "acc": step / 10})
+    run.finish()
+    lines = history_file(repo, "p", "r").read_text().splitlines()
+    assert len(lines) == 2500
+    first = json.loads(lines[0])
+    assert first["loss"] == 0.0 and first["_step"] == 0 and isinstance(first["_timestamp"], float)
+    branch_files = git(repo, "ls-tree", "-r", "--name-only", "gitcfg").split()
+    assert not any("history" in f or f.endswith(".jsonl") for f in branch_files)
+    api_run = gitcfg.Api().run("p/r")
+    rows = list(api_run.scan_history(keys=["acc"], min_step=10, max_step=13))
+    assert rows == [{"_step": 10, "acc": 1.0}, {"_step": 11, "acc": 1.1}, {"_step": 12, "acc": 1.2}]
+    fsck(repo)
+
+
+def test_cli_history_prints_table_csv_and_json(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r")
+    run.log({"loss": 0.5})
+    run.log({"loss": 0.25, "acc": 0.75})
+    run.finish()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["history", "r", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "_step,loss,acc,_timestamp"
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == ["0,0.5,", "1,0.25,0.75"]
+    result = runner.invoke(cli, ["history", "p/r", "--format", "json"])
+    assert [r["loss"] for r in json.loads(result.output)] == [0.5, 0.25]
+    table = runner.invoke(cli, ["history", "r"]).output.splitlines()
+    assert table[0].split() == ["_step", "loss", "acc", "_timestamp"]
+
+
+def test_history_of_a_run_recorded_elsewhere_says_where_it_lives(
+    repo: Path, tmp_path: Path
+) -> None:
+    gitcfg.init(project="p", id="r").log({"loss": 1.0})
+    gitcfg.finish()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    git(clone, "fetch", "-q", "origin", "gitcfg:gitcfg")
+    result = CliRunner().invoke(cli, ["--repo", str(clone), "history", "r"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: run 'p/r' has no per-step history here (")
+    assert "never pushed" in result.output and result.output.count("\n") == 1
+    with pytest.raises(gitcfg.HistoryNotFoundError):
+        gitcfg.Api(clone).run("p/r").scan_history()
+    # the summary travelled with the branch
+    assert gitcfg.Api(clone).run("p/r").summary["loss"] == 1.0
+
+
+def test_store_records_carry_the_summary_and_the_store_can_update_it(repo: Path) -> None:
+    gitcfg.init(config={"a": 1}, project="p", id="r").log({"loss": 0.5})
+    gitcfg.finish()
+    store = open_store()
+    ref = RunRef("p", "r")
+    assert store.read(ref).summary == {"loss": 0.5}
+    assert [(r.ref.id, r.summary) for r in store.runs()] == [("r", {"loss": 0.5})]
+    result = store.update_summary(ref, {"acc": 0.9}, ["loss"], message="add acc")
+    assert result.commit is not None and [c.key for c in result.summary_changes] == ["acc", "loss"]
+    assert summary_text(repo, "p", "r") == "acc: 0.9\n"
+    assert store.update_summary(ref, {"acc": 0.9}).commit is None  # nothing new
+    assert subjects(repo)[0] == "add acc"
+    fsck(repo)
+
+
+def test_api_summary_is_editable_with_a_commit(repo: Path) -> None:
+    gitcfg.init(config={"lr": 0.1}, project="p", id="r").log({"loss": 0.5})
+    gitcfg.finish()
+    api_run = gitcfg.Api().run("someone/p/r")  # wandb's entity/project/id
+    assert api_run.summary["loss"] == 0.5
+    api_run.summary["best"] = 0.4
+    api_run.config["lr"] = 0.2
+    commit = api_run.update()
+    assert commit is not None
+    assert subjects(repo)[0] == "update p/r: lr, summary:best"
+    assert summary_text(repo, "p", "r") == "best: 0.4\nloss: 0.5\n"
+    assert api_run.update() is None
+
+
+START = """
+import time, gitcfg
+run = gitcfg.init(config={"lr": 0.1}, project="f", id="run")
+for step in range(50):
+    gitcfg.log({"loss": 1.0 / (step + 1)})
+"""
+
+
+def test_summary_is_committed_at_normal_exit_and_on_an_exception(repo: Path) -> None:
+    proc = run_script(repo, START)
+    assert proc.returncode == 0, proc.stderr
+    assert summary_text(repo, "f", "run") == "loss: 0.02\n"
+    assert len(history_file(repo, "f", "run").read_text().splitlines()) == 50
+    proc = run_script(repo, START.replace('id="run"', 'id="bad"') + "raise SystemExit(3)\n")
+    assert proc.returncode == 3
+    assert summary_text(repo, "f", "bad") == "loss: 0.02\n"
+
+
+def test_sigterm_commits_the_summary_and_writes_the_history(repo: Path) -> None:
+    code = START + "print('ready', flush=True)\nwhile True:\n    time.sleep(0.05)\n"
+    script = repo.parent / "loop.py"
+    script.write_text(textwrap.dedent(code))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGTERM and stderr == ""
+    assert summary_text(repo, "f", "run") == "loss: 0.02\n"
+    assert subjects(repo) == ["update f/run: summary:loss", "create f/run (1 key)"]
+    assert len(history_file(repo, "f", "run").read_text().splitlines()) == 50
+    fsck(repo)
+
+
+def test_log_before_init_says_to_call_init(repo: Path) -> None:
+    with pytest.raises(gitcfg.UsageError, match=r"call gitcfg.init\(\) first"):
+        gitcfg.log({"loss": 1})
+    with pytest.raises(gitcfg.UsageError, match=r"call gitcfg.init\(\) first"):
+        gitcfg.summary["x"] = 1
