@@ -88,6 +88,52 @@ def differing_keys(rows: Sequence[Row]) -> list[str]:
     return differ
 
 
+class KeyStats:
+    """Config keys of rows seen one at a time: which exist, and which differ among the rows.
+
+    The streaming form of ``config_keys``/``differing_keys``/``check_columns``: it keeps one
+    value per key, not the rows.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._first: dict[str, Any] = {}
+        self._seen: dict[str, int] = {}
+        self._differ: set[str] = set()
+
+    def observe(self, config: dict[str, Any]) -> None:
+        self.rows += 1
+        first, seen, differ = self._first, self._seen, self._differ
+        for key, item in config.items():
+            if key in seen:
+                seen[key] += 1
+                if key not in differ and not same_value(first[key], item):
+                    differ.add(key)
+            else:
+                seen[key] = 1
+                first[key] = item
+
+    def keys(self) -> list[str]:
+        return sorted(self._seen)
+
+    def differing(self) -> list[str]:
+        """As ``differing_keys``: with fewer than two rows, every key."""
+        if self.rows < 2:
+            return self.keys()
+        return sorted(k for k, n in self._seen.items() if n != self.rows or k in self._differ)
+
+    def check(self, columns: Sequence[str]) -> None:
+        """As ``check_columns``, for the rows observed."""
+        for column in columns:
+            if column not in FIELDS and column not in self._seen:
+                raise UnknownColumnError(column, [*FIELDS, *self.keys()])
+
+
+def sort_key(item: Any) -> tuple[int, Any]:
+    """The order ``sort_rows`` gives a value (absent values have their own, last, group)."""
+    return _order(item)
+
+
 def check_columns(rows: Sequence[Row], columns: Sequence[str]) -> None:
     """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key."""
     known: set[str] | None = None

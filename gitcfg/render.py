@@ -183,3 +183,56 @@ def yaml_list(items: Sequence[Mapping[str, Any]]) -> str:
         out.append("- " + lines[0])
         out.extend("  " + line for line in lines[1:])
     return "\n".join(out) + "\n"
+
+
+def json_list_of_texts(texts: Iterable[str], per_chunk: int = 1000) -> Iterator[str]:
+    """A JSON list with one item per line from items already encoded, in pieces (streaming)."""
+    batch: list[str] = []
+    started = False
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= per_chunk:
+            yield ("[\n" if not started else ",\n") + ",\n".join(batch)
+            started, batch = True, []
+    if batch:
+        yield ("[\n" if not started else ",\n") + ",\n".join(batch)
+        started = True
+    yield "\n]\n" if started else "[]\n"
+
+
+def json_list_stream(items: Iterable[Any], per_chunk: int = 1000) -> Iterator[str]:
+    """``json_list_chunks`` for items that arrive one at a time: the same text."""
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    return json_list_of_texts((dumps(item) for item in items), per_chunk)
+
+
+def yaml_list_stream(items: Iterable[Mapping[str, Any]], per_chunk: int = 200) -> Iterator[str]:
+    """``yaml_list`` for items that arrive one at a time, in pieces: the same text."""
+    batch: list[Mapping[str, Any]] = []
+    any_item = False
+    for item in items:
+        batch.append(item)
+        any_item = True
+        if len(batch) >= per_chunk:
+            yield yaml_list(batch)
+            batch = []
+    if batch:
+        yield yaml_list(batch)
+    elif not any_item:
+        yield "[]\n"
+
+
+def csv_stream(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], per_chunk: int = 1000
+) -> Iterator[str]:
+    """``csv_text`` for rows that arrive one at a time, in pieces: the same text."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    for count, row in enumerate(rows, 1):
+        writer.writerow([_csv_cell(item) for item in row])
+        if count % per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

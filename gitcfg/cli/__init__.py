@@ -558,50 +558,77 @@ def runs(
       gitcfg runs --group-by model
       gitcfg runs --format json | jq '.[].config.lr'
     """
-    from gitcfg import query
+    from gitcfg import query, render, runrows
     from gitcfg.override import parse_condition
-    from gitcfg.render import csv_text, json_list, json_list_chunks, table, yaml_list
 
     parsed = [parse_condition(text) for text in conditions]
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     store = opts.store()
-    rows = query.where((query.run_row(r) for r in store.runs(project)), parsed)
-    if sort_by is not None:
-        key = sort_by[1:] if sort_by.startswith("-") else sort_by
-        query.check_columns(rows, [key])
-        rows = query.sort_rows(rows, key, descending=sort_by.startswith("-"))
-    if group_by is not None:
-        query.check_columns(rows, [group_by])
-        groups = query.group_counts(rows, group_by)
-        if fmt in ("json", "yaml"):
-            from gitcfg.diff import MISSING
-
-            items = [
-                {**({} if item is MISSING else {group_by: item}), "runs": count}
-                for item, count in groups
-            ]
-            opts.out(json_list(items) if fmt == "json" else yaml_list(items))
-        elif fmt == "csv":
-            opts.out(csv_text([group_by, "runs"], groups))
-        else:
-            opts.out(table([group_by, "runs"], groups, opts.color), page=True)
-        return
-    if fmt == "json":
-        opts.out(json_list_chunks(rows))
-    elif fmt == "yaml":
-        opts.out(yaml_list(rows))
-    elif fmt == "csv":
-        names = picked or [*query.FIELDS, *query.config_keys(rows)]
-        query.check_columns(rows, names)
-        opts.out(csv_text(names, query.table_cells(rows, names)))
-    else:
-        names = picked or [*query.DEFAULT_FIELDS, *query.differing_keys(rows)]
-        query.check_columns(rows, names)
-        if not rows:
-            click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+    # Runs stream from the listing a page at a time; a pass that must see every run first
+    # (sorting, the columns that differ, csv's columns, a column check) keeps per run only
+    # what it needs, and the rows are read again for the output.
+    with store.listing(project) as listing:
+        if fmt == "json" and not parsed and sort_by is None and group_by is None:
+            opts.out(render.json_list_of_texts(listing.json_rows()))
             return
-        cells = [[_table_cell(row, name, query.value(row, name)) for name in names] for row in rows]
-        opts.out(table(names, cells, opts.color), page=True)
+        stats = query.KeyStats()
+        order: list[int] | None = None
+        if sort_by is not None:
+            key = sort_by[1:] if sort_by.startswith("-") else sort_by
+            order = runrows.sorted_positions(
+                listing, parsed, key, descending=sort_by.startswith("-"), stats=stats
+            )
+            stats.check([key])
+
+        def rows() -> Iterator[query.Row]:
+            return runrows.rows(listing, parsed, order)
+
+        def observed() -> None:
+            if order is None and not stats.rows:
+                for row in rows():
+                    stats.observe(row["config"])
+
+        if group_by is not None:
+            groups = query.group_counts(_observing(rows(), stats), group_by)
+            stats.check([group_by])
+            if fmt in ("json", "yaml"):
+                from gitcfg.diff import MISSING
+
+                items = [
+                    {**({} if item is MISSING else {group_by: item}), "runs": count}
+                    for item, count in groups
+                ]
+                opts.out(render.json_list(items) if fmt == "json" else render.yaml_list(items))
+            elif fmt == "csv":
+                opts.out(render.csv_text([group_by, "runs"], groups))
+            else:
+                opts.out(render.table([group_by, "runs"], groups, opts.color), page=True)
+            return
+        if fmt == "json":
+            opts.out(render.json_list_stream(rows()))
+        elif fmt == "yaml":
+            opts.out(render.yaml_list_stream(rows()))
+        elif fmt == "csv":
+            observed()
+            names = picked or [*query.FIELDS, *stats.keys()]
+            stats.check(names)
+            opts.out(render.csv_stream(names, ([query.value(r, n) for n in names] for r in rows())))
+        else:
+            observed()
+            names = picked or [*query.DEFAULT_FIELDS, *stats.differing()]
+            stats.check(names)
+            if not stats.rows:
+                click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+                return
+            # a generator: table() keeps only each row's cell texts
+            cells = ([_table_cell(row, n, query.value(row, n)) for n in names] for row in rows())
+            opts.out(render.table(names, cells, opts.color), page=True)
+
+
+def _observing(rows: Iterator[dict[str, Any]], stats: Any) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        stats.observe(row["config"])
+        yield row
 
 
 def _table_cell(row: dict[str, Any], name: str, item: Any) -> Any:
