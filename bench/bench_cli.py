@@ -126,7 +126,7 @@ def bench_update(repo: Path, refs: list[RunRef], repeat: int) -> None:
     )
 
 
-def bench_runs(repo: Path, count: int, repeat: int) -> None:
+def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) -> None:
     args = [GITCFG, "runs", "--format", "json"]
 
     def drop_cache(_: int) -> None:
@@ -135,7 +135,7 @@ def bench_runs(repo: Path, count: int, repeat: int) -> None:
     cold = ms(timed(args, repo, repeat, before=drop_cache))
     subprocess.run(args, cwd=repo, env=ENV, stdout=subprocess.DEVNULL, check=True)
     warm = ms(timed(args, repo, repeat))
-    table = ms(timed([GITCFG, "runs"], repo, repeat))
+    table = ms(timed([GITCFG, "runs"], repo, repeat)) if table_view else float("nan")
     ls_tree = ms(timed(["git", "ls-tree", "-r", "gitcfg"], repo, repeat))
     drop_cache(0)
     rss_cold = peak_rss_mb(args, repo)
