@@ -80,12 +80,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--dir", default=None, help="keep the stores here to measure again")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--as-built",
+        action="store_true",
+        help="measure the stores under --dir at the size they reached (an unfinished build)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir) if args.dir else work_dir("gitcfg-bench-create-")
     base.mkdir(parents=True, exist_ok=True)
     print(f"stores under {base}", flush=True)
-    paths = {size: build(base / f"runs-{size}", size) for size in sizes}
+    if args.as_built:
+        paths = {}
+        for size in sizes:
+            os.chdir(base / f"runs-{size}")
+            paths[len(ConfigStore.open().run_refs())] = base / f"runs-{size}"
+        sizes = sorted(paths)
+    else:
+        paths = {size: build(base / f"runs-{size}", size) for size in sizes}
     if args.build_only:
         return
     results: dict[int, float] = {}

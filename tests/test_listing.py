@@ -102,6 +102,7 @@ def _fast_store(repo: Path, count: int) -> None:
     """``count`` runs in one commit through git fast-import, the files as create writes them."""
     prov = capture(ConfigStore.open().code_repo)
     meta = dump_config(prov.as_dict()).encode()
+    started = next(line for line in meta.split(b"\n") if line.startswith(b"started: "))
     parts = [b"commit refs/heads/gitcfg\ncommitter t <t@example.com> 0 +0000\ndata 4\nruns\n"]
     for i in range(count):
         ref = RunRef("big", f"run{i:06d}")
@@ -111,7 +112,8 @@ def _fast_store(repo: Path, count: int) -> None:
         parts.append(
             b"M 100644 inline %s\ndata %d\n%s\n" % (ref.config_path.encode(), len(text), text)
         )
-        stamped = meta.replace(b"started: ", b"started: 2026-%06d" % i)
+        # each run its own start time, quoted as create writes it
+        stamped = meta.replace(started, b"started: '2026-01-01T00:00:00.%06d+00:00'" % i)
         parts.append(
             b"M 100644 inline %s\ndata %d\n%s\n" % (ref.meta_path.encode(), len(stamped), stamped)
         )
