@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import ENV, config, make_repo, stamped, work_dir
+from benchlib import ENV, config, drop_blob_cache, make_repo, stamped, work_dir
 
 from gitcfg.layout import RunRef
 from gitcfg.provenance import capture
@@ -126,17 +126,16 @@ def bench_update(repo: Path, refs: list[RunRef], repeat: int) -> None:
     )
 
 
-def bench_runs(repo: Path, count: int, repeat: int) -> None:
-    cache = repo / ".git" / "gitcfg" / "blobcache-v1.jsonl"
+def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) -> None:
     args = [GITCFG, "runs", "--format", "json"]
 
     def drop_cache(_: int) -> None:
-        cache.unlink(missing_ok=True)
+        drop_blob_cache(repo)
 
     cold = ms(timed(args, repo, repeat, before=drop_cache))
     subprocess.run(args, cwd=repo, env=ENV, stdout=subprocess.DEVNULL, check=True)
     warm = ms(timed(args, repo, repeat))
-    table = ms(timed([GITCFG, "runs"], repo, repeat))
+    table = ms(timed([GITCFG, "runs"], repo, repeat)) if table_view else float("nan")
     ls_tree = ms(timed(["git", "ls-tree", "-r", "gitcfg"], repo, repeat))
     drop_cache(0)
     rss_cold = peak_rss_mb(args, repo)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import ENV, config, make_repo, median_ms, pack, stamped, work_dir
+from benchlib import ENV, config, drop_blob_cache, make_repo, median_ms, pack, stamped, work_dir
 
 from gitcfg.provenance import capture
 from gitcfg.store import ConfigStore
@@ -91,10 +91,9 @@ def bench_list(base: Path, count: int, repeat: int) -> None:
     prov = capture(store.code_repo)
     for i in range(count):
         store.create("bench", config(i), provenance=stamped(prov, i))
-    cache = repo / ".git" / "gitcfg" / "blobcache-v1.jsonl"
     cold, warm = [], []
     for _ in range(repeat):
-        cache.unlink(missing_ok=True)
+        drop_blob_cache(repo)
         started = time.perf_counter()
         runs = ConfigStore.open().runs()
         cold.append(time.perf_counter() - started)

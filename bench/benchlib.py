@@ -70,3 +70,11 @@ def stamped(prov: Provenance, i: int) -> Provenance:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def drop_blob_cache(repo: Path) -> None:
+    """Delete the blob cache (and its WAL), so the next listing parses every file: a cold cache."""
+    from gitcfg.blobcache import FILE_NAME
+
+    for suffix in ("", "-wal", "-shm"):
+        (repo / ".git" / "gitcfg" / f"{FILE_NAME}{suffix}").unlink(missing_ok=True)

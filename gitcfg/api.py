@@ -12,10 +12,11 @@ api.runs(filters=["lr>0.01", "epochs<=10"])
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from gitcfg.runconfig import Config
 from gitcfg.runsummary import Summary
@@ -47,23 +48,84 @@ class Api:
         selection = self.store.resolve(path)
         return StoredRun(self.store, self.store.read(selection.ref))
 
-    def runs(self, project: str | None = None, filters: Filters | None = None) -> list[StoredRun]:
-        """Runs at the branch tip, oldest first, of one ``project`` or all.
+    def runs(
+        self, project: str | None = None, filters: Filters | None = None, per_page: int = 1000
+    ) -> Runs:
+        """Runs at the branch tip, oldest first, of one ``project`` or all, read lazily.
 
         ``filters`` keeps the runs that match every condition: a dict of flat config key ->
         value means equality (``{"model.depth": 50}``); condition strings use the CLI's
         ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
         ``"group=sweep1"``, with ``= != > >= < <=``); a list may mix both. A missing key only
         meets ``!=``.
-        """
-        from gitcfg.query import run_row, value
 
+        As wandb's ``Api().runs()``, the result is iterated a page (``per_page`` runs) at a
+        time; ``len()`` and indexing work too.
+        """
         conditions = _conditions(filters)
-        return [
-            StoredRun(self.store, record)
-            for record in self.store.runs(project)
-            if not conditions or all(c.test(value(run_row(record), c.key)) for c in conditions)
-        ]
+        if project is not None:
+            from gitcfg.names import check_project
+
+            check_project(project)
+        return Runs(self.store, project, conditions, per_page)
+
+
+class Runs:
+    """Runs of a store, read a page at a time when iterated (``Api.runs``)."""
+
+    def __init__(
+        self,
+        store: ConfigStore,
+        project: str | None,
+        conditions: Sequence[Condition],
+        per_page: int = 1000,
+    ) -> None:
+        self.store = store
+        self.project = project
+        self.conditions = list(conditions)
+        self.per_page = per_page
+        self._length: int | None = None
+
+    def __iter__(self) -> Iterator[StoredRun]:
+        from gitcfg.query import run_row, value
+        from gitcfg.store import RunRecord
+
+        with self.store.listing(self.project) as listing:
+            tip = listing.tip or ""
+            for page in listing.pages(self.per_page):
+                for run in page:
+                    record = RunRecord(run.entry.ref, run.config, run.meta, tip, run.summary)
+                    if all(c.test(value(run_row(record), c.key)) for c in self.conditions):
+                        yield StoredRun(self.store, record)
+                # A StoredRun is a reference cycle (its config commits through it), which only
+                # the cycle collector frees: collect a page's worth now, or they pile up.
+                gc.collect()
+
+    def __len__(self) -> int:
+        if self._length is None:
+            if self.conditions:
+                self._length = sum(1 for _ in self)
+            else:
+                with self.store.listing(self.project) as listing:
+                    self._length = len(listing)
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> StoredRun: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredRun]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredRun | list[StoredRun]:
+        if isinstance(index, int) and index >= 0:
+            found = next(itertools.islice(self, index, None), None)
+            if found is None:
+                raise IndexError(index)
+            return found
+        return list(self)[index]
+
+    def __repr__(self) -> str:
+        return f"<gitcfg.Runs {self.project or 'all projects'}>"
 
 
 class StoredRun(RunView):

@@ -1,76 +1,189 @@
-"""Parsed config files keyed by blob id, kept beside the repository's objects.
+"""Parsed config files keyed by blob id, in an SQLite database beside the repository's objects.
 
-A blob id names its content forever, so an entry never goes stale: listing 10,000 runs parses
-only the files it has not seen before. The cache is an append-only JSON-lines file (each line a
-``{blob: parsed}`` object); concurrent appenders cannot corrupt each other's entries beyond a torn
-line, which is skipped. It is only a cache: deleting it costs one slow listing.
+A blob id names its content forever, so an entry never goes stale: listing 100,000 runs parses
+only the files it has not seen before. Each row holds the parsed file as JSON text together with
+a digest of (blob id, text); a row whose digest does not match (a torn page, a hand edit) is a
+miss, so the caller reads the blob again and the row is rewritten. Any database error (a file
+that is not a database, a truncated or malformed one) drops the file and starts an empty one;
+when even that fails, lookups miss and writes are skipped. It is only a cache: losing it costs
+one slow listing, never a wrong answer.
+
+SQLite in WAL mode lets many readers and writers share it; a writer that cannot get the lock
+within a short wait skips its write rather than slow down the command. The database is bounded:
+past ``max_entries`` rows the oldest quarter is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_COMPACT_AFTER_LINES = 512
+if TYPE_CHECKING:
+    import sqlite3
+
+FILE_NAME = "blobcache-v2.sqlite3"
+_OLD_FILE = "blobcache-v1.jsonl"  # the JSON-lines cache before SQLite: dropped, not migrated
+MAX_ENTRIES = 2_000_000  # two files per run: a million runs
+_BATCH = 500  # blob ids per lookup query (SQLite allows 32,766 parameters; this is plenty)
+_WRITE_WAIT_MS = 2000
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS parsed "
+    "(blob TEXT PRIMARY KEY, value TEXT NOT NULL, digest BLOB NOT NULL)"
+)
+# The JSON text of a parsed file: exactly what json.dumps writes for it in `gitcfg runs`, so
+# callers may paste it into their own JSON output unparsed.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def digest(blob: str, text: str) -> bytes:
+    """The check stored with a row: ties the JSON text to the blob id it was parsed from."""
+    return hashlib.blake2b(
+        text.encode("utf-8", "surrogatepass"), digest_size=8, key=blob[:64].encode()
+    ).digest()
 
 
 class BlobCache:
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "blobcache-v1.jsonl"
-        self._entries: dict[str, dict[str, Any]] | None = None
-        self._lines = 0
+    """The blob cache of one repository (``directory`` is ``<git common dir>/gitcfg``)."""
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        if self._entries is None:
-            entries: dict[str, dict[str, Any]] = {}
-            lines = 0
-            with contextlib.suppress(FileNotFoundError), open(self.path, "rb") as fh:
-                for line in fh:
-                    lines += 1
-                    try:
-                        chunk = json.loads(line)
-                    except ValueError:
-                        continue  # a torn line from a writer that died mid-append
-                    if isinstance(chunk, dict):
-                        entries.update(chunk)
-            self._entries = entries
-            self._lines = lines
-        return self._entries
+    def __init__(self, directory: Path, *, max_entries: int = MAX_ENTRIES) -> None:
+        self.path = directory / FILE_NAME
+        self.max_entries = max_entries
+        self._db: sqlite3.Connection | None = None
+        self._broken = False  # could not even start a fresh database: run uncached
 
-    def forget(self) -> None:
-        """Drop the entries held in memory (the file stays); the next lookup reads it again."""
-        self._entries = None
+    # -- connection --------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None or self._broken:
+            return self._db
+        import sqlite3  # only commands that list many runs pay for it
+
+        for attempt in range(2):
+            try:
+                self.path.parent.mkdir(exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=_WRITE_WAIT_MS / 1000, isolation_level=None)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    # a cache: a lost write after a power cut only costs a re-parse
+                    db.execute("PRAGMA synchronous=OFF")
+                    db.execute(_SCHEMA)
+                    db.execute("SELECT blob, value, digest FROM parsed LIMIT 1").fetchall()
+                except BaseException:
+                    db.close()
+                    raise
+            except sqlite3.DatabaseError:
+                if attempt == 0:
+                    self._drop_files()
+                    continue
+                self._broken = True
+                return None
+            except OSError:
+                self._broken = True
+                return None
+            self._db = db
+            with contextlib.suppress(OSError):
+                (self.path.parent / _OLD_FILE).unlink()
+            return db
+        return None
+
+    def _drop_files(self) -> None:
+        """Remove a damaged database (and its WAL); other processes keep their open copies."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _damaged(self) -> None:
+        """A query failed on a database error: start afresh on the next use."""
+        self.close()
+        self._drop_files()
+
+    def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            with contextlib.suppress(Exception):
+                db.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def texts(self, blobs: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """``(blob, JSON text)`` for the given blobs that have a sound entry, in any order."""
+        import sqlite3
+
+        pending = list(blobs)
+        for start in range(0, len(pending), _BATCH):
+            chunk = pending[start : start + _BATCH]
+            db = self._connect()
+            if db is None:
+                return
+            marks = ",".join("?" * len(chunk))
+            try:
+                rows = db.execute(
+                    f"SELECT blob, value, digest FROM parsed WHERE blob IN ({marks})", chunk
+                ).fetchall()
+            except sqlite3.DatabaseError:
+                self._damaged()
+                return
+            for blob, text, check in rows:
+                if type(text) is str and check == digest(blob, text):
+                    yield blob, text
+
+    def get_many(self, blobs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Parsed files for the given blobs that have a sound entry (the others are missing)."""
+        found: dict[str, dict[str, Any]] = {}
+        for blob, text in self.texts(blobs):
+            with contextlib.suppress(ValueError):
+                value = json.loads(text)
+                if isinstance(value, dict):
+                    found[blob] = value
+        return found
 
     def get(self, blob: str) -> dict[str, Any] | None:
-        return self.load().get(blob)
+        return self.get_many([blob]).get(blob)
 
-    def add(self, parsed: Mapping[str, dict[str, Any]]) -> None:
-        """Record new entries: appended as one line, or the file rewritten when it got long."""
-        if not parsed:
-            return
-        if self._entries is not None:
-            self._entries.update(parsed)
-        with contextlib.suppress(OSError, ValueError):
-            self.path.parent.mkdir(exist_ok=True)
-            if self._entries is not None and self._lines >= _COMPACT_AFTER_LINES:
-                self._rewrite(self._entries)
-                return
-            data = json.dumps(parsed, separators=(",", ":"), allow_nan=True) + "\n"
-            # One write() on an O_APPEND descriptor: concurrent appenders never overwrite.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # -- writing -----------------------------------------------------------------------------
+
+    def add(self, parsed: Mapping[str, Mapping[str, Any]]) -> None:
+        """Record parsed files ``{blob: flat dict}``; skipped quietly when the cache is busy."""
+        rows = []
+        for blob, value in parsed.items():
             try:
-                os.write(fd, data.encode())
-            finally:
-                os.close(fd)
-            self._lines += 1
+                text = _encode(value)
+            except (TypeError, ValueError):
+                continue  # not JSON-shaped: it is simply not cached
+            rows.append((blob, text, digest(blob, text)))
+        self.add_texts(rows)
 
-    def _rewrite(self, entries: Mapping[str, dict[str, Any]]) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(json.dumps(entries, separators=(",", ":"), allow_nan=True) + "\n")
-        os.replace(tmp, self.path)
-        self._lines = 1
+    def add_texts(self, rows: list[tuple[str, str, bytes]]) -> None:
+        """Record rows of (blob, JSON text, digest) in one transaction."""
+        import sqlite3
+
+        if not rows:
+            return
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:  # sqlite3's context manager: one transaction, rolled back on error
+                db.execute("BEGIN IMMEDIATE")
+                # in key order: neighbouring keys share B-tree pages
+                db.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)", sorted(rows))
+            self._bound(db)
+        except sqlite3.OperationalError:
+            return  # locked past the wait, or the disk is full: stay uncached this time
+        except sqlite3.DatabaseError:
+            self._damaged()
+
+    def _bound(self, db: sqlite3.Connection) -> None:
+        (low, high) = db.execute("SELECT min(rowid), max(rowid) FROM parsed").fetchone()
+        if low is None or high - low + 1 <= self.max_entries:
+            return
+        # Rows replaced get new rowids, so the lowest rowids are the entries written longest ago.
+        keep_from = high - (self.max_entries * 3) // 4
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM parsed WHERE rowid <= ?", (keep_from,))

@@ -41,6 +41,7 @@ class SyncResult:
     updated: int = 0
     merged: bool = False
     pushed: bool = False
+    attempts: int = 0  # push attempts it took (each a fetch, merge and push)
 
     @property
     def changed(self) -> bool:
@@ -156,8 +157,9 @@ def push(
             tracking = tracking_ref(remote, branch)
             repo.update_ref(tracking, tip, repo.read_ref(tracking), "gitcfg: push")
             return SyncResult(
-                remote, branch, before, tip, pulled.added, pulled.updated, pulled.merged, True
-            )
+                remote, branch, before, tip, pulled.added, pulled.updated, pulled.merged, True,
+                attempts=attempt + 1,
+            )  # fmt: skip
         last = _rejection(output)
         if not _RETRYABLE.search(output):
             raise RemoteError(f"cannot push to {remote!r}: {last}; {_hint(remote)}")

@@ -12,12 +12,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import MISSING, Change, diff_configs, same_value
+
+if TYPE_CHECKING:
+    from gitcfg.listing import RunListing
 from gitcfg.errors import (
     AmbiguousRunError,
     ConcurrentUpdateError,
@@ -40,7 +43,7 @@ from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
 
 DEFAULT_BRANCH = "gitcfg"
-_CACHE_CHUNK = 5000  # parsed files per blob-cache line when listing a big store
+_CACHE_CHUNK = 5000  # files parsed and cached per batch
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
@@ -207,11 +210,9 @@ class ConfigStore:
             TreeEntry("100644", CONFIG_FILE, config_blob),
             TreeEntry("100644", META_FILE, meta_blob),
         ]
-        parsed: dict[str, dict[str, Any]] = {config_blob: flat, meta_blob: meta_flat}
         if summary_flat:
             summary_blob = self.repo.write_blob(yamlcodec.dump_config(summary_flat).encode())
             files.append(TreeEntry("100644", SUMMARY_FILE, summary_blob))
-            parsed[summary_blob] = summary_flat
         run_tree = self.repo.write_tree(files)
         trailers = [f"Gitcfg-Run: {ref}"]
         if prov.code_commit:
@@ -229,7 +230,6 @@ class ConfigStore:
         commit = self._commit(build, message)
         assert commit is not None
         self._after_commit()
-        self.cache.add(parsed)
         return ref, commit
 
     def update(
@@ -334,8 +334,6 @@ class ConfigStore:
         commit = self._commit(build, lambda: str(outcome["message"]))
         if commit is not None:
             self._after_commit()
-        if "parsed" in outcome:
-            self.cache.add(outcome["parsed"])
         return UpdateResult(
             run,
             commit,
@@ -523,9 +521,6 @@ class ConfigStore:
         return body.decode("utf-8", errors="replace")
 
     def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:
-        cached = self.cache.get(blob) if self.cache._entries is not None else None
-        if cached is not None:
-            return dict(cached)
         try:
             return yamlcodec.load_config(text, source)
         except YamlError as exc:
@@ -635,93 +630,55 @@ class ConfigStore:
         ]
 
     def parsed_files(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache.
+        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache."""
+        try:
+            result = self.cache.get_many(blobs)
+            missing = [blob for blob in blobs if blob not in result]
+            for start in range(0, len(missing), _CACHE_CHUNK):
+                result.update(self._parse_blobs(missing[start : start + _CACHE_CHUNK], blobs))
+        finally:
+            self.cache.close()  # a long-lived training process keeps no database open
+        return result
 
-        The dicts may be the cache's own: copy one before changing it.
-        """
-        cache = self.cache.load()
-        result: dict[str, dict[str, Any]] = {}
-        missing: list[str] = []
-        for blob in blobs:
-            hit = cache.get(blob)
-            if hit is None:
-                missing.append(blob)
-            else:
-                result[blob] = hit
-        if not missing:
-            return result
+    def _parse_blobs(
+        self, missing: Sequence[str], paths: Mapping[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """Read and parse blobs the cache did not have, and record them there."""
         fresh: dict[str, dict[str, Any]] = {}
         error: YamlError | None = None
         with ObjectReader(self.repo) as reader:
             for blob, _kind, body in reader.read_many(missing):
-                source = f"{self.branch}:{blobs[blob]}"
+                source = f"{self.branch}:{paths[blob]}"
                 try:
                     fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), source)
                 except YamlError as exc:
                     error = error or exc  # keep reading: cat-file must be drained to stop
-                if len(fresh) >= _CACHE_CHUNK:  # bounded lines and memory for big stores
-                    self.cache.add(fresh)
-                    result.update(fresh)
-                    fresh = {}
         if error is not None:
             raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
         self.cache.add(fresh)
-        result.update(fresh)
-        return result
+        return fresh
+
+    def listing(self, project: str | None = None) -> RunListing:
+        """The runs at the branch tip (of one project), read lazily page by page.
+
+        Use it as a context manager (it holds a cat-file process and the cache while open);
+        ``runs`` is the same listing read into a list.
+        """
+        from gitcfg.listing import RunListing
+
+        if project is not None:
+            check_project(project)
+        return RunListing(self.repo, self.branch, self.tip(), self.cache, project)
 
     def runs(self, project: str | None = None) -> list[RunRecord]:
         """Every run at the branch tip (of one project), with config and meta, oldest first."""
-        tip = self.tip()
-        if tip is None:
-            return []
-        args = ["ls-tree", "-r", "-z", "--full-tree", tip]
-        if project is not None:
-            args += ["--", check_project(project) + "/"]
-        listing = self.repo.git(*args).stdout.decode("utf-8", "surrogateescape")
-        files: dict[RunRef, dict[str, str]] = {}
-        paths: dict[str, str] = {}
-        last_dir = ""
-        ref: RunRef | None = None
-        for item in listing.split("\0"):
-            info, _, path = item.partition("\t")
-            directory, _, name = path.rpartition("/")
-            if name != CONFIG_FILE and name != META_FILE and name != SUMMARY_FILE:
-                continue
-            if directory != last_dir:  # ls-tree lists a run's files one after the other
-                last_dir, ref = directory, parse_run_dir(directory)
-            if ref is not None:
-                blob = info[-self.repo.algo.hexsz :]
-                files.setdefault(ref, {})[name] = blob
-                paths[blob] = path
-        del listing
-        parsed = self.parsed_files(paths)
-        # The records take over the cache's dicts instead of copying 100,000 of them; the
-        # in-memory cache is dropped so nothing else holds them, and a blob shared by two runs
-        # is copied for the second.
-        self.cache.forget()
-        taken: set[str] = set()
-
-        def own(names: dict[str, str], name: str) -> dict[str, Any]:
-            blob = names.get(name)
-            if blob is None:
-                return {}
-            if blob in taken:
-                return dict(parsed[blob])
-            taken.add(blob)
-            return parsed[blob]
-
-        records = [
-            RunRecord(
-                ref,
-                own(names, CONFIG_FILE),
-                own(names, META_FILE),
-                tip,
-                own(names, SUMMARY_FILE),
-            )
-            for ref, names in files.items()
-        ]
-        records.sort(key=lambda r: (str(r.meta.get("started") or ""), r.ref.project, r.ref.id))
-        return records
+        with self.listing(project) as listing:
+            tip = listing.tip or ""
+            return [
+                RunRecord(run.entry.ref, run.config, run.meta, tip, run.summary)
+                for page in listing.pages()
+                for run in page
+            ]
 
     def run_refs(self) -> list[RunRef]:
         """Every run at the tip, without reading any config (for resolving prefixes)."""

@@ -3,7 +3,8 @@
 Runs created on different machines live in different directories, so they merge as plain file
 additions. A run changed on both sides is merged three-way against the common version, one key at
 a time; the same key set to different values on both sides is a conflict. The result is written
-in-process as new trees on top of our side, rewriting only the directories that changed.
+in-process as new trees on top of our side, rewriting only the directories that changed; the
+new objects go into one pack (``gitcfg.git.packwrite``), written only when the merge succeeds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gitcfg import yamlcodec
 from gitcfg.diff import Side, diff_configs, merge_configs
 from gitcfg.errors import CorruptStoreError, YamlError
 from gitcfg.git import GitRepo, ObjectReader, TreeEntry, is_null
+from gitcfg.git.packwrite import PackWriter
 from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, parse_run_path
 
 
@@ -67,6 +69,7 @@ def merge_commits(
     outcome = MergeOutcome(tree="")
     new_runs: set[str] = set()
     changed_runs: set[str] = set()
+    writer = PackWriter(repo)
     with ObjectReader(repo) as reader:
         for path, change in their.items():
             mine_change = mine.get(path)
@@ -83,7 +86,7 @@ def merge_commits(
                 and mine_change.blob is not None
             ):
                 merged = _merge_file(
-                    repo, reader, path, base, mine_change.blob, change.blob, prefer
+                    repo, writer, reader, path, base, mine_change.blob, change.blob, prefer
                 )
                 if isinstance(merged, list):
                     outcome.conflicts.setdefault(run, []).extend(merged)
@@ -102,7 +105,8 @@ def merge_commits(
         if outcome.conflicts:
             return outcome
         our_tree = repo.read_commit(ours, reader).tree
-        outcome.tree = _apply(repo, our_tree, result, reader) or empty
+        outcome.tree = _apply(repo, writer, our_tree, result, reader) or empty
+    writer.flush()
     outcome.added = len(new_runs)
     outcome.updated = len(changed_runs)
     return outcome
@@ -122,6 +126,7 @@ def _lookup_blob(repo: GitRepo, reader: ObjectReader, rev: str, path: str) -> st
 
 def _merge_file(
     repo: GitRepo,
+    writer: PackWriter,
     reader: ObjectReader,
     path: str,
     base: str | None,
@@ -151,7 +156,7 @@ def _merge_file(
         {c.key: c.new for c in changes if c.kind != "removed"},
         [c.key for c in changes if c.kind == "removed"],
     )
-    return repo.write_blob(new_text.encode())
+    return writer.write_blob(new_text.encode())
 
 
 def _text(repo: GitRepo, reader: ObjectReader, blob: str) -> str:
@@ -160,7 +165,11 @@ def _text(repo: GitRepo, reader: ObjectReader, blob: str) -> str:
 
 
 def _apply(
-    repo: GitRepo, tree: str | None, changes: Mapping[str, FileChange], reader: ObjectReader
+    repo: GitRepo,
+    writer: PackWriter,
+    tree: str | None,
+    changes: Mapping[str, FileChange],
+    reader: ObjectReader,
 ) -> str | None:
     """``tree`` with the files in ``changes`` replaced; each changed directory written once."""
     entries = {e.name: e for e in repo.read_tree(tree, reader)} if tree else {}
@@ -175,9 +184,10 @@ def _apply(
             entries[head] = TreeEntry(change.mode, head, change.blob)
     for head, sub in nested.items():
         child = entries.get(head)
-        new = _apply(repo, child.sha if child is not None and child.is_tree else None, sub, reader)
+        sub_tree = child.sha if child is not None and child.is_tree else None
+        new = _apply(repo, writer, sub_tree, sub, reader)
         if new is None:
             entries.pop(head, None)
         else:
             entries[head] = TreeEntry("40000", head, new)
-    return repo.write_tree(entries.values()) if entries else None
+    return writer.write_tree(entries.values()) if entries else None

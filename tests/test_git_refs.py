@@ -64,6 +64,35 @@ def test_git_lock_timeout_setting_is_honoured(repo: Path) -> None:
     assert ConfigStore.open().exists(_ref("r1"))
 
 
+GC_HOLDER = """
+import fcntl, os, sys, time
+from pathlib import Path
+git_dir = Path(sys.argv[1])
+(git_dir / "gitcfg").mkdir(exist_ok=True)
+gc = open(git_dir / "gitcfg" / "gc.lock", "a")
+fcntl.flock(gc.fileno(), fcntl.LOCK_EX)  # as the gc gitcfg starts holds it
+lock = git_dir / "refs" / "heads" / "gitcfg.lock"
+lock.write_text("")  # as gc's pack-refs or reflog expire holds the branch's lock
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+lock.unlink()
+"""
+
+
+def test_writers_wait_for_the_gc_gitcfg_started_instead_of_failing(repo: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", GC_HOLDER, str(repo / ".git"), "1.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    started = time.monotonic()
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")  # no error: it waited
+    assert time.monotonic() - started > 1.0  # far past git's 100 ms lock timeout
+    assert holder.wait(timeout=30) == 0
+    assert ConfigStore.open().exists(_ref("r1"))
+
+
 KILLED_WRITER = """
 import os, signal
 from gitcfg.store import ConfigStore

@@ -20,6 +20,21 @@ from pathlib import Path
 from gitcfg.git.process import git_command, git_env
 
 
+def gc_running(common_dir: Path) -> bool:
+    """Whether a gc that gitcfg started is running in this repository (it holds gc.lock)."""
+    try:
+        fd = os.open(common_dir / "gitcfg" / "gc.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a shared lock we may have taken
+    return False
+
+
 def start_auto_gc(common_dir: Path, cwd: Path, *, detach: bool = True) -> bool:
     """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running.
 

@@ -5,7 +5,9 @@ renamed over the ref), checks the old value under it, and appends to the reflog 
 Two rules keep gitcfg from ever breaking another writer:
 
 - gitcfg never removes a lock it did not take. A lock held by git is waited for
-  (``core.filesRefLockTimeout``), then the update fails with one clear error.
+  (``core.filesRefLockTimeout``), then the update fails with one clear error; while the gc that
+  gitcfg itself started runs (it packs refs and expires reflogs under their locks), writers
+  wait for it instead, so gitcfg's own gc never fails a run.
 - A lock left behind by a gitcfg writer that was killed is still recovered without hand work:
   gitcfg writers take turns under an flock (which dies with its process), and each creates its
   lock as a hard link of a file of its own under ``gitcfg/locks/``. A lock that is the same file
@@ -24,10 +26,14 @@ from pathlib import Path
 
 from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
+from gitcfg.git.maintenance import gc_running
 
 GitRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 # git's own default for core.filesRefLockTimeout is 100 ms.
 DEFAULT_LOCK_TIMEOUT_MS = 100
+# The gc gitcfg starts holds ref locks while it packs refs and expires a reflog that has one
+# entry per run: its writers wait for it (never race it), up to this long.
+GC_WAIT_SECONDS = 600.0
 _LOGGED_PREFIXES = ("refs/heads/", "refs/remotes/", "refs/notes/")
 
 
@@ -150,7 +156,8 @@ class Refs:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _acquire(self, own: Path, lock_path: Path, name: str) -> None:
-        deadline = time.monotonic() + self.lock_timeout_ms / 1000
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_ms / 1000
         delay = 0.001
         while True:
             try:
@@ -164,13 +171,16 @@ class Refs:
             except OSError:  # a file system without hard links: git's own O_EXCL create
                 if _create_exclusive(lock_path, own.read_bytes()):
                     return
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline and not self._waiting_for_own_gc(started):
                 raise RepositoryError(
                     f"{name} is locked by another git process ({lock_path} exists); wait for it "
                     f"to finish and retry; if no git command is running, remove that file"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
+
+    def _waiting_for_own_gc(self, started: float) -> bool:
+        return time.monotonic() - started < GC_WAIT_SECONDS and gc_running(self.common_dir)
 
     def _append_reflog(self, name: str, old: str | None, new: str, message: str, who: str) -> None:
         log = self.common_dir / "logs" / name

@@ -1,0 +1,117 @@
+"""Creation stays flat: record a run in-process at 10, 10,000 and 100,000 existing runs.
+
+Run: python bench/bench_create.py [--sizes 10,10000,100000] [--repeat 100] [--dir DIR]
+     python bench/bench_create.py --build-only --dir DIR   (build the stores, measure later)
+
+Every store is built through the API (``ConfigStore.create``, one run at a time, each with its
+own start time), with git's automatic gc left to run as in real use (gitcfg starts
+``git gc --auto`` itself past ``gc.auto`` loose objects); building 100,000 runs takes minutes, so
+stores under ``--dir`` are kept and reused. The figure is the median of ``gitcfg.init(config=<30
+keys>).finish()`` in one process; the baseline is the same figure at 10 runs, measured in the
+same command. The machine's load average is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import make_repo, median_ms, stamped, work_dir
+
+import gitcfg
+from gitcfg.errors import RepositoryError
+from gitcfg.provenance import capture
+from gitcfg.store import ConfigStore
+
+# 30 keys: 25 flat, one nested group of 3, a list, a string (as bench_api)
+CONFIG: dict[str, object] = {f"param_{k:02d}": k * 0.5 for k in range(25)}
+CONFIG.update({"model": {"depth": 50, "width": 2, "act": "relu"}, "layers": [64, 32], "opt": "sgd"})
+
+
+def build(path: Path, size: int) -> Path:
+    """A store of ``size`` runs made with ConfigStore.create (kept: marked by a file when done)."""
+    done = path / ".git" / "bench-built"
+    if done.exists():
+        return path
+    if not path.exists():
+        make_repo(path)
+    os.chdir(path)
+    store = ConfigStore.open()
+    prov = capture(store.code_repo)
+    started = time.perf_counter()
+    existing = len(store.run_refs())
+    locked = 0
+    for i in range(existing, size):
+        while True:
+            try:
+                store.create("bench", {**CONFIG, "seed": i}, provenance=stamped(prov, i))
+                break
+            except RepositoryError as exc:  # git's own gc holding the branch's lock too long
+                locked += 1
+                print(f"  run {i}: {exc}; retrying", flush=True)
+                time.sleep(1)
+        if i and i % 10_000 == 0:
+            print(f"  {path.name}: {i} runs, {time.perf_counter() - started:.0f} s", flush=True)
+    done.write_text(str(size))
+    took = time.perf_counter() - started
+    print(f"built {path.name}: {size} runs in {took:.0f} s ({locked} lock errors)", flush=True)
+    return path
+
+
+def measure(path: Path, repeat: int) -> float:
+    os.chdir(path)
+    gitcfg.init(config=CONFIG, project="bench").finish()  # warm: modules, the store opened
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        gitcfg.init(config=CONFIG, project="bench").finish()
+        samples.append(time.perf_counter() - started)
+    return median_ms(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10,10000,100000")
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--dir", default=None, help="keep the stores here to measure again")
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--as-built",
+        action="store_true",
+        help="measure the stores under --dir at the size they reached (an unfinished build)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = Path(args.dir) if args.dir else work_dir("gitcfg-bench-create-")
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"stores under {base}", flush=True)
+    if args.as_built:
+        paths = {}
+        for size in sizes:
+            os.chdir(base / f"runs-{size}")
+            paths[len(ConfigStore.open().run_refs())] = base / f"runs-{size}"
+        sizes = sorted(paths)
+    else:
+        paths = {size: build(base / f"runs-{size}", size) for size in sizes}
+    if args.build_only:
+        return
+    results: dict[int, float] = {}
+    for size in sizes:
+        load = os.getloadavg()[0]
+        results[size] = measure(paths[size], args.repeat)
+        print(
+            f"init(30 keys) + finish in-process at {size:>6} runs: median "
+            f"{results[size]:.2f} ms (target <= 3 ms; load average {load:.1f})",
+            flush=True,
+        )
+    first, last = sizes[0], sizes[-1]
+    print(f"ratio {last} : {first} runs = {results[last] / results[first]:.2f} (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Listing figures (SPEC §6): ``gitcfg runs --format json`` over 10,000 and 100,000 runs.
+
+Run: python bench/bench_listing.py [--sizes 10000,100000] [--repeat 3] [--store PATH]
+Each store is written as one commit with ``git fast-import`` holding exactly the files
+ConfigStore.create writes (``bench_cli.populate_fast``); ``--store`` adds a store built through
+the API (e.g. bench_create.py's 100,000-run store). Figures are medians of whole processes: a cold
+cache (deleted before each run), warm, the table view, and the baseline ``git ls-tree -r`` of the
+same branch, measured in the same command; peak RSS from ``/usr/bin/time -v``. The table view is
+timed up to 10,000 runs only (nan above), to keep the command within minutes. The machine's
+load average is printed, as other work shares it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_cli import bench_runs, populate_fast
+from benchlib import make_repo, work_dir
+
+from gitcfg.store import ConfigStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--store", action="append", default=[], help="an existing store too")
+    args = parser.parse_args()
+    base = work_dir("gitcfg-bench-listing-")
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            repo = make_repo(base / f"runs-{size}")
+            populate_fast(repo, size)
+            print(f"[fast-import store, load average {os.getloadavg()[0]:.1f}]", flush=True)
+            bench_runs(repo, size, args.repeat, table_view=size <= 10_000)
+        for store in args.store:
+            path = Path(store)
+            count = len(ConfigStore.open(path).run_refs())
+            print(f"[API-built store {path}, load average {os.getloadavg()[0]:.1f}]", flush=True)
+            bench_runs(path, count, args.repeat, table_view=False)
+    finally:
+        os.chdir("/")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

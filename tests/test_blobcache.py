@@ -1,0 +1,158 @@
+"""The SQLite blob cache: whatever state the file is in, listings answer exactly as without it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from gitcfg.blobcache import FILE_NAME, BlobCache, digest
+from gitcfg.store import ConfigStore
+from tests.conftest import git
+
+
+def _listing(store: ConfigStore) -> list[tuple[str, dict[str, object], dict[str, object]]]:
+    return [(str(r.ref), r.config, r.meta) for r in store.runs()]
+
+
+def _store_with_runs(count: int = 6) -> tuple[ConfigStore, list[tuple[str, dict, dict]]]:
+    store = ConfigStore.open()
+    for i in range(count):
+        store.create(
+            "p", {"lr": 0.1 * i, "name": f"ünï-{i}", "layers": [i, 2], "nan": float("inf")}
+        )
+    truth = _listing(ConfigStore.open())  # the cold listing also fills the cache
+    return store, truth
+
+
+def _cache_path(repo: Path) -> Path:
+    return repo / ".git" / "gitcfg" / FILE_NAME
+
+
+def test_listing_fills_the_cache_and_reads_the_same_from_it(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    with sqlite3.connect(_cache_path(repo)) as db:
+        (rows,) = db.execute("SELECT count(*) FROM parsed").fetchone()
+        (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+    assert rows == 12  # a config and a meta file per run
+    assert mode == "wal"
+    assert _listing(ConfigStore.open()) == truth
+
+
+def test_a_missing_cache_is_rebuilt(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{_cache_path(repo)}{suffix}").unlink(missing_ok=True)
+    assert _listing(ConfigStore.open()) == truth
+    assert _cache_path(repo).exists()
+
+
+def test_garbage_in_the_cache_file_changes_no_answer(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{_cache_path(repo)}{suffix}").unlink(missing_ok=True)
+    _cache_path(repo).write_bytes(b"\x00garbage, not a database\xff" * 300)
+    assert _listing(ConfigStore.open()) == truth
+    # rebuilt silently: the file is a sound database again, holding the entries
+    with sqlite3.connect(_cache_path(repo)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM parsed").fetchone() == (12,)
+    assert git(repo, "fsck", "--strict") == ""
+
+
+def test_a_truncated_cache_changes_no_answer(repo: Path) -> None:
+    store = ConfigStore.open()
+    for i in range(300):  # enough rows for the database to span many pages
+        store.create("p", {"i": i, "text": "x" * 200}, run_id=f"r{i:04d}")
+    truth = _listing(ConfigStore.open())
+    path = _cache_path(repo)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = path.stat().st_size
+    assert size > 20_000
+    with open(path, "r+b") as fh:
+        fh.truncate(size // 2)
+    assert _listing(ConfigStore.open()) == truth
+    assert _listing(ConfigStore.open()) == truth
+
+
+def test_an_edited_row_is_never_shown(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    with sqlite3.connect(_cache_path(repo)) as db:
+        # every row's value replaced by a plausible, valid, wrong config
+        db.execute("""UPDATE parsed SET value = '{"lr": 999, "started": "1999"}'""")
+    assert _listing(ConfigStore.open()) == truth
+    # and the rows were repaired, so the next listing reads them from the cache again
+    with sqlite3.connect(_cache_path(repo)) as db:
+        values = [json.loads(v) for (v,) in db.execute("SELECT value FROM parsed")]
+    assert {"lr": 999, "started": "1999"} not in values
+
+
+def test_a_row_whose_digest_does_not_match_is_a_miss(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    blob = "ab" * 20
+    cache.add({blob: {"lr": 0.1}})
+    assert cache.get(blob) == {"lr": 0.1}
+    with sqlite3.connect(cache.path) as db:
+        db.execute("UPDATE parsed SET digest = ?", (digest(blob, '{"lr": 0.2}'),))
+    assert BlobCache(tmp_path).get(blob) is None
+
+
+def test_the_cache_stays_bounded(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, max_entries=100)
+    for batch in range(10):
+        cache.add({f"{batch:02d}{i:038d}": {"i": i} for i in range(40)})
+    with sqlite3.connect(cache.path) as db:
+        (rows,) = db.execute("SELECT count(*) FROM parsed").fetchone()
+    assert rows <= 100
+    assert cache.get(f"09{39:038d}") == {"i": 39}  # the newest entries stay
+
+
+def test_the_old_json_lines_cache_is_dropped(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    old = repo / ".git" / "gitcfg" / "blobcache-v1.jsonl"
+    old.write_text('{"x": {"lr": 1}}\n')
+    ConfigStore.open().cache.close()
+    assert _listing(ConfigStore.open()) == truth
+    assert not old.exists()
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from gitcfg.blobcache import BlobCache
+directory, who = Path(sys.argv[1]), int(sys.argv[2])
+cache = BlobCache(directory)
+for batch in range(20):
+    cache.add({f"{who:04d}{batch:04d}{i:032d}": {"who": who, "i": i, "batch": batch}
+               for i in range(50)})
+    # read back what everyone wrote so far: never a wrong value
+    names = [f"{w:04d}{batch:04d}{i:032d}" for w in range(8) for i in range(50)]
+    for blob, value in cache.get_many(names).items():
+        assert value == {"who": int(blob[:4]), "i": int(blob[8:]), "batch": batch}, (blob, value)
+"""
+
+
+def test_concurrent_writers_lose_nothing_and_agree(tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(tmp_path), str(who)], stderr=subprocess.PIPE
+        )
+        for who in range(8)
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    cache = BlobCache(tmp_path)
+    wanted = [f"{w:04d}{b:04d}{i:032d}" for w in range(8) for b in range(20) for i in range(50)]
+    found = cache.get_many(wanted)
+    # a writer that could not get the lock in time skips its write: it is a cache. Every row
+    # written is right, and under this load (8 writers, 2 s wait) none is skipped.
+    assert len(found) == len(wanted)
+    assert all(
+        v == {"who": int(k[:4]), "i": int(k[8:]), "batch": int(k[4:8])} for k, v in found.items()
+    )
+    with sqlite3.connect(cache.path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
