@@ -56,6 +56,26 @@ class IndexEntry(NamedTuple):
 Where = tuple[str, str, str]
 
 
+def parse_blobs(
+    reader: ObjectReader, blobs: Sequence[str], sources: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Read ``blobs`` through cat-file and parse each as a config file (``sources`` name them).
+
+    A file that does not parse is a ``CorruptStoreError`` naming it, raised once every blob
+    has been read (cat-file must be drained before it can be stopped).
+    """
+    fresh: dict[str, dict[str, Any]] = {}
+    error: YamlError | None = None
+    for blob, _kind, body in reader.read_many(blobs):
+        try:
+            fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), sources[blob])
+        except YamlError as exc:
+            error = error or exc
+    if error is not None:
+        raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
+    return fresh
+
+
 def _path(where: Where) -> str:
     project, run_id, name = where
     return f"{RunRef(project, run_id).directory}/{name}"
@@ -228,17 +248,9 @@ class RunListing:
     def _parse(self, blobs: Sequence[str], paths: Mapping[str, Where]) -> dict[str, dict[str, Any]]:
         if self._reader is None:
             self._reader = ObjectReader(self.repo)
-        fresh: dict[str, dict[str, Any]] = {}
-        error: YamlError | None = None
-        for blob, _kind, body in self._reader.read_many(blobs):
-            source = f"{self.branch}:{_path(paths[blob])}"
-            try:
-                fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), source)
-            except YamlError as exc:
-                error = error or exc  # keep reading: cat-file must be drained to stop
-        if error is not None:
-            raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
-        return fresh
+        return parse_blobs(
+            self._reader, blobs, {b: f"{self.branch}:{_path(paths[b])}" for b in blobs}
+        )
 
     # -- pages ---------------------------------------------------------------------------
 

@@ -644,17 +644,10 @@ class ConfigStore:
         self, missing: Sequence[str], paths: Mapping[str, str]
     ) -> dict[str, dict[str, Any]]:
         """Read and parse blobs the cache did not have, and record them there."""
-        fresh: dict[str, dict[str, Any]] = {}
-        error: YamlError | None = None
+        from gitcfg.listing import parse_blobs
+
         with ObjectReader(self.repo) as reader:
-            for blob, _kind, body in reader.read_many(missing):
-                source = f"{self.branch}:{paths[blob]}"
-                try:
-                    fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), source)
-                except YamlError as exc:
-                    error = error or exc  # keep reading: cat-file must be drained to stop
-        if error is not None:
-            raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
+            fresh = parse_blobs(reader, missing, {b: f"{self.branch}:{paths[b]}" for b in missing})
         self.cache.add(fresh)
         return fresh
 
