@@ -142,6 +142,7 @@ def _peak_mb(cwd: Path, *args: str) -> int:
     return int(proc.stdout)
 
 
+@pytest.mark.scale
 @pytest.mark.slow
 def test_listing_20000_runs_keeps_memory_bounded(repo: Path) -> None:
     _fast_store(repo, 20_000)

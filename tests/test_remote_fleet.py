@@ -82,6 +82,7 @@ def daemon_url(tmp_path: Path) -> Iterator[str]:
         daemon.wait(timeout=10)
 
 
+@pytest.mark.scale
 @pytest.mark.slow
 def test_32_machines_autopushing_at_once_lose_no_run(tmp_path: Path, daemon_url: str) -> None:
     machines = []
