@@ -57,6 +57,14 @@ def fsck_problems(git_dir: Path) -> str | None:
     return None
 
 
+def assert_fsck_clean(repo: Path) -> None:
+    """Fail unless ``git fsck --strict`` finds nothing wrong in ``repo`` (work tree or bare)."""
+    git_dir = repo / ".git" if (repo / ".git").is_dir() else repo
+    wait_for_gitcfg_gc(git_dir)  # fsck beside a running gc sees objects vanish
+    problems = fsck_problems(git_dir)
+    assert problems is None, f"git fsck --strict in {repo}:\n{problems}"
+
+
 @pytest.fixture(autouse=True)
 def fsck_after(request: pytest.FixtureRequest, isolated_git: None) -> Iterator[None]:
     """Fail a test that leaves any repository under its ``tmp_path`` failing ``git fsck --strict``.

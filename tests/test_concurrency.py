@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg.store import ConfigStore
-from tests.conftest import git, wait_for_gitcfg_gc
+from tests.conftest import assert_fsck_clean, git
 
 WRITER = """
 import os, sys, time
@@ -37,15 +37,6 @@ for i in range(count):
 """
 
 
-def fsck_clean(repo: Path) -> None:
-    wait_for_gitcfg_gc(repo)
-    proc = subprocess.run(
-        ["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip() == "", proc.stdout
-
-
 @pytest.mark.slow
 def test_sixteen_processes_record_four_hundred_runs(repo: Path) -> None:
     start = time.time() + 1.5
@@ -60,7 +51,7 @@ def test_sixteen_processes_record_four_hundred_runs(repo: Path) -> None:
     assert {r.ref.id for r in runs} == {f"w{w:02d}i{i:03d}" for w in range(16) for i in range(25)}
     assert all(r.config["worker"] == int(r.ref.id[1:3]) for r in runs)
     assert git(repo, "rev-list", "--count", "gitcfg").strip() == "400"
-    fsck_clean(repo)
+    assert_fsck_clean(repo)
 
 
 @pytest.mark.slow
@@ -102,7 +93,7 @@ def test_writers_killed_at_random_moments_leave_a_consistent_branch(repo: Path) 
         for p in procs:
             p.wait()
 
-    fsck_clean(repo)
+    assert_fsck_clean(repo)
     store = ConfigStore.open()
     runs = store.runs()
     assert len(runs) > 1

@@ -11,12 +11,7 @@ import pytest
 from gitcfg.errors import RepositoryError
 from gitcfg.git import SHA1, SHA256, GitRepo
 from gitcfg.store import ConfigStore
-from tests.conftest import git
-
-
-def fsck(path: Path) -> None:
-    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
-    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
+from tests.conftest import assert_fsck_clean, git
 
 
 def sha256_repo(path: Path, *, bare: bool = False) -> Path:
@@ -57,7 +52,7 @@ def test_a_bare_sha256_store_records_runs_that_fsck_accepts(tmp_path: Path) -> N
     code = sha256_repo(tmp_path / "code")
     git(code, "commit", "-q", "--allow-empty", "-m", "code")
     record(code, "r1", {"GITCFG_REPO": str(store)})
-    fsck(store)
+    assert_fsck_clean(store)
     tip = git(store, "rev-parse", "gitcfg").strip()
     assert len(tip) == 64
     assert "batch: 32" in git(store, "show", ConfigStore.open(store).path(_ref("r1")))
@@ -66,7 +61,7 @@ def test_a_bare_sha256_store_records_runs_that_fsck_accepts(tmp_path: Path) -> N
 def test_a_fresh_sha256_repository_without_commits_and_one_with_commits(tmp_path: Path) -> None:
     fresh = sha256_repo(tmp_path / "fresh")
     record(fresh, "r1")
-    fsck(fresh)
+    assert_fsck_clean(fresh)
     used = sha256_repo(tmp_path / "used")
     (used / "train.py").write_text("print(1)\n")
     git(used, "add", "train.py")
@@ -74,7 +69,7 @@ def test_a_fresh_sha256_repository_without_commits_and_one_with_commits(tmp_path
     (used / "train.py").write_text("print(2)\n")  # dirty: a snapshot commit and keep refs
     record(used, "r1")
     record(used, "r2")
-    fsck(used)
+    assert_fsck_clean(used)
     runs = ConfigStore.open(used).runs()
     assert [r.ref.id for r in runs] == ["r1", "r2"]
     snapshot = runs[0].meta["snapshot"]
@@ -88,7 +83,7 @@ def test_a_fresh_sha256_repository_without_commits_and_one_with_commits(tmp_path
     git(used, "gc", "-q", "--prune=now")
     assert [r.config for r in ConfigStore.open(used).runs()] == [r.config for r in runs]
     record(used, "r3")
-    fsck(used)
+    assert_fsck_clean(used)
 
 
 def test_pull_and_push_between_sha256_repositories(tmp_path: Path) -> None:
@@ -112,7 +107,7 @@ def test_pull_and_push_between_sha256_repositories(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert {r.ref.id for r in ConfigStore.open(a).runs()} == {"ra", "rb"}
     for path in (a, b, remote):
-        fsck(path)
+        assert_fsck_clean(path)
 
 
 def test_a_store_and_a_code_repository_of_different_formats_are_refused(

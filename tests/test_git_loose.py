@@ -15,14 +15,7 @@ import pytest
 from gitcfg.errors import RepositoryError
 from gitcfg.git import GitRepo
 from gitcfg.store import ConfigStore
-from tests.conftest import git, wait_for_gitcfg_gc
-
-
-def fsck(path: Path) -> None:
-    wait_for_gitcfg_gc(path)
-    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
-    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
-
+from tests.conftest import assert_fsck_clean, git, wait_for_gitcfg_gc
 
 BIG_RUN = """
 import random, gitcfg
@@ -43,7 +36,7 @@ def test_a_file_size_limit_is_an_error_not_a_truncated_object(repo: Path) -> Non
     assert proc.returncode != 0
     assert "created" not in proc.stdout
     assert "could not write a git object" in proc.stderr
-    fsck(repo)
+    assert_fsck_clean(repo)
     assert not list((repo / ".git" / "objects").glob("*/tmp_obj_*"))
     assert subprocess.run(["git", "rev-parse", "-q", "--verify", "gitcfg"], cwd=repo).returncode
 
@@ -57,7 +50,7 @@ def test_a_leftover_truncated_object_is_never_reused(repo: Path) -> None:
     path.write_bytes(zlib.compress(b"blob %d\0" % len(data) + data)[:20])  # a short write
     assert r.write_blob(data) == sha
     assert git(repo, "cat-file", "blob", sha).encode() == data
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_an_existing_sound_object_is_freshened_not_rewritten(repo: Path) -> None:
@@ -106,7 +99,7 @@ def test_a_full_disk_is_one_clear_error_and_moves_nothing(tiny_disk: Path) -> No
     with pytest.raises(RepositoryError):  # still full: the same error, never a reused stub
         store.create("p", {"big": value}, run_id="big")
     assert store.tip() == tip
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 WRITER = """
@@ -146,7 +139,7 @@ def test_writers_lose_nothing_while_gc_and_pack_refs_loop(repo: Path) -> None:
     assert [code for code, _ in results] == [0] * 8, [err for _, err in results]
     runs = ConfigStore.open().runs()
     assert {r.ref.id for r in runs} == {f"w{w}i{i}" for w in range(8) for i in range(25)}
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 @pytest.mark.slow
@@ -164,4 +157,4 @@ def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path, deta
     counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
     assert int(counts["in-pack"]) >= 300, counts  # gc packed what crossed gc.auto
     assert len(ConfigStore.open().runs()) == 200
-    fsck(repo)
+    assert_fsck_clean(repo)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,7 @@ from gitcfg import remote
 from gitcfg.git import GitRepo, TreeEntry
 from gitcfg.git.packwrite import PackWriter
 from gitcfg.store import ConfigStore
-from tests.conftest import git
-
-
-def fsck(path: Path) -> None:
-    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
-    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
+from tests.conftest import assert_fsck_clean, git
 
 
 def loose_files(path: Path) -> int:
@@ -52,7 +46,7 @@ def test_many_objects_become_one_pack_that_git_reads(tmp_path: Path, object_form
     assert git(path, "ls-tree", "-r", "--name-only", root).count("\n") == 297
     commit = repo.write_commit(root, [], "bulk\n", repo_identity())
     git(path, "update-ref", "refs/heads/main", commit)
-    fsck(path)
+    assert_fsck_clean(path)
     # and in-process, through the pack reader
     assert repo.read_object(blobs[299]) == ("blob", b"value 299\n" * 50)
 
@@ -112,4 +106,4 @@ def test_a_pull_merging_many_runs_writes_one_pack(
     assert len(listed) == 300
     assert listed["a007"] == {"i": 7, "lr": 0.07, "machine": "a"}
     assert listed["b149"]["machine"] == "b"
-    fsck(b)
+    assert_fsck_clean(b)

@@ -11,12 +11,7 @@ import pytest
 
 from gitcfg.errors import RepositoryError
 from gitcfg.store import ConfigStore
-from tests.conftest import git
-
-
-def fsck(path: Path) -> None:
-    proc = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
-    assert proc.returncode == 0 and "error" not in proc.stderr, proc.stdout + proc.stderr
+from tests.conftest import assert_fsck_clean, git
 
 
 def test_a_lock_held_by_git_is_waited_for_then_refused_never_removed(repo: Path) -> None:
@@ -116,7 +111,7 @@ def test_the_lock_of_a_killed_gitcfg_writer_is_recovered(repo: Path) -> None:
     ConfigStore.open().create("p", {"a": 2}, run_id="alive")
     assert not lock.exists()
     assert {r.ref.id for r in ConfigStore.open().runs()} == {"first", "alive"}
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_reflogs_are_written_where_git_writes_them(repo: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -27,6 +28,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def git_daemon(served: Path, max_connections: int | None = None) -> Iterator[str]:
+    """``git daemon`` serving the repositories in ``served`` read-write on 127.0.0.1; yields
+    its base URL and stops it at the end."""
+    port = free_port()
+    limit = [f"--max-connections={max_connections}"] if max_connections else []
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", *limit,
+         f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("git daemon did not start")
+        yield f"git://127.0.0.1:{port}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Path]:
     """A directory whose repositories a git daemon on 127.0.0.1 serves, push enabled."""
@@ -44,25 +71,8 @@ def remote_url(request: pytest.FixtureRequest, repo: Path, served: Path) -> Iter
     if request.param == "path":
         yield str(bare)
         return
-    port = free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
-         f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            pytest.fail("git daemon did not start")
-        yield f"git://127.0.0.1:{port}/remote.git"
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with git_daemon(served) as base:
+        yield f"{base}/remote.git"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from gitcfg.remote import _PUSH_ATTEMPTS
 from tests.conftest import git
-from tests.test_remote import free_port
+from tests.test_remote import git_daemon
 
 MACHINES = 32
 RUNS = 20
@@ -60,26 +59,8 @@ def daemon_url(tmp_path: Path) -> Iterator[str]:
     git(seed, "add", ".")
     git(seed, "commit", "-q", "-m", "code")
     git(seed, "push", "-q", str(bare), "main")
-    port = free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
-         f"--max-connections={2 * MACHINES}", f"--base-path={served}",
-         "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            pytest.fail("git daemon did not start")
-        yield f"git://127.0.0.1:{port}/remote.git"
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with git_daemon(served, max_connections=2 * MACHINES) as base:
+        yield f"{base}/remote.git"
 
 
 @pytest.mark.scale

@@ -20,7 +20,7 @@ from gitcfg.cli import cli
 from gitcfg.layout import RunRef
 from gitcfg.stores import open_store
 from tests.apihelpers import no_active_run, run_script, subjects  # noqa: F401
-from tests.conftest import git
+from tests.conftest import assert_fsck_clean, git
 
 
 def summary_text(repo: Path, project: str, run_id: str) -> str:
@@ -44,10 +44,6 @@ def history_rows(repo: Path, project: str, run_id: str) -> list[dict[str, object
                 return rows
 
 
-def fsck(repo: Path) -> None:
-    git(repo, "fsck", "--strict", "--no-dangling")
-
-
 def test_log_keeps_last_values_and_commits_them_with_the_config_at_finish(repo: Path) -> None:
     run = gitcfg.init(config={"lr": 0.1}, project="p", id="r1")
     for step in range(100):
@@ -63,7 +59,7 @@ def test_log_keeps_last_values_and_commits_them_with_the_config_at_finish(repo: 
     assert summary_text(repo, "p", "r1") == "epoch: 99\nloss: 0.01\nok: true\nphase: train\n"
     changed = git(repo, "show", "--name-only", "--format=", "gitcfg").split()
     assert changed == [RunRef("p", "r1").config_path, RunRef("p", "r1").summary_path]
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_a_flush_with_nothing_new_makes_no_commit(repo: Path) -> None:
@@ -171,7 +167,7 @@ def test_history_is_a_local_file_never_on_the_branch(repo: Path) -> None:
     api_run = gitcfg.Api().run("p/r")
     rows = list(api_run.scan_history(keys=["acc"], min_step=10, max_step=13))
     assert rows == [{"_step": 10, "acc": 1.0}, {"_step": 11, "acc": 1.1}, {"_step": 12, "acc": 1.2}]
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_cli_history_prints_table_csv_and_json(repo: Path) -> None:
@@ -221,7 +217,7 @@ def test_store_records_carry_the_summary_and_the_store_can_update_it(repo: Path)
     assert summary_text(repo, "p", "r") == "acc: 0.9\n"
     assert store.update_summary(ref, {"acc": 0.9}).commit is None  # nothing new
     assert subjects(repo)[0] == "add acc"
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_api_summary_is_editable_with_a_commit(repo: Path) -> None:
@@ -275,7 +271,7 @@ def test_sigterm_commits_the_summary_and_writes_the_history(repo: Path) -> None:
     assert summary_text(repo, "f", "run") == "loss: 0.02\n"
     assert subjects(repo) == ["update f/run: summary:loss", "create f/run (1 key)"]
     assert len(history_rows(repo, "f", "run")) == 50
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_log_before_init_says_to_call_init(repo: Path) -> None:

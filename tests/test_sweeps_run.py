@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg.store import ConfigStore, RunRecord
-from tests.conftest import git, wait_for_gitcfg_gc
+from tests.conftest import assert_fsck_clean, git
 
 
 def gitcfg(
@@ -32,11 +32,6 @@ def only_run(repo: Path) -> RunRecord:
     runs = ConfigStore.open(repo).runs()
     assert len(runs) == 1, [r.ref for r in runs]
     return runs[0]
-
-
-def fsck(repo: Path) -> None:
-    wait_for_gitcfg_gc(repo)
-    git(repo, "fsck", "--strict", "--no-progress")
 
 
 TRAIN = """\
@@ -62,7 +57,7 @@ def test_python_script_attaches_and_set_values_win(repo: Path) -> None:
     assert meta["command"] == "python train.py" and meta["name"] == "first"
     assert meta["exit_status"] == 0 and meta["set"] == ["lr"]
     assert isinstance(meta["duration"], float) and meta["host"]
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 JOB = """\
@@ -88,7 +83,7 @@ def test_bash_child_writes_its_results_and_its_exit_status_is_gitcfgs(repo: Path
     assert record.config == {"n": 21, "model.kind": "tiny"}
     assert record.summary == {"score": 42, "eval.f1": 0.5}
     assert record.meta["exit_status"] == 3 and record.meta["command"] == "bash job.sh 21"
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_a_results_file_that_is_not_a_mapping_is_reported_and_the_run_kept(repo: Path) -> None:
@@ -138,7 +133,7 @@ def test_sigterm_reaches_the_child_and_the_run_is_still_flushed(repo: Path) -> N
     assert record.config == {"lr": 0.1}
     assert record.summary == {"stopped_at": 7}
     assert record.meta["exit_status"] == 7
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_a_child_killed_by_a_signal_ends_gitcfg_the_same_way(repo: Path) -> None:
@@ -184,7 +179,7 @@ def test_a_program_that_cannot_start_is_an_error_and_its_run_says_so(repo: Path)
     assert result.stderr.splitlines()[-1].startswith("Error: could not start './job.sh'")
     record = only_run(repo)
     assert record.meta["exit_status"] == 127 and record.meta["command"] == "./job.sh"
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 COUNTER = """\

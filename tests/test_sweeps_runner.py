@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gitcfg.store import ConfigStore, RunRecord
-from tests.conftest import git, make_repo
-from tests.test_sweeps_run import fsck, gitcfg, wait_for
+from tests.conftest import assert_fsck_clean, git, make_repo
+from tests.test_sweeps_run import gitcfg, wait_for
 
 WANDB = Path(__file__).parent / "data" / "wandb_sweeps"
 
@@ -67,7 +67,7 @@ def test_inline_2x2_grid_records_four_runs_in_one_group(repo: Path) -> None:
     again = gitcfg(repo, "sweep", "x=1,2", "y=0.5,0.25", "--", "python", "tiny.py", "${args}")
     assert again.returncode == 0 and "0 run(s) to do" in again.stderr
     assert len(sweep_runs(repo)) == 4
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_wandb_grid_file_runs_and_prints_the_best_run(repo: Path) -> None:
@@ -83,7 +83,7 @@ def test_wandb_grid_file_runs_and_prints_the_best_run(repo: Path) -> None:
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith(f"best: sweeps-examples/{best.ref.id} loss_metric=")
     assert "(minimize)" in last and "increment=0.3" in last
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_wandb_nested_file_gives_dotted_keys(repo: Path) -> None:
@@ -174,8 +174,8 @@ def test_two_shards_in_two_clones_cover_every_point_once_on_one_remote(tmp_path:
         (x, y) for x in (1, 2, 3) for y in (0, 1)
     ]
     assert len({r.meta["group"] for r in runs}) == 1
-    fsck(check)
-    fsck(remote)
+    assert_fsck_clean(check)
+    assert_fsck_clean(remote)
 
 
 SLOW = """\
@@ -214,7 +214,7 @@ def test_a_sweep_killed_half_way_resumes_with_the_missing_points(repo: Path) -> 
     finished = [r for r in sweep_runs(repo) if "exit_status" in r.meta]
     assert sorted(r.config["x"] for r in finished) == [1, 2, 3, 4]
     assert len(sweep_runs(repo)) == 5  # the interrupted run stays, without an exit status
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_sigterm_stops_the_sweep_and_finishes_its_running_runs(repo: Path) -> None:
@@ -287,7 +287,7 @@ def test_wandb_sweep_and_agent_run_in_process(repo: Path) -> None:
         (0.1, 16),
         (0.1, 32),
     ]
-    fsck(repo)
+    assert_fsck_clean(repo)
 
 
 def test_bayes_learns_from_the_recorded_runs(repo: Path) -> None:
