@@ -28,10 +28,7 @@ from gitcfg.git.objects import Commit, TreeEntry, format_tree, parse_tree
 from gitcfg.git.process import git_env, run_git
 from gitcfg.git.repo import SETTINGS, GitRepo, default_identity
 
-EMPTY_TREE = SHA1.empty_tree  # of SHA-1 repositories; use ``GitRepo.empty_tree``
-
 __all__ = [
-    "EMPTY_TREE",
     "SETTINGS",
     "SHA1",
     "SHA256",

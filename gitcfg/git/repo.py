@@ -234,14 +234,6 @@ class GitRepo:
             if current != sha:
                 raise CorruptStoreError(f"ref {name} points at {current}, expected {sha}")
 
-    def list_refs(self, prefix: str) -> dict[str, str]:
-        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix)
-        refs: dict[str, str] = {}
-        for line in proc.stdout.decode().splitlines():
-            sha, _, ref = line.partition(" ")
-            refs[ref] = sha
-        return refs
-
     def rev_parse(self, rev: str) -> str | None:
         """Resolve any revision expression to a full object id, or None."""
         if self.algo.is_id(rev) and self.loose.exists(rev):
