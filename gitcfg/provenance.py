@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gitcfg import snapshotmemo
 from gitcfg.git import GitRepo, default_identity
 from gitcfg.worktree import (
     known_clean,
@@ -151,9 +152,14 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     entry = entry_script(repo)
     tracked = tracked_paths(repo)
     entry_known = entry is None or (tracked is not None and entry in tracked)
-    # The common case, in-process: index proves tracked files clean, no new untracked file.
+    # The common cases, in-process: the index proves tracked files clean and no new untracked
+    # file appeared; or the tree is as it was at the last snapshot.
     if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
         return False, None, ()
+    remembered = snapshotmemo.recall(repo, head, entry)
+    if remembered is not None and repo.read_ref(KEEP_PREFIX + remembered[0]) == remembered[0]:
+        return True, remembered[0], remembered[1]
+    seen = snapshotmemo.observe(repo, head, entry)
     stamps = untracked_stamps(repo)
     status = repo.git("status", "--porcelain", "-z", "-uall", check=False)
     if status.returncode != 0:
@@ -166,10 +172,15 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     forced = [] if entry_known or entry in untracked else [entry] if entry else []
     if not (changed or untracked or forced):
         return False, None, ()
+    if seen is not None:
+        seen.add_untracked(repo, untracked)
     taken, left_out = _within_caps(repo, [u for u in untracked if u != entry])
     if entry is not None and entry in untracked:
         taken.append(entry)  # always, whatever its size
-    return True, _snapshot(repo, head, taken, forced), tuple(left_out)
+    snapshot = _snapshot(repo, head, taken, forced)
+    if seen is not None:
+        snapshotmemo.remember(repo, seen, snapshot, tuple(left_out))
+    return True, snapshot, tuple(left_out)
 
 
 def _parse_status(out: bytes) -> tuple[bool, list[str]]:
@@ -244,6 +255,6 @@ def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: lis
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(index)
-    who = default_identity(repo)
+    who = repo.identity or default_identity(repo)
     parents = [head] if head is not None else []
     return repo.write_commit(tree, parents, "gitcfg: snapshot of uncommitted changes\n", who)

@@ -193,7 +193,8 @@ def _watched(repo: GitRepo, tracked: frozenset[str]) -> list[str]:
     return sorted(dirs)
 
 
-def _stamp(path: str) -> int:
+def mtime_stamp(path: str) -> int:
+    """A path's mtime in ns as the watched-directory records keep it; -1 when missing."""
     try:
         return os.stat(path).st_mtime_ns
     except OSError:
@@ -208,15 +209,14 @@ def untracked_stamps(repo: GitRepo) -> list[tuple[str, int]] | None:
     tracked = tracked_paths(repo)
     if tracked is None:
         return None
-    return [(path, _stamp(path)) for path in _watched(repo, tracked)]
+    return [(path, mtime_stamp(path)) for path in _watched(repo, tracked)]
 
 
-def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
-    """Record that git found no untracked file while ``stamps`` held.
+def not_ignored(repo: GitRepo, stamps: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """``stamps`` without the directories git ignores; None when git cannot say.
 
     Ignored directories (outputs/, .venv/, __pycache__/) are not watched: files inside them
-    never count, and training writes to them all the time. A watched directory changed less
-    than a second ago is racy (timestamps are coarse): then nothing is remembered.
+    never count, and training writes to them all the time.
     """
     assert repo.worktree is not None
     listing = repo.git(
@@ -224,14 +224,25 @@ def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
         check=False,
     )  # fmt: skip
     if listing.returncode != 0:
-        return
+        return None
     top = str(repo.worktree)
     ignored = {
         os.path.join(top, os.fsdecode(item[:-1]))
         for item in listing.stdout.split(b"\0")
         if item.endswith(b"/")
     }
-    kept = [(path, mtime) for path, mtime in stamps if path not in ignored]
+    return [(path, mtime) for path, mtime in stamps if path not in ignored]
+
+
+def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
+    """Record that git found no untracked file while ``stamps`` held.
+
+    A watched directory changed less than a second ago is racy (timestamps are coarse): then
+    nothing is remembered.
+    """
+    kept = not_ignored(repo, stamps)
+    if kept is None:
+        return
     now = time.time_ns()
     if any(now - mtime < _RACY_NS for _, mtime in kept):
         return
@@ -261,7 +272,7 @@ def known_no_untracked(repo: GitRepo) -> bool:
     seen = set()
     for path_bytes, mtime in zip(fields[::2], fields[1::2], strict=True):
         path = os.fsdecode(path_bytes)
-        if _stamp(path) != int(mtime):
+        if mtime_stamp(path) != int(mtime):
             return False
         seen.add(path)
     # a directory of a newly tracked file is watched from now on: ask git again

@@ -1,0 +1,125 @@
+"""Runs from an unchanged dirty tree share its snapshot; any change makes a new, right one."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from gitcfg.git import GitRepo
+from gitcfg.provenance import capture
+from tests.conftest import git
+
+
+def dirty_repo(path: Path) -> Path:
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / ".gitignore").write_text("outputs/\n")
+    (path / "src").mkdir()
+    (path / "src" / "model.py").write_text("layers = 1\n")
+    (path / "train.py").write_text("print('train')\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "code")
+    (path / "train.py").write_text("print('TRAIN')\n")  # uncommitted, same size
+    (path / "notes.txt").write_text("untracked\n")
+    return path
+
+
+def expected_files(repo: Path) -> dict[str, bytes]:
+    """What git says the work tree holds: tracked files that exist, untracked ones not ignored."""
+    listed = git(repo, "ls-files", "-z", "-c", "-o", "--exclude-standard").split("\0")
+    return {p: (repo / p).read_bytes() for p in set(listed) if p and (repo / p).is_file()}
+
+
+def snapshot_files(repo: Path, commit: str) -> dict[str, bytes]:
+    names = git(repo, "ls-tree", "-r", "-z", "--name-only", commit).split("\0")
+    return {
+        name: git(repo, "cat-file", "blob", f"{commit}:{name}").encode() for name in names if name
+    }
+
+
+def test_unchanged_dirty_tree_reuses_its_snapshot_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = dirty_repo(tmp_path / "code")
+    capture(GitRepo.discover(repo))  # its git status may refresh the index: not remembered
+    time.sleep(0.05)  # past the clock tick of the last change
+    first = capture(GitRepo.discover(repo))
+    assert first.dirty and first.snapshot is not None
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    again = [capture(GitRepo.discover(repo)).snapshot for _ in range(3)]
+    assert again == [first.snapshot] * 3
+    started = [line for line in trace.read_text().splitlines() if "trace: built-in" in line]
+    # GitRepo.discover asks git once per call; the snapshot asks nothing
+    assert all("rev-parse" in line for line in started), started
+    assert snapshot_files(repo, first.snapshot) == expected_files(repo)
+
+
+def _edit(repo: Path, rng: random.Random, step: int) -> str:
+    """One change a user makes between two runs; returns what it was."""
+    kind = rng.choice(
+        ["same-size edit", "untracked", "untracked in new dir", "ignored", "remove",
+         "git add", "touch", "chmod", "commit", "nothing"]
+    )  # fmt: skip
+    letter = "abcdefghij"[step % 10]
+    if kind == "same-size edit":
+        target = rng.choice(["train.py", "src/model.py", "notes.txt"])
+        path = repo / target
+        if path.exists():
+            text = path.read_text()
+            path.write_text(text[:-2] + letter + "\n")
+    elif kind == "untracked":
+        (repo / "src" / f"u{step}.py").write_text(f"x = {step}\n")
+    elif kind == "untracked in new dir":
+        (repo / f"d{step}").mkdir()
+        (repo / f"d{step}" / "f.txt").write_text("new\n")
+    elif kind == "ignored":
+        (repo / "outputs").mkdir(exist_ok=True)
+        (repo / "outputs" / f"ckpt{step}").write_text("weights\n")
+    elif kind == "remove":
+        extra = sorted(repo.glob("src/u*.py"))
+        if extra:
+            extra[0].unlink()
+    elif kind == "git add":
+        git(repo, "add", "-A")
+    elif kind == "touch":
+        os.utime(repo / "train.py")
+    elif kind == "chmod":
+        path = repo / "src" / "model.py"
+        path.chmod(path.stat().st_mode ^ 0o100)
+    elif kind == "commit":
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"step {step}")
+        (repo / "train.py").write_text(f"print({step!r})\n")
+    return kind
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_snapshot_holds_the_tree_as_it_was(tmp_path: Path, seed: int) -> None:
+    """Edits of every kind, some in the same clock tick as the previous run: each run's snapshot
+    is exactly the work tree git sees at that moment, never a remembered older one."""
+    repo = dirty_repo(tmp_path / f"code{seed}")
+    rng = random.Random(seed)
+    reused = 0
+    previous = None
+    for step in range(40):
+        kind = _edit(repo, rng, step)
+        prov = capture(GitRepo.discover(repo))
+        head = git(repo, "rev-parse", "HEAD").strip()
+        assert prov.code_commit == head
+        if prov.snapshot is None:
+            assert snapshot_files(repo, head) == expected_files(repo), kind
+        else:
+            assert snapshot_files(repo, prov.snapshot) == expected_files(repo), (step, kind)
+            modes = git(repo, "ls-tree", prov.snapshot, "src/model.py").split()[0]
+            executable = (repo / "src" / "model.py").stat().st_mode & 0o100
+            assert modes == ("100755" if executable else "100644"), (step, kind)
+        reused += prov.snapshot is not None and prov.snapshot == previous
+        previous = prov.snapshot
+        if rng.random() < 0.5:
+            time.sleep(0.02)
+    assert reused > 0  # the memo was used at all
