@@ -19,10 +19,6 @@ from bisect import bisect
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode
-
 from gitcfg.errors import ConfigError, KeyCollisionError, UnsupportedValueError, YamlError
 from gitcfg.flat import (
     MAX_DEPTH,
@@ -32,11 +28,6 @@ from gitcfg.flat import (
     flatten,
     is_valid_key,
 )
-
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 # ---------------------------------------------------------------------------------------------
 # Writing
@@ -203,66 +194,76 @@ _SCALAR_KEY_TAGS = frozenset(
 )
 
 
-class _Loader(_SafeLoader):
-    """PyYAML's safe loader, made to give only JSON-like values with string keys."""
+@functools.cache
+def _loader() -> Any:
+    """PyYAML's safe loader (libyaml's when built with it), made to give only JSON-like values
+    with string keys. Built on first use: PyYAML costs ~15 ms to import, and recording a run
+    that reads no YAML should not pay it."""
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, Node, ScalarNode
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        own = sum(1 for key_node, _ in node.value if key_node.tag != _TAG + "merge")
-        self.flatten_mapping(node)  # resolves "<<" merge keys, which come first
-        merged = len(node.value) - own
-        mapping: dict[Hashable, Any] = {}
-        seen: set[str] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
-            if not isinstance(key_node, ScalarNode):
-                raise ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    "found a list or mapping used as a key; keys must be strings",
-                    key_node.start_mark,
-                )
-            if key_node.tag in _SCALAR_KEY_TAGS:
-                key = key_node.value
-            else:  # an explicit tag: construct it, so unsafe tags are refused
-                constructed = self.construct_object(key_node)
-                key = constructed if isinstance(constructed, str) else key_node.value
-            if index >= merged:  # merged keys may be overridden, a key written twice not
-                if key in seen:
+    try:
+        from yaml import CSafeLoader as SafeLoader
+    except ImportError:  # PyYAML built without libyaml
+        from yaml import SafeLoader  # type: ignore[assignment]
+
+    class Loader(SafeLoader):
+        def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+            own = sum(1 for key_node, _ in node.value if key_node.tag != _TAG + "merge")
+            self.flatten_mapping(node)  # resolves "<<" merge keys, which come first
+            merged = len(node.value) - own
+            mapping: dict[Hashable, Any] = {}
+            seen: set[str] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
+                if not isinstance(key_node, ScalarNode):
                     raise ConstructorError(
                         "while constructing a mapping",
                         node.start_mark,
-                        f"found duplicate key {key!r}",
+                        "found a list or mapping used as a key; keys must be strings",
                         key_node.start_mark,
                     )
-                seen.add(key)
-            mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
+                if key_node.tag in _SCALAR_KEY_TAGS:
+                    key = key_node.value
+                else:  # an explicit tag: construct it, so unsafe tags are refused
+                    constructed = self.construct_object(key_node)
+                    key = constructed if isinstance(constructed, str) else key_node.value
+                if index >= merged:  # merged keys may be overridden, a key written twice not
+                    if key in seen:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"found duplicate key {key!r}",
+                            key_node.start_mark,
+                        )
+                    seen.add(key)
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            return mapping
 
+    def _construct_timestamp(loader: Loader, node: Node) -> str:
+        # dates stay strings, so every value is JSON-representable
+        assert isinstance(node, ScalarNode)
+        return str(loader.construct_yaml_timestamp(node).isoformat())
 
-def _construct_timestamp(loader: _Loader, node: Node) -> str:
-    # dates stay strings, so every value is JSON-representable
-    assert isinstance(node, ScalarNode)
-    return str(loader.construct_yaml_timestamp(node).isoformat())
+    def _refuse_binary(loader: Loader, node: Node) -> Any:
+        raise ConstructorError(
+            None, None, "binary values (!!binary) are not supported", node.start_mark
+        )
 
+    def _construct_set(loader: Loader, node: Node) -> list[Any]:
+        assert isinstance(node, MappingNode)
+        return list(loader.construct_mapping(node))
 
-def _refuse_binary(loader: _Loader, node: Node) -> Any:
-    raise ConstructorError(
-        None, None, "binary values (!!binary) are not supported", node.start_mark
+    Loader.add_constructor(_TAG + "timestamp", _construct_timestamp)
+    Loader.add_constructor(_TAG + "binary", _refuse_binary)
+    Loader.add_constructor(_TAG + "set", _construct_set)
+    # YAML 1.2 floats without a dot (1e-3): a string under YAML 1.1, but never what a user means.
+    # dump_config quotes such strings, so no stored value changes meaning.
+    Loader.add_implicit_resolver(
+        _TAG + "float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
     )
 
+    return Loader
 
-def _construct_set(loader: _Loader, node: Node) -> list[Any]:
-    assert isinstance(node, MappingNode)
-    return list(loader.construct_mapping(node))
-
-
-_Loader.add_constructor(_TAG + "timestamp", _construct_timestamp)
-_Loader.add_constructor(_TAG + "binary", _refuse_binary)
-_Loader.add_constructor(_TAG + "set", _construct_set)
-# YAML 1.2 floats without a dot (1e-3): a string under YAML 1.1, but never what a user means.
-# dump_config quotes such strings, so no stored value changes meaning.
-_Loader.add_implicit_resolver(
-    _TAG + "float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
-)
 
 _UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '([^']*)'")
 
@@ -294,8 +295,10 @@ MAX_ALIAS_VALUES = 100_000
 
 
 def _load(text: str | bytes, source: str) -> Any:
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from exc
     except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
@@ -664,6 +667,16 @@ def parse_value(text: str) -> Any:
     """
     if not text.strip():
         return text
+    fast = _FAST_ARG.fullmatch(text)
+    if fast is not None:
+        return _fast_arg(fast)
+    return parse_value_yaml(text)
+
+
+def parse_value_yaml(text: str) -> Any:
+    """``parse_value`` through ruamel.yaml alone, without the fast path for plain scalars."""
+    if not text.strip():
+        return text
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -673,6 +686,8 @@ def parse_value(text: str) -> Any:
         value = loader.load(text)
     except YAMLError as exc:
         raise _yaml_error(f"value {text!r}", exc) from exc
+    except (ValueError, OverflowError):  # ruamel resolves "-_" or "._" as a number, then fails
+        raise YamlError(f"value {text[:40]!r}", "it reads as a malformed number") from None
     except RecursionError:
         raise YamlError(
             f"value {text[:40]!r}", f"nesting is too deep; use at most {MAX_DEPTH} levels"
@@ -681,6 +696,29 @@ def parse_value(text: str) -> Any:
     if value is None and text.strip() not in _NULL_WORDS:
         return text
     return _plain(value)
+
+
+# The values a sweep or ``--set`` gives most (32, 0.001, 1e-3, true, adam), read without
+# starting a YAML parser; anything else goes to ruamel. A differential test holds the two equal.
+_FAST_ARG = re.compile(
+    r"(?P<int>0|-?[1-9][0-9]*)"
+    r"|(?P<float>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+))"
+    r"|(?P<word>[A-Za-z][A-Za-z0-9_]*(?:[-./][A-Za-z0-9_]+)*)"
+)
+_ARG_WORDS: dict[str, Any] = {
+    **{word: True for word in ("true", "True", "TRUE")},
+    **{word: False for word in ("false", "False", "FALSE")},
+    **{word: None for word in ("null", "Null", "NULL")},
+}
+
+
+def _fast_arg(match: re.Match[str]) -> Any:
+    text = match.group()
+    if match.group("int") is not None:
+        return int(text)
+    if match.group("float") is not None:
+        return float(text)
+    return _ARG_WORDS.get(text, text)
 
 
 def _plain(value: Any) -> Any:

@@ -20,6 +20,7 @@ from gitcfg.yamlcodec import (
     load_config,
     load_yaml_file,
     parse_value,
+    parse_value_yaml,
     update_config_text,
 )
 
@@ -392,6 +393,30 @@ def test_parse_value(text: str, expected: Any) -> None:
     assert type(value) is type(expected)
 
 
+_SCALAR_LIKE = st.one_of(
+    st.from_regex(r"[-+]?[0-9]{1,6}(\.[0-9]{0,4})?([eE][-+]?[0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_.\-/:~]{0,10}", fullmatch=True),
+    st.sampled_from(["true", "True", "TRUE", "tRue", "NULL", "Null", "nUll", "yes", "On", "y",
+                     ".inf", "nan", "0x1F", "0o17", "012", "-0", "+1", "1_000", "1.", ".5"]),
+    st.text(alphabet="01eE.-+_abxyz/:", max_size=8),
+)  # fmt: skip
+
+
+@given(_SCALAR_LIKE)
+@settings(max_examples=1500, deadline=None)
+def test_parse_value_fast_path_reads_as_yaml_does(text: str) -> None:
+    """The fast path for plain scalars gives exactly ruamel.yaml's value and type."""
+    try:
+        expected = parse_value_yaml(text)
+    except YamlError:
+        with pytest.raises(YamlError):
+            parse_value(text)
+        return
+    value = parse_value(text)
+    assert type(value) is type(expected)
+    assert value == expected or (value != value and expected != expected)  # nan
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -399,6 +424,8 @@ def test_parse_value(text: str, expected: Any) -> None:
         ("!!binary aGk=", "binary"),
         ("[1, 2", "line 1"),
         ("a: b: c", "line 1"),
+        ("-_", "malformed number"),
+        ("[._]", "malformed number"),
     ],
 )
 def test_parse_value_errors(text: str, message: str) -> None:
