@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from gitcfg.api import Api
 from gitcfg.errors import (
     AmbiguousRunError,
     BranchCheckedOutError,
@@ -51,9 +50,12 @@ from gitcfg.errors import (
     VersionNotFoundError,
     YamlError,
 )
-from gitcfg.liverun import Run, define_metric, finish, init, log
-from gitcfg.runconfig import Config
-from gitcfg.runsummary import Summary
+
+if TYPE_CHECKING:
+    from gitcfg.api import Api
+    from gitcfg.liverun import Run, define_metric, finish, init, log
+    from gitcfg.runconfig import Config
+    from gitcfg.runsummary import Summary
 
 __version__ = "0.1.0"
 
@@ -170,17 +172,37 @@ _NO_CONFIG = _NoConfig()
 _NO_SUMMARY = _NoConfig("summary")
 
 
-def __getattr__(name: str) -> Any:
-    from gitcfg.liverun import active_run
+# The run API is loaded on first use, so that ``gitcfg run`` and the other commands, which live
+# in this package too, start without it.
+_LAZY = {
+    "Api": "gitcfg.api",
+    "Run": "gitcfg.liverun",
+    "define_metric": "gitcfg.liverun",
+    "finish": "gitcfg.liverun",
+    "init": "gitcfg.liverun",
+    "log": "gitcfg.liverun",
+    "Config": "gitcfg.runconfig",
+    "Summary": "gitcfg.runsummary",
+}
 
-    if name == "config":
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    if name in ("config", "summary", "run"):
+        from gitcfg.liverun import active_run
+
         active = active_run()
-        return _NO_CONFIG if active is None else active.config
-    if name == "summary":
-        active = active_run()
-        return _NO_SUMMARY if active is None else active.summary
-    if name == "run":
-        return active_run()
+        if name == "run":
+            return active
+        if active is None:
+            return _NO_CONFIG if name == "config" else _NO_SUMMARY
+        return active.config if name == "config" else active.summary
     if name.startswith("__"):
         raise AttributeError(f"module 'gitcfg' has no attribute {name!r}")
     from gitcfg.wandbnames import module_attribute
