@@ -35,11 +35,12 @@ class LooseObjects:
 
     def __init__(self, objects_dir: Path, algo: HashAlgo, *, fsync: bool = False) -> None:
         self.objects_dir = objects_dir
+        self._prefix = str(objects_dir) + os.sep  # strings: pathlib costs ~10 us per join
         self.algo = algo
         self.fsync = fsync
 
-    def path(self, sha: str) -> Path:
-        return self.objects_dir / sha[:2] / sha[2:]
+    def path(self, sha: str) -> str:
+        return f"{self._prefix}{sha[:2]}{os.sep}{sha[2:]}"
 
     def write(self, kind: str, data: bytes) -> str:
         """Store an object and return its id; a sound existing copy is kept (and freshened)."""
@@ -52,7 +53,7 @@ class LooseObjects:
         self._write_new(path, zlib.compress(raw, 1))
         return sha
 
-    def _sound(self, path: Path, raw: bytes) -> bool:
+    def _sound(self, path: str, raw: bytes) -> bool:
         """Whether ``path`` already holds exactly ``raw``; freshen it then, as git does."""
         try:
             with open(path, "rb") as fh:
@@ -69,8 +70,8 @@ class LooseObjects:
                 return False
         return ok
 
-    def _write_new(self, path: Path, compressed: bytes) -> None:
-        fd, tmp = self._create_tmp(path.parent)
+    def _write_new(self, path: str, compressed: bytes) -> None:
+        fd, tmp = self._create_tmp(os.path.dirname(path))
         try:
             view = memoryview(compressed)
             while view:
@@ -92,19 +93,18 @@ class LooseObjects:
             os.replace(tmp, path)
         except OSError as exc:
             _unlink(tmp)
-            raise RepositoryError(f"could not store git object {path.name}: {exc}") from exc
+            raise RepositoryError(f"could not store git object {path}: {exc}") from exc
 
-    def _create_tmp(self, directory: Path) -> tuple[int, Path]:
+    def _create_tmp(self, directory: str) -> tuple[int, str]:
         for _ in range(_DIR_RETRIES):
-            name = "tmp_obj_" + "".join(secrets.choice(_TMP_ALPHABET) for _ in range(6))
-            tmp = directory / name
+            tmp = os.path.join(directory, _tmp_name())
             try:
                 return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444), tmp
             except FileExistsError:
                 continue
             except FileNotFoundError:  # first object of this fan-out, or gc just removed it
                 try:
-                    directory.mkdir(exist_ok=True)
+                    _mkdir(directory)
                 except FileNotFoundError as exc:
                     raise RepositoryError(f"{self.objects_dir} does not exist") from exc
             except OSError as exc:
@@ -130,7 +130,7 @@ class LooseObjects:
         return kind, body
 
     def exists(self, sha: str) -> bool:
-        return self.path(sha).exists()
+        return os.path.exists(self.path(sha))
 
     def count_estimate(self) -> int:
         """Loose objects in the repository, estimated from one fan-out directory as git does."""
@@ -141,6 +141,21 @@ class LooseObjects:
         return sum(1 for name in names if not name.startswith("tmp_")) * 256
 
 
-def _unlink(path: Path) -> None:
+def _tmp_name() -> str:
+    """``tmp_obj_`` and six random letters or digits, as git's own ``odb_mkstemp`` names them."""
+    draw = int.from_bytes(secrets.token_bytes(5))  # one system call, not one per letter
+    letters = []
+    for _ in range(6):
+        draw, index = divmod(draw, len(_TMP_ALPHABET))
+        letters.append(_TMP_ALPHABET[index])
+    return "tmp_obj_" + "".join(letters)
+
+
+def _mkdir(directory: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory)
+
+
+def _unlink(path: str | Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)

@@ -67,6 +67,7 @@ class GitRepo:
         )
         # Who appears in reflog entries; set by the store from the config it read at open.
         self.identity: Identity | None = None
+        self._trees: dict[str, tuple[TreeEntry, ...]] = {}
         self.gc_detach = True  # gc.autoDetach
 
     # -- discovery ---------------------------------------------------------------------------
@@ -171,13 +172,29 @@ class GitRepo:
         return self.write_object("blob", data)
 
     def write_tree(self, entries: Iterable[TreeEntry]) -> str:
-        return self.write_object("tree", format_tree(entries))
+        listed = list(entries)
+        sha = self.write_object("tree", format_tree(listed))
+        self._remember_tree(sha, listed)
+        return sha
 
     def read_tree(self, sha: str, reader: ObjectReader | None = None) -> list[TreeEntry]:
+        known = self._trees.get(sha)
+        if known is not None:
+            return list(known)
         kind, body = self.read_object(sha, reader)
         if kind != "tree":
             raise CorruptStoreError(f"{sha} is a {kind}, expected a tree")
-        return parse_tree(body, self.algo.rawsz)
+        entries = parse_tree(body, self.algo.rawsz)
+        self._remember_tree(sha, entries)
+        return entries
+
+    def _remember_tree(self, sha: str, entries: list[TreeEntry]) -> None:
+        # The next commit of this process starts from the trees the last one wrote (the path
+        # from the root to a run): reading them back from disk is most of a commit's reads.
+        # A tree's id names its content, so a remembered tree is never stale.
+        if len(self._trees) >= _TREES_REMEMBERED:
+            del self._trees[next(iter(self._trees))]
+        self._trees[sha] = tuple(entries)
 
     def write_commit(
         self,
@@ -241,6 +258,9 @@ class GitRepo:
         proc = self.git("rev-parse", "--verify", "-q", "--end-of-options", rev, check=False)
         return proc.stdout.decode().strip() or None
 
+
+# Trees kept in memory by id (oldest dropped first): a few commits' paths from root to run.
+_TREES_REMEMBERED = 256
 
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
 SETTINGS = (
