@@ -79,6 +79,7 @@ class ChildRun:
     summary_file: str
     started: float = field(default_factory=time.monotonic)
     json_file: str | None = None
+    own_dir: bool = True  # the results file's directory is this run's alone (removed after)
 
     @classmethod
     def create(
@@ -90,8 +91,13 @@ class ChildRun:
         project: str | None = None,
         meta: Mapping[str, Any] | None = None,
         json_file: str | None = None,
+        scratch: str | None = None,
     ) -> ChildRun:
-        """Create the run (commit "create") for ``argv`` with the flat ``config``."""
+        """Create the run (commit "create") for ``argv`` with the flat ``config``.
+
+        ``scratch``: a private directory to put the results file in (a sweep makes one for all
+        its points); by default the run gets a temporary directory of its own.
+        """
         from gitcfg.provenance import capture
 
         provenance = capture(store.code_repo, list(argv))
@@ -102,8 +108,19 @@ class ChildRun:
             meta=dict(meta) if meta else None,
         )
         # a private directory: the child creates the file there, or not
-        summary_file = os.path.join(tempfile.mkdtemp(prefix=f"gitcfg-{ref.id}-"), "summary")
-        return cls(store, ref, list(argv), dict(config), summary_file, json_file=json_file)
+        if scratch is None:
+            summary_file = os.path.join(tempfile.mkdtemp(prefix=f"gitcfg-{ref.id}-"), "summary")
+        else:
+            summary_file = os.path.join(scratch, f"{ref.id}.summary")
+        return cls(
+            store,
+            ref,
+            list(argv),
+            dict(config),
+            summary_file,
+            json_file=json_file,
+            own_dir=scratch is None,
+        )
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The child's environment: ``base`` (default ``os.environ``) and the run's variables."""
@@ -138,7 +155,11 @@ class ChildRun:
         try:
             self.store.update(self.ref, summary=summary or None, meta=meta)
         finally:
-            shutil.rmtree(os.path.dirname(self.summary_file), ignore_errors=True)
+            if self.own_dir:
+                shutil.rmtree(os.path.dirname(self.summary_file), ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.summary_file)
             if self.json_file is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.json_file)

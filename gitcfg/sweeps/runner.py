@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ class SweepRunner:
         self._store_lock = threading.Lock()
         self._live: set[subprocess.Popen[bytes]] = set()
         self._stopping: int | None = None  # the signal that stopped the sweep
+        self._scratch: str | None = None
 
     @property
     def stopped_by(self) -> int | None:
@@ -69,7 +71,9 @@ class SweepRunner:
 
     def run(self) -> list[Outcome]:
         """Run every point of the plan (``jobs`` at once) and return how each ended."""
-        with self._forwarding():
+        # one private directory for the points' results files, not a directory per point
+        with self._forwarding(), tempfile.TemporaryDirectory(prefix="gitcfg-sweep-") as scratch:
+            self._scratch = scratch
             if self.jobs == 1:
                 self._worker()
             else:
@@ -94,7 +98,13 @@ class SweepRunner:
         meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
         with self._store_lock:
             child = ChildRun.create(
-                self.store, argv, point, project=self.project, meta=meta, json_file=json_file
+                self.store,
+                argv,
+                point,
+                project=self.project,
+                meta=meta,
+                json_file=json_file,
+                scratch=self._scratch,
             )
         if self.on_start is not None:
             self.on_start(index, child.ref, argv)
