@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import socket
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -64,6 +66,8 @@ def test_create_commits_sorted_yaml_and_meta_on_the_branch(repo: Path) -> None:
     assert meta["dirty"] is False
     assert meta["snapshot"] is None
     assert set(meta) >= {"command", "host", "user", "python", "gitcfg", "started"}
+    assert meta["host"] == socket.gethostname()
+    assert meta["python"] == platform.python_version()
     message = git(repo, "log", "-1", "--format=%B", "gitcfg")
     assert message.startswith("create mnist/run1 (3 keys)")
     assert "Gitcfg-Run: mnist/run1" in message
