@@ -478,7 +478,7 @@ class ConfigStore:
     def _after_commit(self) -> None:
         # Plumbing never triggers git's automatic gc, so check its threshold the way git does
         # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).
-        if self.gc_auto > 0 and self.repo.loose_objects_estimate() > self.gc_auto:
+        if self.repo.needs_gc(self.gc_auto):
             self.repo.auto_gc()
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way

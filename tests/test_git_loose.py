@@ -158,3 +158,42 @@ def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path, deta
     assert int(counts["in-pack"]) >= 300, counts  # gc packed what crossed gc.auto
     assert len(ConfigStore.open().runs()) == 200
     assert_fsck_clean(repo)
+
+
+def _loose_in_17(repo: Path, count: int) -> list[str]:
+    """``count`` new loose blobs whose ids start with 17 (the directory git samples)."""
+    store = GitRepo.discover(repo)
+    made: list[str] = []
+    rng = random.Random(count)
+    while len(made) < count:
+        data = b"%d\n" % rng.getrandbits(64)
+        if store.algo.hexdigest(b"blob %d\0" % len(data) + data).startswith("17"):
+            made.append(store.write_blob(data))
+    return made
+
+
+def _git_gc_acts(repo: Path) -> bool:
+    """Whether git's own ``gc --auto`` did anything: loose objects or packs went away."""
+    before = git(repo, "count-objects", "-v")
+    git(repo, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
+    return git(repo, "count-objects", "-v") != before
+
+
+@pytest.mark.parametrize(("in_17", "packs"), [(3, 0), (4, 0), (6, 0), (0, 3), (0, 4), (3, 4)])
+def test_gitcfg_starts_gc_exactly_when_git_would(repo: Path, in_17: int, packs: int) -> None:
+    """With gc.auto=600 git gcs past ceil(600 / 256) = 3 loose objects in objects/17, and past
+    gc.autoPackLimit packs. An estimate off by one (3 * 256 > 600) started a gc after every
+    run that git then found nothing to do for."""
+    git(repo, "config", "gc.auto", "600")
+    git(repo, "config", "gc.autoPackLimit", "3")
+    for i in range(packs):
+        (repo / f"f{i}").write_text(f"{i}\n")
+        git(repo, "add", f"f{i}")
+        git(repo, "commit", "-q", "-m", f"{i}")
+        git(repo, "repack", "-q")  # one new pack with the new objects
+    blobs = _loose_in_17(repo, in_17)
+    for blob in blobs:  # reachable, so that gc packs rather than keeps them as recent garbage
+        git(repo, "tag", f"t{blob[:8]}", blob)
+    decided = ConfigStore.open().repo.needs_gc(600)
+    assert decided == _git_gc_acts(repo)
+    assert decided == (in_17 > 3 or packs > 3)

@@ -20,6 +20,7 @@ from pathlib import Path
 from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 
+_HEX = frozenset("0123456789abcdef")
 _TMP_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # A fan-out directory that 'git prune-packed' removes between our mkdir and open is made again;
 # a few rounds are plenty, since gc removes only directories it has just emptied.
@@ -132,13 +133,22 @@ class LooseObjects:
     def exists(self, sha: str) -> bool:
         return os.path.exists(self.path(sha))
 
-    def count_estimate(self) -> int:
-        """Loose objects in the repository, estimated from one fan-out directory as git does."""
+    def too_many(self, limit: int) -> bool:
+        """git's own test for ``gc --auto``: more than ``limit`` loose objects, estimated from
+        the fan-out directory 17 (over ceil(limit / 256) object files there)."""
+        threshold = -(-limit // 256)
+        hex_length = self.algo.hexsz - 2
         try:
             names = os.listdir(self.objects_dir / "17")
         except FileNotFoundError:
-            return 0
-        return sum(1 for name in names if not name.startswith("tmp_")) * 256
+            return False
+        found = 0
+        for name in names:
+            if len(name) == hex_length and all(c in _HEX for c in name):
+                found += 1
+                if found > threshold:
+                    return True
+        return False
 
 
 def _tmp_name() -> str:

@@ -69,6 +69,7 @@ class GitRepo:
         self.identity: Identity | None = None
         self._trees: dict[str, tuple[TreeEntry, ...]] = {}
         self.gc_detach = True  # gc.autoDetach
+        self.gc_pack_limit = _GC_AUTO_PACK_LIMIT  # gc.autoPackLimit
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -145,6 +146,8 @@ class GitRepo:
             self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
         self.refs.log_all = config.get("core.logallrefupdates") or None
         self.gc_detach = config.get("gc.autodetach", "true").lower() in _TRUE
+        limit = config.get("gc.autopacklimit", "")
+        self.gc_pack_limit = int(limit) if limit.lstrip("-").isdigit() else _GC_AUTO_PACK_LIMIT
 
     # -- objects -----------------------------------------------------------------------------
 
@@ -216,9 +219,23 @@ class GitRepo:
             raise CorruptStoreError(f"{sha} is a {kind}, expected a commit")
         return parse_commit(sha, body)
 
-    def loose_objects_estimate(self) -> int:
-        """Loose objects in the repository, estimated from one fan-out directory as git does."""
-        return self.loose.count_estimate()
+    def needs_gc(self, auto: int) -> bool:
+        """Whether ``git gc --auto`` would do anything with ``gc.auto`` = ``auto``: too many loose
+        objects, or more packs than ``gc.autoPackLimit`` (git's two tests, made the same way)."""
+        if auto <= 0:
+            return False
+        if self.gc_pack_limit > 0:
+            try:
+                names = os.listdir(self.objects_dir / "pack")
+            except FileNotFoundError:
+                names = []
+            # packs git does not count: kept ones, and cruft packs (unreachable objects)
+            skip = (".keep", ".mtimes")
+            kept = {name.rpartition(".")[0] for name in names if name.endswith(skip)}
+            packs = [n for n in names if n.endswith(".pack") and n[:-5] not in kept]
+            if len(packs) > self.gc_pack_limit:
+                return True
+        return self.loose.too_many(auto)
 
     def auto_gc(self) -> bool:
         """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
@@ -259,12 +276,14 @@ class GitRepo:
         return proc.stdout.decode().strip() or None
 
 
+_GC_AUTO_PACK_LIMIT = 50  # git's default gc.autoPackLimit
+
 # Trees kept in memory by id (oldest dropped first): a few commits' paths from root to run.
 _TREES_REMEMBERED = 256
 
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
 SETTINGS = (
-    r"user\.(name|email)|gc\.autodetach|"
+    r"user\.(name|email)|gc\.(autodetach|autopacklimit)|"
     r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
 )
 
