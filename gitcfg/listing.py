@@ -26,10 +26,18 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.flatjson import encode, to_json
+from gitcfg.flatjson import encode, to_json_many
 from gitcfg.git import ObjectReader
+from gitcfg.git.catfile import stream_objects
 from gitcfg.git.process import git_command, git_env
-from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
+from gitcfg.layout import (
+    CONFIG_FILE,
+    META_FILE,
+    RUN_DEPTH,
+    SUMMARY_FILE,
+    RunRef,
+    parse_run_dir,
+)
 
 if TYPE_CHECKING:
     from gitcfg.git import GitRepo
@@ -111,15 +119,13 @@ def _head(meta: Mapping[str, Any]) -> str:
     return encode(fields)[1:-1]
 
 
-# A run directory found by ls-tree: the run and its files {name: blob}.
-_RunFiles = tuple[RunRef, dict[str, str]]
+# A run directory found by ls-tree: the run, its path and its files {name: blob}.
+_RunFiles = tuple[RunRef, str, dict[str, str]]
 
 
-def tree_runs(
-    repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()
-) -> Iterator[tuple[RunRef, dict[str, str]]]:
-    """Each run directory at ``tip`` (under ``pathspecs``) with its files ``{name: blob}``, as
-    ``git ls-tree -r`` lists them, read as they arrive."""
+def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterator[_RunFiles]:
+    """Each run directory at ``tip`` (under ``pathspecs``): the run, its path and its files
+    ``{name: blob}``, as ``git ls-tree -r`` lists them, read as they arrive."""
     args = ["ls-tree", "-r", "-z", "--full-tree", tip]
     if pathspecs:
         args += ["--", *pathspecs]
@@ -148,12 +154,12 @@ def tree_runs(
                     continue
                 if directory != last_dir:  # a run's files are listed one after the other
                     if ref is not None and files:
-                        yield ref, files
+                        yield ref, last_dir, files
                     last_dir, ref, files = directory, parse_run_dir(directory), {}
                 if ref is not None:
                     files[name] = info[-hexsz:].decode()
         if ref is not None and files:
-            yield ref, files
+            yield ref, last_dir, files
     finally:
         proc.stdout.close()
         err = proc.stderr.read()
@@ -163,6 +169,11 @@ def tree_runs(
             raise CorruptStoreError(
                 f"cannot list {tip}: {detail[-1] if detail else 'ls-tree failed'}"
             )
+
+
+def _subtree_of(directory: str) -> str:
+    """The cached subtree (``project/a/b/c``) holding a run directory (``project/a/b/c/d/id``)."""
+    return directory.rsplit("/", RUN_DEPTH - CACHE_LEVELS - 1)[0]
 
 
 def _pack(rows: Sequence[ListedRow]) -> tuple[str, str] | None:
@@ -299,19 +310,18 @@ class RunListing:
             pathspecs: list[str] = [path + "/" for path in sorted(missed)]
         else:
             pathspecs = [self.project + "/"] if self.project is not None else []
-        cut = CACHE_LEVELS + 1  # path segments of a subtree
         rows: list[ListedRow] = []
         chunk: list[_RunFiles] = []
         seen: set[str] = set()
-        for ref, files in tree_runs(self.repo, self.tip, pathspecs):
-            path = "/".join(ref.segments[:cut])
+        for ref, directory, files in tree_runs(self.repo, self.tip, pathspecs):
+            path = _subtree_of(directory)
             if path not in missed:
                 continue  # a subtree the cache had (the whole tree is being listed)
             if len(chunk) >= _CHUNK and path not in seen:
                 rows.extend(self._convert(chunk, missed))
                 chunk = []
             seen.add(path)
-            chunk.append((ref, files))
+            chunk.append((ref, directory, files))
         rows.extend(self._convert(chunk, missed))
         # a subtree without a run in it (only other files) is remembered as such
         empty = [key for path, key in missed.items() if path not in seen]
@@ -323,14 +333,14 @@ class RunListing:
         if not chunk:
             return []
         sources: dict[str, str] = {}
-        for ref, files in chunk:
+        for _ref, directory, files in chunk:
             for name, blob in files.items():
-                sources.setdefault(blob, f"{self.branch}:{ref.directory}/{name}")
+                sources.setdefault(blob, f"{self.branch}:{directory}/{name}")
         texts = self._json_texts(sources)
-        cut = CACHE_LEVELS + 1
         by_subtree: dict[str, list[ListedRow]] = {}
-        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # meta blob ->
-        for ref, files in chunk:
+        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
+        projects: dict[str, str] = {}
+        for ref, directory, files in chunk:
             meta_blob = files.get(META_FILE)
             if meta_blob is not None and meta_blob not in heads:
                 meta = json.loads(texts[meta_blob])
@@ -338,14 +348,17 @@ class RunListing:
             order, head = heads[meta_blob]
             config = files.get(CONFIG_FILE)
             summary = files.get(SUMMARY_FILE)
+            project = projects.get(ref.project) or projects.setdefault(
+                ref.project, encode(ref.project)
+            )
             text = (
-                f'{{"project": {encode(ref.project)}, "id": {encode(ref.id)}, {head}, '
+                f'{{"project": {project}, "id": {encode(ref.id)}, {head}, '
                 f'"config": {"{}" if config is None else texts[config]}, '
                 f'"summary": {"{}" if summary is None else texts[summary]}}}'
             )
             meta_text = "{}" if meta_blob is None else texts[meta_blob]
             row = ListedRow(order, ref.project, ref.id, text, meta_text)
-            by_subtree.setdefault("/".join(ref.segments[:cut]), []).append(row)
+            by_subtree.setdefault(_subtree_of(directory), []).append(row)
         packed = {}
         for path, rows in by_subtree.items():
             both = _pack(rows)
@@ -359,16 +372,15 @@ class RunListing:
     def _json_texts(self, sources: Mapping[str, str]) -> dict[str, str]:
         """Each file ``{blob: source}`` as JSON text (``gitcfg.flatjson``); a file that does
         not parse is a ``CorruptStoreError``, raised once cat-file has been drained."""
-        texts: dict[str, str] = {}
-        error: YamlError | None = None
-        for blob, _kind, body in self._object_reader().read_many(list(sources)):
-            try:
-                texts[blob] = to_json(body.decode("utf-8", "replace"), sources[blob])
-            except YamlError as exc:
-                error = error or exc
-        if error is not None:
-            raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
-        return texts
+        blobs = list(sources)
+        bodies = [
+            body.decode("utf-8", "replace") for _, _, body in stream_objects(self.repo, blobs)
+        ]
+        try:
+            texts = to_json_many(bodies, [sources[blob] for blob in blobs])
+        except YamlError as exc:
+            raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+        return dict(zip(blobs, texts, strict=True))
 
     # -- pages ---------------------------------------------------------------------------
 
