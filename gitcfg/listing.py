@@ -16,19 +16,24 @@ json`` prints, and its meta.yaml as JSON text; callers decode only what they nee
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import queue
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as encode_string
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.flatjson import encode, to_json_many
+from gitcfg.flatjson import encode, fast_json_many, to_json
 from gitcfg.git import ObjectReader
-from gitcfg.git.catfile import stream_objects
+from gitcfg.git.catfile import BlobStream
 from gitcfg.git.process import git_command, git_env
 from gitcfg.layout import (
     CONFIG_FILE,
@@ -119,8 +124,48 @@ def _head(meta: Mapping[str, Any]) -> str:
     return encode(fields)[1:-1]
 
 
+# The members of a meta file's JSON text that make a row's fixed columns. Only for text from
+# flatjson's fast path, where no string holds a quote and no list a bracket.
+_HEAD_MEMBER = re.compile(
+    r'"(started|code_commit|dirty|name|group|job_type|tags|notes)": ("[^"]*"|\[[^\]]*\]|[^,}]*)'
+)
+
+
+def _fast_head(meta: str) -> tuple[str, str] | None:
+    """``(order, head)`` from a meta file's fast-path JSON text, None if a value needs more
+    than its text (a start time or dirty flag that is not a string, a bool or null)."""
+    members = dict(_HEAD_MEMBER.findall(meta))
+    started = members.get("started", "null")
+    dirty = members.get("dirty", "false")
+    if started[:1] == '"':
+        order = started[1:-1]
+    elif started == "null":
+        order = ""
+    else:
+        return None
+    if dirty not in ("true", "false", "null"):
+        return None
+    get = members.get
+    head = (
+        f'"created": {started}, "code_commit": {get("code_commit", "null")}, '
+        f'"dirty": {"true" if dirty == "true" else "false"}, "name": {get("name", "null")}, '
+        f'"group": {get("group", "null")}, "job_type": {get("job_type", "null")}, '
+        f'"tags": {get("tags", "null")}, "notes": {get("notes", "null")}'
+    )
+    return order, head
+
+
 # A run directory found by ls-tree: the run, its path and its files {name: blob}.
 _RunFiles = tuple[RunRef, str, dict[str, str]]
+
+
+class _Chunk(NamedTuple):
+    """Runs of whole subtrees read together, and their blobs ``{blob: source}`` in the order
+    they were asked of cat-file: config and summary files, then meta files."""
+
+    runs: list[_RunFiles]
+    sources: dict[str, str]
+    metas: dict[str, str]
 
 
 def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterator[_RunFiles]:
@@ -304,55 +349,111 @@ class RunListing:
     # -- reading subtrees the cache does not have ----------------------------------------
 
     def _read_subtrees(self, missed: Mapping[str, str]) -> list[ListedRow]:
-        """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached."""
-        assert self.tip is not None
-        if len(missed) <= _PATHSPECS:
-            pathspecs: list[str] = [path + "/" for path in sorted(missed)]
-        else:
-            pathspecs = [self.project + "/"] if self.project is not None else []
-        rows: list[ListedRow] = []
-        chunk: list[_RunFiles] = []
+        """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached.
+
+        A thread lists them (ls-tree) and asks cat-file for their files a chunk of whole
+        subtrees at a time; this thread converts each chunk while git reads the next.
+        """
+        chunks: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=2)
         seen: set[str] = set()
-        for ref, directory, files in tree_runs(self.repo, self.tip, pathspecs):
-            path = _subtree_of(directory)
-            if path not in missed:
-                continue  # a subtree the cache had (the whole tree is being listed)
-            if len(chunk) >= _CHUNK and path not in seen:
-                rows.extend(self._convert(chunk, missed))
-                chunk = []
-            seen.add(path)
-            chunk.append((ref, directory, files))
-        rows.extend(self._convert(chunk, missed))
+        with BlobStream(self.repo) as stream:
+            lister = threading.Thread(
+                target=self._list_chunks, args=(missed, stream, chunks, seen), daemon=True
+            )
+            lister.start()
+            rows: list[ListedRow] = []
+            try:
+                while (chunk := chunks.get()) is not None:
+                    if isinstance(chunk, BaseException):
+                        raise chunk
+                    rows.extend(self._convert(chunk, stream, missed))
+            finally:
+                stream.close()  # done, or failed: a lister waiting on git gets a broken pipe
+                while lister.is_alive():  # let it put what it holds, then end
+                    with contextlib.suppress(queue.Empty):
+                        chunks.get(timeout=0.05)
+                lister.join()
         # a subtree without a run in it (only other files) is remembered as such
         empty = [key for path, key in missed.items() if path not in seen]
         self.cache.add_subtrees({k: "" for k in empty} | {k + _META: "" for k in empty})
         return rows
 
-    def _convert(self, chunk: list[_RunFiles], missed: Mapping[str, str]) -> list[ListedRow]:
-        """Rows for the runs of whole subtrees, from their files; the subtrees are cached."""
-        if not chunk:
-            return []
+    def _list_chunks(
+        self,
+        missed: Mapping[str, str],
+        stream: BlobStream,
+        chunks: queue.Queue[_Chunk | BaseException | None],
+        seen: set[str],
+    ) -> None:
+        """The lister thread: chunks of runs of whole missed subtrees, their blobs requested."""
+        assert self.tip is not None
+        if len(missed) <= _PATHSPECS:
+            pathspecs: list[str] = [path + "/" for path in sorted(missed)]
+        else:
+            pathspecs = [self.project + "/"] if self.project is not None else []
+        try:
+            runs: list[_RunFiles] = []
+            for ref, directory, files in tree_runs(self.repo, self.tip, pathspecs):
+                path = _subtree_of(directory)
+                if path not in missed:
+                    continue  # a subtree the cache had (the whole tree is being listed)
+                if len(runs) >= _CHUNK and path not in seen:
+                    self._send(runs, stream, chunks)
+                    runs = []
+                seen.add(path)
+                runs.append((ref, directory, files))
+            if runs:
+                self._send(runs, stream, chunks)
+            chunks.put(None)
+        except BaseException as exc:  # handed to the converting thread, which raises it
+            chunks.put(exc)
+
+    def _send(
+        self,
+        runs: list[_RunFiles],
+        stream: BlobStream,
+        chunks: queue.Queue[_Chunk | BaseException | None],
+    ) -> None:
+        """Queue a chunk, then ask for its blobs (in that order: the converter waits for the
+        chunk, never for blobs nobody asked for), configs and metas apart."""
         sources: dict[str, str] = {}
-        for _ref, directory, files in chunk:
+        metas: dict[str, str] = {}
+        for _ref, directory, files in runs:
             for name, blob in files.items():
-                sources.setdefault(blob, f"{self.branch}:{directory}/{name}")
-        texts = self._json_texts(sources)
+                (metas if name == META_FILE else sources).setdefault(
+                    blob, f"{self.branch}:{directory}/{name}"
+                )
+        for blob in metas.keys() & sources.keys():
+            del metas[blob]  # the same blob as a config and a meta file: read once
+        chunks.put(_Chunk(runs, sources, metas))
+        stream.request([*sources, *metas])
+
+    def _convert(
+        self, chunk: _Chunk, stream: BlobStream, missed: Mapping[str, str]
+    ) -> list[ListedRow]:
+        """Rows for the runs of whole subtrees, from their files; the subtrees are cached."""
+        slow: set[str] = set()  # files the loader read: their JSON is json.dumps's
+        texts = self._json_texts(chunk.sources, stream, slow)
+        texts.update(self._json_texts(chunk.metas, stream, slow))
         by_subtree: dict[str, list[ListedRow]] = {}
         heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
         projects: dict[str, str] = {}
-        for ref, directory, files in chunk:
+        for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
             if meta_blob is not None and meta_blob not in heads:
-                meta = json.loads(texts[meta_blob])
-                heads[meta_blob] = str(meta.get("started") or ""), _head(meta)
+                fast = None if meta_blob in slow else _fast_head(texts[meta_blob])
+                if fast is None:
+                    meta = json.loads(texts[meta_blob])
+                    fast = str(meta.get("started") or ""), _head(meta)
+                heads[meta_blob] = fast
             order, head = heads[meta_blob]
             config = files.get(CONFIG_FILE)
             summary = files.get(SUMMARY_FILE)
             project = projects.get(ref.project) or projects.setdefault(
-                ref.project, encode(ref.project)
+                ref.project, encode_string(ref.project)
             )
             text = (
-                f'{{"project": {project}, "id": {encode(ref.id)}, {head}, '
+                f'{{"project": {project}, "id": {encode_string(ref.id)}, {head}, '
                 f'"config": {"{}" if config is None else texts[config]}, '
                 f'"summary": {"{}" if summary is None else texts[summary]}}}'
             )
@@ -369,18 +470,24 @@ class RunListing:
         listed = [row for rows in by_subtree.values() for row in rows]
         return listed if self.keep_meta else [row._replace(meta="") for row in listed]
 
-    def _json_texts(self, sources: Mapping[str, str]) -> dict[str, str]:
-        """Each file ``{blob: source}`` as JSON text (``gitcfg.flatjson``); a file that does
-        not parse is a ``CorruptStoreError``, raised once cat-file has been drained."""
+    def _json_texts(
+        self, sources: Mapping[str, str], stream: BlobStream, slow: set[str]
+    ) -> dict[str, str]:
+        """The next files of ``stream`` (``{blob: source}``) as JSON text (``gitcfg.flatjson``);
+        those the loader read are added to ``slow``. A file that does not parse is a
+        ``CorruptStoreError``."""
         blobs = list(sources)
-        bodies = [
-            body.decode("utf-8", "replace") for _, _, body in stream_objects(self.repo, blobs)
-        ]
-        try:
-            texts = to_json_many(bodies, [sources[blob] for blob in blobs])
-        except YamlError as exc:
-            raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
-        return dict(zip(blobs, texts, strict=True))
+        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
+        texts = fast_json_many(bodies)
+        for i, text in enumerate(texts):
+            if text is None:
+                blob = blobs[i]
+                slow.add(blob)
+                try:
+                    texts[i] = to_json(bodies[i], sources[blob])
+                except YamlError as exc:
+                    raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+        return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
 
     # -- pages ---------------------------------------------------------------------------
 
