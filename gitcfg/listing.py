@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 PAGE = 1000  # runs decoded at once by ``pages``
 CACHE_LEVELS = 3  # shard levels below a project whose subtrees are the cache's units
-_CHUNK = 4000  # runs whose files are read and converted at once on a cache miss
+_CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
 _PATHSPECS = 500  # more missed subtrees than this: list the whole tree instead of each
 _READ_SIZE = 1 << 20
 # The separator of a cached subtree's fields (id, start time, row of each run; meta files): JSON
@@ -216,6 +216,19 @@ def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterato
             )
 
 
+def _write_cache(cache: BlobCache, writes: queue.Queue[dict[str, str] | None]) -> None:
+    """The cache writer thread: a connection of its own (SQLite's are not shared)."""
+    own = BlobCache(cache.path.parent, max_entries=cache.max_entries)
+    try:
+        while (packed := writes.get()) is not None:
+            # it is only a cache: whatever goes wrong here must not stop the listing, nor
+            # leave the converting thread waiting on a full queue
+            with contextlib.suppress(Exception):
+                own.add_subtrees(packed)
+    finally:
+        own.close()
+
+
 def _subtree_of(directory: str) -> str:
     """The cached subtree (``project/a/b/c``) holding a run directory (``project/a/b/c/d/id``)."""
     return directory.rsplit("/", RUN_DEPTH - CACHE_LEVELS - 1)[0]
@@ -352,10 +365,32 @@ class RunListing:
         """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached.
 
         A thread lists them (ls-tree) and asks cat-file for their files a chunk of whole
-        subtrees at a time; this thread converts each chunk while git reads the next.
+        subtrees at a time; this thread converts each chunk while git reads the next, and
+        another writes the converted subtrees to the cache (SQLite and hashing let go of
+        Python's lock, so that work runs beside the converting).
         """
         chunks: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=2)
         seen: set[str] = set()
+        writes: queue.Queue[dict[str, str] | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(target=_write_cache, args=(self.cache, writes), daemon=True)
+        writer.start()
+        try:
+            rows = self._read_chunks(missed, chunks, seen, writes)
+        finally:
+            writes.put(None)
+            writer.join()
+        # a subtree without a run in it (only other files) is remembered as such
+        empty = [key for path, key in missed.items() if path not in seen]
+        self.cache.add_subtrees({k: "" for k in empty} | {k + _META: "" for k in empty})
+        return rows
+
+    def _read_chunks(
+        self,
+        missed: Mapping[str, str],
+        chunks: queue.Queue[_Chunk | BaseException | None],
+        seen: set[str],
+        writes: queue.Queue[dict[str, str] | None],
+    ) -> list[ListedRow]:
         with BlobStream(self.repo) as stream:
             lister = threading.Thread(
                 target=self._list_chunks, args=(missed, stream, chunks, seen), daemon=True
@@ -366,16 +401,13 @@ class RunListing:
                 while (chunk := chunks.get()) is not None:
                     if isinstance(chunk, BaseException):
                         raise chunk
-                    rows.extend(self._convert(chunk, stream, missed))
+                    rows.extend(self._convert(chunk, stream, missed, writes))
             finally:
                 stream.close()  # done, or failed: a lister waiting on git gets a broken pipe
                 while lister.is_alive():  # let it put what it holds, then end
                     with contextlib.suppress(queue.Empty):
                         chunks.get(timeout=0.05)
                 lister.join()
-        # a subtree without a run in it (only other files) is remembered as such
-        empty = [key for path, key in missed.items() if path not in seen]
-        self.cache.add_subtrees({k: "" for k in empty} | {k + _META: "" for k in empty})
         return rows
 
     def _list_chunks(
@@ -429,7 +461,11 @@ class RunListing:
         stream.request([*sources, *metas])
 
     def _convert(
-        self, chunk: _Chunk, stream: BlobStream, missed: Mapping[str, str]
+        self,
+        chunk: _Chunk,
+        stream: BlobStream,
+        missed: Mapping[str, str],
+        writes: queue.Queue[dict[str, str] | None],
     ) -> list[ListedRow]:
         """Rows for the runs of whole subtrees, from their files; the subtrees are cached."""
         slow: set[str] = set()  # files the loader read: their JSON is json.dumps's
@@ -466,7 +502,7 @@ class RunListing:
             if both is not None:
                 key = missed[path]
                 packed[key], packed[key + _META] = both
-        self.cache.add_subtrees(packed)
+        writes.put(packed)
         listed = [row for rows in by_subtree.values() for row in rows]
         return listed if self.keep_meta else [row._replace(meta="") for row in listed]
 

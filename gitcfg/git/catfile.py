@@ -94,14 +94,16 @@ def _read_batch_entry(stdout: IO[bytes], sha: str) -> tuple[str, bytes]:
 class BlobStream:
     """A ``git cat-file --batch`` for listings of many thousands of objects.
 
-    ``request`` sends object ids (any thread); ``take(n)`` returns the next ``n`` objects in
-    request order. A thread drains git's output as it comes, so git works on the next objects
-    while the caller works on these: git and Python then share the machine's cores. It holds
-    at most ``limit`` bytes unread (then git waits), and reads in large pieces, about a
-    microsecond an object. A missing object is a ``CorruptStoreError``.
+    ``request`` sends object ids; ``take(n)`` returns the next ``n`` objects in request order.
+    Request from another thread than the one taking (git stops reading requests while its
+    output waits to be taken), unless the objects asked fit in ``limit``. A thread drains
+    git's output as it comes, so git works on the next objects while the caller works on
+    these: git and Python then share the machine's cores. It holds at most ``limit`` bytes
+    unread (then git waits), and reads in large pieces, about a microsecond an object. A
+    missing object is a ``CorruptStoreError``.
     """
 
-    def __init__(self, repo: _HasCwd, limit: int = 32 << 20) -> None:
+    def __init__(self, repo: _HasCwd, limit: int = 8 << 20) -> None:
         self._proc = subprocess.Popen(
             git_command(["cat-file", "--batch=%(objectsize)"]), cwd=repo.cwd,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_env(),
