@@ -165,10 +165,15 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
 
 def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
     """Plain files checked one by one, then their keys and values as one text."""
-    plain = [i for i in batch if _plain(texts[i])]
+    patterns = _re()
+    fullmatch = patterns.plain_file.fullmatch
+    plain = [i for i in batch if fullmatch(texts[i])]
     if not plain:
         return
     joined = _FILE_END.join([texts[i] for i in plain])
+    if len(joined) > 4300 and patterns.long_number.search(joined) is not None:
+        _one_by_one(texts, plain, found)  # a number Python will not read: file by file
+        return
     keys = _re().keys.findall(joined.replace(_FILE_END, "\0: \n"))
     if (
         sum(map(operator.ge, keys, keys[1:])) != len(plain) - 1
