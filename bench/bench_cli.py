@@ -145,8 +145,8 @@ def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) 
     print(
         f"gitcfg runs --format json, {count} runs: cold cache median {cold:.0f} ms, "
         f"warm {warm:.0f} ms; table view {table:.0f} ms; git ls-tree -r alone {ls_tree:.0f} ms "
-        f"(warm/ls-tree {warm / ls_tree:.1f}x); peak RSS cold {rss_cold:.0f} MB, "
-        f"warm {rss_warm:.0f} MB"
+        f"(cold/ls-tree {cold / ls_tree:.1f}x, warm/ls-tree {warm / ls_tree:.1f}x); "
+        f"peak RSS cold {rss_cold:.0f} MB, warm {rss_warm:.0f} MB"
     )
 
 

@@ -8,9 +8,14 @@ that is not a database, a truncated or malformed one) drops the file and starts 
 when even that fails, lookups miss and writes are skipped. It is only a cache: losing it costs
 one slow listing, never a wrong answer.
 
+A second table holds what listings read: per shard subtree of the branch (keyed by the
+subtree's path and tree id, so it never goes stale either), the listing rows of all its runs as
+one text. A listing of 100,000 runs is then a few thousand lookups; an unchanged subtree is never
+read again. Its rows carry the same digest and are missed, never trusted, when it does not match.
+
 SQLite in WAL mode lets many readers and writers share it; a writer that cannot get the lock
 within a short wait skips its write rather than slow down the command. The database is bounded:
-past ``max_entries`` rows the oldest quarter is dropped.
+past ``max_entries`` rows of a table the oldest quarter is dropped.
 """
 
 from __future__ import annotations
@@ -32,19 +37,21 @@ MAX_ENTRIES = 2_000_000  # two files per run: a million runs
 _BATCH = 500  # blob ids per lookup query (SQLite allows 32,766 parameters; this is plenty)
 _WRITE_WAIT_MS = 2000
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS parsed "
+    "CREATE TABLE IF NOT EXISTS {} "
     "(blob TEXT PRIMARY KEY, value TEXT NOT NULL, digest BLOB NOT NULL)"
 )
+_TABLES = ("parsed", "subtrees")  # parsed files by blob id; listing rows by subtree
 # The JSON text of a parsed file: exactly what json.dumps writes for it in `gitcfg runs`, so
 # callers may paste it into their own JSON output unparsed.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def digest(blob: str, text: str) -> bytes:
-    """The check stored with a row: ties the JSON text to the blob id it was parsed from."""
-    return hashlib.blake2b(
-        text.encode("utf-8", "surrogatepass"), digest_size=8, key=blob[:64].encode()
-    ).digest()
+    """The check stored with a row: ties the text to the key (blob id, subtree) it was made from."""
+    key = blob.encode("utf-8", "surrogateescape")
+    if len(key) > 64:  # blake2b's key limit: a subtree key (path and tree id) is hashed first
+        key = hashlib.blake2b(key).digest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key).digest()
 
 
 class BlobCache:
@@ -71,8 +78,9 @@ class BlobCache:
                     db.execute("PRAGMA journal_mode=WAL")
                     # a cache: a lost write after a power cut only costs a re-parse
                     db.execute("PRAGMA synchronous=OFF")
-                    db.execute(_SCHEMA)
-                    db.execute("SELECT blob, value, digest FROM parsed LIMIT 1").fetchall()
+                    for table in _TABLES:
+                        db.execute(_SCHEMA.format(table))
+                        db.execute(f"SELECT blob, value, digest FROM {table} LIMIT 1").fetchall()
                 except BaseException:
                     db.close()
                     raise
@@ -112,6 +120,13 @@ class BlobCache:
 
     def texts(self, blobs: Iterable[str]) -> Iterator[tuple[str, str]]:
         """``(blob, JSON text)`` for the given blobs that have a sound entry, in any order."""
+        return self._select("parsed", blobs)
+
+    def subtree_texts(self, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """``(key, text)`` for the given subtree keys that have a sound entry, in any order."""
+        return self._select("subtrees", keys)
+
+    def _select(self, table: str, blobs: Iterable[str]) -> Iterator[tuple[str, str]]:
         import sqlite3
 
         pending = list(blobs)
@@ -123,7 +138,7 @@ class BlobCache:
             marks = ",".join("?" * len(chunk))
             try:
                 rows = db.execute(
-                    f"SELECT blob, value, digest FROM parsed WHERE blob IN ({marks})", chunk
+                    f"SELECT blob, value, digest FROM {table} WHERE blob IN ({marks})", chunk
                 ).fetchall()
             except sqlite3.DatabaseError:
                 self._damaged()
@@ -158,7 +173,11 @@ class BlobCache:
             rows.append((blob, text, digest(blob, text)))
         self.add_texts(rows)
 
-    def add_texts(self, rows: list[tuple[str, str, bytes]]) -> None:
+    def add_subtrees(self, texts: Mapping[str, str]) -> None:
+        """Record listing rows ``{subtree key: text}``; skipped quietly when the cache is busy."""
+        self.add_texts([(k, v, digest(k, v)) for k, v in texts.items()], "subtrees")
+
+    def add_texts(self, rows: list[tuple[str, str, bytes]], table: str = "parsed") -> None:
         """Record rows of (blob, JSON text, digest) in one transaction."""
         import sqlite3
 
@@ -171,19 +190,21 @@ class BlobCache:
             with db:  # sqlite3's context manager: one transaction, rolled back on error
                 db.execute("BEGIN IMMEDIATE")
                 # in key order: neighbouring keys share B-tree pages
-                db.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)", sorted(rows))
-            self._bound(db)
+                db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", sorted(rows))
+            self._bound(db, table)
+        except UnicodeEncodeError:
+            return  # a lone surrogate in a value: SQLite cannot hold it, so it is not cached
         except sqlite3.OperationalError:
             return  # locked past the wait, or the disk is full: stay uncached this time
         except sqlite3.DatabaseError:
             self._damaged()
 
-    def _bound(self, db: sqlite3.Connection) -> None:
-        (low, high) = db.execute("SELECT min(rowid), max(rowid) FROM parsed").fetchone()
+    def _bound(self, db: sqlite3.Connection, table: str) -> None:
+        (low, high) = db.execute(f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()
         if low is None or high - low + 1 <= self.max_entries:
             return
         # Rows replaced get new rowids, so the lowest rowids are the entries written longest ago.
         keep_from = high - (self.max_entries * 3) // 4
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM parsed WHERE rowid <= ?", (keep_from,))
+            db.execute(f"DELETE FROM {table} WHERE rowid <= ?", (keep_from,))

@@ -1,59 +1,92 @@
-"""Listing runs as a stream: 100,000 runs without holding 100,000 configs.
+"""Listing runs: 100,000 runs as compact JSON texts, read from a cache of shard subtrees.
 
-``git ls-tree -r`` of the branch tip is read as it arrives. A first pass reads each run's
-``meta.yaml`` (from the blob cache, else parsed and cached) and keeps only what ordering needs —
-the run, its two blob ids and the three meta fields every listing shows — in an index sorted
-oldest first. Configs are then read page by page in that order, so at any moment one page of
-configs is in memory. The JSON text the cache holds for a config is exactly what ``json.dumps``
-writes for it, so ``gitcfg runs --format json`` pastes it unparsed.
+The branch is sharded ``project/a/b/c/d/id`` (``gitcfg.layout``). Each subtree three shard levels
+down (``project/a/b/c``, at most 4,096 per project) is a unit of the cache: its listing rows,
+keyed by its path and tree id, are one row of the blob cache's database. A listing reads the
+trees down to that level in-process (a few hundred small objects), looks every subtree up,
+and reads only the subtrees the cache does not have (all of them when it is cold): their files
+come from one ``git ls-tree -r`` read as it arrives and ``git cat-file --batch``, and config
+files in the form gitcfg writes are turned into JSON text without a YAML parser
+(``gitcfg.flatjson``). An unchanged subtree is never read again; a new run costs re-reading
+only the few runs that share its subtree.
+
+A run is kept as a ``ListedRow``: its row as JSON text, exactly what ``gitcfg runs --format
+json`` prints, and its meta.yaml as JSON text; callers decode only what they need.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import queue
+import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as encode_string
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
+from gitcfg.flatjson import encode, fast_json_many, to_json
 from gitcfg.git import ObjectReader
+from gitcfg.git.catfile import BlobStream
 from gitcfg.git.process import git_command, git_env
-from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
+from gitcfg.layout import (
+    CONFIG_FILE,
+    META_FILE,
+    RUN_DEPTH,
+    SUMMARY_FILE,
+    RunRef,
+    parse_run_dir,
+)
 
 if TYPE_CHECKING:
     from gitcfg.git import GitRepo
 
-PAGE = 1000  # runs whose configs are in memory at once
-_BATCH = 2000  # runs whose meta files are looked up at once in the first pass
+PAGE = 1000  # runs decoded at once by ``pages``
+CACHE_LEVELS = 3  # shard levels below a project whose subtrees are the cache's units
+_CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
+_PATHSPECS = 500  # more missed subtrees than this: list the whole tree instead of each
 _READ_SIZE = 1 << 20
+# The separator of a cached subtree's fields (id, start time, row of each run; meta files): JSON
+# text never holds a raw control character.
+_SEP = "\x1f"
+_META = "#meta"  # a subtree's meta files are cached under its key and this
 
 
-class IndexEntry(NamedTuple):
-    """What a listing keeps of every run: enough to order it and show its fixed columns."""
+class ListedRow(NamedTuple):
+    """A run of a listing as JSON text: ``text`` is its row exactly as ``gitcfg runs --format
+    json`` prints it (``json.dumps(query.run_row(...))``), ``meta`` its meta.yaml (``{}`` if it
+    has none, ``''`` when the listing was asked not to keep it). Rows sort oldest first (start
+    time, then project and id)."""
 
-    started: str  # meta.yaml's start time ('' when absent): the listing's order
+    order: str  # meta.yaml's start time as text ('' when absent)
     project: str
     id: str
-    config_blob: str | None
-    meta_blob: str | None
-    summary_blob: str | None
-    created: Any
-    code_commit: Any
-    dirty: bool
+    text: str
+    meta: str
 
     @property
     def ref(self) -> RunRef:
         return RunRef(self.project, self.id)
 
-    def where(self, name: str) -> Where:
-        return (self.project, self.id, name)
+    def row(self) -> dict[str, Any]:
+        """The run's row decoded (``query.run_row``'s shape)."""
+        decoded: dict[str, Any] = json.loads(self.text)
+        return decoded
 
 
-# A file named for error messages only: (project, run id, file name); the path is built on error.
-Where = tuple[str, str, str]
+class ListedRun(NamedTuple):
+    """A run of a listing page, decoded: its listed row, config, meta and summary as dicts."""
+
+    entry: ListedRow
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    summary: dict[str, Any]
 
 
 def parse_blobs(
@@ -76,40 +109,75 @@ def parse_blobs(
     return fresh
 
 
-def _path(where: Where) -> str:
-    project, run_id, name = where
-    return f"{RunRef(project, run_id).directory}/{name}"
+def _head(meta: Mapping[str, Any]) -> str:
+    """The members of a run's row taken from its meta.yaml, as JSON text."""
+    fields = {
+        "created": meta.get("started"),
+        "code_commit": meta.get("code_commit"),
+        "dirty": bool(meta.get("dirty", False)),
+        "name": meta.get("name"),
+        "group": meta.get("group"),
+        "job_type": meta.get("job_type"),
+        "tags": meta.get("tags"),
+        "notes": meta.get("notes"),
+    }
+    return encode(fields)[1:-1]
 
 
-class ListedRun(NamedTuple):
-    """A run of a listing page: its index entry, parsed config, meta and summary."""
-
-    entry: IndexEntry
-    config: dict[str, Any]
-    meta: dict[str, Any]
-    summary: dict[str, Any]
+# The members of a meta file's JSON text that make a row's fixed columns. Only for text from
+# flatjson's fast path, where no string holds a quote and no list a bracket.
+_HEAD_MEMBER = re.compile(
+    r'"(started|code_commit|dirty|name|group|job_type|tags|notes)": ("[^"]*"|\[[^\]]*\]|[^,}]*)'
+)
 
 
-def _own(parsed: dict[str, dict[str, Any]], blob: str | None, taken: set[str]) -> dict[str, Any]:
-    if blob is None or blob not in parsed:
-        return {}
-    if blob in taken:
-        return dict(parsed[blob])
-    taken.add(blob)
-    return parsed[blob]
+def _fast_head(meta: str) -> tuple[str, str] | None:
+    """``(order, head)`` from a meta file's fast-path JSON text, None if a value needs more
+    than its text (a start time or dirty flag that is not a string, a bool or null)."""
+    members = dict(_HEAD_MEMBER.findall(meta))
+    started = members.get("started", "null")
+    dirty = members.get("dirty", "false")
+    if started[:1] == '"':
+        order = started[1:-1]
+    elif started == "null":
+        order = ""
+    else:
+        return None
+    if dirty not in ("true", "false", "null"):
+        return None
+    get = members.get
+    head = (
+        f'"created": {started}, "code_commit": {get("code_commit", "null")}, '
+        f'"dirty": {"true" if dirty == "true" else "false"}, "name": {get("name", "null")}, '
+        f'"group": {get("group", "null")}, "job_type": {get("job_type", "null")}, '
+        f'"tags": {get("tags", "null")}, "notes": {get("notes", "null")}'
+    )
+    return order, head
 
 
-def tree_runs(
-    repo: GitRepo, tip: str, project: str | None
-) -> Iterator[tuple[RunRef, dict[str, str]]]:
-    """Each run directory at ``tip`` with its files ``{name: blob}``, as ``git ls-tree`` lists."""
+# A run directory found by ls-tree: the run, its path and its files {name: blob}.
+_RunFiles = tuple[RunRef, str, dict[str, str]]
+
+
+class _Chunk(NamedTuple):
+    """Runs of whole subtrees read together, and their blobs ``{blob: source}`` in the order
+    they were asked of cat-file: config and summary files, then meta files."""
+
+    runs: list[_RunFiles]
+    sources: dict[str, str]
+    metas: dict[str, str]
+
+
+def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterator[_RunFiles]:
+    """Each run directory at ``tip`` (under ``pathspecs``): the run, its path and its files
+    ``{name: blob}``, as ``git ls-tree -r`` lists them, read as they arrive."""
     args = ["ls-tree", "-r", "-z", "--full-tree", tip]
-    if project is not None:
-        args += ["--", project + "/"]
+    if pathspecs:
+        args += ["--", *pathspecs]
     hexsz = repo.algo.hexsz
     proc = subprocess.Popen(
         git_command(args), cwd=repo.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=git_env(),
+        env=git_env({"GIT_LITERAL_PATHSPECS": "1"}),
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     last_dir = ""
@@ -131,12 +199,12 @@ def tree_runs(
                     continue
                 if directory != last_dir:  # a run's files are listed one after the other
                     if ref is not None and files:
-                        yield ref, files
+                        yield ref, last_dir, files
                     last_dir, ref, files = directory, parse_run_dir(directory), {}
                 if ref is not None:
                     files[name] = info[-hexsz:].decode()
         if ref is not None and files:
-            yield ref, files
+            yield ref, last_dir, files
     finally:
         proc.stdout.close()
         err = proc.stderr.read()
@@ -148,18 +216,76 @@ def tree_runs(
             )
 
 
+def _write_cache(cache: BlobCache, writes: queue.Queue[dict[str, str] | None]) -> None:
+    """The cache writer thread: a connection of its own (SQLite's are not shared)."""
+    own = BlobCache(cache.path.parent, max_entries=cache.max_entries)
+    try:
+        while (packed := writes.get()) is not None:
+            # it is only a cache: whatever goes wrong here must not stop the listing, nor
+            # leave the converting thread waiting on a full queue
+            with contextlib.suppress(Exception):
+                own.add_subtrees(packed)
+    finally:
+        own.close()
+
+
+def _subtree_of(directory: str) -> str:
+    """The cached subtree (``project/a/b/c``) holding a run directory (``project/a/b/c/d/id``)."""
+    return directory.rsplit("/", RUN_DEPTH - CACHE_LEVELS - 1)[0]
+
+
+def _pack(rows: Sequence[ListedRow]) -> tuple[str, str] | None:
+    """A subtree's rows as two cache texts, the rows and their meta files; None if a field
+    holds the separator (then it is not cached)."""
+    runs = _SEP.join([_SEP.join((row.id, row.order, row.text)) for row in rows])
+    metas = _SEP.join([row.meta for row in rows])
+    if runs.count(_SEP) != 3 * len(rows) - 1 or metas.count(_SEP) != len(rows) - 1:
+        return None
+    return runs, metas
+
+
+def _unpack(project: str, runs: str, metas: str | None) -> list[ListedRow] | None:
+    """The rows of cache texts (``metas`` None: not kept); None if they are not such texts."""
+    if not runs:
+        return []
+    flat = runs.split(_SEP)
+    count = len(flat) // 3
+    if len(flat) != 3 * count:
+        return None
+    meta: Iterable[str] = itertools.repeat("", count)
+    if metas is not None:
+        meta = metas.split(_SEP)
+        if len(meta) != count:
+            return None
+    projects = itertools.repeat(project, count)
+    fields = zip(flat[1::3], projects, flat[0::3], flat[2::3], meta, strict=True)
+    return list(itertools.starmap(ListedRow, fields))
+
+
 class RunListing:
-    """The runs at one tip of the branch, read lazily; see the module docstring."""
+    """The runs at one tip of the branch (of one project); see the module docstring.
+
+    ``meta=False`` leaves each run's meta.yaml out (its fixed columns are in the row), as
+    ``gitcfg runs`` prints no more of it: the cache's meta texts are not even read.
+    """
 
     def __init__(
-        self, repo: GitRepo, branch: str, tip: str | None, cache: BlobCache, project: str | None
+        self,
+        repo: GitRepo,
+        branch: str,
+        tip: str | None,
+        cache: BlobCache,
+        project: str | None,
+        *,
+        meta: bool = True,
     ) -> None:
         self.repo = repo
         self.branch = branch
         self.tip = tip
         self.cache = cache
         self.project = project
-        self._index: list[IndexEntry] | None = None
+        self.keep_meta = meta
+        self._rows: list[ListedRow] | None = None
         self._reader: ObjectReader | None = None
 
     def close(self) -> None:
@@ -174,128 +300,241 @@ class RunListing:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the index -----------------------------------------------------------------------
+    # -- the rows ------------------------------------------------------------------------
 
     @property
-    def index(self) -> list[IndexEntry]:
+    def rows(self) -> list[ListedRow]:
         """Every run, oldest first (by start time, then project and id)."""
-        if self._index is None:
-            self._index = self._build_index()
-        return self._index
+        if self._rows is None:
+            self._rows = self._read_rows()
+        return self._rows
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.rows)
 
-    def _build_index(self) -> list[IndexEntry]:
+    def _read_rows(self) -> list[ListedRow]:
         if self.tip is None:
             return []
-        index: list[IndexEntry] = []
-        batch: list[tuple[RunRef, dict[str, str]]] = []
-        projects: dict[str, str] = {}
-        for item in tree_runs(self.repo, self.tip, self.project):
-            batch.append(item)
-            if len(batch) >= _BATCH:
-                self._index_batch(batch, index, projects)
-                batch = []
-        self._index_batch(batch, index, projects)
-        index.sort()
-        return index
-
-    def _index_batch(
-        self,
-        batch: list[tuple[RunRef, dict[str, str]]],
-        index: list[IndexEntry],
-        projects: dict[str, str],
-    ) -> None:
-        paths = {
-            f[META_FILE]: (ref.project, ref.id, META_FILE) for ref, f in batch if META_FILE in f
-        }
-        metas = self.parsed(paths)
-        intern = sys.intern
-        for ref, names in batch:
-            meta_blob = names.get(META_FILE)
-            meta = metas.get(meta_blob, {}) if meta_blob is not None else {}
-            started = meta.get("started")
-            code = meta.get("code_commit")
-            index.append(
-                IndexEntry(
-                    str(started or ""),
-                    projects.setdefault(ref.project, ref.project),
-                    ref.id,
-                    names.get(CONFIG_FILE),
-                    meta_blob,
-                    names.get(SUMMARY_FILE),
-                    started,
-                    intern(code) if type(code) is str else code,
-                    bool(meta.get("dirty", False)),
-                )
-            )
-
-    # -- parsed files --------------------------------------------------------------------
-
-    def parsed(self, paths: Mapping[str, Where]) -> dict[str, dict[str, Any]]:
-        """Each parsed file ``{blob: where}`` as a dict: cached, else read, parsed and cached."""
-        found: dict[str, dict[str, Any]] = {}
-        for blob, text in self.cache.texts(paths):
-            found[blob] = json.loads(text)
-        missing = [blob for blob in paths if blob not in found]
-        if missing:
-            fresh = self._parse(missing, paths)
-            self.cache.add(fresh)
-            found.update(fresh)
+        paths = {f"{path}:{tree}": path for path, tree in self._subtrees()}
+        texts = dict(self.cache.subtree_texts(paths))
+        metas = dict(self.cache.subtree_texts(k + _META for k in texts)) if self.keep_meta else {}
+        found: list[ListedRow] = []
+        missed: dict[str, str] = {}  # path -> cache key
+        for key, path in paths.items():
+            runs = texts.pop(key, None)  # each text freed once split: half the peak memory
+            rows = None
+            if runs is not None and (not self.keep_meta or key + _META in metas):
+                meta = metas.pop(key + _META) if self.keep_meta else None
+                rows = _unpack(path.partition("/")[0], runs, meta)
+            if rows is None:
+                missed[path] = key
+            else:
+                found.extend(rows)
+        if missed:
+            found.extend(self._read_subtrees(missed))
+        found.sort()
         return found
 
-    def _parse(self, blobs: Sequence[str], paths: Mapping[str, Where]) -> dict[str, dict[str, Any]]:
+    def _subtrees(self) -> list[tuple[str, str]]:
+        """``(path, tree id)`` of every shard subtree ``CACHE_LEVELS`` below a project."""
+        assert self.tip is not None
+        reader = self._object_reader()
+        root = self.repo.read_commit(self.tip, reader).tree
+        level = [
+            (e.name, e.sha)
+            for e in self.repo.read_tree(root, reader)
+            if e.is_tree and (self.project is None or e.name == self.project)
+        ]
+        for _ in range(CACHE_LEVELS):
+            level = [
+                (f"{path}/{e.name}", e.sha)
+                for path, sha in level
+                for e in self.repo.read_tree(sha, reader)
+                if e.is_tree
+            ]
+        return level
+
+    def _object_reader(self) -> ObjectReader:
         if self._reader is None:
             self._reader = ObjectReader(self.repo)
-        return parse_blobs(
-            self._reader, blobs, {b: f"{self.branch}:{_path(paths[b])}" for b in blobs}
-        )
+        return self._reader
+
+    # -- reading subtrees the cache does not have ----------------------------------------
+
+    def _read_subtrees(self, missed: Mapping[str, str]) -> list[ListedRow]:
+        """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached.
+
+        A thread lists them (ls-tree) and asks cat-file for their files a chunk of whole
+        subtrees at a time; this thread converts each chunk while git reads the next, and
+        another writes the converted subtrees to the cache (SQLite and hashing let go of
+        Python's lock, so that work runs beside the converting).
+        """
+        chunks: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=2)
+        seen: set[str] = set()
+        writes: queue.Queue[dict[str, str] | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(target=_write_cache, args=(self.cache, writes), daemon=True)
+        writer.start()
+        try:
+            rows = self._read_chunks(missed, chunks, seen, writes)
+        finally:
+            writes.put(None)
+            writer.join()
+        # a subtree without a run in it (only other files) is remembered as such
+        empty = [key for path, key in missed.items() if path not in seen]
+        self.cache.add_subtrees({k: "" for k in empty} | {k + _META: "" for k in empty})
+        return rows
+
+    def _read_chunks(
+        self,
+        missed: Mapping[str, str],
+        chunks: queue.Queue[_Chunk | BaseException | None],
+        seen: set[str],
+        writes: queue.Queue[dict[str, str] | None],
+    ) -> list[ListedRow]:
+        with BlobStream(self.repo) as stream:
+            lister = threading.Thread(
+                target=self._list_chunks, args=(missed, stream, chunks, seen), daemon=True
+            )
+            lister.start()
+            rows: list[ListedRow] = []
+            try:
+                while (chunk := chunks.get()) is not None:
+                    if isinstance(chunk, BaseException):
+                        raise chunk
+                    rows.extend(self._convert(chunk, stream, missed, writes))
+            finally:
+                stream.close()  # done, or failed: a lister waiting on git gets a broken pipe
+                while lister.is_alive():  # let it put what it holds, then end
+                    with contextlib.suppress(queue.Empty):
+                        chunks.get(timeout=0.05)
+                lister.join()
+        return rows
+
+    def _list_chunks(
+        self,
+        missed: Mapping[str, str],
+        stream: BlobStream,
+        chunks: queue.Queue[_Chunk | BaseException | None],
+        seen: set[str],
+    ) -> None:
+        """The lister thread: chunks of runs of whole missed subtrees, their blobs requested."""
+        assert self.tip is not None
+        if len(missed) <= _PATHSPECS:
+            pathspecs: list[str] = [path + "/" for path in sorted(missed)]
+        else:
+            pathspecs = [self.project + "/"] if self.project is not None else []
+        try:
+            runs: list[_RunFiles] = []
+            for ref, directory, files in tree_runs(self.repo, self.tip, pathspecs):
+                path = _subtree_of(directory)
+                if path not in missed:
+                    continue  # a subtree the cache had (the whole tree is being listed)
+                if len(runs) >= _CHUNK and path not in seen:
+                    self._send(runs, stream, chunks)
+                    runs = []
+                seen.add(path)
+                runs.append((ref, directory, files))
+            if runs:
+                self._send(runs, stream, chunks)
+            chunks.put(None)
+        except BaseException as exc:  # handed to the converting thread, which raises it
+            chunks.put(exc)
+
+    def _send(
+        self,
+        runs: list[_RunFiles],
+        stream: BlobStream,
+        chunks: queue.Queue[_Chunk | BaseException | None],
+    ) -> None:
+        """Queue a chunk, then ask for its blobs (in that order: the converter waits for the
+        chunk, never for blobs nobody asked for), configs and metas apart."""
+        sources: dict[str, str] = {}
+        metas: dict[str, str] = {}
+        for _ref, directory, files in runs:
+            for name, blob in files.items():
+                (metas if name == META_FILE else sources).setdefault(
+                    blob, f"{self.branch}:{directory}/{name}"
+                )
+        for blob in metas.keys() & sources.keys():
+            del metas[blob]  # the same blob as a config and a meta file: read once
+        chunks.put(_Chunk(runs, sources, metas))
+        stream.request([*sources, *metas])
+
+    def _convert(
+        self,
+        chunk: _Chunk,
+        stream: BlobStream,
+        missed: Mapping[str, str],
+        writes: queue.Queue[dict[str, str] | None],
+    ) -> list[ListedRow]:
+        """Rows for the runs of whole subtrees, from their files; the subtrees are cached."""
+        slow: set[str] = set()  # files the loader read: their JSON is json.dumps's
+        texts = self._json_texts(chunk.sources, stream, slow)
+        texts.update(self._json_texts(chunk.metas, stream, slow))
+        by_subtree: dict[str, list[ListedRow]] = {}
+        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
+        projects: dict[str, str] = {}
+        for ref, directory, files in chunk.runs:
+            meta_blob = files.get(META_FILE)
+            if meta_blob is not None and meta_blob not in heads:
+                fast = None if meta_blob in slow else _fast_head(texts[meta_blob])
+                if fast is None:
+                    meta = json.loads(texts[meta_blob])
+                    fast = str(meta.get("started") or ""), _head(meta)
+                heads[meta_blob] = fast
+            order, head = heads[meta_blob]
+            config = files.get(CONFIG_FILE)
+            summary = files.get(SUMMARY_FILE)
+            project = projects.get(ref.project) or projects.setdefault(
+                ref.project, encode_string(ref.project)
+            )
+            text = (
+                f'{{"project": {project}, "id": {encode_string(ref.id)}, {head}, '
+                f'"config": {"{}" if config is None else texts[config]}, '
+                f'"summary": {"{}" if summary is None else texts[summary]}}}'
+            )
+            meta_text = "{}" if meta_blob is None else texts[meta_blob]
+            row = ListedRow(order, ref.project, ref.id, text, meta_text)
+            by_subtree.setdefault(_subtree_of(directory), []).append(row)
+        packed = {}
+        for path, rows in by_subtree.items():
+            both = _pack(rows)
+            if both is not None:
+                key = missed[path]
+                packed[key], packed[key + _META] = both
+        writes.put(packed)
+        listed = [row for rows in by_subtree.values() for row in rows]
+        return listed if self.keep_meta else [row._replace(meta="") for row in listed]
+
+    def _json_texts(
+        self, sources: Mapping[str, str], stream: BlobStream, slow: set[str]
+    ) -> dict[str, str]:
+        """The next files of ``stream`` (``{blob: source}``) as JSON text (``gitcfg.flatjson``);
+        those the loader read are added to ``slow``. A file that does not parse is a
+        ``CorruptStoreError``."""
+        blobs = list(sources)
+        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
+        texts = fast_json_many(bodies)
+        for i, text in enumerate(texts):
+            if text is None:
+                blob = blobs[i]
+                slow.add(blob)
+                try:
+                    texts[i] = to_json(bodies[i], sources[blob])
+                except YamlError as exc:
+                    raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+        return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
 
     # -- pages ---------------------------------------------------------------------------
 
-    def pages(
-        self,
-        size: int = PAGE,
-        *,
-        meta: bool = True,
-        summary: bool = True,
-        order: Sequence[int] | None = None,
-    ) -> Iterator[list[ListedRun]]:
-        """The runs with their parsed config (meta, summary), ``size`` at a time, oldest first.
-
-        ``order`` lists positions in ``index`` to read instead, in that order (a sorted or
-        filtered listing). ``meta=False``/``summary=False`` skip reading those files (their
-        dicts are then empty).
-        """
-        index = self.index
-        total = len(index) if order is None else len(order)
-        for start in range(0, total, size):
-            if order is None:
-                page = index[start : start + size]
-            else:
-                page = [index[i] for i in order[start : start + size]]
-            configs = self.parsed(
-                {e.config_blob: e.where(CONFIG_FILE) for e in page if e.config_blob}
-            )
-            metas = (
-                self.parsed({e.meta_blob: e.where(META_FILE) for e in page if e.meta_blob})
-                if meta
-                else {}
-            )
-            summaries = (
-                self.parsed({e.summary_blob: e.where(SUMMARY_FILE) for e in page if e.summary_blob})
-                if summary
-                else {}
-            )
-            taken: set[str] = set()
-            # a blob shared by two runs is copied for the second: editing one changes one
-            yield [
-                ListedRun(
-                    e,
-                    _own(configs, e.config_blob, taken),
-                    _own(metas, e.meta_blob, taken),
-                    _own(summaries, e.summary_blob, taken),
-                )
-                for e in page
-            ]
+    def pages(self, size: int = PAGE) -> Iterator[list[ListedRun]]:
+        """The runs with their config, meta and summary decoded, ``size`` at a time, oldest
+        first; each run gets dicts of its own."""
+        rows = self.rows
+        for start in range(0, len(rows), size):
+            page = []
+            for listed in rows[start : start + size]:
+                row = listed.row()
+                meta = json.loads(listed.meta) if listed.meta else {}
+                page.append(ListedRun(listed, row["config"], meta, row["summary"]))
+            yield page

@@ -160,20 +160,26 @@ def default_columns(rows: Sequence[Row], *, only_differing: bool) -> list[str]:
 
 def check_columns(rows: Sequence[Row], columns: Sequence[str]) -> None:
     """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key."""
+    check_known(columns, config_keys(rows), config_keys(rows, "summary"))
+
+
+def check_known(columns: Sequence[str], config: Iterable[str], summary: Iterable[str]) -> None:
+    """``check_columns`` given every config and summary key of the runs listed."""
     known: set[str] | None = None
     for column in columns:
         if column in ALL_FIELDS and not column.startswith((SUMMARY, CONFIG)):
             continue
         if known is None:
-            known = {CONFIG + k for k in config_keys(rows)}
-            known |= {k for k in config_keys(rows) if config_column(k) == k}
-            known |= {SUMMARY + k for k in config_keys(rows, "summary")}
+            config, summary = sorted(config), sorted(summary)
+            known = {CONFIG + k for k in config}
+            known |= {k for k in config if config_column(k) == k}
+            known |= {SUMMARY + k for k in summary}
         if column not in known:
             available = [
                 *FIELDS,
                 *META_FIELDS,
-                *(config_column(k) for k in config_keys(rows)),
-                *(summary_column(k) for k in config_keys(rows, "summary")),
+                *(config_column(k) for k in sorted(config)),
+                *(summary_column(k) for k in sorted(summary)),
             ]
             raise UnknownColumnError(column, available)
 

@@ -145,6 +145,22 @@ def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
+def csv_chunks(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], per_chunk: int = 1000
+) -> Iterator[str]:
+    """``csv_text`` in pieces of ``per_chunk`` rows, so 100,000 runs are never one string."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    for count, row in enumerate(rows, 1):
+        writer.writerow([_csv_cell(item) for item in row])
+        if count % per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
 def json_text(data: Any) -> str:
     """JSON for scripts: indented, keys in the order given, non-ASCII kept."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -651,17 +651,18 @@ class ConfigStore:
         self.cache.add(fresh)
         return fresh
 
-    def listing(self, project: str | None = None) -> RunListing:
-        """The runs at the branch tip (of one project), read lazily page by page.
+    def listing(self, project: str | None = None, *, meta: bool = True) -> RunListing:
+        """The runs at the branch tip (of one project), as JSON texts decoded on demand.
 
         Use it as a context manager (it holds a cat-file process and the cache while open);
-        ``runs`` is the same listing read into a list.
+        ``runs`` is the same listing decoded into a list. ``meta=False`` keeps only the fixed
+        columns of each run's meta.yaml (see ``RunListing``).
         """
         from gitcfg.listing import RunListing
 
         if project is not None:
             check_project(project)
-        return RunListing(self.repo, self.branch, self.tip(), self.cache, project)
+        return RunListing(self.repo, self.branch, self.tip(), self.cache, project, meta=meta)
 
     def runs(self, project: str | None = None) -> list[RunRecord]:
         """Every run at the branch tip (of one project), with config and meta, oldest first."""

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from gitcfg.blobcache import FILE_NAME, BlobCache, digest
+from gitcfg.listing import CACHE_LEVELS
 from gitcfg.store import ConfigStore
 from tests.conftest import git
 
@@ -31,12 +32,17 @@ def _cache_path(repo: Path) -> Path:
     return repo / ".git" / "gitcfg" / FILE_NAME
 
 
+def _subtrees(store: ConfigStore) -> int:
+    """How many shard subtrees (the listing's cache units) hold the store's runs."""
+    return len({r.ref.segments[: CACHE_LEVELS + 1] for r in store.runs()})
+
+
 def test_listing_fills_the_cache_and_reads_the_same_from_it(repo: Path) -> None:
-    _store, truth = _store_with_runs()
+    store, truth = _store_with_runs()
     with sqlite3.connect(_cache_path(repo)) as db:
-        (rows,) = db.execute("SELECT count(*) FROM parsed").fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM subtrees").fetchone()
         (mode,) = db.execute("PRAGMA journal_mode").fetchone()
-    assert rows == 12  # a config and a meta file per run
+    assert rows == 2 * _subtrees(store) >= 8  # per shard subtree holding runs: rows, metas
     assert mode == "wal"
     assert _listing(ConfigStore.open()) == truth
 
@@ -50,7 +56,7 @@ def test_a_missing_cache_is_rebuilt(repo: Path) -> None:
 
 
 def test_garbage_in_the_cache_file_changes_no_answer(repo: Path) -> None:
-    _store, truth = _store_with_runs()
+    store, truth = _store_with_runs()
     for suffix in ("-wal", "-shm"):
         Path(f"{_cache_path(repo)}{suffix}").unlink(missing_ok=True)
     _cache_path(repo).write_bytes(b"\x00garbage, not a database\xff" * 300)
@@ -58,7 +64,7 @@ def test_garbage_in_the_cache_file_changes_no_answer(repo: Path) -> None:
     # rebuilt silently: the file is a sound database again, holding the entries
     with sqlite3.connect(_cache_path(repo)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM parsed").fetchone() == (12,)
+        assert db.execute("SELECT count(*) FROM subtrees").fetchone() == (2 * _subtrees(store),)
     assert git(repo, "fsck", "--strict") == ""
 
 
@@ -81,13 +87,30 @@ def test_a_truncated_cache_changes_no_answer(repo: Path) -> None:
 def test_an_edited_row_is_never_shown(repo: Path) -> None:
     _store, truth = _store_with_runs()
     with sqlite3.connect(_cache_path(repo)) as db:
-        # every row's value replaced by a plausible, valid, wrong config
-        db.execute("""UPDATE parsed SET value = '{"lr": 999, "started": "1999"}'""")
+        # every row's runs given a plausible, well-formed, wrong config: lr 0.1 -> 90.1
+        db.execute("""UPDATE subtrees SET value = replace(value, '"lr": ', '"lr": 9')""")
+        like = ['%"lr": 9%']
+        assert db.execute("SELECT count(*) FROM subtrees WHERE value LIKE ?", like).fetchone()[0]
     assert _listing(ConfigStore.open()) == truth
     # and the rows were repaired, so the next listing reads them from the cache again
     with sqlite3.connect(_cache_path(repo)) as db:
-        values = [json.loads(v) for (v,) in db.execute("SELECT value FROM parsed")]
-    assert {"lr": 999, "started": "1999"} not in values
+        query = "SELECT value FROM subtrees WHERE blob NOT LIKE '%#meta'"
+        values = [v for (v,) in db.execute(query)]
+    assert values and not any('"lr": 9' in v for v in values)
+    assert all(json.loads(v.split("\x1f")[2])["config"]["lr"] < 1 for v in values)
+
+
+def test_rows_swapped_between_subtrees_are_never_shown(repo: Path) -> None:
+    _store, truth = _store_with_runs()
+    with sqlite3.connect(_cache_path(repo)) as db:
+        rows = db.execute("SELECT blob, value, digest FROM subtrees ORDER BY blob").fetchall()
+        assert len(rows) >= 2
+        # each row moved to its neighbour's key, digest and all: sound rows, wrong subtrees
+        for (key, *_), (_, value, check) in zip(rows, [*rows[1:], rows[0]], strict=True):
+            db.execute(
+                "UPDATE subtrees SET value = ?, digest = ? WHERE blob = ?", (value, check, key)
+            )
+    assert _listing(ConfigStore.open()) == truth
 
 
 def test_a_row_whose_digest_does_not_match_is_a_miss(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from gitcfg.errors import GitcfgError, UsageError
 
 if TYPE_CHECKING:
     from gitcfg.diff import Side
+    from gitcfg.listing import ListedRow
     from gitcfg.remote import SyncResult
     from gitcfg.store import ConfigStore, RunRecord, Selection
 
@@ -669,58 +670,72 @@ def runs(
       gitcfg runs --group-by model --columns summary:acc
       gitcfg runs --format json | jq '.[].summary.loss'
     """
-    from gitcfg import query
+    from gitcfg import runtable
     from gitcfg.override import parse_condition
-    from gitcfg.render import csv_text, json_list_chunks, table, yaml_list
+    from gitcfg.render import csv_chunks, table, yaml_list
 
     parsed = [parse_condition(text) for text in conditions]
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     store = opts.store()
-    rows = query.where((query.run_row(r) for r in store.runs(project)), parsed)
+    # The runs are held as JSON texts; each step below decodes only the columns it names.
+    with store.listing(project, meta=False) as listing:
+        rows = runtable.where(listing.rows, parsed)
     if sort_by is not None:
         key = sort_by[1:] if sort_by.startswith("-") else sort_by
-        query.check_columns(rows, [key])
-        rows = query.sort_rows(rows, key, descending=sort_by.startswith("-"))
+        rows = runtable.sort(rows, key, descending=sort_by.startswith("-"))
     if group_by is not None:
         _grouped(opts, rows, group_by, picked, fmt)
         return
     if fmt == "json":
-        opts.out(json_list_chunks(rows))
-    elif fmt == "yaml":
-        opts.out(yaml_list(rows))
-    elif fmt == "csv":
-        names = picked or query.default_columns(rows, only_differing=False)
-        query.check_columns(rows, names)
-        opts.out(csv_text(names, query.table_cells(rows, names)))
+        opts.out(runtable.json_chunks(rows))
+        return
+    if fmt == "yaml":
+        opts.out((yaml_list(page) for page in runtable.full_rows(rows)) if rows else "[]\n")
+        return
+    if picked is None:
+        names = runtable.key_stats(rows).default_columns(only_differing=fmt != "csv")
+        cells = runtable.cells(rows, names)
     else:
-        names = picked or query.default_columns(rows, only_differing=True)
-        query.check_columns(rows, names)
-        if not rows:
-            click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
-            return
-        getters = [(name, query.getter(name)) for name in names]
-        cells = [[_table_cell(row, name, get(row)) for name, get in getters] for row in rows]
-        opts.out(table(names, cells, opts.color), page=True)
+        names = picked
+        listed = list(runtable.cells(rows, names))
+        runtable.check_columns(rows, names, [small for small, _ in listed])
+        cells = iter(listed)
+    if fmt == "csv":
+        opts.out(csv_chunks(names, (values for _, values in cells)))
+        return
+    if not rows:
+        click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+        return
+    shown = [
+        [_table_cell(small, name, item) for name, item in zip(names, values, strict=True)]
+        for small, values in cells
+    ]
+    opts.out(table(names, shown, opts.color), page=True)
 
 
 _STATS = ("mean", "min", "max")
 
 
 def _grouped(
-    opts: _Options, rows: list[dict[str, Any]], column: str, picked: list[str] | None, fmt: str
+    opts: _Options, rows: Sequence[ListedRow], column: str, picked: list[str] | None, fmt: str
 ) -> None:
     """``runs --group-by``: per value of ``column``, the run count and mean/min/max of each
     numeric summary key (those named by ``--columns summary:KEY`` if given)."""
-    from gitcfg import query
+    from gitcfg import query, runtable
     from gitcfg.diff import MISSING
     from gitcfg.render import csv_text, json_list, table, yaml_list
 
-    query.check_columns(rows, [column, *(picked or [])])
     if picked is not None:
-        metrics = [c[len(query.SUMMARY) :] for c in picked if c.startswith(query.SUMMARY)]
+        metrics: list[str] | None = [
+            c[len(query.SUMMARY) :] for c in picked if c.startswith(query.SUMMARY)
+        ]
     else:
-        metrics = query.numeric_summary_keys(rows)
-    groups = query.group_stats(rows, column, metrics)
+        metrics = None
+    smalls = runtable.grouped_rows(rows, column, [*(picked or [])], metrics)
+    runtable.check_columns(rows, [column, *(picked or [])], smalls)
+    if metrics is None:
+        metrics = query.numeric_summary_keys(smalls)
+    groups = query.group_stats(smalls, column, metrics)
     if fmt in ("json", "yaml"):
         items = []
         for group in groups:

@@ -12,12 +12,32 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitcfg import query
 from gitcfg.errors import GitcfgError
 
 if TYPE_CHECKING:
     from gitcfg.override import Condition
-    from gitcfg.store import ConfigStore
+    from gitcfg.store import ConfigStore, RunRecord
+
+
+def _records(
+    store: ConfigStore, project: str | None, conditions: Sequence[Condition]
+) -> list[RunRecord]:
+    """The runs the page shows, from the listing's stream: filtered as 'gitcfg runs --where'
+    filters (decoding only the columns named), and only the runs kept decoded whole."""
+    import json
+
+    from gitcfg.runtable import where
+    from gitcfg.store import RunRecord
+
+    with store.listing(project) as listing:
+        rows = where(listing.rows, conditions)
+        tip = listing.tip or ""
+    records = []
+    for listed in rows:
+        row = listed.row()
+        meta = json.loads(listed.meta) if listed.meta else {}
+        records.append(RunRecord(listed.ref, row["config"], meta, tip, row["summary"]))
+    return records
 
 
 @dataclass(frozen=True)
@@ -59,12 +79,8 @@ def write_report(
     # histories' few blobs are parsed after the listing, from the cache it loaded
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(read_log, store)
-        records = store.runs(project)
+        records = _records(store, project, conditions)
         log = pending.result()
-    if conditions:  # through the same filter as 'gitcfg runs --where'
-        rows = [query.run_row(record) for record in records]
-        kept = {id(row) for row in query.where(rows, conditions)}
-        records = [r for r, row in zip(records, rows, strict=True) if id(row) in kept]
     if not records:
         where = f" in project {project}" if project else ""
         which = " matching --where" if conditions else ""

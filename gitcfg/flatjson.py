@@ -1,0 +1,254 @@
+"""Stored config files as JSON text, the form listings keep, cache and print.
+
+``to_json(text)`` equals ``json.dumps(load_config(text))`` (``ensure_ascii=False``) in value,
+and byte for byte for every file ``dump_config`` writes. Files in that plain form (one
+``key: value`` line per key, sorted, scalars and flat lists written the way dump_config writes
+them) are translated as text by C string and regex passes over many files at once, with no YAML
+parser and no Python object per value: a listing of 100,000 runs reads 200,000 such files.
+Anything the translation is not sure of (comments, quoting it does not know, nested lists,
+unsorted, repeated or dotted keys, non-ASCII) goes to the full loader.
+
+(The float text of a hand-written file such as ``0.10`` is kept as written, so its JSON reads
+back the same number though it is not the text ``json.dumps`` would write.)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gitcfg.flat import MAX_KEY_LENGTH, find_collision
+
+# The JSON text of a value, as gitcfg prints it: json.dumps with non-ASCII kept.
+encode = json.JSONEncoder(ensure_ascii=False).encode
+
+# -- the plain form, line by line ----------------------------------------------------------------
+# Possessive and atomic groups throughout: nothing here needs backtracking, and sre is then
+# three times faster. A key: what dump_config writes unquoted; JSON needs no escape in it.
+_KEY = r"[A-Za-z_/][A-Za-z0-9_/-]*+(?:\.[A-Za-z0-9_/-]++)*+"
+_END = r"[\n,\]]"
+# A plain string, never one of the words YAML 1.1 or 1.2 resolve to a bool or null (any
+# spelling); only lowercase true/false/null, which are JSON's own, are taken as they are.
+_RESOLVED = r"(?i:yes|no|on|off|y|n|true|false|null)"
+_WORD = (
+    f"(?=[A-Za-z_/])(?:(?!{_RESOLVED}{_END})[A-Za-z_/][A-Za-z0-9_./-]*+"
+    f"|(?:true|false|null)(?={_END}))"
+)
+# Numbers whose text is JSON too (no leading zeros, no '+', not -0, which is the int 0).
+_NUMBER = f"(?=[-0-9])(?!-0{_END})-?+(?:0|[1-9][0-9]*+)(?:\\.[0-9]++(?:e[-+][0-9]++)?+)?+"
+# Single-quoted printable ASCII with no quote or backslash in it, no ': ', ', ', brackets or
+# braces (so no later pass can take part of it for a key, an item or a word).
+_CHAR = r"[ !#-&(-+\--9;-Z^-z|~]"
+_QUOTED = f"'{_CHAR}*+(?:[:,](?! ){_CHAR}*+)*+'"
+_SPECIAL = r"-?\.inf|\.nan"
+# Numbers first (most values), and each alternative looks at the first character before
+# anything costlier: the check of 200,000 files takes a third less.
+_SCALAR = f"(?>{_NUMBER}|{_WORD}|{_QUOTED}|{_SPECIAL})"
+_VALUE = f"(?>{_SCALAR}|\\[(?:{_SCALAR}(?:, {_SCALAR})*+)?\\]|\\{{\\}})"
+_LITERAL = r"(?!(?:true|false|null)[\n,\]])"
+# Between files of a batch: a line of its own ("\0"), whose key sorts before every key.
+_FILE_END = "\0\n"
+_SPECIAL_JSON = {"inf": "Infinity", "nan": "NaN"}
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    plain_file: re.Pattern[str]
+    keys: re.Pattern[str]
+    long_number: re.Pattern[str]
+    string: re.Pattern[str]
+    string_item: re.Pattern[str]
+    list_word: re.Pattern[str]
+    dot_zero_e: re.Pattern[str]
+    special: re.Pattern[str]
+
+
+@functools.cache
+def _re() -> _Patterns:
+    """The patterns, compiled on first use: only a listing that reads files needs them."""
+    return _Patterns(
+        plain_file=re.compile(f"(?:{_KEY}: {_VALUE}\n)++"),
+        keys=re.compile(r"([^\n:]++): [^\n]*+\n"),
+        long_number=re.compile("[0-9]{4301}"),
+        string=re.compile(f": {_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)\n"),
+        list_word=re.compile(r"\[[^\]\n]*?[A-Za-z_/]"),
+        string_item=re.compile(f"(\\[|, ){_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)(?=, |\\])"),
+        # dump_config writes repr(1e-05) as 1.0e-05 (YAML 1.1 wants a dot); JSON takes repr's
+        dot_zero_e=re.compile(r"(: |\[|, )(-?[0-9])\.0e"),
+        special=re.compile(r"(: |\[|, )(-?)\.(inf|nan)(?=\n|, |\])"),
+    )
+
+
+# Replacements are str.format of the match ('{0[1]}' is group 1): a C call per match, where
+# a template ('\1') costs a Python call per match before Python 3.12.
+_STRING = ': "{0[1]}"\n'.format
+_STRING_ITEM = '{0[1]}"{0[2]}"'.format
+_DOT_ZERO_E = "{0[1]}{0[2]}e".format
+
+
+def _special(match: re.Match[str]) -> str:
+    return match.group(1) + match.group(2) + _SPECIAL_JSON[match.group(3)]
+
+
+def _values(text: str) -> str:
+    """Plain-form lines (see ``fast_json``) with each value written as JSON."""
+    patterns = _re()
+    out = patterns.string.sub(_STRING, text.replace("'", '"'))
+    if "[" in out and patterns.list_word.search(out) is not None:
+        out = patterns.string_item.sub(_STRING_ITEM, out)
+    if ".0e" in out:
+        out = patterns.dot_zero_e.sub(_DOT_ZERO_E, out)
+    if ".inf" in out or ".nan" in out:
+        out = patterns.special.sub(_special, out)
+    return out
+
+
+def _translate(text: str) -> str:
+    """JSON members (``k1": v1, "k2": v2, "``) of plain-form text."""
+    return _values(text).replace(": ", '": ').replace("\n", ', "')
+
+
+def _plain(text: str) -> bool:
+    patterns = _re()
+    if patterns.plain_file.fullmatch(text) is None:
+        return False
+    return len(text) <= 4300 or patterns.long_number.search(text) is None
+
+
+def fast_json(text: str) -> str | None:
+    """The JSON text of a config file in dump_config's plain form, else None."""
+    if text == "{}\n":
+        return "{}"
+    if not _plain(text):
+        return None
+    keys = _re().keys.findall(text)
+    # a repeated key is an error for the loader, and so is a key longer than flat allows;
+    # a dotted key might collide with another (a: 1, a.b: 2), which the loader refuses too
+    if len(set(keys)) != len(keys) or max(map(len, keys)) > MAX_KEY_LENGTH:
+        return None
+    if "." in "".join(keys) and find_collision(keys) is not None:
+        return None
+    return '{"' + _translate(text)[:-3] + "}"
+
+
+def fast_json_many(texts: Sequence[str]) -> list[str | None]:
+    """``fast_json`` of each text, translated together line by line.
+
+    Each distinct line of the batch is checked and translated once (files of one store share
+    most lines: the same host, code commit, model...), then every file is put together from
+    its lines' JSON members. Only the lines are ever regex-matched; the files are checked
+    for repeated keys all at once (sorted files have strictly increasing keys) and, those
+    with dotted keys, for collisions.
+    """
+    found: list[str | None] = [None] * len(texts)
+    batch = []
+    for index, text in enumerate(texts):
+        if text == "{}\n":
+            found[index] = "{}"
+        elif text[-1:] == "\n" and "\0" not in text:
+            batch.append(index)
+    if not batch:
+        return found
+    # Files that share most of their lines (meta files, fixed hyperparameters) are read line by
+    # line, each distinct line once; files of mostly their own lines, file by file in one pass.
+    sample = "".join([texts[i] for i in batch[:64]]).split("\n")
+    if len(set(sample)) * 2 < len(sample):
+        _batch_json(texts, batch, found)
+    else:
+        _files_json(texts, batch, found)
+    return found
+
+
+def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
+    """Plain files checked one by one, then their keys and values as one text."""
+    patterns = _re()
+    fullmatch = patterns.plain_file.fullmatch
+    plain = [i for i in batch if fullmatch(texts[i])]
+    if not plain:
+        return
+    joined = _FILE_END.join([texts[i] for i in plain])
+    if len(joined) > 4300 and patterns.long_number.search(joined) is not None:
+        _one_by_one(texts, plain, found)  # a number Python will not read: file by file
+        return
+    keys = _re().keys.findall(joined.replace(_FILE_END, "\0: \n"))
+    if (
+        sum(map(operator.ge, keys, keys[1:])) != len(plain) - 1
+        or "." in "".join(keys)
+        or max(map(len, keys)) > MAX_KEY_LENGTH
+    ):
+        _one_by_one(texts, plain, found)
+        return
+    pieces = _translate(joined.replace(_FILE_END, "\0"))[:-3].split("\0")
+    for index, piece in zip(plain, pieces, strict=True):
+        found[index] = '{"' + piece.removesuffix(', "') + "}"
+
+
+def _batch_json(
+    texts: Sequence[str], batch: list[int], found: list[str | None], *, retry: bool = True
+) -> None:
+    lines = _FILE_END.join([texts[i] for i in batch]).split("\n")
+    lines.pop()  # the empty string after the last newline
+    unique = dict.fromkeys(lines)
+    unique.pop("\0", None)  # the line between two files
+    distinct = "\n".join(unique) + "\n"
+    if not _plain(distinct):  # some file is not in the plain form: the others are
+        plain = [i for i in batch if _plain(texts[i])] if retry else []
+        if plain:
+            _batch_json(texts, plain, found, retry=False)
+        return
+    keys = dict(zip(unique, _re().keys.findall(distinct), strict=True))
+    keys["\0"] = "\0"  # sorts before every key: one key out of order per file boundary
+    in_order = list(map(keys.__getitem__, lines))
+    if (
+        sum(map(operator.ge, in_order, in_order[1:])) != len(batch) - 1
+        or max(map(len, keys.values())) > MAX_KEY_LENGTH
+    ):
+        _one_by_one(texts, batch, found)
+        return
+    if any("." in key for key in keys.values()):
+        # a file whose keys hold dots might have a leaf and a branch (a: 1, a.b: 2)
+        per_file = "\x01".join(in_order).split("\x01\0\x01")
+        if any("." in ks and find_collision(ks.split("\x01")) for ks in per_file):
+            _one_by_one(texts, batch, found)
+            return
+    out = _values(distinct).replace(": ", '": ')
+    members = dict(zip(unique, ('"' + out[:-1].replace("\n", '\n"')).split("\n"), strict=True))
+    members["\0"] = "\0"
+    pieces = ", ".join(map(members.__getitem__, lines)).split(", \0, ")
+    for index, piece in zip(batch, pieces, strict=True):
+        found[index] = "{" + piece + "}"
+
+
+def _one_by_one(
+    texts: Sequence[str], batch: list[int], found: list[str | None]
+) -> list[str | None]:
+    """``fast_json`` file by file: a batch holding a line or a file the batch path is not
+    sure of (each file is then judged alone)."""
+    for index in batch:
+        found[index] = fast_json(texts[index])
+    return found
+
+
+def to_json_many(texts: Sequence[str], sources: Sequence[str]) -> list[str]:
+    """The JSON text of each config file (``sources`` name them in a ``YamlError``)."""
+    found = fast_json_many(texts)
+    return [
+        fast if fast is not None else _loaded(text, source)
+        for fast, text, source in zip(found, texts, sources, strict=True)
+    ]
+
+
+def to_json(text: str, source: str) -> str:
+    """The JSON text of the config file ``text`` (``source`` names it in a ``YamlError``)."""
+    fast = fast_json(text)
+    return fast if fast is not None else _loaded(text, source)
+
+
+def _loaded(text: str, source: str) -> str:
+    from gitcfg.yamlcodec import load_config
+
+    return encode(load_config(text, source))

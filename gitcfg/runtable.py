@@ -1,0 +1,209 @@
+"""``gitcfg runs`` over a listing's rows, holding only the columns each step needs.
+
+A listing keeps every run as JSON texts (``gitcfg.listing.ListedRow``). Filtering, sorting and
+grouping decode, per run, only the columns they name into a small row of the shape
+``gitcfg.query`` works on (``slim``), so the answers are ``query``'s own; the JSON output pastes
+the texts unparsed; the "only what differs" columns come from one pass that keeps, per key,
+its first value and whether another differs (``KeyStats``), never the runs' values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitcfg import query
+from gitcfg.diff import MISSING, same_value
+
+if TYPE_CHECKING:
+    from gitcfg.listing import ListedRow
+    from gitcfg.override import Condition
+
+Row = dict[str, Any]
+_FIELD_NAMES = frozenset(query.ALL_FIELDS) - {"project", "id"}
+
+
+def _part(column: str) -> tuple[str, str | None]:
+    """Which part of a run a column lives in — ``("fields"|"config"|"summary"|"", key)``."""
+    if column.startswith(query.SUMMARY):
+        return "summary", column[len(query.SUMMARY) :]
+    if column.startswith(query.CONFIG):
+        return "config", column[len(query.CONFIG) :]
+    if column in _FIELD_NAMES:
+        return "fields", None
+    if column in ("project", "id"):
+        return "", None
+    return "config", column
+
+
+class Slicer:
+    """Decodes rows into ``query`` rows holding only ``columns`` (``None`` keys: all of a part)."""
+
+    def __init__(self, columns: Iterable[str], *, whole: Iterable[str] = ()) -> None:
+        self.fields = False
+        self.keys: dict[str, set[str] | None] = {"config": set(), "summary": set()}
+        for column in columns:
+            part, key = _part(column)
+            if part == "fields":
+                self.fields = True
+            elif part:
+                wanted = self.keys[part]
+                if wanted is not None and key is not None:
+                    wanted.add(key)
+        for part in whole:
+            self.keys[part] = None
+
+    def __call__(self, row: ListedRow) -> Row:
+        full: Row = json.loads(row.text)
+        slim = full if self.fields else {"project": full["project"], "id": full["id"]}
+        for part in ("config", "summary"):
+            wanted = self.keys[part]
+            if wanted is not None:
+                values = full[part]
+                slim[part] = {k: values[k] for k in wanted if k in values}
+            else:
+                slim[part] = full[part]
+        return slim
+
+
+def where(rows: Sequence[ListedRow], conditions: Sequence[Condition]) -> list[ListedRow]:
+    """The rows meeting every condition (``query.where``'s answer)."""
+    if not conditions:
+        return list(rows)
+    slim = Slicer(c.key for c in conditions)
+    tests = [(query.getter(c.key), c.test) for c in conditions]
+    kept = []
+    for row in rows:
+        small = slim(row)
+        if all(test(get(small)) for get, test in tests):
+            kept.append(row)
+    return kept
+
+
+def sort(rows: Sequence[ListedRow], column: str, *, descending: bool) -> list[ListedRow]:
+    """``rows`` sorted by ``column`` as ``query.sort_rows`` sorts (absent last either way);
+    ``UnknownColumnError`` if no row has such a column."""
+    slim = Slicer([column])
+    smalls = []
+    for index, row in enumerate(rows):
+        small = slim(row)
+        small["\0index"] = index
+        smalls.append(small)
+    check_columns(rows, [column], smalls)
+    return [
+        rows[small["\0index"]] for small in query.sort_rows(smalls, column, descending=descending)
+    ]
+
+
+class KeyStats:
+    """What one pass over the rows learns about their columns: every config and summary key,
+    which of them differ among the rows, and which meta fields (name, group, ...) are used."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        # key -> [first value, rows holding the key, differs]
+        self.seen: dict[str, dict[str, list[Any]]] = {"config": {}, "summary": {}}
+        self.meta_used: set[str] = set()
+
+    def add(self, row: Row) -> None:
+        self.rows += 1
+        for name in query.META_FIELDS:
+            if row.get(name) is not None:
+                self.meta_used.add(name)
+        for part in ("config", "summary"):
+            seen = self.seen[part]
+            for key, item in row[part].items():
+                state = seen.get(key)
+                if state is None:
+                    seen[key] = [item, 1, False]
+                else:
+                    state[1] += 1
+                    if not state[2] and not same_value(item, state[0]):
+                        state[2] = True
+
+    def keys(self, part: str) -> list[str]:
+        return sorted(self.seen[part])
+
+    def differing(self, part: str) -> list[str]:
+        """``query.differing_keys``: keys whose value (absent counts) is not the same in all."""
+        if self.rows < 2:
+            return self.keys(part)
+        return sorted(
+            k for k, (_, n, differs) in self.seen[part].items() if differs or n != self.rows
+        )
+
+    def default_columns(self, *, only_differing: bool) -> list[str]:
+        """``query.default_columns`` of the rows seen."""
+        pick = self.differing if only_differing else self.keys
+        fields = query.DEFAULT_FIELDS if only_differing else query.FIELDS
+        return [
+            *fields,
+            *(name for name in query.META_FIELDS if name in self.meta_used),
+            *(query.config_column(k) for k in pick("config")),
+            *(query.summary_column(k) for k in pick("summary")),
+        ]
+
+    def check(self, columns: Sequence[str]) -> None:
+        """``query.check_columns`` against the keys seen."""
+        query.check_known(columns, self.seen["config"], self.seen["summary"])
+
+
+def key_stats(rows: Iterable[ListedRow]) -> KeyStats:
+    """One pass over ``rows``, each decoded and dropped in turn."""
+    stats = KeyStats()
+    slim = Slicer(["name"], whole=("config", "summary"))
+    for row in rows:
+        stats.add(slim(row))
+    return stats
+
+
+def check_columns(rows: Iterable[ListedRow], columns: Sequence[str], smalls: Sequence[Row]) -> None:
+    """``UnknownColumnError`` for a column no row has; ``smalls`` (rows decoded with those
+    columns) answer the common case, the full pass over ``rows`` only names what is there."""
+    missing = [
+        c
+        for c in columns
+        if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
+    ]
+    getters = [(c, query.getter(c)) for c in missing]
+    absent = [c for c, get in getters if all(get(small) is MISSING for small in smalls)]
+    if absent:
+        key_stats(rows).check(absent)
+
+
+def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:
+    """``render.json_list_chunks`` of the rows, from their texts."""
+    if not rows:
+        yield "[]\n"
+        return
+    for start in range(0, len(rows), per_chunk):
+        body = ",\n".join([row.text for row in rows[start : start + per_chunk]])
+        end = "\n]\n" if start + per_chunk >= len(rows) else ""
+        yield ("[\n" if start == 0 else ",\n") + body + end
+
+
+def full_rows(rows: Sequence[ListedRow], per_page: int = 1000) -> Iterator[list[Row]]:
+    """The rows decoded whole (``query.run_row``'s shape), a page at a time."""
+    slim = Slicer(["name"], whole=("config", "summary"))
+    for start in range(0, len(rows), per_page):
+        yield [slim(row) for row in rows[start : start + per_page]]
+
+
+def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[Row, list[Any]]]:
+    """Each row (decoded with ``columns`` only) and its values in ``columns``."""
+    slim = Slicer(columns)
+    getters = [query.getter(c) for c in columns]
+    for row in rows:
+        small = slim(row)
+        yield small, [get(small) for get in getters]
+
+
+def grouped_rows(
+    rows: Iterable[ListedRow], column: str, columns: Sequence[str], metrics: Sequence[str] | None
+) -> list[Row]:
+    """Rows holding only ``column``, ``columns`` and the summary ``metrics`` (every summary key
+    when None), for ``query.group_stats``."""
+    whole = ("summary",) if metrics is None else ()
+    slim = Slicer([column, *columns, *(query.SUMMARY + m for m in metrics or ())], whole=whole)
+    return [slim(row) for row in rows]

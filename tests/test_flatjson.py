@@ -1,0 +1,147 @@
+"""The YAML-to-JSON translation of listings: always the full loader's answer, as JSON text."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gitcfg.errors import YamlError
+from gitcfg.flat import flatten, is_valid_key
+from gitcfg.flatjson import encode, fast_json, fast_json_many, to_json, to_json_many
+from gitcfg.yamlcodec import dump_config, load_config
+from tests.test_yamlcodec import TRICKY
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal in type and value; nan equals nan, -0.0 differs from 0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def loaded(text: str) -> str | YamlError:
+    """What the listing must give for ``text``: json.dumps of the loader's answer, or its error."""
+    try:
+        return encode(load_config(text, "f"))
+    except YamlError as exc:
+        return exc
+
+
+_keys = st.one_of(
+    st.sampled_from(["a", "a.b", "a.b.c", "lr", "lr0", "b", "model.depth", "_x", "/p", "x-y"]),
+    st.sampled_from(TRICKY),
+    st.text(min_size=1, max_size=8),
+).filter(is_valid_key)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, 1e-05, 1e300, 1e16, -1e-300, 5e-324, 0.1, 10**20 + 0.5]),
+    st.text(max_size=12),
+    st.sampled_from(TRICKY),
+)
+_values = st.one_of(_scalars, st.lists(_scalars, max_size=4), st.lists(st.lists(_scalars)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=10))
+def test_files_dump_config_writes_are_json_dumps_of_the_loader_byte_for_byte(
+    config: dict[str, Any],
+) -> None:
+    try:
+        text = dump_config(flatten(config))
+    except Exception:  # a collision or a value dump_config refuses: not a file it writes
+        return
+    expected = encode(load_config(text, "f"))
+    assert to_json(text, "f") == expected
+    fast = fast_json(text)
+    assert fast is None or fast == expected
+
+
+# Hand-written lines: tokens the translation knows and tokens it must not take for them.
+_tokens = st.sampled_from(
+    [
+        *("1", "-1", "0", "-0", "007", "1.5", "0.10", "-0.0", "1.0e-05", "1e-05", "1.5e+20"),
+        *("1.e3", "1.0e+16", "-1.0e-05"),
+        *(".inf", "-.inf", ".nan", ".NaN", "+1", "0x1F", "1_000", "12:30", "2024-01-01"),
+        *("true", "false", "null", "True", "NULL", "yes", "no", "on", "Off", "y", "n", "~"),
+        *("resnet", "ds-0", "a.b", "/x/y", "_", "a b", "x#y", "x #y", "x: y", "&a", "*a", "!t"),
+        *("'q'", "'it''s'", "''", "'a: b'", "'a, b'", "'[x'", "'\"'", "'\\'", '"d"', '"\\x41"'),
+        *("[]", "[1, 2]", "[a, b]", "[no, 1]", "[[1]]", "[1,2]", "[ 1 ]", "{}", "{a: 1}", "[-0]"),
+        *("[true, null]", "[1.0e-05, .inf]", "[x, 'y']", "é", "'é'", ""),
+    ]
+)
+_line_keys = st.sampled_from(["a", "b", "a.b", "a.b.c", "b.a", "lr", "z", "'q k'", "1", "true"])
+_lines = st.lists(st.tuples(_line_keys, _tokens), min_size=1, max_size=6)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_lines, st.sampled_from(["\n", "  # note\n", " \n"]))
+@example([("a", "1"), ("a", "2")], "\n")  # a repeated key
+@example([("a", "1"), ("a.b", "2")], "\n")  # a leaf and a branch
+@example([("b", "1"), ("a", "resnet")], "\n")  # unsorted, still fine
+@example([("a", "no")], "\n")
+@example([("a", "[1, no]")], "\n")
+def test_hand_written_files_read_as_the_loader_reads_them(
+    lines: list[tuple[str, str]], end: str
+) -> None:
+    text = "".join(f"{key}: {token}{end}" for key, token in lines)
+    expected = loaded(text)
+    fast = fast_json(text)
+    if isinstance(expected, YamlError):
+        assert fast is None
+        with pytest.raises(YamlError):
+            to_json(text, "f")
+        return
+    if fast is not None:  # the same values (a hand-written 0.10 stays 0.10 in the text)
+        assert same(json.loads(fast), json.loads(expected)), (text, fast, expected)
+    assert same(json.loads(to_json(text, "f")), json.loads(expected))
+
+
+_files = _lines.map(lambda lines: "".join(f"{key}: {token}\n" for key, token in lines))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_files, st.just("{}\n"), st.just("a: 1")), max_size=8))
+def test_a_batch_answers_as_each_file_alone(texts: list[str]) -> None:
+    assert fast_json_many(texts) == [fast_json(text) for text in texts]
+
+
+def test_the_plain_form_is_translated_without_the_loader() -> None:
+    text = dump_config(
+        {
+            "lr": 1e-05,
+            "big": 1e16,
+            "model": "resnet",
+            "answer": "no",
+            "path": "/data/x",
+            "layers": [64, "relu", None, True, 0.5, float("inf")],
+            "nan": float("nan"),
+            "empty": [],
+            "when": "2026-01-01T00:00:00+00:00",
+            "size": -3,
+        }
+    )
+    fast = fast_json(text)
+    assert fast == encode(load_config(text, "f"))
+    assert fast is not None and '"lr": 1e-05' in fast and '"nan": NaN' in fast
+    assert fast_json("{}\n") == "{}"
+
+
+def test_errors_name_the_file() -> None:
+    with pytest.raises(YamlError, match=r"p/config\.yaml"):
+        to_json_many(["a: 1\n", "a: [\n"], ["p/meta.yaml", "p/config.yaml"])
