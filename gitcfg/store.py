@@ -37,6 +37,8 @@ from gitcfg.errors import (
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret
 from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
+from gitcfg.git.process import start_git
+from gitcfg.git.repo import config_command, parse_config
 from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
@@ -124,8 +126,15 @@ class ConfigStore:
     def open(cls, repo: str | os.PathLike[str] | None = None) -> ConfigStore:
         """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd."""
         explicit = repo if repo is not None else os.environ.get("GITCFG_REPO") or None
-        git_repo = GitRepo.discover(explicit if explicit is not None else Path.cwd())
-        config = git_repo.config_values(f"^({SETTINGS}|gitcfg\\..*|gc\\.auto)$")
+        where = Path(explicit) if explicit is not None else Path.cwd()
+        # git config runs beside rev-parse: both find the same repository from ``where``
+        listing = config_command(f"^({SETTINGS}|gitcfg\\..*|gc\\.auto)$")
+        pending = start_git(listing, where) if where.is_dir() else None
+        try:
+            git_repo = GitRepo.discover(where)
+        finally:
+            out = pending.communicate()[0] if pending is not None else None
+        config = parse_config(out) if out is not None else git_repo.config_values(listing[-1])
         git_repo.apply_settings(config)
         branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
         _check_branch(branch)

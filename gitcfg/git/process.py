@@ -59,3 +59,19 @@ def run_git(
         detail = message[-1] if message else f"exit code {proc.returncode}"
         raise RepositoryError(f"git {args[0]} failed: {detail}")
     return proc
+
+
+def start_git(args: Sequence[str], cwd: str | os.PathLike[str]) -> subprocess.Popen[bytes] | None:
+    """Start one git command whose output is read later (``communicate``), so that it runs
+    beside other work; None if it cannot start (the caller's next git call says why)."""
+    try:
+        return subprocess.Popen(
+            git_command(args),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+    except OSError:
+        return None

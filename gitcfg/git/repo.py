@@ -126,13 +126,7 @@ class GitRepo:
 
     def config_values(self, pattern: str) -> dict[str, str]:
         """Git config entries whose names match the regex ``pattern`` (last value wins)."""
-        proc = self.git("config", "-z", "--get-regexp", pattern, check=False)
-        values: dict[str, str] = {}
-        for item in proc.stdout.decode(errors="replace").split("\0"):
-            if item:
-                name, _, value = item.partition("\n")
-                values[name] = value
-        return values
+        return parse_config(self.git(*config_command(pattern), check=False).stdout)
 
     def apply_settings(self, config: Mapping[str, str]) -> None:
         """Take git's durability and locking settings from ``config`` (see ``SETTINGS``)."""
@@ -286,6 +280,21 @@ SETTINGS = (
     r"user\.(name|email)|gc\.(autodetach|autopacklimit)|"
     r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
 )
+
+
+def config_command(pattern: str) -> list[str]:
+    """The git arguments that list config entries matching ``pattern``, NUL-separated."""
+    return ["config", "-z", "--get-regexp", pattern]
+
+
+def parse_config(out: bytes) -> dict[str, str]:
+    """``git config -z --get-regexp`` output as a dict (the last value of a name wins)."""
+    values: dict[str, str] = {}
+    for item in out.decode(errors="replace").split("\0"):
+        if item:
+            name, _, value = item.partition("\n")
+            values[name] = value
+    return values
 
 
 def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> Identity:
