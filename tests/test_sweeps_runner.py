@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -362,3 +363,21 @@ def test_failed_points_make_the_sweep_fail_after_all_ran(repo: Path) -> None:
     assert "Error: 1 of 3 run(s) exited non-zero" in result.stderr
     statuses = sorted((r.config["n"], r.meta["exit_status"]) for r in sweep_runs(repo))
     assert statuses == [(0, 0), (1, 1), (2, 0)]
+
+
+def test_each_points_times_are_its_programs_own(repo: Path) -> None:
+    """A point's run is finished after the next point's program has started (so the commit
+    overlaps it), but its duration and end time are still those of its own program: one after
+    another with -j 1, the runs do not overlap, and each lasted about as long as it slept."""
+    nap = "import sys, time; time.sleep(float(sys.argv[1].split('=')[1]))"
+    argv = [sys.executable, "-c", nap, "${args_no_hyphens}"]
+    result = gitcfg(repo, "sweep", "nap=0.3,0.4,0.5", "-j", "1", "--", *argv)
+    assert result.returncode == 0, result.stderr
+    runs = sorted(ConfigStore.open(repo).runs(), key=lambda r: r.meta["sweep_point"])
+    assert [r.config["nap"] for r in runs] == [0.3, 0.4, 0.5]
+    for record in runs:
+        assert record.meta["exit_status"] == 0
+        assert record.config["nap"] <= record.meta["duration"] < record.config["nap"] + 0.25
+    for before, after in itertools.pairwise(runs):
+        assert before.meta["finished"] <= after.meta["started"], (before.meta, after.meta)
+    assert_fsck_clean(repo)

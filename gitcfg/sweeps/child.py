@@ -136,17 +136,29 @@ class ChildRun:
         )
         return env
 
-    def finish(self, returncode: int, extra_meta: Mapping[str, Any] | None = None) -> None:
+    def ended(self) -> tuple[float, str]:
+        """The moment the program ended, for ``finish(at=...)``: monotonic clock and ISO time."""
+        from gitcfg.provenance import now_iso
+
+        return time.monotonic(), now_iso()
+
+    def finish(
+        self,
+        returncode: int,
+        extra_meta: Mapping[str, Any] | None = None,
+        *,
+        at: tuple[float, str] | None = None,
+    ) -> None:
         """Commit exit status, duration and the results file; remove the temporary files.
 
         ``returncode`` is Popen's: negative for a signal, recorded as the shell does (128+N).
+        ``at`` is when the program ended (``ended()``), if that was before this call.
         """
-        from gitcfg.provenance import now_iso
-
+        end, finished = at if at is not None else self.ended()
         meta: dict[str, Any] = {
             "exit_status": 128 - returncode if returncode < 0 else returncode,
-            "duration": round(time.monotonic() - self.started, 3),
-            "finished": now_iso(),
+            "duration": round(end - self.started, 3),
+            "finished": finished,
         }
         if returncode < 0:
             meta["signal"] = signal.Signals(-returncode).name

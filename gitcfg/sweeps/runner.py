@@ -41,6 +41,17 @@ class Outcome:
     metric: float | None
 
 
+@dataclass(frozen=True)
+class _Ended:
+    """A point whose program has ended, its run not yet finished in the store."""
+
+    index: int
+    point: Point
+    child: ChildRun
+    returncode: int
+    at: tuple[float, str]  # when it ended: monotonic clock, ISO time
+
+
 class SweepRunner:
     """Runs a ``Plan`` in ``project`` of ``store``; ``run()`` returns the outcomes."""
 
@@ -83,14 +94,34 @@ class SweepRunner:
         return sorted(self.outcomes, key=lambda o: o.index)
 
     def _worker(self) -> None:
-        while self._stopping is None:
-            with self._store_lock:
-                item = self.plan.next()
-            if item is None:
-                return
-            self._run_point(*item)
+        # A point's end-of-run commit is made once the worker's next program has started: the
+        # commit overlaps with that program instead of keeping its slot idle. Bayes waits for
+        # each result before it asks for the next point, so there it is made at once.
+        adaptive = self.plan.spec.method == "bayes"
+        ended: _Ended | None = None
+        try:
+            while self._stopping is None:
+                with self._store_lock:
+                    item = self.plan.next()
+                if item is None:
+                    return
+                started = self._start_point(*item)
+                if ended is not None:
+                    self._finish(ended)
+                    ended = None
+                if started is None:
+                    continue
+                ended = self._wait(*started)
+                if adaptive:
+                    self._finish(ended)
+                    ended = None
+        finally:
+            if ended is not None:
+                self._finish(ended)
 
-    def _run_point(self, index: int, point: Point) -> None:
+    def _start_point(
+        self, index: int, point: Point
+    ) -> tuple[int, Point, ChildRun, subprocess.Popen[bytes] | None] | None:
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
@@ -108,30 +139,44 @@ class SweepRunner:
             )
         if self.on_start is not None:
             self.on_start(index, child.ref, argv)
-        returncode = self._spawn(child)
+        return index, point, child, self._spawn(child)
+
+    def _wait(
+        self, index: int, point: Point, child: ChildRun, process: subprocess.Popen[bytes] | None
+    ) -> _Ended:
+        if process is None:
+            returncode = 127
+        else:
+            try:
+                returncode = process.wait()
+            finally:
+                self._live.discard(process)
+        return _Ended(index, point, child, returncode, child.ended())
+
+    def _finish(self, ended: _Ended) -> None:
+        spec = self.plan.spec
         metric = None
         with self._store_lock:
-            child.finish(returncode)
+            ended.child.finish(ended.returncode, at=ended.at)
             if spec.metric_name is not None:
-                metric = metric_of(self.store.read(child.ref), spec.metric_name)
-        self.plan.done(index, metric)
-        status = 128 - returncode if returncode < 0 else returncode
-        self.outcomes.append(Outcome(index, child.ref, point, status, metric))
+                metric = metric_of(self.store.read(ended.child.ref), spec.metric_name)
+        self.plan.done(ended.index, metric)
+        code = ended.returncode
+        status = 128 - code if code < 0 else code
+        self.outcomes.append(Outcome(ended.index, ended.child.ref, ended.point, status, metric))
 
-    def _spawn(self, child: ChildRun) -> int:
+    def _spawn(self, child: ChildRun) -> subprocess.Popen[bytes] | None:
+        """Start the point's program; None (exit status 127) if it cannot start."""
         try:
             process = subprocess.Popen(child.argv, env=child.env())
         except OSError as exc:
             note(f"could not start {child.argv[0]!r} for run {child.ref}: {exc.strerror}")
-            return 127
+            return None
         self._live.add(process)
-        try:
-            if self._stopping is not None:  # stopped while this one was being created
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(self._stopping)
-            return process.wait()
-        finally:
-            self._live.discard(process)
+        if self._stopping is not None:  # stopped while this one was being created
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(self._stopping)
+        return process
 
     @contextlib.contextmanager
     def _forwarding(self) -> Iterator[None]:
