@@ -43,6 +43,7 @@ from gitcfg.layout import (
     RunRef,
     parse_run_dir,
 )
+from gitcfg.query import meta_members
 
 if TYPE_CHECKING:
     from gitcfg.git import GitRepo
@@ -111,17 +112,7 @@ def parse_blobs(
 
 def _head(meta: Mapping[str, Any]) -> str:
     """The members of a run's row taken from its meta.yaml, as JSON text."""
-    fields = {
-        "created": meta.get("started"),
-        "code_commit": meta.get("code_commit"),
-        "dirty": bool(meta.get("dirty", False)),
-        "name": meta.get("name"),
-        "group": meta.get("group"),
-        "job_type": meta.get("job_type"),
-        "tags": meta.get("tags"),
-        "notes": meta.get("notes"),
-    }
-    return encode(fields)[1:-1]
+    return encode(meta_members(meta))[1:-1]
 
 
 # The members of a meta file's JSON text that make a row's fixed columns. Only for text from

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +46,18 @@ CONFIG = "config:"
 
 def run_row(record: RunRecord) -> Row:
     """The JSON shape of one run, from its stored config, summary and ``meta.yaml``."""
-    meta = record.meta
     return {
         "project": record.ref.project,
         "id": record.ref.id,
+        **meta_members(record.meta),
+        "config": record.config,
+        "summary": record.summary,
+    }
+
+
+def meta_members(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The members of a run's row that come from its ``meta.yaml``, in the row's order."""
+    return {
         "created": meta.get("started"),
         "code_commit": meta.get("code_commit"),
         "dirty": bool(meta.get("dirty", False)),
@@ -58,8 +66,6 @@ def run_row(record: RunRecord) -> Row:
         "job_type": meta.get("job_type"),
         "tags": meta.get("tags"),
         "notes": meta.get("notes"),
-        "config": record.config,
-        "summary": record.summary,
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pytest
@@ -15,21 +14,20 @@ from gitcfg.flat import flatten, is_valid_key
 from gitcfg.flatjson import encode, fast_json, fast_json_many, to_json, to_json_many
 from gitcfg.yamlcodec import dump_config, load_config
 from tests.test_yamlcodec import TRICKY
+from tests.test_yamlcodec import same as same_value
 
 
 def same(a: Any, b: Any) -> bool:
-    """Equal in type and value; nan equals nan, -0.0 differs from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (
-            a == b and math.copysign(1, a) == math.copysign(1, b)
-        )
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return bool(a == b)
+    """Equal in type and value (see test_yamlcodec), and every mapping's keys in one order."""
+    return same_value(a, b) and _order(a) == _order(b)
+
+
+def _order(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(key, _order(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_order(item) for item in value]
+    return None
 
 
 def loaded(text: str) -> str | YamlError:
