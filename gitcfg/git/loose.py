@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import zlib
 from pathlib import Path
@@ -20,7 +21,6 @@ from pathlib import Path
 from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 
-_HEX = frozenset("0123456789abcdef")
 _TMP_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # A fan-out directory that 'git prune-packed' removes between our mkdir and open is made again;
 # a few rounds are plenty, since gc removes only directories it has just emptied.
@@ -137,18 +137,14 @@ class LooseObjects:
         """git's own test for ``gc --auto``: more than ``limit`` loose objects, estimated from
         the fan-out directory 17 (over ceil(limit / 256) object files there)."""
         threshold = -(-limit // 256)
-        hex_length = self.algo.hexsz - 2
         try:
             names = os.listdir(self.objects_dir / "17")
         except FileNotFoundError:
             return False
-        found = 0
-        for name in names:
-            if len(name) == hex_length and all(c in _HEX for c in name):
-                found += 1
-                if found > threshold:
-                    return True
-        return False
+        if len(names) <= threshold:
+            return False
+        object_name = re.compile(f"[0-9a-f]{{{self.algo.hexsz - 2}}}").fullmatch
+        return sum(1 for name in names if object_name(name)) > threshold
 
 
 def _tmp_name() -> str:
