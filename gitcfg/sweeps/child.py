@@ -18,8 +18,9 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -244,15 +245,26 @@ def _forwarding(process: subprocess.Popen[bytes]) -> Iterator[None]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signum)
 
+    with handling(forward):
+        yield
+
+
+@contextlib.contextmanager
+def handling(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``handler`` for the ``FORWARDED`` signals while inside, the previous handlers after.
+
+    Only the main thread may set handlers (Python delivers signals there); elsewhere this
+    changes nothing.
+    """
     previous = {}
-    for signum in FORWARDED:
-        with contextlib.suppress(ValueError, OSError):  # not the main thread
-            previous[signum] = signal.signal(signum, forward)
+    if threading.current_thread() is threading.main_thread():
+        for signum in FORWARDED:
+            previous[signum] = signal.signal(signum, handler)
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)
 
 
 def terminal_delivers() -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.sweeps.child import FORWARDED, ChildRun, note, terminal_delivers
+from gitcfg.sweeps.child import ChildRun, handling, note, terminal_delivers
 from gitcfg.sweeps.command import build_command
 from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs
 from gitcfg.sweeps.strategies import Point
@@ -189,15 +189,8 @@ class SweepRunner:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signum)
 
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in FORWARDED:
-                previous[signum] = signal.signal(signum, stop)
-        try:
+        with handling(stop):
             yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
 
 def sweep_table(
