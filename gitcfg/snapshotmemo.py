@@ -43,6 +43,10 @@ def _stat(path: str) -> _Stat:
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_mode]
 
 
+def _index_stat(repo: GitRepo) -> _Stat:
+    return _stat(str(repo.git_dir / "index"))
+
+
 @dataclass
 class Observation:
     """What the work tree looked like just before git was asked about it."""
@@ -80,7 +84,7 @@ def observe(repo: GitRepo, head: str | None, entry: str | None) -> Observation |
     dirs = untracked_stamps(repo)
     if dirs is None:
         return None
-    index = _stat(str(repo.git_dir / "index"))
+    index = _index_stat(repo)
     return Observation(since, head, entry, index, files, dirs)
 
 
@@ -88,7 +92,7 @@ def remember(repo: GitRepo, seen: Observation, snapshot: str, left_out: tuple[st
     """Remember that the tree ``seen`` (with its untracked files noted) gave ``snapshot``."""
     if seen.untracked is None:
         return
-    if _stat(str(repo.git_dir / "index")) != seen.index:
+    if _index_stat(repo) != seen.index:
         return  # git status refreshed the index (or someone changed it): next time
     dirs = not_ignored(repo, seen.dirs)
     if dirs is None:
@@ -130,7 +134,7 @@ def recall(
             record["version"] != _VERSION
             or record["head"] != head
             or record["entry"] != entry
-            or record["index"] != _stat(str(repo.git_dir / "index"))
+            or record["index"] != _index_stat(repo)
         ):
             return None
         top = str(repo.worktree)
@@ -144,12 +148,6 @@ def recall(
         return str(record["snapshot"]), tuple(record["left_out"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no memo, or not one this version wrote
-
-
-def forget(repo: GitRepo) -> None:
-    """Drop the memo (the remembered snapshot is gone)."""
-    with contextlib.suppress(OSError):
-        (repo.git_dir / _MEMO).unlink()
 
 
 def _now_on_disk(repo: GitRepo) -> int | None:
