@@ -162,6 +162,6 @@ def _mkdir(directory: str) -> None:
         os.mkdir(directory)
 
 
-def _unlink(path: str | Path) -> None:
+def _unlink(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
