@@ -18,7 +18,7 @@ import functools
 import json
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from gitcfg.flat import MAX_KEY_LENGTH, find_collision
@@ -209,7 +209,7 @@ def _batch_json(
     ):
         _one_by_one(texts, batch, found)
         return
-    if any("." in key for key in keys.values()):
+    if _may_collide(keys.values()):
         # a file whose keys hold dots might have a leaf and a branch (a: 1, a.b: 2)
         per_file = "\x01".join(in_order).split("\x01\0\x01")
         if any("." in ks and find_collision(ks.split("\x01")) for ks in per_file):
@@ -221,6 +221,24 @@ def _batch_json(
     pieces = ", ".join(map(members.__getitem__, lines)).split(", \0, ")
     for index, piece in zip(batch, pieces, strict=True):
         found[index] = "{" + piece + "}"
+
+
+def _may_collide(keys: Iterable[str]) -> bool:
+    """Whether some key is a dotted parent of another among ``keys`` (all files of a batch).
+
+    Checked over the batch's distinct keys, so a batch with no such pair needs no file-by-file
+    look: most batches, as a store's files share their keys.
+    """
+    distinct = set(keys)
+    parents = {key[:i] for key in distinct if "." in key for i in _dots(key)}
+    return not parents.isdisjoint(distinct)
+
+
+def _dots(key: str) -> Iterator[int]:
+    at = key.find(".")
+    while at >= 0:
+        yield at
+        at = key.find(".", at + 1)
 
 
 def _one_by_one(

@@ -63,8 +63,9 @@ def parse_run_dir(path: str) -> RunRef | None:
     parts = path.split("/")
     if len(parts) != RUN_DEPTH:
         return None
-    ref = RunRef(parts[0], parts[-1])
-    return ref if ref.shards == tuple(parts[1:-1]) else None
+    # the shards checked before a RunRef is made: a listing parses 100,000 directories
+    shards = hashlib.sha1(parts[-1].encode()).hexdigest()[:SHARD_LEVELS]
+    return RunRef(parts[0], parts[-1]) if parts[1:-1] == list(shards) else None
 
 
 def parse_run_path(path: str) -> tuple[RunRef, str] | None:

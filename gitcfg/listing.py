@@ -34,7 +34,7 @@ from gitcfg.errors import CorruptStoreError, YamlError
 from gitcfg.flatjson import encode, fast_json_many, to_json
 from gitcfg.git import ObjectReader
 from gitcfg.git.catfile import BlobStream
-from gitcfg.git.process import git_command, git_env
+from gitcfg.git.process import git_command, git_env, widen_pipe
 from gitcfg.layout import (
     CONFIG_FILE,
     META_FILE,
@@ -171,6 +171,7 @@ def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterato
         env=git_env({"GIT_LITERAL_PATHSPECS": "1"}),
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
+    widen_pipe(proc.stdout.fileno())
     last_dir = ""
     ref: RunRef | None = None
     files: dict[str, str] = {}

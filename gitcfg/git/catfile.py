@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from gitcfg.errors import CorruptStoreError
-from gitcfg.git.process import git_command, git_env
+from gitcfg.git.process import git_command, git_env, widen_pipe
 
 
 class ObjectReader:
@@ -111,6 +111,7 @@ class BlobStream:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin = self._proc.stdin
         self._fd = self._proc.stdout.fileno()
+        widen_pipe(self._fd)
         self._limit = limit
         self._pending: list[bytes] = []  # pieces read, not yet taken
         self._size = 0

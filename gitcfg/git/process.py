@@ -7,6 +7,8 @@ program the user configured (githooks(5) lists fsmonitor as a hook too).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 from collections.abc import Sequence
@@ -15,6 +17,9 @@ from gitcfg.errors import RepositoryError
 
 # Prepended to every git command gitcfg runs.
 SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
+_PIPE_SIZE = 1 << 20
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -75,3 +80,11 @@ def start_git(args: Sequence[str], cwd: str | os.PathLike[str]) -> subprocess.Po
         )
     except OSError:
         return None
+
+
+def widen_pipe(fd: int) -> None:
+    """Let the pipe ``fd`` hold 1 MiB instead of 64 KiB: a listing that reads tens of megabytes
+    from git then trades a hundred large pieces with it, not thousands of small ones, and
+    spends a second less switching (Linux only; elsewhere the pipe stays as it was)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
