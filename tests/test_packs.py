@@ -209,25 +209,29 @@ def test_a_damaged_pack_entry_is_never_returned(
     repo: Path, cat_file_starts: Callable[[], int]
 ) -> None:
     blob = git(repo, "rev-parse", "HEAD:train.py").strip()
-    git(repo, "repack", "-adf", "-q")
-    # A second pack with the same object, damaged and newer: read first, so it must be refused.
     (repo / "other.txt").write_text("other\n")
     git(repo, "add", "other.txt")
     git(repo, "commit", "-q", "-m", "other")
-    packed = subprocess.run(
-        ["git", "pack-objects", "-q", str(repo / ".git" / "objects" / "pack" / "pack")],
-        cwd=repo,
-        input=f"{blob}\n".encode(),
-        capture_output=True,
-        check=True,
-    )
-    bad = repo / ".git" / "objects" / "pack" / f"pack-{packed.stdout.decode().strip()}.pack"
+    pack_dir = repo / ".git" / "objects" / "pack"
+
+    def pack(objects: str) -> Path:
+        name = subprocess.run(
+            ["git", "pack-objects", "-q", str(pack_dir / "pack")],
+            cwd=repo, input=objects.encode(), capture_output=True, check=True,
+        ).stdout.decode().strip()  # fmt: skip
+        return pack_dir / f"pack-{name}.pack"
+
+    pack(f"{blob}\n")  # a sound copy, alone in its pack
+    # Every object again, the blob damaged: the largest pack, so the reader looks there first.
+    everything = git(repo, "rev-list", "--objects", "--all")
+    bad = pack("".join(line.split()[0] + "\n" for line in everything.splitlines()))
+    listed = git(repo, "verify-pack", "-v", str(bad.with_suffix(".idx")))
+    size, offset = next(line.split()[3:5] for line in listed.splitlines() if line.startswith(blob))
+    git(repo, "prune-packed")  # no loose copy to read instead
     raw = bytearray(bad.read_bytes())
-    raw[12 + 2] ^= 0x55  # inside the first entry's deflated data, past its 2-byte header
+    raw[int(offset) + int(size) - 1] ^= 0x55  # the entry's zlib checksum
     os.chmod(bad, 0o644)
     bad.write_bytes(bytes(raw))
-    future = bad.stat().st_mtime + 60
-    os.utime(bad.with_suffix(".idx"), (future, future))  # searched first: newest index
     r = GitRepo.discover(repo)
     with ObjectReader(r) as reader:
         assert r.read_object(blob, reader) == ("blob", b"print('training')\n")

@@ -11,6 +11,7 @@ touched name buckets), which never changes for a given pack name (git names pack
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import threading
@@ -39,37 +40,56 @@ class _PackMiss(Exception):
     """The pack reader cannot vouch for an object; the caller falls back to cat-file."""
 
 
+class _Unreadable(_PackMiss):
+    """An index the reader does not take (version 1, damaged): its pack is left to cat-file."""
+
+
 class PackIndex:
-    """One version-2 ``.idx`` file: its fan-out table, read at open, and name buckets on demand."""
+    """One version-2 ``.idx`` file: its fan-out table, read when first searched, and name
+    buckets on demand. A run reads a few objects, most found in the first pack searched, so
+    the other packs' indexes are never opened."""
 
     def __init__(self, idx_path: Path, rawsz: int = 20) -> None:
         self.idx_path = idx_path
         self.rawsz = rawsz
         self.pack_path = idx_path.with_suffix(".pack")
-        fd = os.open(idx_path, os.O_RDONLY)
+        self._fanout: tuple[int, ...] | None = None
+        self.usable = True
+
+    def _load(self) -> tuple[int, ...]:
+        rawsz, idx_path = self.rawsz, self.idx_path
+        try:
+            fd = os.open(idx_path, os.O_RDONLY)
+        except OSError as exc:
+            self.usable = False
+            raise _Unreadable(f"{idx_path} cannot be opened") from exc
         try:
             stat = os.fstat(fd)
             head = os.pread(fd, _IDX_HEADER, 0)
-            self.pack_checksum = os.pread(fd, rawsz, stat.st_size - 2 * rawsz)
+            self.pack_checksum = os.pread(fd, rawsz, max(0, stat.st_size - 2 * rawsz))
         finally:
             os.close(fd)
+        self.usable = False  # until every check below has passed
         # Version 1 has no magic; the fallback reads those packs.
         if len(head) != _IDX_HEADER or head[:8] != _IDX_MAGIC + b"\0\0\0\2":
-            raise _PackMiss(f"{idx_path} is not a version-2 pack index")
-        self._fanout: tuple[int, ...] = struct.unpack_from(">256I", head, 8)
-        self.count = self._fanout[255]
+            raise _Unreadable(f"{idx_path} is not a version-2 pack index")
+        fanout: tuple[int, ...] = struct.unpack_from(">256I", head, 8)
+        self.count = fanout[255]
         self._names_at = _IDX_HEADER
         self._offsets_at = _IDX_HEADER + (rawsz + 4) * self.count  # after the names and CRC32s
         self._large_at = self._offsets_at + 4 * self.count
         # Names, CRCs and offsets, then up to 8 bytes per object of large offsets, two checksums.
         least = self._large_at + 2 * rawsz
         if not least <= stat.st_size <= least + 8 * self.count:
-            raise _PackMiss(f"{idx_path} has the wrong length for {self.count} objects")
-        if any(a > b for a, b in zip(self._fanout, self._fanout[1:], strict=False)):
-            raise _PackMiss(f"{idx_path} has an unsorted fan-out table")
+            raise _Unreadable(f"{idx_path} has the wrong length for {self.count} objects")
+        if any(a > b for a, b in itertools.pairwise(fanout)):
+            raise _Unreadable(f"{idx_path} has an unsorted fan-out table")
         self._size = stat.st_size
         self._buckets: dict[int, tuple[bytes, bytes]] = {}
         self.pack_checked = False
+        self.usable = True
+        self._fanout = fanout
+        return fanout
 
     def find(self, key: bytes) -> int | None:
         """The pack offset of the object named ``key`` (its raw id bytes), or None."""
@@ -91,11 +111,12 @@ class PackIndex:
         return None
 
     def _bucket(self, byte: int) -> tuple[bytes, bytes]:
+        fanout = self._fanout if self._fanout is not None else self._load()
         cached = self._buckets.get(byte)
         if cached is not None:
             return cached
-        first = self._fanout[byte - 1] if byte else 0
-        end = self._fanout[byte]
+        first = fanout[byte - 1] if byte else 0
+        end = fanout[byte]
         fd = self._open()
         try:
             names = os.pread(fd, self.rawsz * (end - first), self._names_at + self.rawsz * first)
@@ -181,7 +202,7 @@ class PackStore:
                 self._packs, fresh = self._scan(), True  # new packs appear after gc
 
     def _scan(self) -> list[PackIndex]:
-        found: list[tuple[int, PackIndex]] = []
+        found: list[tuple[tuple[int, int], PackIndex]] = []
         known: dict[tuple[str, int, int, int], PackIndex] = {}
         try:
             entries = list(os.scandir(self._pack_dir))
@@ -192,20 +213,28 @@ class PackStore:
                 continue
             try:
                 stat = entry.stat()
-                ident = (entry.name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-                pack = self._known.get(ident) or PackIndex(Path(entry.path), self._algo.rawsz)
-            except (OSError, _PackMiss, struct.error):
-                continue  # unreadable or version 1: cat-file reads its objects
+            except OSError:
+                continue
+            ident = (entry.name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            pack = self._known.get(ident) or PackIndex(Path(entry.path), self._algo.rawsz)
             known[ident] = pack
-            found.append((stat.st_mtime_ns, pack))
+            found.append(((-stat.st_size, -stat.st_mtime_ns), pack))
         self._known = known
-        # Newest first: the objects a run reads were most likely packed by the latest gc.
-        return [pack for _, pack in sorted(found, key=lambda item: -item[0])]
+        # Largest index first, then newest: a run reads the trees on its path, last written at
+        # any time since the store began, so most are in the pack gc made of everything, the
+        # rest most likely in the latest incremental ones.
+        found.sort(key=lambda item: item[0])
+        return [pack for _, pack in found]
 
     def _find(self, key: bytes, fds: dict[Path, int], depth: int) -> tuple[str, bytes] | None:
         assert self._packs is not None
         for pack in self._packs:
-            offset = pack.find(key)
+            if not pack.usable:
+                continue
+            try:
+                offset = pack.find(key)
+            except _Unreadable:
+                continue  # version 1 or damaged: cat-file reads that pack's objects
             if offset is not None:
                 kind, body = self._resolve(pack, offset, fds, depth)
                 return _PACK_KINDS[kind], body
