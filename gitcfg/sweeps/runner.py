@@ -52,6 +52,31 @@ class _Ended:
     at: tuple[float, str]  # when it ended: monotonic clock, ISO time
 
 
+class _Turns:
+    """Store writes one at a time, and a point waiting to start goes first: its slot stays idle
+    until its run is created, while a run waiting to be finished overlaps a running program."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = False
+        self._firsts = 0  # writes waiting that go first
+
+    @contextlib.contextmanager
+    def turn(self, *, first: bool) -> Iterator[None]:
+        with self._changed:
+            self._firsts += first
+            while self._busy or (not first and self._firsts):
+                self._changed.wait()
+            self._firsts -= first
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
+
+
 class SweepRunner:
     """Runs a ``Plan`` in ``project`` of ``store``; ``run()`` returns the outcomes."""
 
@@ -70,7 +95,7 @@ class SweepRunner:
         self.jobs = max(1, jobs)
         self.on_start = on_start
         self.outcomes: list[Outcome] = []
-        self._store_lock = threading.Lock()
+        self._writes = _Turns()
         self._live: set[subprocess.Popen[bytes]] = set()
         self._stopping: int | None = None  # the signal that stopped the sweep
         self._scratch: str | None = None
@@ -101,8 +126,7 @@ class SweepRunner:
         ended: _Ended | None = None
         try:
             while self._stopping is None:
-                with self._store_lock:
-                    item = self.plan.next()
+                item = self.plan.next()
                 if item is None:
                     return
                 started = self._start_point(*item)
@@ -127,7 +151,7 @@ class SweepRunner:
             spec.command, point, program=spec.program, project=self.project
         )
         meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
-        with self._store_lock:
+        with self._writes.turn(first=True):
             child = ChildRun.create(
                 self.store,
                 argv,
@@ -156,7 +180,7 @@ class SweepRunner:
     def _finish(self, ended: _Ended) -> None:
         spec = self.plan.spec
         metric = None
-        with self._store_lock:
+        with self._writes.turn(first=False):
             ended.child.finish(ended.returncode, at=ended.at)
             if spec.metric_name is not None:
                 metric = metric_of(self.store.read(ended.child.ref), spec.metric_name)
