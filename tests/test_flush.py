@@ -79,7 +79,14 @@ def start(repo: Path, code: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background (`&` in a script) would pass
+        # SIGINT on ignored, and gitcfg rightly leaves an ignored signal alone
+        preexec_fn=_sigint_default,
     )
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 LOOP = START + "print('ready', flush=True)\nwhile True:\n    time.sleep(0.05)\n"
