@@ -19,8 +19,11 @@ import time
 
 from gitcfg.git import GitRepo
 
-# Beyond this many tracked files, stat-ing them from Python costs more than one git process.
-MAX_FAST_ENTRIES = 300
+# Beyond this many tracked files the index is left to git. Measured here: reading the index and
+# stat-ing 1,000 files takes 6 ms, about one ``git status`` (4.5 ms), 3,000 take 17 ms against
+# 10 ms. Up to it, a dirty tree's snapshot is also remembered (``snapshotmemo``), which saves
+# ``git status`` and three more git processes on every later run from the same tree.
+MAX_FAST_ENTRIES = 1000
 _HEADER = struct.Struct(">4sII")
 # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _STAT = struct.Struct(">IIIIIIIIII")
@@ -81,10 +84,11 @@ def known_clean(repo: GitRepo, head: str) -> bool | None:
     paths, root_tree, index_mtime, _ = parsed
     if root_tree is None or root_tree != repo.read_commit(head).tree:
         return None  # staged changes, or a cache tree git has not refreshed
-    worktree = str(repo.worktree)
+    top = str(repo.worktree) + os.sep
+    lstat = os.lstat
     for path, recorded in paths:
         try:
-            st = os.lstat(os.path.join(worktree, path))
+            st = lstat(top + path)
         except OSError:
             return None
         mtime_ns = recorded[2] * 1_000_000_000 + recorded[3]

@@ -41,10 +41,16 @@ def snapshot_files(repo: Path, commit: str) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize("modules", [0, 600])  # a small project, and one of 600 files
 def test_unchanged_dirty_tree_reuses_its_snapshot_without_git(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: int
 ) -> None:
     repo = dirty_repo(tmp_path / "code")
+    for i in range(modules):
+        (repo / "src" / f"module{i}.py").write_text(f"value = {i}\n")
+    if modules:
+        git(repo, "add", "src")
+        git(repo, "commit", "-q", "-m", "more code")
     capture(GitRepo.discover(repo))  # its git status may refresh the index: not remembered
     time.sleep(0.05)  # past the clock tick of the last change
     first = capture(GitRepo.discover(repo))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitcfg.git import GitRepo
 from gitcfg.provenance import capture
-from gitcfg.worktree import known_clean
+from gitcfg.worktree import MAX_FAST_ENTRIES, known_clean
 from tests.conftest import git
 
 
@@ -76,7 +76,7 @@ def test_a_racy_timestamp_is_unsure(repo: Path) -> None:
 
 
 def test_a_big_index_is_left_to_git(repo: Path) -> None:
-    for i in range(400):
+    for i in range(MAX_FAST_ENTRIES + 1):
         (repo / f"f{i}.txt").write_text(f"{i}\n")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "many files")
