@@ -164,13 +164,14 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     entry = entry_script(repo)
     tracked = tracked_paths(repo)
     entry_known = entry is None or (tracked is not None and entry in tracked)
-    # The common cases, in-process: the index proves tracked files clean and no new untracked
-    # file appeared; or the tree is as it was at the last snapshot.
-    if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
-        return False, None, ()
+    # The common cases, in-process: the tree is as it was at the last snapshot (asked first: a
+    # sweep from a dirty tree would otherwise stat every tracked file twice per run); or the
+    # index proves tracked files clean and no new untracked file appeared.
     remembered = snapshotmemo.recall(repo, head, entry)
     if remembered is not None and repo.read_ref(KEEP_PREFIX + remembered[0]) == remembered[0]:
         return True, remembered[0], remembered[1]
+    if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
+        return False, None, ()
     seen = snapshotmemo.observe(repo, head, entry)
     stamps = untracked_stamps(repo)
     status = repo.git("status", "--porcelain", "-z", "-uall", check=False)

@@ -137,10 +137,10 @@ def recall(
             or record["index"] != _index_stat(repo)
         ):
             return None
-        top = str(repo.worktree)
+        top = str(repo.worktree) + os.sep
         for group in ("files", "untracked"):
             for path, recorded in record[group].items():
-                if _stat(os.path.join(top, path)) != recorded:
+                if _stat(top + path) != recorded:
                     return None
         for path, mtime in record["dirs"]:
             if mtime_stamp(path) != mtime:
