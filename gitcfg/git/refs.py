@@ -60,12 +60,16 @@ class Refs:
         self.lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
         self.fsync = False
         self.log_all: str | None = None  # core.logAllRefUpdates, None when unset
+        # As strings: a run's two commits read and move refs a dozen times, and joining
+        # strings costs a fraction of building Paths.
+        self._git_dir = f"{git_dir}{os.sep}"
+        self._common_dir = f"{common_dir}{os.sep}"
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _base(self, name: str) -> Path:
+    def _path(self, name: str) -> str:
         # HEAD and other pseudo-refs are per worktree; refs/* live in the common dir.
-        return self.common_dir if name.startswith("refs/") else self.git_dir
+        return (self._common_dir if name.startswith("refs/") else self._git_dir) + name
 
     def read(self, name: str) -> str | None:
         """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
@@ -74,7 +78,8 @@ class Refs:
             return proc.stdout.decode().strip() or None
         for _ in range(5):
             try:
-                content = (self._base(name) / name).read_text().strip()
+                with open(self._path(name), encoding="utf-8") as fh:
+                    content = fh.read().strip()
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return self.packed().get(name)
             if content.startswith("ref: "):
@@ -118,10 +123,10 @@ class Refs:
                 "update-ref", "-m", message, name, new, old or self.algo.null, check=False
             )
             return proc.returncode == 0
-        ref_path = self.common_dir / name
-        lock_path = ref_path.with_name(ref_path.name + ".lock")
+        ref_path = self._common_dir + name
+        lock_path = ref_path + ".lock"
         with self._writer_lock() as own_dir:
-            own = own_dir / name.replace("/", "%")
+            own = own_dir + name.replace("/", "%")
             _clear_own_leftover(own, lock_path)
             _write_file(own, (new + "\n").encode(), fsync=self.fsync)
             try:
@@ -143,19 +148,21 @@ class Refs:
         return True
 
     @contextlib.contextmanager
-    def _writer_lock(self) -> Iterator[Path]:
+    def _writer_lock(self) -> Iterator[str]:
+        """Hold gitcfg's writer flock; yields the directory of the writers' own files (with a
+        trailing separator)."""
         # An flock dies with its process, so a SIGKILLed writer cannot block the others; it also
         # makes gitcfg writers take turns instead of spinning on each other's ref lock.
-        own_dir = self.common_dir / "gitcfg" / "locks"
-        own_dir.mkdir(parents=True, exist_ok=True)
-        with open(own_dir.parent / "write.lock", "a") as fh:
+        own_dir = f"{self._common_dir}gitcfg{os.sep}locks{os.sep}"
+        os.makedirs(own_dir, exist_ok=True)
+        with open(f"{self._common_dir}gitcfg{os.sep}write.lock", "a") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 yield own_dir
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _acquire(self, own: Path, lock_path: Path, name: str) -> None:
+    def _acquire(self, own: str, lock_path: str, name: str) -> None:
         started = time.monotonic()
         deadline = started + self.lock_timeout_ms / 1000
         delay = 0.001
@@ -166,11 +173,12 @@ class Refs:
             except FileExistsError:
                 pass
             except FileNotFoundError:  # the ref's directory: new, or removed by pack-refs
-                (lock_path.parent).mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(lock_path), exist_ok=True)
                 continue
             except OSError:  # a file system without hard links: git's own O_EXCL create
-                if _create_exclusive(lock_path, own.read_bytes()):
-                    return
+                with open(own, "rb") as fh:
+                    if _create_exclusive(lock_path, fh.read()):
+                        return
             if time.monotonic() >= deadline and not self._waiting_for_own_gc(started):
                 raise RepositoryError(
                     f"{name} is locked by another git process ({lock_path} exists); wait for it "
@@ -183,14 +191,16 @@ class Refs:
         return time.monotonic() - started < GC_WAIT_SECONDS and gc_running(self.common_dir)
 
     def _append_reflog(self, name: str, old: str | None, new: str, message: str, who: str) -> None:
-        log = self.common_dir / "logs" / name
-        if not (self._logs(name) or log.exists()):
+        log = f"{self._common_dir}logs{os.sep}{name}"
+        if not (self._logs(name) or os.path.exists(log)):
             return
         with contextlib.suppress(OSError):
-            log.parent.mkdir(parents=True, exist_ok=True)
             line = f"{old or self.algo.null} {new} {who}\t{message.splitlines()[0]}\n"
-            with open(log, "a") as fh:
-                fh.write(line)
+            try:
+                _append(log, line)
+            except FileNotFoundError:  # the reflog's first entry: its directory is new
+                os.makedirs(os.path.dirname(log), exist_ok=True)
+                _append(log, line)
 
     def _logs(self, name: str) -> bool:
         """Whether git would start a reflog for ``name`` (``core.logAllRefUpdates``)."""
@@ -204,7 +214,7 @@ class Refs:
         return name.startswith(_LOGGED_PREFIXES)
 
 
-def _clear_own_leftover(own: Path, lock_path: Path) -> None:
+def _clear_own_leftover(own: str, lock_path: str) -> None:
     """Remove what a killed gitcfg writer left: its file, and the ref lock linked to it."""
     try:
         leftover = os.stat(own)
@@ -218,7 +228,12 @@ def _clear_own_leftover(own: Path, lock_path: Path) -> None:
         os.unlink(own)
 
 
-def _write_file(path: Path, data: bytes, *, fsync: bool) -> None:
+def _append(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+def _write_file(path: str, data: bytes, *, fsync: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
@@ -230,7 +245,7 @@ def _write_file(path: Path, data: bytes, *, fsync: bool) -> None:
         os.close(fd)
 
 
-def _create_exclusive(path: Path, data: bytes) -> bool:
+def _create_exclusive(path: str, data: bytes) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
