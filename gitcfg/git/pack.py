@@ -218,12 +218,16 @@ class PackStore:
             ident = (entry.name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
             pack = self._known.get(ident) or PackIndex(Path(entry.path), self._algo.rawsz)
             known[ident] = pack
-            found.append(((-stat.st_size, -stat.st_mtime_ns), pack))
+            found.append(((stat.st_size, stat.st_mtime_ns), pack))
         self._known = known
-        # Largest index first, then newest: a run reads the trees on its path, last written at
-        # any time since the store began, so most are in the pack gc made of everything, the
-        # rest most likely in the latest incremental ones.
-        found.sort(key=lambda item: item[0])
+        # The largest index first, then the newest: a run reads the trees on its path. The
+        # deep ones were last written at any time since the store began, so most are in the
+        # pack gc made of everything; the shallower ones are rewritten often, so they are in
+        # the latest incremental packs, if not loose.
+        found.sort(key=lambda item: -item[0][1])
+        if found:
+            largest = max(range(len(found)), key=lambda i: found[i][0][0])
+            found.insert(0, found.pop(largest))
         return [pack for _, pack in found]
 
     def _find(self, key: bytes, fds: dict[Path, int], depth: int) -> tuple[str, bytes] | None:
