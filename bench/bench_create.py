@@ -8,14 +8,15 @@ own start time), with git's automatic gc left to run as in real use (gitcfg star
 ``git gc --auto`` itself past ``gc.auto`` loose objects); building 100,000 runs takes minutes, so
 stores under ``--dir`` are kept and reused. The figure is the median of ``gitcfg.init(config=<30
 keys>).finish()`` in one process; the baseline is the same figure at 10 runs, measured in the
-same command, the sizes taking turns (``--rounds``). The machine's load average is printed.
+same command, the sizes taking turns (``--rounds``, in a rotating order). The machine's load
+average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,16 +38,18 @@ CONFIG.update({"model": {"depth": 50, "width": 2, "act": "relu"}, "layers": [64,
 def build(path: Path, size: int) -> Path:
     """A store of ``size`` runs made with ConfigStore.create (kept: marked by a file when done).
 
-    Stores under 1,000 runs are made afresh every time: each measurement adds runs, and a
-    baseline that grew to hundreds of runs (and got packed by gc) would no longer be one.
+    Each measurement adds runs; a store under 1,000 runs is set back to the runs it was built
+    with first (its branch moved back; the objects stay, as they would in a project that has
+    seen runs come and go), so the baseline stays one. It is kept rather than made afresh: a
+    new repository's first writes also create git's fan-out directories, and for its first
+    second git must be asked whether untracked files appeared (directory times are racy then),
+    costs of a brand-new repository that this figure is not about.
     """
     done = path / ".git" / "bench-built"
-    if size < 1000 and path.exists():
-        shutil.rmtree(path)
-        # on this disk (mounted with discard) deleting a thousand files slows every file
-        # creation for a while unless flushed now, and the first size timed would pay for it
-        os.sync()
     if done.exists():
+        if size < 1000:
+            tip = done.read_text().split()[-1]
+            subprocess.run(["git", "update-ref", "refs/heads/gitcfg", tip], cwd=path, check=True)
         return path
     if not path.exists():
         make_repo(path)
@@ -67,7 +70,10 @@ def build(path: Path, size: int) -> Path:
                 time.sleep(1)
         if i and i % 10_000 == 0:
             print(f"  {path.name}: {i} runs, {time.perf_counter() - started:.0f} s", flush=True)
-    done.write_text(str(size))
+    tip = subprocess.run(
+        ["git", "rev-parse", "refs/heads/gitcfg"], cwd=path, check=True, capture_output=True
+    )
+    done.write_text(f"{size} {tip.stdout.decode().strip()}")
     took = time.perf_counter() - started
     print(f"built {path.name}: {size} runs in {took:.0f} s ({locked} lock errors)", flush=True)
     return path
@@ -116,8 +122,11 @@ def main() -> None:
     # The sizes take turns, so a slow phase of the disk or a gc falls on all of them alike.
     samples: dict[int, list[float]] = {size: [] for size in sizes}
     loads = []
-    for _ in range(args.rounds):
-        for size in sizes:
+    # The order turns too: the auto gc of a big store deletes thousands of loose files, and on
+    # this disk (mounted with discard) file creation is slow for a while after, so whichever
+    # size came next would always pay for it.
+    for turn in range(args.rounds):
+        for size in sizes[turn % len(sizes) :] + sizes[: turn % len(sizes)]:
             loads.append(os.getloadavg()[0])
             samples[size] += measure(paths[size], max(1, args.repeat // args.rounds))
     results = {size: median_ms(samples[size]) for size in sizes}
