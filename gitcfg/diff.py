@@ -6,15 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-
-class _Missing:
-    """Marks a key absent on one side of a diff."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
+from gitcfg.flat import MISSING as MISSING  # here too: the diffs' marker of an absent key
 
 Side = Literal["ours", "theirs"]
 

@@ -13,6 +13,16 @@ from typing import Any
 
 from gitcfg.errors import ConfigError, DuplicateKeyError, KeyCollisionError
 
+
+class _Missing:
+    """Marks a key absent from a config (one side of a diff, a condition's row)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
 # YAML refuses implicit keys longer than 1024 characters; quoting may double a key's length.
 MAX_KEY_LENGTH = 500
 # How deeply values may nest (mappings and lists): far beyond any real config, and far below

@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitcfg.diff import MISSING
 from gitcfg.errors import ConfigError, InputError, YamlError
-from gitcfg.flat import check_key
+from gitcfg.flat import MISSING, check_key
 from gitcfg.yamlcodec import parse_value
 
 
