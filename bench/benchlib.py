@@ -35,21 +35,11 @@ def work_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
 
 
-def make_repo(path: Path, code_files: int = 1) -> Path:
-    """A code repository with one commit, as a training project would have.
-
-    ``code_files``: how many source files that commit holds. A project with a history has
-    objects in all of git's 256 fan-out directories; a one-file repository has not, and its
-    first thousand objects each may pay for creating one (0.1-0.5 ms on this disk), a one-time
-    cost of a brand-new repository that figures about steady use should not carry.
-    """
+def make_repo(path: Path) -> Path:
+    """A code repository with one commit, as a training project would have."""
     path.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True, env=ENV)
     (path / "train.py").write_text("print('hi')\n")
-    for i in range(1, code_files):
-        module = path / "src" / f"pkg{i % 40:02d}" / f"module{i:04d}.py"
-        module.parent.mkdir(parents=True, exist_ok=True)
-        module.write_text(f"VALUE = {i}\n")
     subprocess.run(["git", "add", "."], cwd=path, check=True, env=ENV)
     subprocess.run(["git", "commit", "-qm", "code"], cwd=path, check=True, env=ENV)
     # git's auto gc, which gitcfg triggers as git would, runs in the foreground here: a detached

@@ -65,9 +65,11 @@ class _Turns:
     def turn(self, *, first: bool) -> Iterator[None]:
         with self._changed:
             self._firsts += first
-            while self._busy or (not first and self._firsts):
-                self._changed.wait()
-            self._firsts -= first
+            try:
+                while self._busy or (not first and self._firsts):
+                    self._changed.wait()
+            finally:
+                self._firsts -= first
             self._busy = True
         try:
             yield
