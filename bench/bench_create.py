@@ -1,6 +1,7 @@
 """Creation stays flat: record a run in-process at 10, 10,000 and 100,000 existing runs.
 
-Run: python bench/bench_create.py [--sizes 10,10000,100000] [--repeat 100] [--dir DIR]
+Run: python bench/bench_create.py [--sizes 10,10000,100000] [--repeat 100] [--processes 21]
+                                   [--dir DIR]
      python bench/bench_create.py --build-only --dir DIR   (build the stores, measure later)
 
 Every store is built through the API (``ConfigStore.create``, one run at a time, each with its
@@ -8,8 +9,10 @@ own start time), with git's automatic gc left to run as in real use (gitcfg star
 ``git gc --auto`` itself past ``gc.auto`` loose objects); building 100,000 runs takes minutes, so
 stores under ``--dir`` are kept and reused. The figure is the median of ``gitcfg.init(config=<30
 keys>).finish()`` in one process; the baseline is the same figure at 10 runs, measured in the
-same command, the sizes taking turns (``--rounds``, in a rotating order). The machine's load
-average is printed.
+same command, the sizes taking turns (``--rounds``, in a rotating order). Then, as a training
+script records its run: ``--processes`` fresh processes per size, each timing its one
+``init`` + ``finish`` (imports and the store's opening included). The machine's load average is
+printed.
 """
 
 from __future__ import annotations
@@ -90,9 +93,45 @@ def measure(path: Path, repeat: int) -> list[float]:
     return samples
 
 
+def one_process(path: Path) -> None:
+    """``--one``: record one run in this fresh process, as a training script does, and print
+    how long ``init`` + ``finish`` took (gitcfg's lazy imports and the store's opening
+    included, Python's start not)."""
+    os.chdir(path)
+    started = time.perf_counter()
+    gitcfg.init(config=CONFIG, project="bench").finish()
+    print(time.perf_counter() - started)
+
+
+def per_process(paths: dict[int, Path], sizes: list[int], count: int) -> None:
+    """The one-run-per-process figure at each size, ``count`` processes each, in turns."""
+    samples: dict[int, list[float]] = {size: [] for size in sizes}
+    for turn in range(count):
+        for size in sizes[turn % len(sizes) :] + sizes[: turn % len(sizes)]:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", str(paths[size])],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            samples[size].append(float(done.stdout.split()[-1]))
+    first = median_ms(samples[sizes[0]])
+    for size in sizes:
+        result = median_ms(samples[size])
+        print(
+            f"one run per process (init + finish, imports included) at {size:>6} runs: median "
+            f"{result:.2f} ms, ratio to {sizes[0]} runs {result / first:.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10,10000,100000")
+    parser.add_argument(
+        "--processes", type=int, default=21, help="then this many one-run processes per size"
+    )
+    parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--dir", default=None, help="keep the stores here to measure again")
     parser.add_argument("--build-only", action="store_true")
@@ -105,6 +144,9 @@ def main() -> None:
         help="measure the stores under --dir at the size they reached (an unfinished build)",
     )
     args = parser.parse_args()
+    if args.one:
+        one_process(Path(args.one))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir) if args.dir else work_dir("gitcfg-bench-create-")
     base.mkdir(parents=True, exist_ok=True)
@@ -138,7 +180,12 @@ def main() -> None:
         )
     first, last = sizes[0], sizes[-1]
     print(f"ratio {last} : {first} runs = {results[last] / results[first]:.2f} (target <= 1.3)")
-    print(f"load average {min(loads):.1f} to {max(loads):.1f} while measuring")
+    print(f"load average {min(loads):.1f} to {max(loads):.1f} while measuring", flush=True)
+    if args.processes:
+        for size in sizes:
+            if size < 1000:
+                build(paths[size], size)  # back to its runs
+        per_process(paths, sizes, args.processes)
 
 
 if __name__ == "__main__":
