@@ -304,3 +304,19 @@ def test_what_leaves_the_config_is_plain_data() -> None:
     assert config.get("model.act.activation") == "gelu" and config.get("nope", 3) == 3
     assert config.pop("dropout") == 0.5 and "dropout" not in dict(config)
     assert len(config) == 1 and list(config) == ["model"]
+
+
+def test_recording_runs_leaves_the_scripts_random_numbers_alone(repo: Path) -> None:
+    # A seeded training script must draw the same numbers with gitcfg as without it.
+    import random
+
+    random.seed(1234)
+    expected = [random.random() for _ in range(3)]
+    random.seed(1234)
+    for i in range(3):
+        run = gitcfg.init(config={"seed": 1234, "lr": i / 10}, project="seeded")
+        run.config.update({"layers": [i, i + 1]})
+        run.log({"loss": 1 / (i + 1)})
+        run.finish()
+    assert [random.random() for _ in range(3)] == expected
+    assert len(gitcfg.Api().runs("seeded")) == 3

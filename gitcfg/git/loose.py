@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import re
+import secrets
 import zlib
 from pathlib import Path
 
@@ -149,9 +149,9 @@ class LooseObjects:
 
 def _tmp_name() -> str:
     """``tmp_obj_`` and six random letters or digits, as git's own ``odb_mkstemp`` names them."""
-    # Python's own generator, no system call: the name need only be unlikely to be taken (the
-    # file is created with O_EXCL), and the module reseeds it in a forked child.
-    draw = random.getrandbits(40)
+    # Not the random module's generator: that one is the training script's, seeded for
+    # reproducibility, and drawing from it would change the script's own numbers.
+    draw = int.from_bytes(secrets.token_bytes(5))  # one system call, not one per letter
     letters = []
     for _ in range(6):
         draw, index = divmod(draw, len(_TMP_ALPHABET))
