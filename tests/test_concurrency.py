@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import subprocess
@@ -51,6 +52,13 @@ def test_sixteen_processes_record_four_hundred_runs(repo: Path) -> None:
     assert {r.ref.id for r in runs} == {f"w{w:02d}i{i:03d}" for w in range(16) for i in range(25)}
     assert all(r.config["worker"] == int(r.ref.id[1:3]) for r in runs)
     assert git(repo, "rev-list", "--count", "gitcfg").strip() == "400"
+    # the reflog tells the branch's moves in order: each entry starts where the last one ended
+    moves = [
+        line.split()[:2] for line in (repo / ".git/logs/refs/heads/gitcfg").read_text().splitlines()
+    ]
+    assert len(moves) == 400
+    assert all(old == new for (_, new), (old, _) in itertools.pairwise(moves))
+    assert moves[-1][1] == git(repo, "rev-parse", "gitcfg").strip()
     assert_fsck_clean(repo)
 
 

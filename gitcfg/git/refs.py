@@ -135,6 +135,9 @@ class Refs:
                     if self.read(name) != old:
                         os.unlink(lock_path)
                         return False
+                    # logged while the ref's lock is held, as git does: entries stay in the
+                    # order the ref moved, whoever (gitcfg or git) moves it next
+                    self._append_reflog(name, old, new, message, who)
                     os.replace(lock_path, ref_path)
                 except BaseException:
                     with contextlib.suppress(FileNotFoundError):
@@ -144,7 +147,6 @@ class Refs:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(own)
-        self._append_reflog(name, old, new, message, who)
         return True
 
     @contextlib.contextmanager
