@@ -60,8 +60,7 @@ class PackIndex:
         rawsz, idx_path = self.rawsz, self.idx_path
         try:
             fd = os.open(idx_path, os.O_RDONLY)
-        except OSError as exc:
-            self.usable = False
+        except OSError as exc:  # gone since the scan, or out of file descriptors: next time
             raise _Unreadable(f"{idx_path} cannot be opened") from exc
         try:
             stat = os.fstat(fd)
