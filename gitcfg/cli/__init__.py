@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.shell_completion import CompletionItem
 
 from gitcfg import __version__
 from gitcfg.errors import GitcfgError, UsageError
@@ -197,6 +196,8 @@ def _environ(**values: str) -> Iterator[None]:
 
 def _complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Shell completion of RUN: ids and project/id names of the store's runs."""
+    from click.shell_completion import CompletionItem  # only completion needs it
+
     from gitcfg.store import ConfigStore
 
     try:
