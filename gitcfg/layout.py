@@ -34,7 +34,7 @@ class RunRef:
 
     @property
     def shards(self) -> tuple[str, ...]:
-        return tuple(hashlib.sha1(self.id.encode()).hexdigest()[:SHARD_LEVELS])
+        return tuple(_shards(self.id))
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -64,8 +64,12 @@ def parse_run_dir(path: str) -> RunRef | None:
     if len(parts) != RUN_DEPTH:
         return None
     # the shards checked before a RunRef is made: a listing parses 100,000 directories
-    shards = hashlib.sha1(parts[-1].encode()).hexdigest()[:SHARD_LEVELS]
-    return RunRef(parts[0], parts[-1]) if parts[1:-1] == list(shards) else None
+    return RunRef(parts[0], parts[-1]) if parts[1:-1] == list(_shards(parts[-1])) else None
+
+
+def _shards(run_id: str) -> str:
+    """The shard directory names of run ``run_id``, one hex digit each, as one string."""
+    return hashlib.sha1(run_id.encode()).hexdigest()[:SHARD_LEVELS]
 
 
 def parse_run_path(path: str) -> tuple[RunRef, str] | None:

@@ -80,6 +80,12 @@ class ListedRow(NamedTuple):
         decoded: dict[str, Any] = json.loads(self.text)
         return decoded
 
+    def decoded(self) -> ListedRun:
+        """The run with its config, meta and summary as dicts of its own."""
+        row = self.row()
+        meta = json.loads(self.meta) if self.meta else {}
+        return ListedRun(self, row["config"], meta, row["summary"])
+
 
 class ListedRun(NamedTuple):
     """A run of a listing page, decoded: its listed row, config, meta and summary as dicts."""
@@ -524,9 +530,4 @@ class RunListing:
         first; each run gets dicts of its own."""
         rows = self.rows
         for start in range(0, len(rows), size):
-            page = []
-            for listed in rows[start : start + size]:
-                row = listed.row()
-                meta = json.loads(listed.meta) if listed.meta else {}
-                page.append(ListedRun(listed, row["config"], meta, row["summary"]))
-            yield page
+            yield [listed.decoded() for listed in rows[start : start + size]]

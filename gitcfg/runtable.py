@@ -152,9 +152,8 @@ class KeyStats:
 def key_stats(rows: Iterable[ListedRow]) -> KeyStats:
     """One pass over ``rows``, each decoded and dropped in turn."""
     stats = KeyStats()
-    slim = Slicer(["name"], whole=("config", "summary"))
     for row in rows:
-        stats.add(slim(row))
+        stats.add(row.row())
     return stats
 
 
@@ -185,9 +184,8 @@ def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[st
 
 def full_rows(rows: Sequence[ListedRow], per_page: int = 1000) -> Iterator[list[Row]]:
     """The rows decoded whole (``query.run_row``'s shape), a page at a time."""
-    slim = Slicer(["name"], whole=("config", "summary"))
     for start in range(0, len(rows), per_page):
-        yield [slim(row) for row in rows[start : start + per_page]]
+        yield [row.row() for row in rows[start : start + per_page]]
 
 
 def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[Row, list[Any]]]:

@@ -665,12 +665,10 @@ def parse_value(text: str) -> Any:
     given: write ``null`` for None. Malformed YAML and tags such as ``!!python/object`` raise
     ``YamlError``.
     """
-    if not text.strip():
-        return text
     fast = _FAST_ARG.fullmatch(text)
     if fast is not None:
         return _fast_arg(fast)
-    return parse_value_yaml(text)
+    return parse_value_yaml(text)  # blank text too: it is returned as it is
 
 
 def parse_value_yaml(text: str) -> Any:

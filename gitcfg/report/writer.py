@@ -24,8 +24,6 @@ def _records(
 ) -> list[RunRecord]:
     """The runs the page shows, from the listing's stream: filtered as 'gitcfg runs --where'
     filters (decoding only the columns named), and only the runs kept decoded whole."""
-    import json
-
     from gitcfg.runtable import where
     from gitcfg.store import RunRecord
 
@@ -34,9 +32,8 @@ def _records(
         tip = listing.tip or ""
     records = []
     for listed in rows:
-        row = listed.row()
-        meta = json.loads(listed.meta) if listed.meta else {}
-        records.append(RunRecord(listed.ref, row["config"], meta, tip, row["summary"]))
+        run = listed.decoded()
+        records.append(RunRecord(listed.ref, run.config, run.meta, tip, run.summary))
     return records
 
 
