@@ -34,6 +34,12 @@ _REF_DELTA = 7
 _MAX_CHAIN = 10_000
 _BASE_CACHE_BYTES = 16 << 20
 _BASE_CACHE_ENTRIES = 256
+# A small index read this many buckets at a time is then read whole: a store that gc repacked
+# incrementally has dozens of small packs, and in a process that records many runs most
+# lookups miss in most of them, each miss an open and two preads. A process recording one run
+# reads only a few buckets, cheaper than whole indexes.
+_WHOLE_AFTER_READS = 8
+_WHOLE_INDEX_BYTES = 1 << 20
 
 
 class _PackMiss(Exception):
@@ -85,6 +91,7 @@ class PackIndex:
             raise _Unreadable(f"{idx_path} has an unsorted fan-out table")
         self._size = stat.st_size
         self._buckets: dict[int, tuple[bytes, bytes]] = {}
+        self._whole: bytes | None = None
         self.pack_checked = False
         self.usable = True
         self._fanout = fanout
@@ -116,16 +123,35 @@ class PackIndex:
             return cached
         first = fanout[byte - 1] if byte else 0
         end = fanout[byte]
-        fd = self._open()
-        try:
-            names = os.pread(fd, self.rawsz * (end - first), self._names_at + self.rawsz * first)
-            offsets = os.pread(fd, 4 * (end - first), self._offsets_at + 4 * first)
-        finally:
-            os.close(fd)
+        rawsz, names_at, offsets_at = self.rawsz, self._names_at, self._offsets_at
+        whole = self._whole
+        small = self._size <= _WHOLE_INDEX_BYTES
+        if whole is None and small and len(self._buckets) >= _WHOLE_AFTER_READS:
+            whole = self._whole = self._read_whole()
+        if whole is not None:
+            names = whole[names_at + rawsz * first : names_at + rawsz * end]
+            offsets = whole[offsets_at + 4 * first : offsets_at + 4 * end]
+        else:
+            fd = self._open()
+            try:
+                names = os.pread(fd, rawsz * (end - first), names_at + rawsz * first)
+                offsets = os.pread(fd, 4 * (end - first), offsets_at + 4 * first)
+            finally:
+                os.close(fd)
         if len(names) != self.rawsz * (end - first) or len(offsets) != 4 * (end - first):
             raise _PackMiss(f"{self.idx_path} is truncated")
         self._buckets[byte] = bucket = (names, offsets)
         return bucket
+
+    def _read_whole(self) -> bytes:
+        fd = self._open()
+        try:
+            whole = os.pread(fd, self._size, 0)
+        finally:
+            os.close(fd)
+        if len(whole) != self._size:
+            raise _PackMiss(f"{self.idx_path} is truncated")
+        return whole
 
     def _large_offset(self, index: int) -> int:
         at = self._large_at + 8 * index
