@@ -94,6 +94,26 @@ def test_a_results_file_that_is_not_a_mapping_is_reported_and_the_run_kept(repo:
     assert record.summary == {} and record.meta["exit_status"] == 0
 
 
+def test_a_json_results_file_is_read_as_json_and_a_yaml_one_as_yaml(repo: Path) -> None:
+    # Python's json writes a diverged loss as NaN: a float to JSON readers, not the string YAML
+    # would make of it.
+    writer = (
+        "import json, os; results = {'loss': float('nan'), 'lr': 1e-05, 'ok': True}; "
+        "json.dump(results, open(os.environ['GITCFG_SUMMARY_FILE'], 'w'))"
+    )
+    assert gitcfg(repo, "run", "--", sys.executable, "-c", writer).returncode == 0
+    summary = only_run(repo).summary
+    assert summary["loss"] != summary["loss"]  # NaN
+    assert summary["lr"] == 1e-05 and summary["ok"] is True
+    shown = gitcfg(repo, "runs", "--format", "csv", "--columns", "summary:loss")
+    assert shown.stdout.splitlines()[1] in ("nan", ".nan", "NaN"), shown.stdout
+    yaml_writer = 'printf "loss: 0.5\\nnote: no\\n" > "$GITCFG_SUMMARY_FILE"'
+    assert gitcfg(repo, "run", "--", "bash", "-c", yaml_writer).returncode == 0
+    runs = ConfigStore.open(repo).runs()
+    assert {"loss": 0.5, "note": False} in [r.summary for r in runs]
+    assert_fsck_clean(repo)
+
+
 HANDLER = """\
 import os, signal, sys, time
 import gitcfg
