@@ -241,6 +241,29 @@ def test_sigterm_stops_the_sweep_and_finishes_its_running_runs(repo: Path) -> No
     assert [r.meta["exit_status"] for r in runs] == [5, 5]
 
 
+def test_a_store_error_in_one_of_two_workers_ends_the_sweep_with_one_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    # The store branch checked out in a worktree mid-sweep: no worker may move it any more.
+    (repo / "wait.py").write_text(
+        "import sys, time\nopen('ready-' + sys.argv[1], 'w').close()\ntime.sleep(0.5)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitcfg", "sweep", "x=1,2,3,4,5,6", "-j", "2", "--",
+         "python", "wait.py", "${args_no_hyphens}"],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_for(repo / "ready-x=1")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "gitcfg")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "checked out" in errors[0], stderr
+    assert len(sweep_runs(repo)) < 6
+    assert_fsck_clean(repo)
+
+
 AGENT = """\
 import gitcfg as wandb
 
