@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gitcfg.errors import CorruptStoreError
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):
+    """One entry of a tree object. A named tuple: a run's commit parses and builds dozens,
+    and a frozen dataclass costs several times as much to make."""
+
     mode: str
     name: str
     sha: str
@@ -32,18 +35,18 @@ class Commit:
 def parse_tree(body: bytes, rawsz: int = 20) -> list[TreeEntry]:
     """Entries of a tree object; ``rawsz`` is the id size of the repository (20 or 32 bytes)."""
     entries: list[TreeEntry] = []
+    append, index = entries.append, body.index
     pos = 0
     end = len(body)
     try:
         while pos < end:
-            space = body.index(b" ", pos)
-            nul = body.index(b"\0", space)
-            mode = body[pos:space].decode()
-            name = body[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+            space = index(b" ", pos)
+            nul = index(b"\0", space)
             sha = body[nul + 1 : nul + 1 + rawsz]
             if len(sha) != rawsz:
                 raise ValueError("truncated entry")
-            entries.append(TreeEntry(mode, name, sha.hex()))
+            name = body[space + 1 : nul].decode("utf-8", errors="surrogateescape")
+            append(TreeEntry(body[pos:space].decode(), name, sha.hex()))
             pos = nul + 1 + rawsz
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptStoreError(f"a tree object is malformed ({exc})") from exc
