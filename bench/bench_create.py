@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import make_repo, median_ms, stamped, work_dir
+from benchlib import file_creation_ms, make_repo, median_ms, object_dirs, stamped, work_dir
 
 import gitcfg
 from gitcfg.errors import RepositoryError
@@ -85,6 +85,12 @@ def build(path: Path, size: int) -> Path:
     took = time.perf_counter() - started
     print(f"built {path.name}: {size} runs in {took:.0f} s ({locked} lock errors)", flush=True)
     return path
+
+
+def creation_probe(path: Path) -> float:
+    """The disk's part of the figure: what one new file costs in the store's object directories
+    (about twenty are written per run; git's gc removes and remakes these directories)."""
+    return file_creation_ms(object_dirs(path) or [path / ".git" / "objects"])
 
 
 def measure(path: Path, repeat: int) -> list[float]:
@@ -169,6 +175,7 @@ def main() -> None:
     # The sizes take turns, so a slow phase of the disk or a gc falls on all of them alike.
     samples: dict[int, list[float]] = {size: [] for size in sizes}
     loads = []
+    before = {size: creation_probe(paths[size]) for size in sizes}
     # The order turns too: the auto gc of a big store deletes thousands of loose files, and on
     # this disk (mounted with discard) file creation is slow for a while after, so whichever
     # size came next would always pay for it.
@@ -177,6 +184,13 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
             samples[size] += measure(paths[size], max(1, args.repeat // args.rounds))
     results = {size: median_ms(samples[size]) for size in sizes}
+    after = {size: creation_probe(paths[size]) for size in sizes}
+    for size in sizes:
+        print(
+            f"a new file in the loose-object directories of the {size}-run store: median "
+            f"{before[size]:.3f} ms before measuring, {after[size]:.3f} ms after",
+            flush=True,
+        )
     for size in sizes:
         print(
             f"init(30 keys) + finish in-process at {size:>6} runs: median "
