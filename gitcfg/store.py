@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg import yamlcodec
 from gitcfg.blobcache import BlobCache
@@ -86,6 +86,33 @@ class UpdateResult:
     changes: list[Change] = field(default_factory=list)
     summary_changes: list[Change] = field(default_factory=list)
     meta_changes: list[Change] = field(default_factory=list)
+
+
+class RunUpdate(NamedTuple):
+    """Results and meta keys for one run, written with ``ConfigStore.create``'s commit of
+    another: a sweep ends one point's run in the commit that starts the next."""
+
+    run: RunRef
+    summary: Mapping[str, Any] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+class _Message(NamedTuple):
+    subject: str
+    body: str  # '' for none
+    trailers: list[str]
+
+
+# A subtree to put at a path of the store's tree (None: remove what is there).
+_Replacement = tuple[tuple[str, ...], str | None]
+
+
+class _Change(NamedTuple):
+    """One part of a commit: ``build`` reads the old root tree and gives the subtree to put in
+    it (None: nothing to change); ``message`` describes it once built."""
+
+    build: Callable[[str | None, ObjectReader], _Replacement | None]
+    message: Callable[[], _Message]
 
 
 @dataclass(frozen=True)
@@ -195,12 +222,21 @@ class ConfigStore:
         meta: Mapping[str, Any] | None = None,
         allow_secrets: bool | None = None,
         summary: Mapping[str, Any] | None = None,
+        with_update: RunUpdate | None = None,
     ) -> tuple[RunRef, str]:
         """Record a new run with its flat ``config``; returns the run and its commit.
 
         ``meta`` adds run attributes (name, notes, tags) to the provenance in ``meta.yaml``;
         ``summary`` (results) is written to ``summary.yaml`` when given and not empty.
+        ``with_update`` sets results and meta keys of another run in the same commit, as
+        ``update`` would (its errors, such as a run that is gone, stop both writes).
         """
+        changes: list[_Change] = []
+        if with_update is not None:
+            update = self._update_change(
+                with_update.run, summary=with_update.summary, meta=with_update.meta
+            )[0]
+            changes.append(update)
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, True)
@@ -229,14 +265,14 @@ class ConfigStore:
         if prov.snapshot:
             trailers.append(f"Gitcfg-Dirty-Snapshot: {prov.snapshot}")
         count = f"{len(flat)} key" + ("" if len(flat) == 1 else "s")
-        message = f"create {ref} ({count})\n\n" + "\n".join(trailers) + "\n"
+        message = _Message(f"create {ref} ({count})", "", trailers)
 
-        def build(root: str | None, reader: ObjectReader) -> str | None:
+        def build(root: str | None, reader: ObjectReader) -> _Replacement:
             if self._lookup(root, [*ref.segments], reader) is not None:
                 raise RunExistsError(str(ref))
-            return self._replace(root, [*ref.segments], run_tree, reader)
+            return ref.segments, run_tree
 
-        commit = self._commit(build, message)
+        commit = self._commit([*changes, _Change(build, lambda: message)])
         assert commit is not None
         self._after_commit()
         return ref, commit
@@ -265,6 +301,46 @@ class ConfigStore:
         ``summary.yaml`` (created when missing, removed when emptied), in the same commit;
         ``meta`` sets keys of ``meta.yaml`` (name, notes, tags, group, ...).
         """
+        change, outcome = self._update_change(
+            run,
+            set_values,
+            unset,
+            message=message,
+            base=base,
+            dry_run=dry_run,
+            allow_secrets=allow_secrets,
+            summary=summary,
+            summary_unset=summary_unset,
+            summary_base=summary_base,
+            meta=meta,
+        )
+        commit = self._commit([change])
+        if commit is not None:
+            self._after_commit()
+        return UpdateResult(
+            run,
+            commit,
+            list(outcome.get("changes", [])),
+            list(outcome.get("summary_changes", [])),
+            list(outcome.get("meta_changes", [])),
+        )
+
+    def _update_change(
+        self,
+        run: RunRef,
+        set_values: Mapping[str, Any] | None = None,
+        unset: Iterable[str] = (),
+        *,
+        message: str | None = None,
+        base: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        allow_secrets: bool | None = None,
+        summary: Mapping[str, Any] | None = None,
+        summary_unset: Iterable[str] = (),
+        summary_base: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> tuple[_Change, dict[str, Any]]:
+        """``update``'s change, and what it found (filled in when it is built)."""
         wanted = self._checked(set_values or {}, allow_secrets, False)
         removals = [check_key(k) for k in unset]
         summary_wanted = self._checked(summary or {}, True, False)
@@ -274,7 +350,7 @@ class ConfigStore:
             self.check_writable()
         outcome: dict[str, Any] = {}
 
-        def build(root: str | None, reader: ObjectReader) -> str | None:
+        def build(root: str | None, reader: ObjectReader) -> _Replacement | None:
             run_tree = self._lookup(root, [*run.segments], reader)
             if run_tree is None:
                 raise RunNotFoundError(str(run))
@@ -338,18 +414,9 @@ class ConfigStore:
                 ],
                 message,
             )
-            return self._replace(root, [*run.segments], tree, reader)
+            return run.segments, tree
 
-        commit = self._commit(build, lambda: str(outcome["message"]))
-        if commit is not None:
-            self._after_commit()
-        return UpdateResult(
-            run,
-            commit,
-            list(outcome.get("changes", [])),
-            list(outcome.get("summary_changes", [])),
-            list(outcome.get("meta_changes", [])),
-        )
+        return _Change(build, lambda: outcome["message"]), outcome
 
     def update_summary(
         self,
@@ -463,20 +530,25 @@ class ConfigStore:
                     raise SecretKeyError(key)
         return flat
 
-    def _commit(
-        self,
-        build: Callable[[str | None, ObjectReader], str | None],
-        message: str | Callable[[], str],
-    ) -> str | None:
-        """Apply ``build`` to the tip's tree and publish the result; retry on a lost race."""
+    def _commit(self, changes: Sequence[_Change]) -> str | None:
+        """Apply ``changes`` together to the tip's tree and publish the result as one commit
+        (none when none changed anything); retry on a lost race."""
         with ObjectReader(self.repo) as reader:
             for _ in range(_MAX_ATTEMPTS):
                 tip = self.tip()
                 root = self.repo.read_commit(tip, reader).tree if tip else None
-                new_root = build(root, reader)
-                if new_root is None:
+                # every change reads the old tree: they are about different runs
+                replacements: dict[tuple[str, ...], str | None] = {}
+                messages = []
+                for change in changes:
+                    built = change.build(root, reader)
+                    if built is not None:
+                        replacements[built[0]] = built[1]
+                        messages.append(change.message())
+                if not messages:
                     return None
-                text = message() if callable(message) else message
+                new_root = self._replace(root, replacements, reader)
+                text = _joined(messages)
                 commit = self.repo.write_commit(new_root, [tip] if tip else [], text, self.identity)
                 if self.repo.update_ref(self.ref, commit, tip, "gitcfg: " + text.split("\n")[0]):
                     return commit
@@ -507,20 +579,29 @@ class ConfigStore:
         return tree
 
     def _replace(
-        self, tree: str | None, path: Sequence[str], new: str | None, reader: ObjectReader
+        self,
+        tree: str | None,
+        replacements: Mapping[tuple[str, ...], str | None],
+        reader: ObjectReader,
     ) -> str:
-        """A copy of ``tree`` with the subtree at ``path`` replaced by ``new`` (None: removed)."""
+        """A copy of ``tree`` with the subtree at each path replaced (None: removed), each tree
+        on the way written once however many paths go through it."""
         entries = {e.name: e for e in self.repo.read_tree(tree, reader)} if tree else {}
-        name = path[0]
-        if len(path) > 1:
-            child = entries.get(name)
-            sub = child.sha if child is not None and child.is_tree else None
-            replaced = self._replace(sub, path[1:], new, reader)
-            new = None if replaced == self.repo.empty_tree else replaced
-        if new is None:
-            entries.pop(name, None)
-        else:
-            entries[name] = TreeEntry("40000", name, new)
+        below: dict[str, dict[tuple[str, ...], str | None]] = {}
+        for path, subtree in replacements.items():
+            below.setdefault(path[0], {})[path[1:]] = subtree
+        for name, rest in below.items():
+            if () in rest:
+                new = rest[()]
+            else:
+                child = entries.get(name)
+                sub = child.sha if child is not None and child.is_tree else None
+                replaced = self._replace(sub, rest, reader)
+                new = None if replaced == self.repo.empty_tree else replaced
+            if new is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = TreeEntry("40000", name, new)
         return self.repo.write_tree(entries.values())
 
     def _blob_text(self, sha: str, reader: ObjectReader) -> str:
@@ -758,7 +839,14 @@ def _flow(value: Any) -> str:
     return yamlcodec.dump_config({"v": value})[3:].rstrip("\n")
 
 
-def _update_message(run: RunRef, changes: Sequence[Change], message: str | None) -> str:
+def _joined(messages: Sequence[_Message]) -> str:
+    """One commit message of several changes: subjects on the first line, trailers last."""
+    subject = "; ".join(m.subject for m in messages)
+    bodies = "".join(m.body + "\n\n" for m in messages if m.body)
+    return f"{subject}\n\n{bodies}" + "\n".join(t for m in messages for t in m.trailers) + "\n"
+
+
+def _update_message(run: RunRef, changes: Sequence[Change], message: str | None) -> _Message:
     keys = ", ".join(c.key for c in changes[:6]) + (", ..." if len(changes) > 6 else "")
     subject = (
         message.strip().split("\n")[0] if message and message.strip() else f"update {run}: {keys}"
@@ -774,7 +862,7 @@ def _update_message(run: RunRef, changes: Sequence[Change], message: str | None)
     body = ""
     if message and "\n" in message.strip():
         body = message.strip().split("\n", 1)[1].strip() + "\n\n"
-    return f"{subject}\n\n{body}" + "\n".join(lines) + f"\n\nGitcfg-Run: {run}\n"
+    return _Message(subject, body + "\n".join(lines), [f"Gitcfg-Run: {run}"])
 
 
 _GIT_GC_AUTO = 6700  # git's default gc.auto

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitcfg.changelog import branch_log
 from gitcfg.errors import (
     AmbiguousRunError,
     ConcurrentUpdateError,
@@ -27,7 +28,7 @@ from gitcfg.errors import (
     VersionNotFoundError,
 )
 from gitcfg.layout import RunRef
-from gitcfg.store import ConfigStore
+from gitcfg.store import ConfigStore, RunUpdate
 from tests.conftest import git
 
 
@@ -282,6 +283,45 @@ def test_a_commit_rewrites_only_trees_on_the_runs_path(repo: Path) -> None:
     children = Counter(path.rpartition("/")[0] for path in paths if path.count("/") <= 5)
     assert children["p"] == 16
     assert max(count for parent, count in children.items() if parent) <= 16
+
+
+def test_create_with_an_update_of_another_run_is_one_commit_writing_each_tree_once(
+    repo: Path,
+) -> None:
+    store = ConfigStore.open()
+    for i in range(40):  # runs in every shard of the first level: the two paths part early
+        store.create("p", {"i": i})
+    older, _ = store.create("p", {"lr": 0.1}, run_id="older")
+    before = git(repo, "count-objects", "-v")
+    ref, commit = store.create(
+        "p",
+        {"lr": 0.2},
+        run_id="newer",
+        with_update=RunUpdate(older, {"loss": 0.5}, {"exit_status": 0}),
+    )
+    assert git(repo, "rev-list", "--count", "gitcfg~1..gitcfg").strip() == "1"
+    assert store.read(older).summary == {"loss": 0.5}
+    assert store.read(older).meta["exit_status"] == 0
+    assert store.read(ref).config == {"lr": 0.2}
+    message = git(repo, "log", "-1", "--format=%B", "gitcfg")
+    subject, _, rest = message.partition("\n")
+    assert subject == "update p/older: summary:loss, meta:exit_status; create p/newer (1 key)"
+    assert "+ summary:loss: 0.5" in rest
+    trailers = git(repo, "log", "-1", "--format=%(trailers:key=Gitcfg-Run,valueonly)", "gitcfg")
+    assert trailers.split() == ["p/older", "p/newer"]
+    entry = branch_log(store, limit=1)[0]
+    assert entry.commit == commit and {str(r) for r, _ in entry.runs} == {"p/older", "p/newer"}
+    # every object written is in the commit: no tree made twice on the shared path
+    written = int(git(repo, "count-objects", "-v").split()[1]) - int(before.split()[1])
+    listed = git(repo, "diff-tree", "-r", "-t", "--no-commit-id", "gitcfg~1", "gitcfg").split("\n")
+    new_objects = {line.split()[3] for line in listed if line}
+    assert written == len(new_objects) + 2  # and the root tree and the commit
+    # an update of a run that is gone stops both: no commit, no new run
+    tip = git(repo, "rev-parse", "gitcfg")
+    with pytest.raises(RunNotFoundError):
+        store.create("p", {"lr": 0.3}, with_update=RunUpdate(RunRef("p", "gone"), None, {"a": 1}))
+    assert git(repo, "rev-parse", "gitcfg") == tip
+    assert len(store.runs("p")) == 42
 
 
 def test_hand_edited_config_keeps_comments_and_order(repo: Path) -> None:

@@ -241,6 +241,29 @@ def test_sigterm_stops_the_sweep_and_finishes_its_running_runs(repo: Path) -> No
     assert [r.meta["exit_status"] for r in runs] == [5, 5]
 
 
+def test_each_point_ends_its_predecessors_run_in_the_commit_that_creates_its_own(
+    repo: Path,
+) -> None:
+    (repo / "tiny.py").write_text(TINY)
+    result = gitcfg(repo, "sweep", "x=1,2,3,4", "--", "python", "tiny.py", "${args}")
+    assert result.returncode == 0, result.stderr
+    runs = sweep_runs(repo)
+    assert sorted(r.summary["loss"] for r in runs) == [10.0, 20.0, 30.0, 40.0]
+    assert all(r.meta["exit_status"] == 0 and r.meta["duration"] >= 0 for r in runs)
+    subjects = git(repo, "log", "--reverse", "--format=%s", "gitcfg").splitlines()
+    assert len(subjects) == 5  # one commit per point, and the last run's end
+    order = sorted(runs, key=lambda r: r.meta["sweep_point"])
+    ids = [str(r.ref) for r in order]
+    assert subjects[0].startswith(f"create {ids[0]} ")
+    for before, after, subject in zip(ids[:3], ids[1:], subjects[1:4], strict=True):
+        assert subject.startswith(f"update {before}: ") and f"; create {after} " in subject
+    assert subjects[4].startswith(f"update {ids[3]}: ")
+    for run in order:  # each run's own history: its creation, then its results
+        shown = gitcfg(repo, "log", str(run.ref))
+        assert shown.returncode == 0 and "summary:loss" in shown.stdout, shown.stdout
+    assert_fsck_clean(repo)
+
+
 def test_a_store_error_in_one_of_two_workers_ends_the_sweep_with_one_line(
     repo: Path, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import subprocess
 
     from gitcfg.layout import RunRef
-    from gitcfg.store import ConfigStore
+    from gitcfg.store import ConfigStore, RunUpdate
 
 # Signals a supervisor sends to stop or notify a job (kill, SLURM, a terminal that closes).
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -93,11 +93,13 @@ class ChildRun:
         meta: Mapping[str, Any] | None = None,
         json_file: str | None = None,
         scratch: str | None = None,
+        finishing: RunUpdate | None = None,
     ) -> ChildRun:
         """Create the run (commit "create") for ``argv`` with the flat ``config``.
 
         ``scratch``: a private directory to put the results file in (a sweep makes one for all
-        its points); by default the run gets a temporary directory of its own.
+        its points); by default the run gets a temporary directory of its own. ``finishing``
+        (another child's ``ending``) is written in the same commit.
         """
         from gitcfg.provenance import capture
 
@@ -107,6 +109,7 @@ class ChildRun:
             dict(config),
             provenance=provenance,
             meta=dict(meta) if meta else None,
+            with_update=finishing,
         )
         # a private directory: the child creates the file there, or not
         if scratch is None:
@@ -155,6 +158,23 @@ class ChildRun:
         ``returncode`` is Popen's: negative for a signal, recorded as the shell does (128+N).
         ``at`` is when the program ended (``ended()``), if that was before this call.
         """
+        ending = self.ending(returncode, extra_meta, at=at)
+        try:
+            self.store.update(self.ref, summary=ending.summary, meta=ending.meta)
+        finally:
+            self.clean_up()
+
+    def ending(
+        self,
+        returncode: int,
+        extra_meta: Mapping[str, Any] | None = None,
+        *,
+        at: tuple[float, str] | None = None,
+    ) -> RunUpdate:
+        """What ``finish`` writes (exit status, duration, the results file), for a commit that
+        writes it with another change (``create(finishing=...)``); then call ``clean_up``."""
+        from gitcfg.store import RunUpdate
+
         end, finished = at if at is not None else self.ended()
         meta: dict[str, Any] = {
             "exit_status": 128 - returncode if returncode < 0 else returncode,
@@ -164,18 +184,18 @@ class ChildRun:
         if returncode < 0:
             meta["signal"] = signal.Signals(-returncode).name
         meta.update(extra_meta or {})
-        summary = self._read_summary()
-        try:
-            self.store.update(self.ref, summary=summary or None, meta=meta)
-        finally:
-            if self.own_dir:
-                shutil.rmtree(os.path.dirname(self.summary_file), ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.summary_file)
-            if self.json_file is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.json_file)
+        return RunUpdate(self.ref, self._read_summary() or None, meta)
+
+    def clean_up(self) -> None:
+        """Remove the run's temporary files (its results file, the point's JSON file)."""
+        if self.own_dir:
+            shutil.rmtree(os.path.dirname(self.summary_file), ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.summary_file)
+        if self.json_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.json_file)
 
     def _read_summary(self) -> dict[str, Any]:
         if not os.path.exists(self.summary_file):

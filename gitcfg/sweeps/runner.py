@@ -138,9 +138,10 @@ class SweepRunner:
             raise failed[0]
 
     def _worker(self) -> None:
-        # A point's end-of-run commit is made once the worker's next program has started: the
-        # commit overlaps with that program instead of keeping its slot idle. Bayes waits for
-        # each result before it asks for the next point, so there it is made at once.
+        # A point's run is finished in the commit that creates the worker's next run: one
+        # commit per point, not two (the commits are most of this process's work, and its
+        # CPU is taken from the running programs). Bayes waits for each result before it asks
+        # for the next point, so there the run is finished at once.
         adaptive = self.plan.spec.method == "bayes"
         ended: _Ended | None = None
         try:
@@ -148,10 +149,8 @@ class SweepRunner:
                 item = self.plan.next()
                 if item is None:
                     return
-                started = self._start_point(*item)
-                if ended is not None:
-                    self._finish(ended)
-                    ended = None
+                started = self._start_point(*item, ended)
+                ended = None  # finished with the new run (an error above leaves it to finally)
                 if started is None:
                     continue
                 ended = self._wait(*started)
@@ -163,14 +162,17 @@ class SweepRunner:
                 self._finish(ended)
 
     def _start_point(
-        self, index: int, point: Point
+        self, index: int, point: Point, ended: _Ended | None
     ) -> tuple[int, Point, ChildRun, subprocess.Popen[bytes] | None] | None:
+        """Create the point's run (finishing ``ended``'s in the same commit) and start its
+        program; None when the program cannot start."""
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
         )
         meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
         with self._writes.turn(first=True):
+            finishing = None if ended is None else ended.child.ending(ended.returncode, at=ended.at)
             child = ChildRun.create(
                 self.store,
                 argv,
@@ -179,7 +181,11 @@ class SweepRunner:
                 meta=meta,
                 json_file=json_file,
                 scratch=self._scratch,
+                finishing=finishing,
             )
+            if ended is not None:
+                ended.child.clean_up()
+                self._finished(ended)
         if self.on_start is not None:
             self.on_start(index, child.ref, argv)
         return index, point, child, self._spawn(child)
@@ -197,12 +203,14 @@ class SweepRunner:
         return _Ended(index, point, child, returncode, child.ended())
 
     def _finish(self, ended: _Ended) -> None:
-        spec = self.plan.spec
-        metric = None
         with self._writes.turn(first=False):
             ended.child.finish(ended.returncode, at=ended.at)
-            if spec.metric_name is not None:
-                metric = metric_of(self.store.read(ended.child.ref), spec.metric_name)
+            self._finished(ended)
+
+    def _finished(self, ended: _Ended) -> None:
+        """Note how a point ended, once its run is finished in the store."""
+        name = self.plan.spec.metric_name
+        metric = None if name is None else metric_of(self.store.read(ended.child.ref), name)
         self.plan.done(ended.index, metric)
         code = ended.returncode
         status = 128 - code if code < 0 else code
