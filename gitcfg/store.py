@@ -231,16 +231,16 @@ class ConfigStore:
         ``with_update`` sets results and meta keys of another run in the same commit, as
         ``update`` would (its errors, such as a run that is gone, stop both writes).
         """
-        changes: list[_Change] = []
-        if with_update is not None:
-            update = self._update_change(
-                with_update.run, summary=with_update.summary, meta=with_update.meta
-            )[0]
-            changes.append(update)
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, True)
         self.check_writable()
+        changes: list[_Change] = []
+        if with_update is not None:
+            update = self._update_change(
+                with_update.run, summary=with_update.summary, meta=with_update.meta, writable=True
+            )[0]
+            changes.append(update)
         if run_id is not None and self.exists(ref):  # refuse before writing any object
             raise RunExistsError(str(ref))
         prov = provenance if provenance is not None else capture(self.code_repo)
@@ -339,14 +339,16 @@ class ConfigStore:
         summary_unset: Iterable[str] = (),
         summary_base: Mapping[str, Any] | None = None,
         meta: Mapping[str, Any] | None = None,
+        writable: bool = False,
     ) -> tuple[_Change, dict[str, Any]]:
-        """``update``'s change, and what it found (filled in when it is built)."""
+        """``update``'s change, and what it found (filled in when it is built); ``writable``:
+        the caller has made ``check_writable``'s test."""
         wanted = self._checked(set_values or {}, allow_secrets, False)
         removals = [check_key(k) for k in unset]
         summary_wanted = self._checked(summary or {}, True, False)
         summary_removals = [check_key(k) for k in summary_unset]
         meta_wanted = self._checked(meta or {}, True, False)
-        if not dry_run:
+        if not (dry_run or writable):
             self.check_writable()
         outcome: dict[str, Any] = {}
 
