@@ -518,6 +518,11 @@ class ConfigStore:
                     raise SecretKeyError(key)
         return new
 
+    def checked_results(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` flattened as a summary update writes them, or the error it would raise:
+        results checked before they go into a commit with another change."""
+        return self._checked(values, True, False)
+
     def _checked(
         self, config: Mapping[str, Any], allow_secrets: bool | None, check_secrets: bool
     ) -> dict[str, Any]:
@@ -545,6 +550,8 @@ class ConfigStore:
                 for change in changes:
                     built = change.build(root, reader)
                     if built is not None:
+                        if built[0] in replacements:
+                            raise ValueError(f"two changes of {'/'.join(built[0])} in one commit")
                         replacements[built[0]] = built[1]
                         messages.append(change.message())
                 if not messages:
@@ -594,6 +601,8 @@ class ConfigStore:
             below.setdefault(path[0], {})[path[1:]] = subtree
         for name, rest in below.items():
             if () in rest:
+                if len(rest) > 1:
+                    raise ValueError(f"a change inside {name}, which another change replaces")
                 new = rest[()]
             else:
                 child = entries.get(name)

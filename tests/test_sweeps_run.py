@@ -107,6 +107,11 @@ def test_a_json_results_file_is_read_as_json_and_a_yaml_one_as_yaml(repo: Path) 
     assert summary["lr"] == 1e-05 and summary["ok"] is True
     shown = gitcfg(repo, "runs", "--format", "csv", "--columns", "summary:loss")
     assert shown.stdout.splitlines()[1] in ("nan", ".nan", "NaN"), shown.stdout
+    # as PowerShell writes it: a byte order mark first
+    bom_writer = r'printf "\xef\xbb\xbf{\"acc\": NaN}" > "$GITCFG_SUMMARY_FILE"'
+    assert gitcfg(repo, "run", "--name", "bom", "--", "bash", "-c", bom_writer).returncode == 0
+    bom = next(r for r in ConfigStore.open(repo).runs() if r.meta.get("name") == "bom")
+    assert bom.summary["acc"] != bom.summary["acc"]  # NaN, a float
     yaml_writer = 'printf "loss: 0.5\\nnote: no\\n" > "$GITCFG_SUMMARY_FILE"'
     assert gitcfg(repo, "run", "--", "bash", "-c", yaml_writer).returncode == 0
     runs = ConfigStore.open(repo).runs()

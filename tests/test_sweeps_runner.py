@@ -268,8 +268,11 @@ def test_a_store_error_in_one_of_two_workers_ends_the_sweep_with_one_line(
     repo: Path, tmp_path: Path
 ) -> None:
     # The store branch checked out in a worktree mid-sweep: no worker may move it any more.
-    (repo / "wait.py").write_text(
-        "import sys, time\nopen('ready-' + sys.argv[1], 'w').close()\ntime.sleep(0.5)\n"
+    (repo / "wait.py").write_text(  # the first two points end once the branch is checked out
+        "import os, sys, time\n"
+        "open('ready-' + sys.argv[1], 'w').close()\n"
+        "while not os.path.exists('go'):\n"
+        "    time.sleep(0.01)\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gitcfg", "sweep", "x=1,2,3,4,5,6", "-j", "2", "--",
@@ -277,13 +280,33 @@ def test_a_store_error_in_one_of_two_workers_ends_the_sweep_with_one_line(
         cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     wait_for(repo / "ready-x=1")
+    wait_for(repo / "ready-x=2")
     git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "gitcfg")
+    (repo / "go").touch()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1, stderr
     assert "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "checked out" in errors[0], stderr
-    assert len(sweep_runs(repo)) < 6
+    assert sorted(r.config["x"] for r in sweep_runs(repo)) == [1, 2]  # no point started after
+
+
+def test_results_the_store_refuses_are_reported_and_the_sweep_goes_on(repo: Path) -> None:
+    # Python's json writes a name read from os.listdir with an undecodable byte as a lone
+    # surrogate escape, which no UTF-8 file can hold.
+    (repo / "bad.py").write_text(
+        "import json, os, sys\n"
+        "x = int(sys.argv[1].split('=')[1])\n"
+        "name = '\\udcff' if x == 2 else 'ok'\n"
+        "json.dump({'loss': x, 'file': name}, open(os.environ['GITCFG_SUMMARY_FILE'], 'w'))\n"
+    )
+    result = gitcfg(repo, "sweep", "x=1,2,3", "--", "python", "bad.py", "${args}")
+    assert result.returncode == 0, result.stderr
+    assert "not recorded" in result.stderr and "surrogate" in result.stderr
+    runs = {r.config["x"]: r for r in sweep_runs(repo)}
+    assert sorted(runs) == [1, 2, 3]
+    assert all(r.meta["exit_status"] == 0 for r in runs.values())
+    assert runs[2].summary == {} and runs[3].summary == {"loss": 3, "file": "ok"}
     assert_fsck_clean(repo)
 
 

@@ -11,6 +11,7 @@ results file as the run's summary.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -200,7 +201,6 @@ class ChildRun:
     def _read_summary(self) -> dict[str, Any]:
         if not os.path.exists(self.summary_file):
             return {}
-        from gitcfg.flat import flatten
         from gitcfg.yamlcodec import load_yaml_file
 
         try:
@@ -211,7 +211,9 @@ class ChildRun:
                 return {}
             if not isinstance(data, dict):
                 raise GitcfgError(f"it holds a {type(data).__name__}, not a mapping of results")
-            return flatten(data)
+            # checked as the store checks them: results it would refuse must not stop the
+            # commit that records how the run ended (with a sweep's next run, too)
+            return self.store.checked_results(data)
         except GitcfgError as error:
             note(
                 f"results in $GITCFG_SUMMARY_FILE of run {self.ref} not recorded: {error}; "
@@ -232,18 +234,26 @@ def _json_object(path: str) -> dict[str, Any] | None:
             raw = fh.read()
     except OSError:
         return None  # the YAML reader says what is wrong
-    if raw.lstrip()[:1] != b"{":
+    raw = raw.removeprefix(codecs.BOM_UTF8).lstrip()  # a BOM: PowerShell and .NET write one
+    if raw[:1] != b"{":
         return None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError):
-        return None
+        return None  # the YAML reader says what is wrong (a duplicate key, say)
     if not isinstance(data, dict):
         return None
     from gitcfg.yamlcodec import check_shape
 
     check_shape(data, path)  # the depth limit YAML has
     return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise ValueError("a key appears twice")
+    return mapping
 
 
 def run_foreground(child: ChildRun, argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ and their runs are still finished.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import tempfile
@@ -99,6 +100,7 @@ class SweepRunner:
         self._writes = _Turns()
         self._live: set[subprocess.Popen[bytes]] = set()
         self._stopping: int | None = None  # the signal that stopped the sweep
+        self._failed = False  # a worker raised: no new point starts
         self._scratch: str | None = None
 
     @property
@@ -126,6 +128,7 @@ class SweepRunner:
                 self._worker()
             except BaseException as exc:  # raised in the calling thread below
                 failed.append(exc)
+                self._failed = True  # the other workers start no new point
 
         workers = [
             threading.Thread(target=work, name=f"gitcfg-sweep-{n}") for n in range(self.jobs)
@@ -145,15 +148,21 @@ class SweepRunner:
         adaptive = self.plan.spec.method == "bayes"
         ended: _Ended | None = None
         try:
-            while self._stopping is None:
+            while self._stopping is None and not self._failed:
                 item = self.plan.next()
                 if item is None:
                     return
-                started = self._start_point(*item, ended)
-                ended = None  # finished with the new run (an error above leaves it to finally)
-                if started is None:
-                    continue
-                ended = self._wait(*started)
+                index, point = item
+                child = self._create_point(index, point, ended)
+                previous, ended = ended, None  # its end is in the store now
+                if previous is not None:
+                    previous.child.clean_up()
+                    self._finished(previous)
+                if child is None:
+                    return
+                if self.on_start is not None:
+                    self.on_start(index, child.ref, child.argv)
+                ended = self._wait(index, point, child, self._spawn(child))
                 if adaptive:
                     self._finish(ended)
                     ended = None
@@ -161,19 +170,24 @@ class SweepRunner:
             if ended is not None:
                 self._finish(ended)
 
-    def _start_point(
-        self, index: int, point: Point, ended: _Ended | None
-    ) -> tuple[int, Point, ChildRun, subprocess.Popen[bytes] | None] | None:
-        """Create the point's run (finishing ``ended``'s in the same commit) and start its
-        program; None when the program cannot start."""
+    def _create_point(self, index: int, point: Point, ended: _Ended | None) -> ChildRun | None:
+        """Create the point's run, with ``ended``'s end in the same commit; None (and
+        ``ended``'s end alone) when the sweep was stopped while this point waited its turn."""
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
         )
         meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
         with self._writes.turn(first=True):
+            if self._stopping is not None or self._failed:
+                if json_file is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(json_file)
+                if ended is not None:
+                    ended.child.finish(ended.returncode, at=ended.at)
+                return None
             finishing = None if ended is None else ended.child.ending(ended.returncode, at=ended.at)
-            child = ChildRun.create(
+            return ChildRun.create(
                 self.store,
                 argv,
                 point,
@@ -183,12 +197,6 @@ class SweepRunner:
                 scratch=self._scratch,
                 finishing=finishing,
             )
-            if ended is not None:
-                ended.child.clean_up()
-                self._finished(ended)
-        if self.on_start is not None:
-            self.on_start(index, child.ref, argv)
-        return index, point, child, self._spawn(child)
 
     def _wait(
         self, index: int, point: Point, child: ChildRun, process: subprocess.Popen[bytes] | None
