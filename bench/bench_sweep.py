@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import ENV, make_repo, work_dir
+from benchlib import ENV, file_creation_ms, make_repo, work_dir
 
 ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 BIN = Path(sys.executable).parent
@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--sweep-repeat", type=int, default=5)
     args = parser.parse_args()
     root = work_dir("bench-sweep-")
+    # a sweep writes ~12 files per point, xargs none: what a new file costs here is printed
+    print(f"a new file in {root.parent}: median {file_creation_ms([root]):.3f} ms")
     try:
         bench_run(root, args.repeat)
         bench_sweep(root, args.points, args.sweep_repeat)
