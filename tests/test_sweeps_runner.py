@@ -137,6 +137,32 @@ def test_random_with_a_seed_is_the_same_sweep_everywhere(repo: Path) -> None:
     assert result.stdout.strip().splitlines()[-1].startswith(f"best: {best.ref} loss=")
 
 
+def test_two_shards_at_once_in_one_repository_lose_no_run_and_no_result(repo: Path) -> None:
+    """Four workers of two processes commit each point's start with another point's end:
+    every lost race is built again on the new tip, and nothing is lost."""
+    (repo / "tiny.py").write_text(TINY)
+    sweep = ["sweep", "x=1,2,3,4,5,6,7,8,9,10,11,12", "-j", "2"]
+    command = ["--", "python", "tiny.py", "${args}"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gitcfg", *sweep, "--shard", f"{i}/2", *command],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    runs = sweep_runs(repo)
+    assert sorted(r.config["x"] for r in runs) == list(range(1, 13))
+    assert all(r.meta["exit_status"] == 0 for r in runs)
+    assert sorted(r.summary["loss"] for r in runs) == [10.0 * x for x in range(1, 13)]
+    assert_fsck_clean(repo)
+
+
 def test_two_shards_in_two_clones_cover_every_point_once_on_one_remote(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
