@@ -128,16 +128,17 @@ class PackIndex:
         small = self._size <= _WHOLE_INDEX_BYTES
         if whole is None and small and len(self._buckets) >= _WHOLE_AFTER_READS:
             whole = self._whole = self._read_whole()
+            self._buckets.clear()  # slices of the whole index are cheap: hold it once
         if whole is not None:
             names = whole[names_at + rawsz * first : names_at + rawsz * end]
             offsets = whole[offsets_at + 4 * first : offsets_at + 4 * end]
-        else:
-            fd = self._open()
-            try:
-                names = os.pread(fd, rawsz * (end - first), names_at + rawsz * first)
-                offsets = os.pread(fd, 4 * (end - first), offsets_at + 4 * first)
-            finally:
-                os.close(fd)
+            return names, offsets
+        fd = self._open()
+        try:
+            names = os.pread(fd, rawsz * (end - first), names_at + rawsz * first)
+            offsets = os.pread(fd, 4 * (end - first), offsets_at + 4 * first)
+        finally:
+            os.close(fd)
         if len(names) != self.rawsz * (end - first) or len(offsets) != 4 * (end - first):
             raise _PackMiss(f"{self.idx_path} is truncated")
         self._buckets[byte] = bucket = (names, offsets)
