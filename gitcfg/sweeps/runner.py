@@ -154,12 +154,12 @@ class SweepRunner:
                     return
                 index, point = item
                 child = self._create_point(index, point, ended)
-                previous, ended = ended, None  # its end is in the store now
+                if child is None:
+                    return  # stopped: ``ended`` is finished alone below
+                previous, ended = ended, None  # its end went in with the new run
                 if previous is not None:
                     previous.child.clean_up()
                     self._finished(previous)
-                if child is None:
-                    return
                 if self.on_start is not None:
                     self.on_start(index, child.ref, child.argv)
                 ended = self._wait(index, point, child, self._spawn(child))
@@ -171,8 +171,8 @@ class SweepRunner:
                 self._finish(ended)
 
     def _create_point(self, index: int, point: Point, ended: _Ended | None) -> ChildRun | None:
-        """Create the point's run, with ``ended``'s end in the same commit; None (and
-        ``ended``'s end alone) when the sweep was stopped while this point waited its turn."""
+        """Create the point's run, with ``ended``'s end in the same commit; None (nothing
+        written) when the sweep was stopped while this point waited its turn."""
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
@@ -183,8 +183,6 @@ class SweepRunner:
                 if json_file is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(json_file)
-                if ended is not None:
-                    ended.child.finish(ended.returncode, at=ended.at)
                 return None
             finishing = None if ended is None else ended.child.ending(ended.returncode, at=ended.at)
             return ChildRun.create(
