@@ -241,6 +241,9 @@ def test_a_sweep_killed_half_way_resumes_with_the_missing_points(repo: Path) -> 
     finished = [r for r in sweep_runs(repo) if "exit_status" in r.meta]
     assert sorted(r.config["x"] for r in finished) == [1, 2, 3, 4]
     assert len(sweep_runs(repo)) == 5  # the interrupted run stays, without an exit status
+    # the closing table shows the whole sweep: the runs recorded before it resumed, and its own
+    shown = [line.split()[0] for line in result.stdout.strip().splitlines()[1:]]
+    assert sorted(shown) == sorted(r.ref.id for r in finished)
     assert_fsck_clean(repo)
 
 

@@ -186,13 +186,12 @@ def sweep(
 
     runner = SweepRunner(store, plan, project, jobs=jobs, on_start=on_start)
     outcomes = runner.run()
-    headers, rows, best = sweep_table(store, project, plan)
+    headers, rows, best = sweep_table(store, project, plan, outcomes)
     if rows:
         opts.out(table(headers, rows, opts.color))
-    if best is not None and spec.metric_name:
-        value = best.summary.get(spec.metric_name)
-        values = ", ".join(f"{p.key}={best.config.get(p.key)}" for p in spec.parameters)
-        opts.out(f"best: {best.ref} {spec.metric_name}={value} ({spec.goal}) with {values}\n")
+    if best is not None:
+        values = ", ".join(f"{key}={value}" for key, value in best.values.items())
+        opts.out(f"best: {best.ref} {spec.metric_name}={best.metric} ({spec.goal}) with {values}\n")
     if runner.stopped_by is not None:
         from gitcfg.sweeps.child import exit_like
 

@@ -12,13 +12,12 @@ written loose instead: starting index-pack costs more than a handful of files.
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterable
 from typing import Protocol
 
 from gitcfg.errors import RepositoryError
 from gitcfg.git.hashes import HashAlgo
-from gitcfg.git.loose import header
+from gitcfg.git.loose import deflate, header
 from gitcfg.git.objects import TreeEntry, format_tree
 
 _KIND_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
@@ -49,7 +48,7 @@ def pack_bytes(objects: Iterable[tuple[str, bytes]], count: int, algo: HashAlgo)
             size >>= 7
         head.append(byte)
         parts.append(bytes(head))
-        parts.append(zlib.compress(data, 1))
+        parts.append(deflate(data))
     body = b"".join(parts)
     return body + algo.digest(body)
 

@@ -65,6 +65,7 @@ class Plan:
     recorded: list[Recorded]
     seed: int | str
     count: int | None
+    shard: tuple[int, int] | None = None
     _fixed: dict[int, Point] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _bayes: Any = None
@@ -142,7 +143,7 @@ def make_plan(
         todo = sorted(fixed)
     if limit is not None:
         todo = todo[:limit]
-    return Plan(spec, sweep_id, todo, recorded, seed, count, _fixed=fixed)
+    return Plan(spec, sweep_id, todo, recorded, seed, count, shard, _fixed=fixed)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

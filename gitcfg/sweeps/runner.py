@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -250,36 +250,66 @@ class SweepRunner:
             yield
 
 
+@dataclass(frozen=True)
+class SweepRow:
+    """A finished run of the sweep, as the closing table shows it."""
+
+    ref: RunRef
+    point: int | None
+    values: dict[str, Any]  # the sweep's parameters as the run has them
+    exit_status: Any
+    metric: float | None
+
+
 def sweep_table(
-    store: ConfigStore, project: str, plan: Plan
-) -> tuple[list[str], list[list[Any]], RunRecord | None]:
-    """Every finished run of the sweep in ``project`` (from all shards that reached this store):
-    headers, rows sorted best first by the metric, and the best run."""
+    store: ConfigStore, project: str, plan: Plan, outcomes: Sequence[Outcome] | None = None
+) -> tuple[list[str], list[list[Any]], SweepRow | None]:
+    """Every finished run of the sweep: headers, rows sorted best first by the metric, and
+    the best run.
+
+    A whole sweep (no ``--shard``) that ran here knows its runs: those recorded before it
+    started and its ``outcomes``, so the store is not listed again. A shard lists the store,
+    to show the runs of every shard that reached it.
+    """
     spec = plan.spec
-    runs = [r for r in recorded_runs(store, project, plan.sweep_id) if r.finished]
-    keys = [p.key for p in spec.parameters if p.distribution != "constant"] or [
-        p.key for p in spec.parameters
-    ]
+    keys = [p.key for p in spec.parameters]
     name = spec.metric_name
+    if outcomes is not None and plan.shard is None:
+        found = [_row(r.record, keys, name) for r in plan.recorded if r.finished]
+        found += [
+            SweepRow(o.ref, o.index, {k: o.point.get(k) for k in keys}, o.exit_status, o.metric)
+            for o in outcomes
+        ]
+    else:
+        found = [
+            _row(r.record, keys, name)
+            for r in recorded_runs(store, project, plan.sweep_id)
+            if r.finished
+        ]
     sign = -1.0 if spec.goal == "maximize" else 1.0
 
-    def rank(record: RunRecord) -> tuple[int, float, int]:
-        value = metric_of(record, name)
-        point = record.meta.get("sweep_point")
-        order = point if isinstance(point, int) else 0
-        return (value is None, 0.0 if value is None else sign * value, order)
+    def rank(row: SweepRow) -> tuple[bool, float, int]:
+        order = row.point if isinstance(row.point, int) else 0
+        return (row.metric is None, 0.0 if row.metric is None else sign * row.metric, order)
 
-    records = sorted((r.record for r in runs), key=rank)
-    headers = ["id", "point", *keys, "exit", *([name] if name else [])]
-    rows = []
-    for record in records:
-        row: list[Any] = [record.ref.id, record.meta.get("sweep_point")]
-        row += [record.config.get(k) for k in keys]
-        row.append(record.meta.get("exit_status"))
-        if name:
-            row.append(metric_of(record, name))
-        rows.append(row)
-    best = None
-    if name and records and metric_of(records[0], name) is not None:
-        best = records[0]
+    found.sort(key=rank)
+    shown = [p.key for p in spec.parameters if p.distribution != "constant"] or keys
+    headers = ["id", "point", *shown, "exit", *([name] if name else [])]
+    rows = [
+        [row.ref.id, row.point, *(row.values.get(k) for k in shown), row.exit_status]
+        + ([row.metric] if name else [])
+        for row in found
+    ]
+    best = found[0] if name and found and found[0].metric is not None else None
     return headers, rows, best
+
+
+def _row(record: RunRecord, keys: list[str], metric: str | None) -> SweepRow:
+    point = record.meta.get("sweep_point")
+    return SweepRow(
+        record.ref,
+        point,
+        {k: record.config.get(k) for k in keys},
+        record.meta.get("exit_status"),
+        metric_of(record, metric),
+    )
