@@ -197,3 +197,25 @@ def test_gitcfg_starts_gc_exactly_when_git_would(repo: Path, in_17: int, packs: 
     decided = ConfigStore.open().repo.needs_gc(600)
     assert decided == _git_gc_acts(repo)
     assert decided == (in_17 > 3 or packs > 3)
+
+
+
+def test_objects_are_deflated_as_git_deflates_them_by_default(repo: Path) -> None:
+    # a run's files and trees, and a config file past the small-object path: each a zlib
+    # stream with the header git's own writer gives it by default (level 1, 32 KiB window)
+    store = ConfigStore.open(repo)
+    store.create("p", {f"k{i:03d}": f"value {i}" for i in range(400)}, run_id="r1")
+    ids = git(repo, "rev-list", "--objects", "gitcfg").split()
+    sizes = []
+    for sha in (s for s in ids if len(s) == 40):
+        data = (repo / ".git" / "objects" / sha[:2] / sha[2:]).read_bytes()
+        assert data[:2] == b"\x78\x01", sha
+        raw = zlib.decompress(data)
+        kind, _, body = raw.partition(b"\0")
+        shown = subprocess.run(
+            ["git", "cat-file", kind.split()[0].decode(), sha], cwd=repo, capture_output=True
+        )
+        assert shown.stdout == body, sha
+        sizes.append(len(raw))
+    assert max(sizes) > 4096 > min(sizes)
+    assert_fsck_clean(repo)
