@@ -199,7 +199,6 @@ def test_gitcfg_starts_gc_exactly_when_git_would(repo: Path, in_17: int, packs: 
     assert decided == (in_17 > 3 or packs > 3)
 
 
-
 def test_objects_are_deflated_as_git_deflates_them_by_default(repo: Path) -> None:
     # a run's files and trees, and a config file past the small-object path: each a zlib
     # stream with the header git's own writer gives it by default (level 1, 32 KiB window)
