@@ -53,6 +53,9 @@ _LITERAL = r"(?!(?:true|false|null)[\n,\]])"
 # Between files of a batch: a line of its own ("\0"), whose key sorts before every key.
 _FILE_END = "\0\n"
 _SPECIAL_JSON = {"inf": "Infinity", "nan": "NaN"}
+# Distinct lines out of the plain form that a batch sets aside the files of, before it gives up
+# and checks file by file (each costs a substring search per file).
+_MAX_ODD = 32
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,10 @@ def _batch_json(
     unique.pop("\0", None)  # the line between two files
     distinct = "\n".join(unique) + "\n"
     if not _plain(distinct):  # some file is not in the plain form: the others are
-        plain = [i for i in batch if _plain(texts[i])] if retry else []
-        if plain:
-            _batch_json(texts, plain, found, retry=False)
+        if retry:
+            plain = _without_lines(texts, batch, _odd_lines(distinct))
+            if plain:
+                _batch_json(texts, plain, found, retry=False)
         return
     keys = dict(zip(unique, _re().keys.findall(distinct), strict=True))
     keys["\0"] = "\0"  # sorts before every key: one key out of order per file boundary
@@ -221,6 +225,39 @@ def _batch_json(
     pieces = ", ".join(map(members.__getitem__, lines)).split(", \0, ")
     for index, piece in zip(batch, pieces, strict=True):
         found[index] = "{" + piece + "}"
+
+
+def _odd_lines(distinct: str) -> list[str] | None:
+    """The lines of ``distinct`` (distinct lines) not in the plain form; None past
+    ``_MAX_ODD`` of them. One regex match per such line: a store whose files hold a few (a
+    quoted command line, a non-ASCII name) keeps its other files on the batch path."""
+    patterns = _re()
+    odd: list[str] = []
+    at, end = 0, len(distinct)
+    while at < end:
+        match = patterns.plain_file.match(distinct, at)
+        if match is not None:
+            at = match.end()
+            if at == end:
+                break
+        stop = distinct.index("\n", at)
+        odd.append(distinct[at:stop])
+        if len(odd) > _MAX_ODD:
+            return None
+        at = stop + 1
+    if len(distinct) > 4300:  # a number Python will not read is an odd line too
+        for number in patterns.long_number.finditer(distinct):
+            start = distinct.rfind("\n", 0, number.start()) + 1
+            odd.append(distinct[start : distinct.index("\n", number.end())])
+    return odd
+
+
+def _without_lines(texts: Sequence[str], batch: list[int], lines: list[str] | None) -> list[int]:
+    """The files of ``batch`` holding none of ``lines`` (None: the files in the plain form)."""
+    if lines is None:
+        return [i for i in batch if _plain(texts[i])]
+    marks = [f"\n{line}\n" for line in lines]
+    return [i for i in batch if not any(mark in "\n" + texts[i] for mark in marks)]
 
 
 def _may_collide(keys: Iterable[str]) -> bool:

@@ -232,11 +232,11 @@ def _subtree_of(directory: str) -> str:
     return directory.rsplit("/", RUN_DEPTH - CACHE_LEVELS - 1)[0]
 
 
-def _pack(rows: Sequence[ListedRow]) -> tuple[str, str] | None:
-    """A subtree's rows as two cache texts, the rows and their meta files; None if a field
-    holds the separator (then it is not cached)."""
+def _pack(rows: Sequence[ListedRow], meta_texts: Sequence[str]) -> tuple[str, str] | None:
+    """A subtree's rows and their meta files as two cache texts; None if a field holds the
+    separator (then it is not cached)."""
     runs = _SEP.join([_SEP.join((row.id, row.order, row.text)) for row in rows])
-    metas = _SEP.join([row.meta for row in rows])
+    metas = _SEP.join(meta_texts)
     if runs.count(_SEP) != 3 * len(rows) - 1 or metas.count(_SEP) != len(rows) - 1:
         return None
     return runs, metas
@@ -469,9 +469,10 @@ class RunListing:
         slow: set[str] = set()  # files the loader read: their JSON is json.dumps's
         texts = self._json_texts(chunk.sources, stream, slow)
         texts.update(self._json_texts(chunk.metas, stream, slow))
-        by_subtree: dict[str, list[ListedRow]] = {}
+        by_subtree: dict[str, tuple[list[ListedRow], list[str]]] = {}  # rows, meta texts
         heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
         projects: dict[str, str] = {}
+        keep_meta = self.keep_meta
         for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
             if meta_blob is not None and meta_blob not in heads:
@@ -492,17 +493,19 @@ class RunListing:
                 f'"summary": {"{}" if summary is None else texts[summary]}}}'
             )
             meta_text = "{}" if meta_blob is None else texts[meta_blob]
-            row = ListedRow(order, ref.project, ref.id, text, meta_text)
-            by_subtree.setdefault(_subtree_of(directory), []).append(row)
+            row = ListedRow(order, ref.project, ref.id, text, meta_text if keep_meta else "")
+            subtree = _subtree_of(directory)
+            rows, meta_texts = by_subtree.get(subtree) or by_subtree.setdefault(subtree, ([], []))
+            rows.append(row)
+            meta_texts.append(meta_text)
         packed = {}
-        for path, rows in by_subtree.items():
-            both = _pack(rows)
+        for path, (rows, meta_texts) in by_subtree.items():
+            both = _pack(rows, meta_texts)
             if both is not None:
                 key = missed[path]
                 packed[key], packed[key + _META] = both
         writes.put(packed)
-        listed = [row for rows in by_subtree.values() for row in rows]
-        return listed if self.keep_meta else [row._replace(meta="") for row in listed]
+        return [row for rows, _ in by_subtree.values() for row in rows]
 
     def _json_texts(
         self, sources: Mapping[str, str], stream: BlobStream, slow: set[str]

@@ -119,6 +119,26 @@ def test_a_batch_answers_as_each_file_alone(texts: list[str]) -> None:
     assert fast_json_many(texts) == [fast_json(text) for text in texts]
 
 
+def test_a_few_odd_files_among_many_leave_the_others_read_as_a_batch() -> None:
+    # meta files of a sweep: shared lines, and a handful whose command line needs quoting the
+    # batch path does not know, a non-ASCII name, a long number, or a comment
+    def meta(i: int, command: str = "python train.py") -> str:
+        return dump_config({"command": f"{command} --x={i}", "host": "vm", "point": i})
+
+    texts = [meta(i) for i in range(300)]
+    texts[7] = meta(7, "python train.py --note 'it''s'")
+    texts[150] = meta(150, "python entraîné.py")
+    texts[151] = texts[151] + "# a note\n"
+    texts[299] = "command: x\nhost: vm\npoint: " + "1" * 5000 + "\n"  # past Python's int limit
+    answers = fast_json_many(texts)
+    assert answers == [fast_json(text) for text in texts]
+    assert all(
+        answer is None or json.loads(answer) == json.loads(loaded(text))  # type: ignore[arg-type]
+        for answer, text in zip(answers, texts, strict=True)
+    )
+    assert sum(answer is None for answer in answers) <= 4
+
+
 def test_the_plain_form_is_translated_without_the_loader() -> None:
     text = dump_config(
         {
