@@ -17,6 +17,7 @@ json`` prints, and its meta.yaml as JSON text; callers decode only what they nee
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import queue
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring as encode_string
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gitcfg import yamlcodec
+from gitcfg import forkread, yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
 from gitcfg.flatjson import encode, fast_json_many, to_json
@@ -51,7 +52,10 @@ if TYPE_CHECKING:
 PAGE = 1000  # runs decoded at once by ``pages``
 CACHE_LEVELS = 3  # shard levels below a project whose subtrees are the cache's units
 _CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
-_PATHSPECS = 500  # more missed subtrees than this: list the whole tree instead of each
+_PATHSPECS = 500  # more missed subtrees than this: list their top shard directories instead
+# Missed subtrees from which a forked copy reads half (about 2,000 runs and more)
+_FORK_SUBTREES = 1024
+
 _READ_SIZE = 1 << 20
 # The separator of a cached subtree's fields (id, start time, row of each run; meta files): JSON
 # text never holds a raw control character.
@@ -232,6 +236,44 @@ def _subtree_of(directory: str) -> str:
     return directory.rsplit("/", RUN_DEPTH - CACHE_LEVELS - 1)[0]
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused: reading 100,000 runs makes millions of small objects,
+    none in a cycle, and the collector would walk them all again and again (~5% of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _prefix(path: str) -> str:
+    """A cached subtree's top shard directory (``project/a`` of ``project/a/b/c``)."""
+    return path.rsplit("/", CACHE_LEVELS - 1)[0]
+
+
+def _pathspecs(missed: Iterable[str]) -> list[str]:
+    """What ls-tree is asked to list for subtrees ``missed``: each, if few; else their top
+    shard directories (at most 16 a project); the whole tree past that."""
+    paths = sorted(missed)
+    if len(paths) <= _PATHSPECS:
+        return [path + "/" for path in paths]
+    tops = sorted({_prefix(path) + "/" for path in paths})
+    return tops if len(tops) <= _PATHSPECS else []
+
+
+def _halves(missed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``missed`` split in two by top shard directory, about as many subtrees each (runs are
+    spread evenly over them by their ids' digests)."""
+    halves: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    for path in sorted(missed, key=_prefix):
+        half = halves[0] if len(halves[0]) * 2 < len(missed) else halves[1]
+        half[path] = missed[path]
+    return halves
+
+
 def _pack(rows: Sequence[ListedRow], meta_texts: Sequence[str]) -> tuple[str, str] | None:
     """A subtree's rows and their meta files as two cache texts; None if a field holds the
     separator (then it is not cached)."""
@@ -329,7 +371,8 @@ class RunListing:
             else:
                 found.extend(rows)
         if missed:
-            found.extend(self._read_subtrees(missed))
+            with _no_cycle_collection():
+                found.extend(self._read_subtrees(missed))
         found.sort()
         return found
 
@@ -360,7 +403,35 @@ class RunListing:
     # -- reading subtrees the cache does not have ----------------------------------------
 
     def _read_subtrees(self, missed: Mapping[str, str]) -> list[ListedRow]:
-        """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached.
+        """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached; many
+        of them are split with a forked copy of this process (``gitcfg.forkread``), which
+        reads and caches its half and streams its rows back."""
+        if len(missed) < _FORK_SUBTREES or not forkread.can_fork():
+            return self._read_here(missed)
+        mine, theirs = _halves(missed)
+        cache_dir = self.cache.path.parent
+
+        def work(sink: forkread.Sink) -> None:  # in the copy: its own cache connection
+            self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries)
+            self._read_here(theirs, sink)
+
+        helper = forkread.Helper(work, fields=len(ListedRow._fields))
+        try:
+            rows = self._read_here(mine)
+        except BaseException:
+            helper.stop()
+            raise
+        records = helper.records()
+        if records is None:  # the copy failed: read its half here
+            return rows + self._read_here(theirs)
+        rows.extend(itertools.starmap(ListedRow, records))
+        return rows
+
+    def _read_here(
+        self, missed: Mapping[str, str], sink: forkread.Sink | None = None
+    ) -> list[ListedRow]:
+        """The rows of the ``missed`` subtrees, read and cached in this process (passed to
+        ``sink`` a chunk at a time, if given, rather than returned).
 
         A thread lists them (ls-tree) and asks cat-file for their files a chunk of whole
         subtrees at a time; this thread converts each chunk while git reads the next, and
@@ -373,7 +444,7 @@ class RunListing:
         writer = threading.Thread(target=_write_cache, args=(self.cache, writes), daemon=True)
         writer.start()
         try:
-            rows = self._read_chunks(missed, chunks, seen, writes)
+            rows = self._read_chunks(missed, chunks, seen, writes, sink)
         finally:
             writes.put(None)
             writer.join()
@@ -388,6 +459,7 @@ class RunListing:
         chunks: queue.Queue[_Chunk | BaseException | None],
         seen: set[str],
         writes: queue.Queue[dict[str, str] | None],
+        sink: forkread.Sink | None,
     ) -> list[ListedRow]:
         with BlobStream(self.repo) as stream:
             lister = threading.Thread(
@@ -399,7 +471,11 @@ class RunListing:
                 while (chunk := chunks.get()) is not None:
                     if isinstance(chunk, BaseException):
                         raise chunk
-                    rows.extend(self._convert(chunk, stream, missed, writes))
+                    converted = self._convert(chunk, stream, missed, writes)
+                    if sink is None:
+                        rows.extend(converted)
+                    else:
+                        sink(converted)
             finally:
                 stream.close()  # done, or failed: a lister waiting on git gets a broken pipe
                 while lister.is_alive():  # let it put what it holds, then end
@@ -417,10 +493,7 @@ class RunListing:
     ) -> None:
         """The lister thread: chunks of runs of whole missed subtrees, their blobs requested."""
         assert self.tip is not None
-        if len(missed) <= _PATHSPECS:
-            pathspecs: list[str] = [path + "/" for path in sorted(missed)]
-        else:
-            pathspecs = [self.project + "/"] if self.project is not None else []
+        pathspecs = _pathspecs(missed)
         try:
             runs: list[_RunFiles] = []
             for ref, directory, files in tree_runs(self.repo, self.tip, pathspecs):

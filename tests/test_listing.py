@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -392,3 +393,72 @@ def _commit_tree(repo: Path, ls_tree_text: str) -> None:
     commit = git(repo, "commit-tree", tree, "-p", parent, "-m", "hand edit").strip()
     git(repo, "update-ref", "refs/heads/gitcfg", commit)
     os.unlink(env["GIT_INDEX_FILE"])
+
+
+# -- a cold listing of many subtrees, split with a forked copy -------------------------------
+
+
+def _drop_cache(repo: Path) -> None:
+    for path in (repo / ".git" / "gitcfg").glob("blobcache*"):
+        path.unlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_listing_split_with_a_forked_copy_answers_as_one_process(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitcfg import forkread
+
+    _fast_store(repo, 2_500)  # ~1,900 subtrees: enough to split
+    forks: list[int] = []
+
+    class Counted(forkread.Helper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            forks.append(self.pid)
+
+    monkeypatch.setattr(forkread, "Helper", Counted)
+
+    def listed(*, fork: bool) -> list[Any]:
+        _drop_cache(repo)
+        monkeypatch.setattr(forkread, "can_fork", lambda: fork)
+        with ConfigStore.open().listing(None) as listing:
+            return listing.rows
+
+    alone = listed(fork=False)
+    assert forks == []
+    split = listed(fork=True)
+    assert len(forks) == 1
+    assert split == alone and len(split) == 2_500
+    # both halves were cached: a warm listing reads no file, and answers the same
+    cached = {key.partition(":")[0] for key in _subtree_keys(repo)}
+    assert {"/".join(r.ref.segments[: CACHE_LEVELS + 1]) for r in split} <= cached
+    with ConfigStore.open().listing(None) as listing:
+        assert listing.rows == alone
+    out = _cli(repo, "runs", "--format", "json")
+    assert json.loads(out.stdout) == [row.row() for row in alone]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_damaged_file_in_the_forked_half_is_still_named(repo: Path) -> None:
+    _fast_store(repo, 2_500)
+    lines = git(repo, "ls-tree", "-r", "gitcfg").splitlines()
+    # the last subtree in shard order is in the copy's half
+    victim = max(lines, key=lambda line: line.split("\t")[1]).split("\t")[1]
+    victim = victim.rsplit("/", 1)[0] + "/config.yaml"
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], input=b"lr: [1,\n", cwd=repo,
+        capture_output=True, check=True,
+    ).stdout.decode().strip()  # fmt: skip
+    _commit_tree(
+        repo,
+        "\n".join(
+            f"{line.split()[0]} blob {blob}\t{victim}" if line.endswith("\t" + victim) else line
+            for line in lines
+        )
+        + "\n",
+    )
+    out = _cli(repo, "runs", "--format", "json")
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"gitcfg:{victim} is not valid" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,123 @@
+"""A forked copy of this process doing half of a large read, its records streamed back.
+
+A cold listing of 100,000 runs turns 200,000 files into JSON text in Python: a few seconds of
+one core, while git's readers use part of the other. Split in two, each half runs in its own
+process. A fork, not a new interpreter: the copy starts at once, with the modules, the
+repository and the plan already in memory. Only where that is safe: Linux (no fork-unsafe
+system frameworks), a single thread in this process (a lock held by another thread would stay
+held in the copy forever), and more than one core.
+
+The copy sends its records (tuples of strings) through a pipe as it makes them, fields split
+by ``_FIELD`` and records by ``_RECORD`` (JSON text never holds a raw control character; a field
+that does makes the copy fail). A thread here parses them as they come, so neither side holds
+the other's text twice. Whatever goes wrong in the copy (an exception, a signal, a malformed
+record) makes ``records()`` None: the caller then does that half itself. The copy never returns
+into the caller's code: it leaves through ``os._exit``, running no exit handler and flushing
+no buffer it shares with this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+
+from gitcfg.git.process import widen_pipe
+
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+_READ_SIZE = 1 << 20
+
+Record = tuple[str, ...]
+Sink = Callable[[Iterable[Sequence[str]]], None]
+
+
+def can_fork() -> bool:
+    """Whether a forked helper is safe and useful here."""
+    return sys.platform == "linux" and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
+
+
+class Helper:
+    """A forked copy running ``work(sink)``; ``records()`` gives what it passed to ``sink``."""
+
+    def __init__(self, work: Callable[[Sink], None], fields: int) -> None:
+        self._fields = fields
+        self._records: list[Record] = []
+        self._broken = False
+        read_end, write_end = os.pipe()
+        # 1 MiB at a time: each read here waits for Python's lock, busy with this side's half
+        widen_pipe(read_end)
+        self._pid = os.fork()
+        if self._pid == 0:  # the copy
+            os.close(read_end)
+            _run_copy(work, write_end)
+        os.close(write_end)
+        self._fd = read_end
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # Read to the end whatever happens: a copy blocked on a full pipe would never exit.
+        rest = b""
+        try:
+            while block := os.read(self._fd, _READ_SIZE):
+                complete, _, rest = (rest + block).rpartition(_RECORD.encode())
+                if complete and not self._broken:
+                    self._parse(complete.decode("utf-8", "surrogateescape"))
+            if rest:
+                self._broken = True  # a record cut short: the copy died while writing
+        except OSError:
+            self._broken = True
+        finally:
+            os.close(self._fd)
+
+    def _parse(self, text: str) -> None:
+        records = [tuple(record.split(_FIELD)) for record in text.split(_RECORD)]
+        if text.count(_FIELD) != len(records) * (self._fields - 1):
+            self._broken = True
+        else:
+            self._records.extend(records)
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def records(self) -> list[Record] | None:
+        """Every record the copy made, once it has ended; None if it did not finish its work."""
+        self._reader.join()
+        _, status = os.waitpid(self._pid, 0)
+        if self._broken or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            return None
+        return self._records
+
+    def stop(self) -> None:
+        """End the copy now (this side failed): kill it and wait for it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+        self._reader.join()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self._pid, 0)
+
+
+def _run_copy(work: Callable[[Sink], None], fd: int) -> None:
+    code = 1
+    try:
+        out = os.fdopen(fd, "wb", buffering=_READ_SIZE)
+
+        def sink(records: Iterable[Sequence[str]]) -> None:
+            lines = [_FIELD.join(fields) for fields in records]
+            text = _RECORD.join(lines) + _RECORD if lines else ""
+            if text.count(_RECORD) != len(lines):
+                raise ValueError("a field holds the record separator")
+            out.write(text.encode("utf-8", "surrogateescape"))
+
+        work(sink)
+        out.close()
+        code = 0
+    except BaseException:  # the caller does this half itself; nothing to say here
+        code = 1
+    finally:
+        os._exit(code)
