@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gitcfg.blobcache import FILE_NAME, BlobCache, digest
 from gitcfg.listing import CACHE_LEVELS
 from gitcfg.store import ConfigStore
@@ -133,9 +135,10 @@ def test_the_cache_stays_bounded(tmp_path: Path) -> None:
     assert cache.get(f"09{39:038d}") == {"i": 39}  # the newest entries stay
 
 
-def test_the_old_json_lines_cache_is_dropped(repo: Path) -> None:
+@pytest.mark.parametrize("name", ["blobcache-v1.jsonl", "blobcache-v2.sqlite3"])
+def test_the_caches_of_earlier_versions_are_dropped(repo: Path, name: str) -> None:
     _store, truth = _store_with_runs()
-    old = repo / ".git" / "gitcfg" / "blobcache-v1.jsonl"
+    old = repo / ".git" / "gitcfg" / name
     old.write_text('{"x": {"lr": 1}}\n')
     ConfigStore.open().cache.close()
     assert _listing(ConfigStore.open()) == truth
@@ -145,6 +148,8 @@ def test_the_old_json_lines_cache_is_dropped(repo: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
+
+import pytest
 from gitcfg.blobcache import BlobCache
 directory, who = Path(sys.argv[1]), int(sys.argv[2])
 cache = BlobCache(directory)
