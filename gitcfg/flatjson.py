@@ -53,6 +53,7 @@ _LITERAL = r"(?!(?:true|false|null)[\n,\]])"
 # Between files of a batch: a line of its own ("\0"), whose key sorts before every key.
 _FILE_END = "\0\n"
 _SPECIAL_JSON = {"inf": "Infinity", "nan": "NaN"}
+_MAX_DIGITS = 4300  # Python's default limit on the digits of an int it reads from text
 # Distinct lines out of the plain form that a batch sets aside the files of, before it gives up
 # and checks file by file (each costs a substring search per file).
 _MAX_ODD = 32
@@ -76,7 +77,7 @@ def _re() -> _Patterns:
     return _Patterns(
         plain_file=re.compile(f"(?:{_KEY}: {_VALUE}\n)++"),
         keys=re.compile(r"([^\n:]++): [^\n]*+\n"),
-        long_number=re.compile("[0-9]{4301}"),
+        long_number=re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}"),
         string=re.compile(f": {_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)\n"),
         list_word=re.compile(r"\[[^\]\n]*?[A-Za-z_/]"),
         string_item=re.compile(f"(\\[|, ){_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)(?=, |\\])"),
@@ -115,11 +116,16 @@ def _translate(text: str) -> str:
     return _values(text).replace(": ", '": ').replace("\n", ', "')
 
 
-def _plain(text: str) -> bool:
+def _plain(text: str, longest: int | None = None) -> bool:
+    """Whether ``text`` is in the plain form; ``longest``: its longest line's length, if known
+    (no line longer than Python's limit on an int's digits holds a number it will not read:
+    searching for one costs more than the check of the form itself)."""
     patterns = _re()
     if patterns.plain_file.fullmatch(text) is None:
         return False
-    return len(text) <= 4300 or patterns.long_number.search(text) is None
+    if (len(text) if longest is None else longest) <= _MAX_DIGITS:
+        return True
+    return patterns.long_number.search(text) is None
 
 
 def fast_json(text: str) -> str | None:
@@ -173,10 +179,10 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
     plain = [i for i in batch if fullmatch(texts[i])]
     if not plain:
         return
-    joined = _FILE_END.join([texts[i] for i in plain])
-    if len(joined) > 4300 and patterns.long_number.search(joined) is not None:
+    if any(not _plain(texts[i]) for i in plain if len(texts[i]) > _MAX_DIGITS):
         _one_by_one(texts, plain, found)  # a number Python will not read: file by file
         return
+    joined = _FILE_END.join([texts[i] for i in plain])
     keys = _re().keys.findall(joined.replace(_FILE_END, "\0: \n"))
     if (
         sum(map(operator.ge, keys, keys[1:])) != len(plain) - 1
@@ -198,7 +204,7 @@ def _batch_json(
     unique = dict.fromkeys(lines)
     unique.pop("\0", None)  # the line between two files
     distinct = "\n".join(unique) + "\n"
-    if not _plain(distinct):  # some file is not in the plain form: the others are
+    if not _plain(distinct, max(map(len, unique))):  # some file is not plain: the others are
         if retry:
             plain = _without_lines(texts, batch, _odd_lines(distinct))
             if plain:
@@ -245,10 +251,12 @@ def _odd_lines(distinct: str) -> list[str] | None:
         if len(odd) > _MAX_ODD:
             return None
         at = stop + 1
-    if len(distinct) > 4300:  # a number Python will not read is an odd line too
-        for number in patterns.long_number.finditer(distinct):
-            start = distinct.rfind("\n", 0, number.start()) + 1
-            odd.append(distinct[start : distinct.index("\n", number.end())])
+    # a number Python will not read is an odd line too
+    odd += [
+        line
+        for line in distinct.split("\n")
+        if len(line) > _MAX_DIGITS and patterns.long_number.search(line)
+    ]
     return odd
 
 

@@ -139,6 +139,15 @@ def test_a_few_odd_files_among_many_leave_the_others_read_as_a_batch() -> None:
     assert sum(answer is None for answer in answers) <= 4
 
 
+def test_a_number_python_will_not_read_among_files_of_their_own_lines() -> None:
+    # files sharing few lines take the file-by-file check; one holds a 5,000-digit number
+    texts = [dump_config({f"p{k}": i * 100 + k + 0.5 for k in range(20)}) for i in range(300)]
+    texts[123] = texts[123].replace("p0: ", "p0: " + "7" * 5000 + "\np00: ", 1)
+    answers = fast_json_many(texts)
+    assert answers == [fast_json(text) for text in texts]
+    assert answers[123] is None and all(a is not None for a in answers[:123] + answers[124:])
+
+
 def test_the_plain_form_is_translated_without_the_loader() -> None:
     text = dump_config(
         {
