@@ -196,20 +196,23 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
         found[index] = '{"' + piece.removesuffix(', "') + "}"
 
 
-def _batch_json(
-    texts: Sequence[str], batch: list[int], found: list[str | None], *, retry: bool = True
-) -> None:
-    lines = _FILE_END.join([texts[i] for i in batch]).split("\n")
-    lines.pop()  # the empty string after the last newline
+def _batch_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
+    lines = _lines(texts, batch)
     unique = dict.fromkeys(lines)
     unique.pop("\0", None)  # the line between two files
     distinct = "\n".join(unique) + "\n"
     if not _plain(distinct, max(map(len, unique))):  # some file is not plain: the others are
-        if retry:
-            plain = _without_lines(texts, batch, _odd_lines(distinct))
-            if plain:
-                _batch_json(texts, plain, found, retry=False)
-        return
+        odd = _odd_lines(distinct)
+        batch = _without_lines(texts, batch, odd)
+        if odd is None or not batch:  # too many odd lines: start again with the plain files
+            if batch:
+                _batch_json(texts, batch, found)
+            return
+        # the plain files' distinct lines are those found, less the odd ones: no new pass
+        for line in odd:
+            unique.pop(line, None)
+        lines = _lines(texts, batch)
+        distinct = "\n".join(unique) + "\n"
     keys = dict(zip(unique, _re().keys.findall(distinct), strict=True))
     keys["\0"] = "\0"  # sorts before every key: one key out of order per file boundary
     in_order = list(map(keys.__getitem__, lines))
@@ -231,6 +234,13 @@ def _batch_json(
     pieces = ", ".join(map(members.__getitem__, lines)).split(", \0, ")
     for index, piece in zip(batch, pieces, strict=True):
         found[index] = "{" + piece + "}"
+
+
+def _lines(texts: Sequence[str], batch: list[int]) -> list[str]:
+    """The lines of the files of ``batch``, a ``"\\0"`` line between two files."""
+    lines = _FILE_END.join([texts[i] for i in batch]).split("\n")
+    lines.pop()  # the empty string after the last newline
+    return lines
 
 
 def _odd_lines(distinct: str) -> list[str] | None:

@@ -7,7 +7,9 @@ trees down to that level in-process (a few hundred small objects), looks every s
 and reads only the subtrees the cache does not have (all of them when it is cold): their files
 come from one ``git ls-tree -r`` read as it arrives and ``git cat-file --batch``, and config
 files in the form gitcfg writes are turned into JSON text without a YAML parser
-(``gitcfg.flatjson``). An unchanged subtree is never read again; a new run costs re-reading
+(``gitcfg.flatjson``). Many missed subtrees are split with a forked copy of the process
+(``gitcfg.forkread``), which reads half and streams its rows back: the conversion is Python's,
+one core a process. An unchanged subtree is never read again; a new run costs re-reading
 only the few runs that share its subtree.
 
 A run is kept as a ``ListedRow``: its row as JSON text, exactly what ``gitcfg runs --format
@@ -53,7 +55,7 @@ PAGE = 1000  # runs decoded at once by ``pages``
 CACHE_LEVELS = 3  # shard levels below a project whose subtrees are the cache's units
 _CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
 _PATHSPECS = 500  # more missed subtrees than this: list their top shard directories instead
-# Missed subtrees from which a forked copy reads half (about 2,000 runs and more)
+# Missed subtrees from which a forked copy reads half (a cold cache over ~1,200 runs or more)
 _FORK_SUBTREES = 1024
 
 _READ_SIZE = 1 << 20
