@@ -275,7 +275,12 @@ def _without_lines(texts: Sequence[str], batch: list[int], lines: list[str] | No
     if lines is None:
         return [i for i in batch if _plain(texts[i])]
     marks = [f"\n{line}\n" for line in lines]
-    return [i for i in batch if not any(mark in "\n" + texts[i] for mark in marks)]
+    kept = []
+    for i in batch:
+        text = "\n" + texts[i]
+        if not any(mark in text for mark in marks):
+            kept.append(i)
+    return kept
 
 
 def _may_collide(keys: Iterable[str]) -> bool:
