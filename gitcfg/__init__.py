@@ -203,8 +203,20 @@ def __getattr__(name: str) -> Any:
         if active is None:
             return _NO_CONFIG if name == "config" else _NO_SUMMARY
         return active.config if name == "config" else active.summary
-    if name.startswith("__"):
+    if name.startswith("__") or _is_submodule(name):
         raise AttributeError(f"module 'gitcfg' has no attribute {name!r}")
     from gitcfg.wandbnames import module_attribute
 
     return module_attribute(name)
+
+
+def _is_submodule(name: str) -> bool:
+    """Whether ``name`` is one of gitcfg's modules, not yet imported: ``from gitcfg import
+    listing`` asks this module for it first, and importing wandb's tables to answer costs every
+    command ~5 ms."""
+    import os
+
+    here = os.path.dirname(__file__)
+    return os.path.isfile(os.path.join(here, f"{name}.py")) or os.path.isfile(
+        os.path.join(here, name, "__init__.py")
+    )
