@@ -145,11 +145,20 @@ class _Options:
             return False
         return _isatty(sys.stdout)
 
-    def out(self, text: str | Iterable[str], *, page: bool = False) -> None:
-        """Write ``text`` (or its pieces) to stdout, through a pager when long on a terminal."""
+    def out(self, text: str | Iterable[str], *, page: bool = False, plain: bool = False) -> None:
+        """Write ``text`` (or its pieces) to stdout, through a pager when long on a terminal.
+
+        ``plain``: the pieces hold no terminal escape (JSON text escapes every control
+        character), so they are written as they are, not searched for one to strip (100,000
+        runs: 100 MB)."""
         if not isinstance(text, str):
             if page and self.pager and _isatty(sys.stdout):
                 text = "".join(text)
+            elif plain:
+                for piece in text:
+                    sys.stdout.write(piece)
+                sys.stdout.flush()
+                return
             else:
                 for piece in text:  # 100,000 runs are never one string
                     click.echo(piece, nl=False, color=self.color)
@@ -688,7 +697,7 @@ def runs(
         _grouped(opts, rows, group_by, picked, fmt)
         return
     if fmt == "json":
-        opts.out(runtable.json_chunks(rows))
+        opts.out(runtable.json_chunks(rows), plain=True)
         return
     if fmt == "yaml":
         opts.out((yaml_list(page) for page in runtable.full_rows(rows)) if rows else "[]\n")
