@@ -83,7 +83,8 @@ def main() -> None:
             store_b = ConfigStore.open()
             tip_b = store_b.tip()
             started = time.perf_counter()
-            result = remote.pull(store_b.repo, "gitcfg")
+            # as `gitcfg pull` does: the identity comes with the store, read when it opened
+            result = remote.pull(store_b.repo, "gitcfg", identity=store_b.identity)
             pulls.append(time.perf_counter() - started)
             assert result.merged and result.added == args.runs, result
             assert len(store_b.runs()) == 2 * args.runs

@@ -105,15 +105,17 @@ def pull(
             if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
                 return SyncResult(remote, branch, before, theirs)
             continue
-        if ours == theirs or _is_ancestor(repo, theirs, ours):
+        # One merge base answers all three questions: a tip that is an ancestor of the
+        # other is their only best common ancestor.
+        base = None if ours == theirs else _merge_base(repo, ours, theirs)
+        if ours == theirs or base == theirs:
             return SyncResult(remote, branch, before, ours)
         # The local branch must move: not under a work tree that has it checked out.
         check_not_checked_out(repo.common_dir, ref)
-        if _is_ancestor(repo, ours, theirs):
+        if base == ours:
             if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
                 return SyncResult(remote, branch, before, theirs)
             continue
-        base = _merge_base(repo, ours, theirs)
         outcome = merge_commits(repo, base, ours, theirs, prefer)
         if outcome.conflicts:
             raise MergeConflictError(outcome.conflicts, tracking_ref(remote, branch), remote)
@@ -188,11 +190,6 @@ def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None
         )
         return False
     return True
-
-
-def _is_ancestor(repo: GitRepo, ancestor: str, descendant: str) -> bool:
-    proc = repo.git("merge-base", "--is-ancestor", ancestor, descendant, check=False)
-    return proc.returncode == 0
 
 
 def _merge_base(repo: GitRepo, a: str, b: str) -> str | None:
