@@ -44,13 +44,19 @@ class Helper:
     """A forked copy running ``work(sink)``; ``records()`` gives what it passed to ``sink``."""
 
     def __init__(self, work: Callable[[Sink], None], fields: int) -> None:
+        """Fork the copy; an ``OSError`` if there can be none (a process or file limit)."""
         self._fields = fields
         self._records: list[Record] = []
         self._broken = False
         read_end, write_end = os.pipe()
         # 1 MiB at a time: each read here waits for Python's lock, busy with this side's half
         widen_pipe(read_end)
-        self._pid = os.fork()
+        try:
+            self._pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if self._pid == 0:  # the copy
             os.close(read_end)
             _run_copy(work, write_end)

@@ -417,7 +417,10 @@ class RunListing:
             self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries)
             self._read_here(theirs, sink)
 
-        helper = forkread.Helper(work, fields=len(ListedRow._fields))
+        try:
+            helper = forkread.Helper(work, fields=len(ListedRow._fields))
+        except OSError:  # no process or pipe to be had (a limit): all of it here, then
+            return self._read_here(missed)
         try:
             rows = self._read_here(mine)
         except BaseException:

@@ -462,3 +462,27 @@ def test_a_damaged_file_in_the_forked_half_is_still_named(repo: Path) -> None:
     assert out.returncode == 1 and out.stdout == ""
     assert f"gitcfg:{victim} is not valid" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_listing_that_cannot_fork_reads_everything_itself(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from gitcfg import forkread
+
+    _fast_store(repo, 1_500)  # ~1,250 subtrees: enough to split
+    with ConfigStore.open().listing(None) as listing:
+        truth = listing.rows
+    _drop_cache(repo)
+
+    def no_fork() -> int:  # as fork fails at a process limit
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(forkread, "can_fork", lambda: True)
+    monkeypatch.setattr(forkread.os, "fork", no_fork)
+    open_before = len(os.listdir("/proc/self/fd"))
+    with ConfigStore.open().listing(None) as listing:
+        assert listing.rows == truth
+    assert len(os.listdir("/proc/self/fd")) <= open_before  # the pipe was closed
