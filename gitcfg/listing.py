@@ -412,6 +412,8 @@ class RunListing:
             return self._read_here(missed)
         mine, theirs = _halves(missed)
         cache_dir = self.cache.path.parent
+        # SQLite forbids carrying an open connection across a fork: close it (it reopens on use)
+        self.cache.close()
 
         def work(sink: forkread.Sink) -> None:  # in the copy: its own cache connection
             self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries)
