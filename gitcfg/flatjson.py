@@ -179,7 +179,8 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
     plain = [i for i in batch if fullmatch(texts[i])]
     if not plain:
         return
-    if any(not _plain(texts[i]) for i in plain if len(texts[i]) > _MAX_DIGITS):
+    long_number = patterns.long_number.search
+    if any(long_number(texts[i]) for i in plain if len(texts[i]) > _MAX_DIGITS):
         _one_by_one(texts, plain, found)  # a number Python will not read: file by file
         return
     joined = _FILE_END.join([texts[i] for i in plain])
@@ -201,8 +202,9 @@ def _batch_json(texts: Sequence[str], batch: list[int], found: list[str | None])
     unique = dict.fromkeys(lines)
     unique.pop("\0", None)  # the line between two files
     distinct = "\n".join(unique) + "\n"
-    if not _plain(distinct, max(map(len, unique))):  # some file is not plain: the others are
-        odd = _odd_lines(distinct)
+    longest = max(map(len, unique))
+    if not _plain(distinct, longest):  # some file is not in the plain form: the others are
+        odd = _odd_lines(distinct, longest)
         batch = _without_lines(texts, batch, odd)
         if odd is None or not batch:  # too many odd lines: start again with the plain files
             if batch:
@@ -243,10 +245,11 @@ def _lines(texts: Sequence[str], batch: list[int]) -> list[str]:
     return lines
 
 
-def _odd_lines(distinct: str) -> list[str] | None:
-    """The lines of ``distinct`` (distinct lines) not in the plain form; None past
-    ``_MAX_ODD`` of them. One regex match per such line: a store whose files hold a few (a
-    quoted command line, a non-ASCII name) keeps its other files on the batch path."""
+def _odd_lines(distinct: str, longest: int) -> list[str] | None:
+    """The lines of ``distinct`` (distinct lines, the longest ``longest`` long) not in the
+    plain form; None past ``_MAX_ODD`` of them. One regex match per such line: a store whose
+    files hold a few (a quoted command line, a non-ASCII name) keeps its other files on the
+    batch path."""
     patterns = _re()
     odd: list[str] = []
     at, end = 0, len(distinct)
@@ -261,12 +264,12 @@ def _odd_lines(distinct: str) -> list[str] | None:
         if len(odd) > _MAX_ODD:
             return None
         at = stop + 1
-    # a number Python will not read is an odd line too
-    odd += [
-        line
-        for line in distinct.split("\n")
-        if len(line) > _MAX_DIGITS and patterns.long_number.search(line)
-    ]
+    if longest > _MAX_DIGITS:  # a number Python will not read is an odd line too
+        odd += [
+            line
+            for line in distinct.split("\n")
+            if len(line) > _MAX_DIGITS and patterns.long_number.search(line)
+        ]
     return odd
 
 

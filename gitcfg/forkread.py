@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from typing import NoReturn
 
 from gitcfg.git.process import widen_pipe
 
@@ -110,7 +111,9 @@ class Helper:
             os.waitpid(self._pid, 0)
 
 
-def _run_copy(work: Callable[[Sink], None], fd: int) -> None:
+def _run_copy(work: Callable[[Sink], None], fd: int) -> NoReturn:
+    # Whatever goes wrong, the exit status says so and the caller does this half itself:
+    # nothing to print here, and no exception may climb into the caller's code.
     code = 1
     try:
         out = os.fdopen(fd, "wb", buffering=_READ_SIZE)
@@ -125,7 +128,5 @@ def _run_copy(work: Callable[[Sink], None], fd: int) -> None:
         work(sink)
         out.close()
         code = 0
-    except BaseException:  # the caller does this half itself; nothing to say here
-        code = 1
     finally:
         os._exit(code)
