@@ -9,8 +9,9 @@ own start time), with git's automatic gc left to run as in real use (gitcfg star
 ``git gc --auto`` itself past ``gc.auto`` loose objects); building 100,000 runs takes minutes, so
 stores under ``--dir`` are kept and reused. The figure is the median of ``gitcfg.init(config=<30
 keys>).finish()`` in one process; the baseline is the same figure at 10 runs, measured in the
-same command, the sizes taking turns (``--rounds``, in a rotating order). Then, as a training
-script records its run: ``--processes`` fresh processes per size, each timing its one
+same command, the sizes taking turns (``--rounds``, in a rotating order). Then a store in a
+repository with ``--packed-refs`` packed tags against one without, in turns. Then, as a
+training script records its run: ``--processes`` fresh processes per size, each timing its one
 ``init`` + ``finish`` (imports and the store's opening included). The machine's load average is
 printed.
 """
@@ -87,10 +88,47 @@ def build(path: Path, size: int) -> Path:
     return path
 
 
-def creation_probe(path: Path) -> float:
+def creation_probe(path: Path) -> tuple[float, float]:
     """The disk's part of the figure: what one new file costs in the store's object directories
-    (about twenty are written per run; git's gc removes and remakes these directories)."""
-    return file_creation_ms(object_dirs(path) or [path / ".git" / "objects"])
+    (about twenty are written per run; git's gc removes and remakes these directories) and in
+    the two where each commit creates its ref lock (``refs/heads``, ``gitcfg/locks``)."""
+    objects = file_creation_ms(object_dirs(path) or [path / ".git" / "objects"])
+    locks = [path / ".git" / "refs" / "heads", path / ".git" / "gitcfg" / "locks"]
+    return objects, file_creation_ms([d for d in locks if d.is_dir()], files=40)
+
+
+def packed_refs_turns(tags: int, repeat: int) -> None:
+    """A store in a repository whose ``packed-refs`` holds ``tags`` tags (a large project's,
+    or gitcfg's own keep refs of many code versions once gc has packed them) against the same
+    store without them, in turns: every ref a run looks up that is not a loose file is found
+    in packed-refs."""
+    base = work_dir("gitcfg-bench-refs-")
+    paths = {}
+    for name in ("plain", "tagged"):
+        path = make_repo(base / name)
+        os.chdir(path)
+        for _ in range(20):  # the fan-out directories exist, as in a store that has runs
+            gitcfg.init(config=CONFIG, project="bench").finish()
+        paths[name] = path
+    head = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=paths["tagged"], text=True)
+    lines = "".join(f"create refs/tags/v{n} {head.strip()}\n" for n in range(tags))
+    subprocess.run(
+        ["git", "update-ref", "--stdin"], cwd=paths["tagged"], input=lines.encode(), check=True
+    )
+    subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=paths["tagged"], check=True)
+    size = (paths["tagged"] / ".git" / "packed-refs").stat().st_size
+    samples: dict[str, list[float]] = {"plain": [], "tagged": []}
+    for turn in range(10):
+        for name in ("plain", "tagged") if turn % 2 else ("tagged", "plain"):
+            samples[name] += measure(paths[name], max(1, repeat // 10))
+    os.chdir("/")
+    shutil.rmtree(base, ignore_errors=True)
+    plain, tagged = median_ms(samples["plain"]), median_ms(samples["tagged"])
+    print(
+        f"init + finish in-process, {tags} packed tags ({size // 1024} KiB of packed-refs): "
+        f"median {tagged:.2f} ms against {plain:.2f} ms without, ratio {tagged / plain:.2f}",
+        flush=True,
+    )
 
 
 def measure(path: Path, repeat: int) -> list[float]:
@@ -154,6 +192,9 @@ def main() -> None:
         action="store_true",
         help="measure the stores under --dir at the size they reached (an unfinished build)",
     )
+    parser.add_argument(
+        "--packed-refs", type=int, default=5000, help="then a store beside this many packed tags"
+    )
     args = parser.parse_args()
     if args.one:
         one_process(Path(args.one))
@@ -187,8 +228,9 @@ def main() -> None:
     after = {size: creation_probe(paths[size]) for size in sizes}
     for size in sizes:
         print(
-            f"a new file in the loose-object directories of the {size}-run store: median "
-            f"{before[size]:.3f} ms before measuring, {after[size]:.3f} ms after",
+            f"a new file in the {size}-run store, median: in its loose-object directories "
+            f"{before[size][0]:.3f} ms before measuring, {after[size][0]:.3f} ms after; where its "
+            f"ref locks are made {before[size][1]:.3f} ms before, {after[size][1]:.3f} ms after",
             flush=True,
         )
     for size in sizes:
@@ -200,6 +242,8 @@ def main() -> None:
     first, last = sizes[0], sizes[-1]
     print(f"ratio {last} : {first} runs = {results[last] / results[first]:.2f} (target <= 1.3)")
     print(f"load average {min(loads):.1f} to {max(loads):.1f} while measuring", flush=True)
+    if args.packed_refs:
+        packed_refs_turns(args.packed_refs, args.repeat)
     if args.processes:
         for size in sizes:
             if size < 1000:

@@ -126,3 +126,29 @@ def _ref(run_id: str):  # type: ignore[no-untyped-def]
     from gitcfg.layout import RunRef
 
     return RunRef("p", run_id)
+
+
+def test_refs_that_git_packs_moves_or_deletes_are_seen_by_an_open_store(repo: Path) -> None:
+    # One store held open across git's own ref changes, as a sweep or a training process holds
+    # it: its reads of packed-refs (parsed once per version of the file) are never stale.
+    store = ConfigStore.open()
+    first, _ = store.create("p", {"lr": 0.1})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "tag", "v1", head)
+    git(repo, "pack-refs", "--all", "--prune")
+    assert not (repo / ".git" / "refs" / "heads" / "gitcfg").exists()  # packed now
+    assert store.tip() == git(repo, "rev-parse", "gitcfg").strip()
+    assert store.repo.read_ref("refs/tags/v1") == head
+
+    git(repo, "tag", "-d", "v1")  # git rewrites packed-refs without it
+    assert store.repo.read_ref("refs/tags/v1") is None
+    git(repo, "commit", "-q", "--allow-empty", "-m", "more code")
+    newer = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "tag", "v1", newer)
+    git(repo, "pack-refs", "--all", "--prune")
+    assert store.repo.read_ref("refs/tags/v1") == newer
+
+    second, _ = store.create("p", {"lr": 0.2})  # on top of the packed tip
+    assert store.tip() == git(repo, "rev-parse", "gitcfg").strip()
+    assert {str(r) for r in store.run_refs()} == {str(first), str(second)}
+    assert_fsck_clean(repo)

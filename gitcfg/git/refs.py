@@ -21,7 +21,7 @@ import fcntl
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from gitcfg.errors import CorruptStoreError, RepositoryError
@@ -64,6 +64,8 @@ class Refs:
         # strings costs a fraction of building Paths.
         self._git_dir = f"{git_dir}{os.sep}"
         self._common_dir = f"{common_dir}{os.sep}"
+        # packed-refs as last parsed, with the (inode, size, mtime) it had then
+        self._packed: tuple[tuple[int, int, int], dict[str, str]] | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -98,16 +100,37 @@ class Refs:
             return None
         return content[5:].strip() if content.startswith("ref: ") else None
 
-    def packed(self) -> dict[str, str]:
+    def packed(self) -> Mapping[str, str]:
+        """The refs in ``packed-refs``, parsed once per version of the file.
+
+        A repository with thousands of tags, or the ``refs/gitcfg/keep/`` refs of many code
+        versions once gc has packed them, has a packed-refs file of megabytes, and every ref
+        missing from the loose files is looked up there (a run looks up several). Like git's
+        own snapshot of the file, the parse is kept while the file's inode, size and mtime
+        stay the same: git rewrites packed-refs only by renaming a new file over it.
+        """
+        path = self._common_dir + "packed-refs"
         try:
-            text = (self.common_dir / "packed-refs").read_text()
-        except FileNotFoundError:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            self._packed = None
             return {}
+        try:
+            stat = os.fstat(fd)
+            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if self._packed is not None and self._packed[0] == version:
+                return self._packed[1]
+            chunks = []
+            while chunk := os.read(fd, max(stat.st_size, 1 << 16)):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
         refs: dict[str, str] = {}
-        for line in text.splitlines():
+        for line in b"".join(chunks).decode("utf-8", "surrogateescape").splitlines():
             if line and line[0] not in "#^":
                 sha, _, ref = line.partition(" ")
                 refs[ref] = sha
+        self._packed = (version, refs)
         return refs
 
     # -- writing -----------------------------------------------------------------------------
