@@ -104,9 +104,10 @@ class Refs:
         """The refs in ``packed-refs``, parsed once per version of the file.
 
         A repository with thousands of tags, or the ``refs/gitcfg/keep/`` refs of many code
-        versions once gc has packed them, has a packed-refs file of megabytes, and every ref
-        missing from the loose files is looked up there (a run looks up several). Like git's
-        own snapshot of the file, the parse is kept while the file's inode, size and mtime
+        versions once gc has packed them, has a packed-refs file of hundreds of kilobytes or
+        more, and every ref that is not a loose file is looked up there (a run looks up
+        several: parsed each time, 5,000 tags made each run 2.9 times slower). As git keeps
+        its snapshot of the file, the parse is kept while the file's inode, size and mtime
         stay the same: git rewrites packed-refs only by renaming a new file over it.
         """
         path = self._common_dir + "packed-refs"
