@@ -168,8 +168,12 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     # sweep from a dirty tree would otherwise stat every tracked file twice per run); or the
     # index proves tracked files clean and no new untracked file appeared.
     remembered = snapshotmemo.recall(repo, head, entry)
-    if remembered is not None and repo.read_ref(KEEP_PREFIX + remembered[0]) == remembered[0]:
-        return True, remembered[0], remembered[1]
+    if remembered is not None:
+        known = remembered[0]
+        if known is None:  # clean, though the index's stat data could not show it
+            return False, None, ()
+        if repo.read_ref(KEEP_PREFIX + known) == known:
+            return True, known, remembered[1]
     if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
         return False, None, ()
     seen = snapshotmemo.observe(repo, head, entry)
@@ -184,6 +188,13 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
         entry_known = bool(repo.git("ls-files", "-z", "--", entry).stdout)
     forced = [] if entry_known or entry in untracked else [entry] if entry else []
     if not (changed or untracked or forced):
+        if seen is not None:
+            # Clean, yet the index could not prove it: its stat data is stale (the code was
+            # copied or rsynced here, new inodes) or racy, and git status re-reads every file
+            # for it on every run until some git command refreshes the index, which gitcfg
+            # never writes. Remembered as a dirty tree's snapshot is: the next runs do not ask.
+            seen.add_untracked(repo, [])
+            snapshotmemo.remember(repo, seen, None, ())
         return False, None, ()
     if seen is not None:
         seen.add_untracked(repo, untracked)

@@ -8,6 +8,11 @@ the mtimes of the directories where a new untracked file would appear (``worktre
 directories, without the ignored ones). While all of them are unchanged the tree holds the same
 content, so the snapshot is the same commit and no git process runs.
 
+A clean tree that the index cannot vouch for is remembered the same way, as "no snapshot":
+code copied or rsynced to a cluster node keeps an index whose stat data (inodes, ctimes) no
+longer match, so ``git status`` re-reads every tracked file on every run, and gitcfg never
+refreshes the user's index.
+
 Stat data is trusted as git trusts its index: only for what last changed before the snapshot
 began. That moment is the mtime of a file created then in the git directory, so it has the file
 system's own timestamp granularity; anything changed in that same tick could change again
@@ -27,7 +32,7 @@ from gitcfg.git import GitRepo
 from gitcfg.worktree import mtime_stamp, not_ignored, tracked_paths, untracked_stamps
 
 _MEMO = "gitcfg-snapshot"
-_VERSION = 1
+_VERSION = 2  # 2: a snapshot of None records a clean tree
 # Beyond this many untracked files, comparing their stat data is no longer cheap.
 MAX_REMEMBERED_UNTRACKED = 1000
 
@@ -88,8 +93,11 @@ def observe(repo: GitRepo, head: str | None, entry: str | None) -> Observation |
     return Observation(since, head, entry, index, files, dirs)
 
 
-def remember(repo: GitRepo, seen: Observation, snapshot: str, left_out: tuple[str, ...]) -> None:
-    """Remember that the tree ``seen`` (with its untracked files noted) gave ``snapshot``."""
+def remember(
+    repo: GitRepo, seen: Observation, snapshot: str | None, left_out: tuple[str, ...]
+) -> None:
+    """Remember that the tree ``seen`` (with its untracked files noted) gave ``snapshot``
+    (None: git found it clean)."""
     if seen.untracked is None:
         return
     if _index_stat(repo) != seen.index:
@@ -124,8 +132,9 @@ def remember(repo: GitRepo, seen: Observation, snapshot: str, left_out: tuple[st
 
 def recall(
     repo: GitRepo, head: str | None, entry: str | None
-) -> tuple[str, tuple[str, ...]] | None:
-    """The remembered (snapshot, untracked paths left out) if the tree is as it was; else None."""
+) -> tuple[str | None, tuple[str, ...]] | None:
+    """The remembered (snapshot, untracked paths left out) if the tree is as it was; else None.
+    A snapshot of None: the tree was clean."""
     if head is None or repo.worktree is None:
         return None
     try:
@@ -145,7 +154,8 @@ def recall(
         for path, mtime in record["dirs"]:
             if mtime_stamp(path) != mtime:
                 return None
-        return str(record["snapshot"]), tuple(record["left_out"])
+        snapshot = record["snapshot"]
+        return (None if snapshot is None else str(snapshot)), tuple(record["left_out"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no memo, or not one this version wrote
 

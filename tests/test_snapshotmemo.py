@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def _edit(repo: Path, rng: random.Random, step: int) -> str:
         path.chmod(path.stat().st_mode ^ 0o100)
     elif kind == "commit":
         git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"step {step}")
+        git(repo, "commit", "-q", "--allow-empty", "-m", f"step {step}")
         (repo / "train.py").write_text(f"print({step!r})\n")
     return kind
 
@@ -122,5 +123,58 @@ def test_every_snapshot_holds_the_tree_as_it_was(tmp_path: Path, seed: int) -> N
             modes = git(repo, "ls-tree", prov.snapshot, "src/model.py").split()[0]
             executable = (repo / "src" / "model.py").stat().st_mode & 0o100
             assert modes == ("100755" if executable else "100644"), (step, kind)
+        if rng.random() < 0.5:
+            time.sleep(0.02)
+
+
+def copied_clean_repo(tmp_path: Path) -> Path:
+    """A clean project copied elsewhere (as code is rsynced to a cluster node): its index's stat
+    data (inodes, ctimes) no longer match the files, so only git's reading of them says clean."""
+    origin = dirty_repo(tmp_path / "origin")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "all")
+    git(origin, "status", "--porcelain")  # a fresh index there
+    copy = tmp_path / "copy"
+    shutil.copytree(origin, copy, symlinks=True)
+    assert git(copy, "status", "--porcelain") == ""  # clean, as git sees it (no refresh)
+    return copy
+
+
+def test_a_copied_clean_tree_is_known_clean_without_git_after_one_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = copied_clean_repo(tmp_path)
+    index = (repo / ".git" / "index").read_bytes()
+    time.sleep(0.05)  # past the clock tick of the copy
+    first = capture(GitRepo.discover(repo))
+    assert not first.dirty and first.snapshot is None
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    again = [capture(GitRepo.discover(repo)) for _ in range(3)]
+    assert [(p.dirty, p.snapshot) for p in again] == [(False, None)] * 3
+    started = [line for line in trace.read_text().splitlines() if "trace: built-in" in line]
+    assert all("rev-parse" in line for line in started), started
+    assert (repo / ".git" / "index").read_bytes() == index  # the user's index left as it was
+    monkeypatch.delenv("GIT_TRACE")
+
+    (repo / "train.py").write_text((repo / "train.py").read_text().upper())  # same size
+    edited = capture(GitRepo.discover(repo))
+    assert edited.dirty and edited.snapshot is not None
+    assert snapshot_files(repo, edited.snapshot) == expected_files(repo)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_every_run_from_a_copied_tree_records_it_as_it_was(tmp_path: Path, seed: int) -> None:
+    """From a copied clean tree, edits of every kind: a run says clean only when it is."""
+    repo = copied_clean_repo(tmp_path)
+    rng = random.Random(seed)
+    for step in range(30):
+        kind = _edit(repo, rng, step) if step % 3 else "nothing"
+        prov = capture(GitRepo.discover(repo))
+        head = git(repo, "rev-parse", "HEAD").strip()
+        clean = git(repo, "status", "--porcelain") == ""
+        assert prov.dirty is not clean, (step, kind)
+        commit = head if prov.snapshot is None else prov.snapshot
+        assert snapshot_files(repo, commit) == expected_files(repo), (step, kind)
         if rng.random() < 0.5:
             time.sleep(0.02)
