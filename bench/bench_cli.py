@@ -68,7 +68,9 @@ def populate_fast(repo: Path, count: int) -> None:
 
 
 def timed(args: list[str], cwd: Path, repeat: int, before: object = None) -> list[float]:
-    subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, check=True)  # warm-up, .pyc
+    warm = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True)  # warm-up, .pyc
+    if warm.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}: {warm.stderr.decode()[-2000:]}")
     samples = []
     for i in range(repeat):
         if callable(before):
