@@ -6,8 +6,9 @@ ConfigStore.create writes (``bench_cli.populate_fast``); ``--store`` adds a stor
 the API (e.g. bench_create.py's 100,000-run store). Figures are medians of whole processes: a cold
 cache (deleted before each run), warm, the table view, and the baseline ``git ls-tree -r`` of the
 same branch, measured in the same command; peak RSS from ``/usr/bin/time -v``. The table view is
-timed up to 10,000 runs only (nan above), to keep the command within minutes. The machine's
-load average is printed, as other work shares it.
+timed up to 10,000 runs only (nan above), to keep the command within minutes. Then a
+one-point sweep in each store's project: its start searches the project for the sweep's runs.
+The machine's load average is printed, as other work shares it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,33 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_cli import bench_runs, populate_fast
-from benchlib import make_repo, work_dir
+from bench_cli import GITCFG, bench_runs, ms, peak_rss_mb, populate_fast
+from benchlib import ENV, make_repo, work_dir
 
 from gitcfg.store import ConfigStore
+
+
+def bench_sweep_start(repo: Path, repeat: int) -> None:
+    """A one-point sweep of ``true`` in the store's project: the time is mostly its search for
+    the sweep's recorded runs among the project's (every sweep and every shard starts with it).
+    Each has an id of its own, so each records its one run."""
+    samples = []
+    for n in range(repeat + 1):
+        args = [GITCFG, "sweep", f"x={n}", "--id", f"bench-start-{os.getpid()}-{n}"]
+        args += ["--project", "bench", "--", "true"]
+        started = time.perf_counter()
+        subprocess.run(args, cwd=repo, env=ENV, capture_output=True, check=True)
+        if n:  # the first warms the cache of the listing
+            samples.append(time.perf_counter() - started)
+    rss = peak_rss_mb([*args[:3], "--id", f"bench-start-{os.getpid()}-rss", *args[5:]], repo)
+    print(f"gitcfg sweep, 1 point of 'true': median {ms(samples):.0f} ms, peak RSS {rss:.0f} MB")
 
 
 def main() -> None:
@@ -39,11 +58,13 @@ def main() -> None:
             populate_fast(repo, size)
             print(f"[fast-import store, load average {os.getloadavg()[0]:.1f}]", flush=True)
             bench_runs(repo, size, args.repeat, table_view=size <= 10_000)
+            bench_sweep_start(repo, args.repeat)
         for store in args.store:
             path = Path(store)
             count = len(ConfigStore.open(path).run_refs())
             print(f"[API-built store {path}, load average {os.getloadavg()[0]:.1f}]", flush=True)
             bench_runs(path, count, args.repeat, table_view=False)
+            bench_sweep_start(path, args.repeat)
     finally:
         os.chdir("/")
         shutil.rmtree(base, ignore_errors=True)

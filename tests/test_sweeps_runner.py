@@ -479,3 +479,26 @@ def test_each_points_times_are_its_programs_own(repo: Path) -> None:
     for before, after in itertools.pairwise(runs):
         assert before.meta["finished"] <= after.meta["started"], (before.meta, after.meta)
     assert_fsck_clean(repo)
+
+
+@pytest.mark.parametrize("sweep_id", ["sw-mine", 'say "hi" \\ twice'])
+def test_a_sweep_resumes_from_its_own_runs_only(repo: Path, sweep_id: str) -> None:
+    # Runs that mention the sweep's id elsewhere in their meta are not its runs: another
+    # sweep grouped under that name, notes quoting it, a run of another project.
+    store = ConfigStore.open()
+    store.create("p", {"x": 1}, meta={"group": sweep_id, "sweep_id": "other", "sweep_point": 0,
+                                      "exit_status": 0})  # fmt: skip
+    store.create("p", {"x": 2}, meta={"notes": f"sweep_id: {sweep_id}", "exit_status": 0})
+    store.create("q", {"x": 1}, meta={"sweep_id": sweep_id, "sweep_point": 0, "exit_status": 0})
+    args = ["sweep", "x=1,2", "--id", sweep_id, "--project", "p", "--", "true"]
+    first = gitcfg(repo, *args)
+    assert first.returncode == 0, first.stderr
+    assert "2 run(s) to do" in first.stderr
+    again = gitcfg(repo, *args)
+    assert again.returncode == 0, again.stderr
+    assert "0 run(s) to do" in again.stderr
+    mine = [r for r in store.runs("p") if r.meta.get("sweep_id") == sweep_id]
+    assert sorted(r.config["x"] for r in mine) == [1, 2]
+    shown = [line.split()[0] for line in again.stdout.strip().splitlines()[1:]]
+    assert sorted(shown) == sorted(r.ref.id for r in mine)
+    assert_fsck_clean(repo)

@@ -7,6 +7,7 @@ that never did (the machine died) is run again. The store is read once, when the
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,12 +37,26 @@ class Recorded:
 
 
 def recorded_runs(store: ConfigStore, project: str, sweep_id: str) -> list[Recorded]:
-    """The runs of sweep ``sweep_id`` in ``project``, oldest first."""
-    return [
-        Recorded(record)
-        for record in store.runs(project)
-        if record.meta.get("sweep_id") == sweep_id
-    ]
+    """The runs of sweep ``sweep_id`` in ``project``, oldest first.
+
+    Found among the listing's rows as text, and only those decoded: every sweep, and every
+    shard of a SLURM array, starts with this search, and a project of 100,000 runs decoded
+    whole took 3.8 s and 800 MB where its warm listing takes 0.5 s.
+    """
+    from gitcfg.store import RunRecord
+
+    # the id as a meta file's JSON text writes it; one that JSON escapes is looked for decoded
+    needle = sweep_id if json.dumps(sweep_id, ensure_ascii=False)[1:-1] == sweep_id else ""
+    found = []
+    with store.listing(project) as listing:
+        tip = listing.tip or ""
+        for row in listing.rows:
+            if needle not in row.meta:
+                continue
+            run = row.decoded()
+            if run.meta.get("sweep_id") == sweep_id:
+                found.append(Recorded(RunRecord(row.ref, run.config, run.meta, tip, run.summary)))
+    return found
 
 
 def metric_of(record: RunRecord, name: str | None) -> float | None:
