@@ -111,19 +111,46 @@ def log_entry(
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], color: bool) -> str:
     """Aligned columns separated by two spaces, a header line first (bold when ``color``)."""
-    cells = [[cell_text(item) for item in row] for row in rows]
+    return "".join(table_chunks(headers, rows, color))
+
+
+# Between a row's cell texts while the widths are measured: cell_text never writes a control
+# character (a string holding one is written quoted, escaped), so each row is one string.
+_CELL_SEP = "\x1f"
+
+
+def table_chunks(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], color: bool, per_chunk: int = 1000
+) -> Iterator[str]:
+    """``table`` in pieces of ``per_chunk`` lines. The widths need every row first: each is
+    kept as one string of its cells' texts (100,000 runs of thirty columns: ~40 MB, where a
+    string per cell took 700 MB)."""
     widths = [len(h) for h in headers]
-    for row in cells:
-        for i, text in enumerate(row):
-            widths[i] = max(widths[i], len(text))
-    last = len(headers) - 1
-
-    def line(texts: Sequence[str]) -> str:
-        return "  ".join(t if i == last else t.ljust(widths[i]) for i, t in enumerate(texts))
-
-    out = [paint(line(headers).rstrip(), BOLD, color)]
-    out.extend(line(row).rstrip() for row in cells)
-    return "\n".join(out) + "\n"
+    kept: list[str | list[str]] = []
+    for row in rows:
+        # cell_text's common cases inline (a call per cell is most of the time)
+        texts = [
+            x
+            if (t := type(x)) is str and x.isprintable()
+            else str(x)
+            if t is int or (t is float and x - x == 0)
+            else cell_text(x)
+            for x in row
+        ]
+        widths = list(map(max, widths, map(len, texts)))
+        text = _CELL_SEP.join(texts)
+        kept.append(text if text.count(_CELL_SEP) == len(texts) - 1 else texts)
+    # every column but the last padded to its width, by one format call a line
+    pattern = "  ".join([f"{{:<{width}}}" for width in widths[:-1]] + ["{}"])
+    line = pattern.format
+    yield paint(line(*headers).rstrip(), BOLD, color) + "\n"
+    for start in range(0, len(kept), per_chunk):
+        yield "".join(
+            [
+                line(*(row.split(_CELL_SEP) if isinstance(row, str) else row)).rstrip() + "\n"
+                for row in kept[start : start + per_chunk]
+            ]
+        )
 
 
 def _csv_cell(item: Any) -> str:
@@ -134,6 +161,17 @@ def _csv_cell(item: Any) -> str:
     return json.dumps(item)
 
 
+def _csv_cells(row: Iterable[Any]) -> list[Any]:
+    """A row's cells as csv_text writes them. Strings, ints and finite floats (``x - x`` is nan
+    for an infinity or nan) are handed to the writer as they are: it writes them as _csv_cell
+    would (json.dumps writes an int or a float as its repr), and checked inline rather than by
+    a call per cell, 100,000 runs of thirty columns take a fraction of the time."""
+    return [
+        x if (t := type(x)) is str or t is int or (t is float and x - x == 0) else _csv_cell(x)
+        for x in row
+    ]
+
+
 def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """RFC 4180 CSV (CRLF line ends, so a lone CR in a value is quoted too): strings as they are,
     other values as JSON (``true``, ``null``, ``[1, 2]``, ``Infinity``)."""
@@ -141,7 +179,7 @@ def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers)
     for row in rows:
-        writer.writerow([_csv_cell(item) for item in row])
+        writer.writerow(_csv_cells(row))
     return buffer.getvalue()
 
 
@@ -153,7 +191,7 @@ def csv_chunks(
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers)
     for count, row in enumerate(rows, 1):
-        writer.writerow([_csv_cell(item) for item in row])
+        writer.writerow(_csv_cells(row))
         if count % per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from gitcfg import query
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from gitcfg.override import Condition
 
 Row = dict[str, Any]
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELD_NAMES = frozenset(query.ALL_FIELDS) - {"project", "id"}
 
 
@@ -117,10 +119,18 @@ class KeyStats:
                 state = seen.get(key)
                 if state is None:
                     seen[key] = [item, 1, False]
-                else:
-                    state[1] += 1
-                    if not state[2] and not same_value(item, state[0]):
-                        state[2] = True
+                    continue
+                state[1] += 1
+                if state[2]:
+                    continue
+                first = state[0]
+                # most keys hold one value in every run: a scalar of the same type that
+                # compares equal is the same value (same_value's answer, without the call)
+                cls = type(item)
+                if cls is type(first) and cls in _SCALARS and item == first:
+                    continue
+                if not same_value(item, first):
+                    state[2] = True
 
     def keys(self, part: str) -> list[str]:
         return sorted(self.seen[part])
@@ -191,10 +201,35 @@ def full_rows(rows: Sequence[ListedRow], per_page: int = 1000) -> Iterator[list[
 def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[Row, list[Any]]]:
     """Each row (decoded with ``columns`` only) and its values in ``columns``."""
     slim = Slicer(columns)
-    getters = [query.getter(c) for c in columns]
+    blocks = _blocks(columns)
     for row in rows:
         small = slim(row)
-        yield small, [get(small) for get in getters]
+        values: list[Any] = []
+        for part, keys, getters in blocks:
+            if part:  # a run of config or summary keys: one C-level pass of dict.get
+                values.extend(map(small[part].get, keys, repeat(MISSING)))
+            else:
+                values.extend([get(small) for get in getters])
+        yield small, values
+
+
+def _blocks(columns: Sequence[str]) -> list[tuple[str, list[str], list[Any]]]:
+    """``columns`` as runs of neighbours read alike: ``(part, keys, [])`` for config or
+    summary keys (``query.getter``'s answer is ``row[part].get(key, MISSING)``), else
+    ``("", [], getters)``."""
+    blocks: list[tuple[str, list[str], list[Any]]] = []
+    for column in columns:
+        part, key = _part(column)
+        if part not in ("config", "summary") or key is None:
+            part, key = "", None
+        if not blocks or blocks[-1][0] != part:
+            blocks.append((part, [], []))
+        if part:
+            assert key is not None
+            blocks[-1][1].append(key)
+        else:
+            blocks[-1][2].append(query.getter(column))
+    return blocks
 
 
 def grouped_rows(

@@ -65,3 +65,41 @@ def test_json_list_is_one_item_per_line_and_valid_json() -> None:
     assert json.loads(text) == items
     assert text.splitlines()[1] == '{"id": "a", "config": {"lr": 0.1, "name": "ü"}},'
     assert render.json_list([]) == "[]\n"
+
+
+any_cells = st.one_of(
+    st.text(),
+    st.integers(),
+    st.floats(),  # nan and both infinities too
+    st.booleans(),
+    st.none(),
+    st.just(MISSING),
+    st.lists(st.one_of(st.integers(), st.text(max_size=3)), max_size=3),
+)
+
+
+@given(st.lists(st.lists(any_cells, min_size=3, max_size=3), max_size=7))
+def test_csv_cells_are_strings_as_they_are_and_other_values_as_json(rows: list[list[Any]]) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["a", "b", "c"])
+    for row in rows:
+        writer.writerow(
+            ["" if x is MISSING else x if isinstance(x, str) else json.dumps(x) for x in row]
+        )
+    assert render.csv_text(["a", "b", "c"], rows) == buffer.getvalue()
+    assert "".join(render.csv_chunks(["a", "b", "c"], rows, per_chunk=2)) == buffer.getvalue()
+
+
+@given(st.lists(st.lists(any_cells, min_size=3, max_size=3), max_size=7))
+def test_table_in_pieces_aligns_every_cell(rows: list[list[Any]]) -> None:
+    # what a table is: the headers, then each cell's text, left-aligned to its column's
+    # widest, two spaces apart, trailing spaces trimmed
+    headers = ["id", "a", "c"]
+    texts = [headers, *([render.cell_text(item) for item in row] for row in rows)]
+    widths = [max(len(row[i]) for row in texts) for i in range(3)]
+    expected = "".join(
+        "  ".join(row[i].ljust(widths[i]) if i < 2 else row[i] for i in range(3)).rstrip() + "\n"
+        for row in texts
+    )
+    assert "".join(render.table_chunks(headers, rows, False, per_chunk=2)) == expected

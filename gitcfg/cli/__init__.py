@@ -682,7 +682,7 @@ def runs(
     """
     from gitcfg import runtable
     from gitcfg.override import parse_condition
-    from gitcfg.render import csv_chunks, table, yaml_list
+    from gitcfg.render import csv_chunks, table_chunks, yaml_list
 
     parsed = [parse_condition(text) for text in conditions]
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
@@ -716,11 +716,7 @@ def runs(
     if not rows:
         click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
         return
-    shown = [
-        [_table_cell(small, name, item) for name, item in zip(names, values, strict=True)]
-        for small, values in cells
-    ]
-    opts.out(table(names, shown, opts.color), page=True)
+    opts.out(table_chunks(names, _table_rows(names, cells), opts.color), page=True)
 
 
 _STATS = ("mean", "min", "max")
@@ -774,13 +770,21 @@ def _grouped(
         opts.out(table(headers, cells, opts.color), page=True)
 
 
-def _table_cell(row: dict[str, Any], name: str, item: Any) -> Any:
-    """Fields shortened for people: the start time to the second, the code commit to 7 digits."""
-    if name == "created" and isinstance(item, str):
-        return item[:19].replace("T", " ")
-    if name == "code_commit" and isinstance(item, str):
-        return item[:7] + ("-dirty" if row["dirty"] else "")
-    return item
+def _table_rows(
+    names: Sequence[str], cells: Iterable[tuple[dict[str, Any], list[Any]]]
+) -> Iterator[list[Any]]:
+    """Each row's values with the fields shortened for people: the start time to the second,
+    the code commit to 7 digits (-dirty when so); the other columns as they are."""
+    created = [i for i, name in enumerate(names) if name == "created"]
+    commit = [i for i, name in enumerate(names) if name == "code_commit"]
+    for row, values in cells:
+        for i in created:
+            if isinstance(values[i], str):
+                values[i] = values[i][:19].replace("T", " ")
+        for i in commit:
+            if isinstance(values[i], str):
+                values[i] = values[i][:7] + ("-dirty" if row["dirty"] else "")
+        yield values
 
 
 @cli.command()
