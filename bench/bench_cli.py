@@ -138,6 +138,7 @@ def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) 
     subprocess.run(args, cwd=repo, env=ENV, stdout=subprocess.DEVNULL, check=True)
     warm = ms(timed(args, repo, repeat))
     table = ms(timed([GITCFG, "runs"], repo, repeat)) if table_view else float("nan")
+    table_rss = peak_rss_mb([GITCFG, "runs"], repo) if table_view else float("nan")
     ls_tree = ms(timed(["git", "ls-tree", "-r", "gitcfg"], repo, repeat))
     drop_cache(0)
     rss_cold = peak_rss_mb(args, repo)
@@ -146,7 +147,8 @@ def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) 
     assert out.count(b'"project"') == count
     print(
         f"gitcfg runs --format json, {count} runs: cold cache median {cold:.0f} ms, "
-        f"warm {warm:.0f} ms; table view {table:.0f} ms; git ls-tree -r alone {ls_tree:.0f} ms "
+        f"warm {warm:.0f} ms; table view {table:.0f} ms ({table_rss:.0f} MB); "
+        f"git ls-tree -r alone {ls_tree:.0f} ms "
         f"(cold/ls-tree {cold / ls_tree:.1f}x, warm/ls-tree {warm / ls_tree:.1f}x); "
         f"peak RSS cold {rss_cold:.0f} MB, warm {rss_warm:.0f} MB"
     )
