@@ -137,11 +137,12 @@ def table_chunks(
             else cell_text(x)
             for x in row
         ]
+        assert len(texts) == len(widths), "a row of another width than the headers"
         widths = list(map(max, widths, map(len, texts)))
         text = _CELL_SEP.join(texts)
         kept.append(text if text.count(_CELL_SEP) == len(texts) - 1 else texts)
     # every column but the last padded to its width, by one format call a line
-    pattern = "  ".join([f"{{:<{width}}}" for width in widths[:-1]] + ["{}"])
+    pattern = "  ".join([f"{{:<{width}}}" for width in widths[:-1]] + ["{}"] if widths else [])
     line = pattern.format
     yield paint(line(*headers).rstrip(), BOLD, color) + "\n"
     for start in range(0, len(kept), per_chunk):

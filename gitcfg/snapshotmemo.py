@@ -29,7 +29,13 @@ import os
 from dataclasses import dataclass
 
 from gitcfg.git import GitRepo
-from gitcfg.worktree import mtime_stamp, not_ignored, tracked_paths, untracked_stamps
+from gitcfg.worktree import (
+    mtime_stamp,
+    not_ignored,
+    tracked_paths,
+    untracked_stamps,
+    unwatched_corners,
+)
 
 _MEMO = "gitcfg-snapshot"
 _VERSION = 2  # 2: a snapshot of None records a clean tree
@@ -103,7 +109,7 @@ def remember(
     if _index_stat(repo) != seen.index:
         return  # git status refreshed the index (or someone changed it): next time
     dirs = not_ignored(repo, seen.dirs)
-    if dirs is None:
+    if dirs is None or unwatched_corners(repo, dirs):
         return
     mtimes = [s[0] for s in (*seen.files.values(), *seen.untracked.values()) if s is not None]
     mtimes += [mtime for _, mtime in dirs]

@@ -238,6 +238,40 @@ def not_ignored(repo: GitRepo, stamps: list[tuple[str, int]]) -> list[tuple[str,
     return [(path, mtime) for path, mtime in stamps if path not in ignored]
 
 
+def unwatched_corners(repo: GitRepo, kept: list[tuple[str, int]]) -> bool:
+    """Whether the watched directories ``kept`` leave a corner where an untracked file could
+    appear unseen: a subdirectory of a directory holding no tracked file (a file created down
+    there changes no watched mtime; rsync brings such empty directories along), or a
+    ``.gitignore`` git does not track (edited in place, it can unhide files). Then nothing may
+    be remembered, and git is asked each time."""
+    tracked = tracked_paths(repo)
+    if tracked is None or repo.worktree is None:
+        return True
+    top = str(repo.worktree)
+    holding = {top}
+    for path in tracked:
+        parts = path.split("/")[:-1]
+        holding.update(os.path.join(top, *parts[:i]) for i in range(1, len(parts) + 1))
+    for directory, _ in kept:
+        untracked = directory not in holding
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name == ".gitignore":
+                        relative = os.path.relpath(entry.path, top).replace(os.sep, "/")
+                        if relative not in tracked:
+                            return True
+                    elif untracked and entry.is_dir(follow_symlinks=False):
+                        return True
+        except NotADirectoryError:
+            continue  # an exclude file, watched by its mtime
+        except FileNotFoundError:
+            continue  # missing: recorded as such, and must stay so
+        except OSError:
+            return True
+    return False
+
+
 def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
     """Record that git found no untracked file while ``stamps`` held.
 
@@ -245,7 +279,7 @@ def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
     nothing is remembered.
     """
     kept = not_ignored(repo, stamps)
-    if kept is None:
+    if kept is None or unwatched_corners(repo, kept):
         return
     now = time.time_ns()
     if any(now - mtime < _RACY_NS for _, mtime in kept):

@@ -171,6 +171,7 @@ BAD_INPUT = [
         "model.layers, seed",
     ),
     (["runs", "--sort", "nope"], 1, "Error: no column 'nope'"),
+    (["runs", "--columns", " , "], 2, "Error: --columns ' , ' names no column; give e.g."),
     (["show", "aaaa", "--at", "nope"], 2, "Error: unknown revision 'nope'"),
     (["show", "aaaa~1", "--at", "gitcfg"], 2, "Error: give 'aaaa~1' or --at gitcfg, not both"),
     (["diff", "aaaa", "zzzz"], 1, "Error: no run 'zzzz'"),

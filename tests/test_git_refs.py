@@ -152,3 +152,22 @@ def test_refs_that_git_packs_moves_or_deletes_are_seen_by_an_open_store(repo: Pa
     assert store.tip() == git(repo, "rev-parse", "gitcfg").strip()
     assert {str(r) for r in store.run_refs()} == {str(first), str(second)}
     assert_fsck_clean(repo)
+
+
+def test_a_settled_packed_refs_parse_is_reused_and_a_rewrite_seen(repo: Path) -> None:
+    # Older than two seconds, packed-refs is parsed once; git's next rewrite is still seen,
+    # even one of the same size (a tag moved from one commit to another).
+    store = ConfigStore.open()
+    first = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "commit", "-q", "--allow-empty", "-m", "more code")
+    second = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "tag", "v1", first)
+    git(repo, "pack-refs", "--all", "--prune")
+    time.sleep(2.1)
+    assert store.repo.read_ref("refs/tags/v1") == first
+    assert store.repo.read_ref("refs/tags/v1") == first  # from the kept parse
+    size = (repo / ".git" / "packed-refs").stat().st_size
+    git(repo, "tag", "-f", "v1", second)
+    git(repo, "pack-refs", "--all", "--prune")
+    assert (repo / ".git" / "packed-refs").stat().st_size == size
+    assert store.repo.read_ref("refs/tags/v1") == second

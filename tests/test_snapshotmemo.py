@@ -178,3 +178,30 @@ def test_every_run_from_a_copied_tree_records_it_as_it_was(tmp_path: Path, seed:
         assert snapshot_files(repo, commit) == expected_files(repo), (step, kind)
         if rng.random() < 0.5:
             time.sleep(0.02)
+
+
+def test_no_corner_hides_a_new_untracked_file_from_a_remembered_tree(tmp_path: Path) -> None:
+    # Places no watched directory mtime sees: under an empty untracked directory brought along
+    # by a copy, and behind a .gitignore git does not track, edited in place.
+    repo = copied_clean_repo(tmp_path)
+    (repo / "data" / "sub").mkdir(parents=True)
+    (repo / "foo").mkdir()
+    (repo / "foo" / ".gitignore").write_text("*\n")
+    (repo / "foo" / "a.py").write_text("hidden = 1\n")
+    assert git(repo, "status", "--porcelain") == ""
+    time.sleep(0.05)
+    for _ in range(2):  # looked at twice: whatever can be remembered is
+        assert not capture(GitRepo.discover(repo)).dirty
+    (repo / "data" / "sub" / "new.py").write_text("x = 1\n")
+    prov = capture(GitRepo.discover(repo))
+    assert prov.dirty and prov.snapshot is not None
+    assert "data/sub/new.py" in snapshot_files(repo, prov.snapshot)
+    (repo / "data" / "sub" / "new.py").unlink()
+    time.sleep(0.05)
+    assert not capture(GitRepo.discover(repo)).dirty
+    with open(repo / "foo" / ".gitignore", "r+") as fh:  # same file, in place
+        fh.truncate(0)
+    prov = capture(GitRepo.discover(repo))
+    assert prov.dirty and prov.snapshot is not None
+    assert snapshot_files(repo, prov.snapshot) == expected_files(repo)
+    assert "foo/a.py" in expected_files(repo)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gitcfg import __version__
-from gitcfg.errors import GitcfgError, UsageError
+from gitcfg.errors import GitcfgError, InputError, UsageError
 
 if TYPE_CHECKING:
     from gitcfg.diff import Side
@@ -686,6 +686,8 @@ def runs(
 
     parsed = [parse_condition(text) for text in conditions]
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if picked == []:
+        raise InputError(f"--columns {columns!r} names no column; give e.g. --columns id,lr")
     store = opts.store()
     # The runs are held as JSON texts; each step below decodes only the columns it names.
     with store.listing(project, meta=False) as listing:

@@ -35,6 +35,8 @@ DEFAULT_LOCK_TIMEOUT_MS = 100
 # entry per run: its writers wait for it (never race it), up to this long.
 GC_WAIT_SECONDS = 600.0
 _LOGGED_PREFIXES = ("refs/heads/", "refs/remotes/", "refs/notes/")
+# A file written this recently may be rewritten within the same tick of a coarse clock.
+_RACY_NS = 2_000_000_000
 
 
 class Refs:
@@ -64,8 +66,8 @@ class Refs:
         # strings costs a fraction of building Paths.
         self._git_dir = f"{git_dir}{os.sep}"
         self._common_dir = f"{common_dir}{os.sep}"
-        # packed-refs as last parsed, with the (inode, size, mtime) it had then
-        self._packed: tuple[tuple[int, int, int], dict[str, str]] | None = None
+        # packed-refs as last parsed, with its stat data then (see ``packed``)
+        self._packed: tuple[tuple[int, ...], dict[str, str]] | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -73,8 +75,12 @@ class Refs:
         # HEAD and other pseudo-refs are per worktree; refs/* live in the common dir.
         return (self._common_dir if name.startswith("refs/") else self._git_dir) + name
 
-    def read(self, name: str) -> str | None:
-        """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
+    def read(self, name: str, *, fresh: bool = False) -> str | None:
+        """The object id a ref points to (symbolic refs followed), or None if it does not exist.
+
+        ``fresh``: packed-refs is read again, whatever was parsed before (a compare-and-swap
+        checks the old value that way).
+        """
         if self.reftable:
             proc = self._git("rev-parse", "--verify", "-q", name + "^{}", check=False)
             return proc.stdout.decode().strip() or None
@@ -83,7 +89,7 @@ class Refs:
                 with open(self._path(name), encoding="utf-8") as fh:
                     content = fh.read().strip()
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                return self.packed().get(name)
+                return self.packed(fresh=fresh).get(name)
             if content.startswith("ref: "):
                 name = content[5:].strip()
                 continue
@@ -100,15 +106,17 @@ class Refs:
             return None
         return content[5:].strip() if content.startswith("ref: ") else None
 
-    def packed(self) -> Mapping[str, str]:
+    def packed(self, *, fresh: bool = False) -> Mapping[str, str]:
         """The refs in ``packed-refs``, parsed once per version of the file.
 
         A repository with thousands of tags, or the ``refs/gitcfg/keep/`` refs of many code
         versions once gc has packed them, has a packed-refs file of hundreds of kilobytes or
         more, and every ref that is not a loose file is looked up there (a run looks up
         several: parsed each time, 5,000 tags made each run 2.9 times slower). As git keeps
-        its snapshot of the file, the parse is kept while the file's inode, size and mtime
-        stay the same: git rewrites packed-refs only by renaming a new file over it.
+        its snapshot of the file, the parse is kept while the file's stat data stay the same
+        (git rewrites packed-refs by renaming a new file over it), and, by git's racy rule, only
+        for a file last written more than two seconds ago: two rewrites within one tick of a
+        coarse clock can share an inode, size and mtime.
         """
         path = self._common_dir + "packed-refs"
         try:
@@ -118,9 +126,10 @@ class Refs:
             return {}
         try:
             stat = os.fstat(fd)
-            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            if self._packed is not None and self._packed[0] == version:
-                return self._packed[1]
+            version = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+            cached = self._packed  # once: another thread may replace it meanwhile
+            if not fresh and cached is not None and cached[0] == version:
+                return cached[1]
             chunks = []
             while chunk := os.read(fd, max(stat.st_size, 1 << 16)):
                 chunks.append(chunk)
@@ -131,7 +140,8 @@ class Refs:
             if line and line[0] not in "#^":
                 sha, _, ref = line.partition(" ")
                 refs[ref] = sha
-        self._packed = (version, refs)
+        settled = time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > _RACY_NS
+        self._packed = (version, refs) if settled else None
         return refs
 
     # -- writing -----------------------------------------------------------------------------
@@ -156,7 +166,7 @@ class Refs:
             try:
                 self._acquire(own, lock_path, name)
                 try:
-                    if self.read(name) != old:
+                    if self.read(name, fresh=True) != old:
                         os.unlink(lock_path)
                         return False
                     # logged while the ref's lock is held, as git does: entries stay in the
