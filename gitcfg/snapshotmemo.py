@@ -16,8 +16,8 @@ refreshes the user's index.
 Stat data is trusted as git trusts its index: only for what last changed before the snapshot
 began. That moment is the mtime of a file created then in the git directory, so it has the file
 system's own timestamp granularity; anything changed in that same tick could change again
-unseen, and then nothing is remembered. What it cannot see is what ``worktree`` cannot see: a
-file created two levels down in a new, empty untracked directory, and a change of
+unseen, and then nothing is remembered. A tree with a corner no watched mtime covers (see
+``worktree.unwatched_corners``) is not remembered either. What it cannot see is a change of
 ``core.excludesFile``.
 """
 

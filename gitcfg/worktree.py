@@ -168,8 +168,8 @@ def _entries(
 # such as outputs/, unless git ignores it), and the exclude files. Adding, removing or renaming
 # an entry changes its directory's mtime, so while every one of them is unchanged there is
 # still no untracked file. A directory touched less than a second before it was recorded is
-# racy (timestamps are coarse) and is not remembered. What it cannot see: a file created two
-# directory levels down in an untracked, empty directory, and a change of core.excludesFile.
+# racy (timestamps are coarse) and is not remembered, nor is a tree with a corner these mtimes
+# do not cover (``unwatched_corners``). What it cannot see: a change of core.excludesFile.
 
 _NO_UNTRACKED = "gitcfg-no-untracked"
 _RACY_NS = 1_000_000_000
