@@ -177,7 +177,8 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
         return False, None, ()
     seen = snapshotmemo.observe(repo, head, entry)
-    stamps = untracked_stamps(repo)
+    # the directory mtimes the observation took (before git looks), or taken now
+    stamps = seen.dirs if seen is not None else untracked_stamps(repo)
     status = repo.git("status", "--porcelain", "-z", "-uall", check=False)
     if status.returncode != 0:
         return False, None, ()

@@ -175,14 +175,19 @@ _NO_UNTRACKED = "gitcfg-no-untracked"
 _RACY_NS = 1_000_000_000
 
 
-def _watched(repo: GitRepo, tracked: frozenset[str]) -> list[str]:
-    assert repo.worktree is not None
-    top = str(repo.worktree)
+def _holding(top: str, tracked: frozenset[str]) -> set[str]:
+    """The work tree's top and every directory holding a tracked file, as paths."""
     dirs = {top}
     for path in tracked:
         parts = path.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             dirs.add(os.path.join(top, *parts[:i]))
+    return dirs
+
+
+def _watched(repo: GitRepo, tracked: frozenset[str]) -> list[str]:
+    assert repo.worktree is not None
+    dirs = _holding(str(repo.worktree), tracked)
     for directory in list(dirs):
         try:
             with os.scandir(directory) as entries:
@@ -248,10 +253,7 @@ def unwatched_corners(repo: GitRepo, kept: list[tuple[str, int]]) -> bool:
     if tracked is None or repo.worktree is None:
         return True
     top = str(repo.worktree)
-    holding = {top}
-    for path in tracked:
-        parts = path.split("/")[:-1]
-        holding.update(os.path.join(top, *parts[:i]) for i in range(1, len(parts) + 1))
+    holding = _holding(top, tracked)
     for directory, _ in kept:
         untracked = directory not in holding
         try:
