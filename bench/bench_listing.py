@@ -1,12 +1,13 @@
-"""Listing figures (SPEC §6): ``gitcfg runs --format json`` over 10,000 and 100,000 runs.
+"""Listing figures (SPEC §6): ``gitcfg runs --format json`` and ``gitcfg runs`` (the table)
+over 10,000 and 100,000 runs.
 
 Run: python bench/bench_listing.py [--sizes 10000,100000] [--repeat 3] [--store PATH]
 Each store is written as one commit with ``git fast-import`` holding exactly the files
 ConfigStore.create writes (``bench_cli.populate_fast``); ``--store`` adds a store built through
-the API (e.g. bench_create.py's 100,000-run store). Figures are medians of whole processes: a cold
-cache (deleted before each run), warm, the table view, and the baseline ``git ls-tree -r`` of the
-same branch, measured in the same command; peak RSS from ``/usr/bin/time -v``; the table view
-(``gitcfg runs``, warm) too. Then a one-point sweep in each store's project: its start searches
+the API (e.g. bench_create.py's 100,000-run store). Figures are medians of whole processes, for
+the JSON output and for the table: a cold cache (deleted before each run) and warm, beside the
+baseline ``git ls-tree -r`` of the same branch, measured in the same command; peak RSS from
+``/usr/bin/time -v``. Then a one-point sweep in each store's project: its start searches
 the project for the sweep's runs.
 The machine's load average is printed, as other work shares it.
 """

@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring as encode_string
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -329,6 +329,11 @@ class RunListing:
         self.keep_meta = meta
         self._rows: list[ListedRow] | None = None
         self._reader: ObjectReader | None = None
+        self._subtree_keys: dict[str, str] | None = None
+        # Set by a caller that keeps a text of its own per subtree (``gitcfg.tablecells``):
+        # made from each subtree's rows as they are read from git, cached under the subtree's
+        # key and the suffix (None: not cached).
+        self.also_cache: tuple[str, Callable[[Sequence[ListedRow]], str | None]] | None = None
 
     def close(self) -> None:
         if self._reader is not None:
@@ -354,10 +359,31 @@ class RunListing:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def forget_rows(self) -> None:
+        """Let go of the rows read (read again if asked for): their memory is freed once the
+        caller holds none of them either."""
+        self._rows = None
+
+    def subtree_keys(self) -> dict[str, str]:
+        """``{path: cache key}`` of the subtrees holding the runs (``project/a/b/c``: the key
+        holds its tree id, so what is cached under it is never stale); no run is read."""
+        if self._subtree_keys is None:
+            subtrees = self._subtrees() if self.tip is not None else []
+            self._subtree_keys = {path: f"{path}:{tree}" for path, tree in subtrees}
+        return self._subtree_keys
+
+    def rows_of(self, paths: Iterable[str]) -> list[ListedRow]:
+        """The runs of the subtrees ``paths`` alone (of ``subtree_keys``), in no set order."""
+        keys = self.subtree_keys()
+        return self._rows_of({keys[path]: path for path in paths})
+
     def _read_rows(self) -> list[ListedRow]:
-        if self.tip is None:
-            return []
-        paths = {f"{path}:{tree}": path for path, tree in self._subtrees()}
+        found = self._rows_of({key: path for path, key in self.subtree_keys().items()})
+        found.sort()
+        return found
+
+    def _rows_of(self, paths: dict[str, str]) -> list[ListedRow]:
+        """The runs of subtrees ``{cache key: path}``: from the cache, the rest read."""
         texts = dict(self.cache.subtree_texts(paths))
         metas = dict(self.cache.subtree_texts(k + _META for k in texts)) if self.keep_meta else {}
         found: list[ListedRow] = []
@@ -375,7 +401,6 @@ class RunListing:
         if missed:
             with _no_cycle_collection():
                 found.extend(self._read_subtrees(missed))
-        found.sort()
         return found
 
     def _subtrees(self) -> list[tuple[str, str]]:
@@ -586,6 +611,11 @@ class RunListing:
             if both is not None:
                 key = missed[path]
                 packed[key], packed[key + _META] = both
+                if self.also_cache is not None:
+                    suffix, make = self.also_cache
+                    also = make(rows)
+                    if also is not None:
+                        packed[key + suffix] = also
         writes.put(packed)
         return [row for rows, _ in by_subtree.values() for row in rows]
 

@@ -240,6 +240,8 @@ def test_runs_answers_as_the_query_of_the_whole_rows(repo: Path, options: list[s
     from gitcfg import query
     from gitcfg.override import parse_condition
     from gitcfg.render import csv_text
+    from gitcfg.render import table as render_table
+    from gitcfg.tablecells import table_values
 
     store = _mixed_store()
     rows = _truth(store)
@@ -257,9 +259,11 @@ def test_runs_answers_as_the_query_of_the_whole_rows(repo: Path, options: list[s
         csv_out = _cli(repo, "runs", "--format", "csv", *options).stdout
         names = query.default_columns(rows, only_differing=False)
         assert csv_out == csv_text(names, query.table_cells(rows, names)).replace("\r\n", "\n")
-        table = _cli(repo, "runs", *options).stdout.splitlines()
-        assert table[0].split() == query.default_columns(rows, only_differing=True)
-        assert [line.split()[0] for line in table[1:]] == [r["id"] for r in rows]
+        table = _cli(repo, "runs", *options).stdout
+        shown = query.default_columns(rows, only_differing=True)
+        cells = [table_values(r, [query.getter(n)(r) for n in shown], shown) for r in rows]
+        assert table == render_table(shown, cells, False)
+        assert [line.split()[0] for line in table.splitlines()[1:]] == [r["id"] for r in rows]
         picked = _cli(
             repo, "runs", "--format", "csv", "--columns", "id,model,summary:acc", *options
         )

@@ -30,7 +30,8 @@ from gitcfg.errors import GitcfgError, InputError, UsageError
 
 if TYPE_CHECKING:
     from gitcfg.diff import Side
-    from gitcfg.listing import ListedRow
+    from gitcfg.listing import ListedRow, RunListing
+    from gitcfg.override import Condition
     from gitcfg.remote import SyncResult
     from gitcfg.store import ConfigStore, RunRecord, Selection
 
@@ -680,7 +681,7 @@ def runs(
       gitcfg runs --group-by model --columns summary:acc
       gitcfg runs --format json | jq '.[].summary.loss'
     """
-    from gitcfg import runtable
+    from gitcfg import runtable, tablecells
     from gitcfg.override import parse_condition
     from gitcfg.render import csv_chunks, table_chunks, yaml_list
 
@@ -690,11 +691,24 @@ def runs(
         raise InputError(f"--columns {columns!r} names no column; give e.g. --columns id,lr")
     store = opts.store()
     # The runs are held as JSON texts; each step below decodes only the columns it names.
+    pieces = None
     with store.listing(project, meta=False) as listing:
-        rows = runtable.where(listing.rows, parsed)
-    if sort_by is not None:
-        key = sort_by[1:] if sort_by.startswith("-") else sort_by
-        rows = runtable.sort(rows, key, descending=sort_by.startswith("-"))
+        default_table = fmt == "table" and picked is None and group_by is None
+        if default_table and not parsed and sort_by is None:
+            # every run: the table from the cells cached per subtree, no run's row even read
+            pieces = tablecells.table(listing, None, opts.color)
+        if pieces is None:
+            rows = _selected(listing, parsed, sort_by)
+            if default_table and rows:
+                order = [tablecells.sort_key(row.order, row.project, row.id) for row in rows]
+                del rows
+                listing.forget_rows()  # their texts are freed before the cells are read
+                pieces = tablecells.table(listing, order, opts.color)
+                if pieces is None:  # to be made from the decoded rows after all
+                    rows = _selected(listing, parsed, sort_by)
+    if pieces is not None:
+        opts.out(pieces, page=True)
+        return
     if group_by is not None:
         _grouped(opts, rows, group_by, picked, fmt)
         return
@@ -718,7 +732,21 @@ def runs(
     if not rows:
         click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
         return
-    opts.out(table_chunks(names, _table_rows(names, cells), opts.color), page=True)
+    shown = (tablecells.table_values(row, values, names) for row, values in cells)
+    opts.out(table_chunks(names, shown, opts.color), page=True)
+
+
+def _selected(
+    listing: RunListing, conditions: list[Condition], sort_by: str | None
+) -> list[ListedRow]:
+    """The rows of ``listing`` meeting ``conditions``, sorted by ``sort_by`` ([-]KEY) if given."""
+    from gitcfg import runtable
+
+    rows = runtable.where(listing.rows, conditions)
+    if sort_by is not None:
+        key = sort_by[1:] if sort_by.startswith("-") else sort_by
+        rows = runtable.sort(rows, key, descending=sort_by.startswith("-"))
+    return rows
 
 
 _STATS = ("mean", "min", "max")
@@ -770,23 +798,6 @@ def _grouped(
         opts.out(csv_text(headers, cells))
     else:
         opts.out(table(headers, cells, opts.color), page=True)
-
-
-def _table_rows(
-    names: Sequence[str], cells: Iterable[tuple[dict[str, Any], list[Any]]]
-) -> Iterator[list[Any]]:
-    """Each row's values with the fields shortened for people: the start time to the second,
-    the code commit to 7 digits (-dirty when so); the other columns as they are."""
-    created = [i for i, name in enumerate(names) if name == "created"]
-    commit = [i for i, name in enumerate(names) if name == "code_commit"]
-    for row, values in cells:
-        for i in created:
-            if isinstance(values[i], str):
-                values[i] = values[i][:19].replace("T", " ")
-        for i in commit:
-            if isinstance(values[i], str):
-                values[i] = values[i][:7] + ("-dirty" if row["dirty"] else "")
-        yield values
 
 
 @cli.command()

@@ -1,0 +1,222 @@
+"""The default ``gitcfg runs`` table made from cached cell lines answers as the query of the
+whole rows does: the same columns (only what differs), the same cells, the same widths."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitcfg import query, tablecells
+from gitcfg.blobcache import FILE_NAME
+from gitcfg.layout import RunRef
+from gitcfg.render import table
+from gitcfg.store import ConfigStore
+
+GITCFG = [sys.executable, "-m", "gitcfg"]
+
+
+def _expected(rows: list[dict[str, Any]]) -> str:
+    """The table as the whole rows make it: ``query``'s columns, each cell shortened as the
+    table shows it, aligned by ``render.table``."""
+    names = query.default_columns(rows, only_differing=True)
+    cells = [tablecells.table_values(r, [query.getter(n)(r) for n in names], names) for r in rows]
+    return table(names, cells, False)
+
+
+def _from_texts(rows: list[dict[str, Any]], order: list[int] | None = None) -> str:
+    """The table as the cached texts make it, from a subtree text per two runs."""
+    made = [tablecells.run_texts(row, f"t{i:05d}") for i, row in enumerate(rows)]
+    assert all(texts is not None for texts in made)
+    runs = tablecells.Runs()
+    for start in range(0, len(made), 2):
+        assert runs.add_text(tablecells.subtree_text(made[start : start + 2]))  # type: ignore[arg-type]
+    runs.measure(order)
+    return "".join(runs.chunks(order, False, per_chunk=2))
+
+
+# values a config or summary key may hold, with the look-alikes that must stay apart: the
+# string '1' and the int 1, 1 and 1.0 and true, null and 'null', '' and absent
+_VALUES = st.one_of(
+    st.sampled_from([1, 1.0, True, "1", "true", None, "null", "", "a\x01b", 'a"\\x01"b']),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True).filter(lambda x: not (x == 0 and str(x) == "-0.0")),
+    st.text(max_size=4),
+    st.lists(st.one_of(st.integers(0, 2), st.floats(0, 1), st.text(max_size=2)), max_size=2),
+)
+# config keys, some named like a field or a namespace (shown as config:KEY)
+_KEYS = st.sampled_from(["lr", "a.b", "created", "name", "summary:x", "z"])
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(1, 7))
+    rows = []
+    for i in range(count):
+        meta = {
+            name: draw(st.one_of(st.none(), st.sampled_from(["x", "y", ["t1"]])))
+            for name in query.META_FIELDS
+        }
+        rows.append(
+            {
+                "project": draw(st.sampled_from(["p", "q"])),
+                "id": f"r{i}",
+                "created": draw(st.sampled_from([None, "2026-01-01T10:00:00.123456+00:00"])),
+                "code_commit": draw(st.sampled_from([None, "0123456789abcdef" * 2 + "01234567"])),
+                "dirty": draw(st.booleans()),
+                **meta,
+                "config": draw(st.dictionaries(_KEYS, _VALUES, max_size=4)),
+                "summary": draw(st.dictionaries(st.sampled_from(["loss", "acc"]), _VALUES)),
+            }
+        )
+    return rows
+
+
+@settings(max_examples=300)
+@given(_rows())
+def test_texts_make_the_table_the_whole_rows_make(rows: list[dict[str, Any]]) -> None:
+    assert _from_texts(rows) == _expected(rows)
+    # some of the runs, in another order (--where, --sort)
+    picked = list(range(len(rows)))[::-2]
+    assert _from_texts(rows, picked) == _expected([rows[i] for i in picked])
+
+
+def test_many_runs_are_measured_in_chunks_alike() -> None:
+    # past a chunk, in two key sets: a column that differs only in the second chunk, or only
+    # between the key sets, is found
+    rows = []
+    for i in range(4500):
+        config = {"same": 1, "late": 2 if i == 4400 else 1, "split": 1 if i % 2 else 1.0}
+        if i % 2:
+            config["odd"] = "x"
+        rows.append({"project": "p", "id": f"r{i:05d}", "created": None, "code_commit": None,
+                     "dirty": False, "name": None, "group": None, "job_type": None, "tags": None,
+                     "notes": None, "config": config, "summary": {}})  # fmt: skip
+    assert _from_texts(rows) == _expected(rows)
+    assert _from_texts(rows).splitlines()[0].split()[-3:] == ["late", "odd", "split"]
+
+
+def test_negative_zero_counts_as_a_different_value_as_it_prints_differently() -> None:
+    rows = [
+        {"project": "p", "id": f"r{i}", "created": None, "code_commit": None, "dirty": False,
+         "name": None, "group": None, "job_type": None, "tags": None, "notes": None,
+         "config": {"x": x, "y": 1}, "summary": {}}
+        for i, x in enumerate([0.0, -0.0])
+    ]  # fmt: skip
+    lines = _from_texts(rows).splitlines()
+    assert [line.split()[-1] for line in lines] == ["x", "0.0", "-0.0"]
+
+
+# -- through the command, with the cache -----------------------------------------------------
+
+
+def _cli(cwd: Path, *args: str) -> str:
+    out = subprocess.run([*GITCFG, *args], cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _cells_keys(repo: Path) -> dict[str, str]:
+    with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
+        rows = db.execute("SELECT blob, value FROM subtrees WHERE blob LIKE '%#cells'")
+        return dict(rows)
+
+
+def _picked(repo: Path, *options: str) -> str:
+    """The same table through ``--columns`` (rows decoded, cells made one at a time)."""
+    header = _cli(repo, "runs", *options).splitlines()[0]
+    return _cli(repo, "runs", "--columns", ",".join(header.split()), *options)
+
+
+def test_the_cached_lines_answer_as_the_decoded_rows(repo: Path) -> None:
+    store = ConfigStore.open()
+    for i in range(30):
+        config: dict[str, Any] = {"lr": 0.1 * (i % 3), "seed": i, "model": "m", "n": "32"}
+        summary = {"loss": 1 / (i + 1)} if i % 4 else {}
+        store.create(f"p{i % 2}", config, run_id=f"r{i:02d}", summary=summary,
+                     meta={"group": "g"} if i == 5 else {})  # fmt: skip
+    first = _cli(repo, "runs")
+    assert _cells_keys(repo), "the first table caches its lines"
+    assert _cli(repo, "runs") == first == _picked(repo)
+    assert first.splitlines()[0].split() == [
+        "id", "project", "created", "code_commit", "group", "lr", "seed", "summary:loss",
+    ]  # fmt: skip
+    for options in (["--where", "lr>0"], ["--sort", "-seed"], ["--project", "p1"]):
+        assert _cli(repo, "runs", *options) == _picked(repo, *options)
+    # a run changed: its subtree has a new tree id, so its old lines are never read
+    store.update(RunRef("p0", "r00"), {"model": 7})
+    changed = _cli(repo, "runs")
+    assert "model" in changed.splitlines()[0].split() and changed == _picked(repo)
+
+
+def test_a_damaged_or_foreign_cache_entry_changes_no_answer(repo: Path) -> None:
+    store = ConfigStore.open()
+    for i in range(12):
+        store.create("p", {"lr": i % 2, "x": "same"}, run_id=f"r{i:02d}")
+    truth = _cli(repo, "runs")
+    cached = _cells_keys(repo)
+    with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
+        for key, value in cached.items():
+            # a flipped character (the digest no longer matches), then a text of the wrong shape
+            db.execute("UPDATE subtrees SET value = ? WHERE blob = ?", (value[:-1] + "9", key))
+    assert _cli(repo, "runs") == truth
+    assert _cli(repo, "runs") == truth
+
+
+def test_a_key_holding_a_separator_makes_no_texts() -> None:
+    # gitcfg refuses such keys (in files it reads, too); were one to reach a row, the table
+    # would be made from the decoded rows instead
+    row = {"project": "p", "id": "r1", "created": None, "code_commit": None, "dirty": False,
+           "name": None, "group": None, "job_type": None, "tags": None, "notes": None,
+           "config": {"a\x1eb": 1}, "summary": {}}  # fmt: skip
+    assert tablecells.run_texts(row, "") is None
+    assert tablecells.run_texts({**row, "config": {}, "summary": {"a\x1db": 1}}, "") is None
+    assert tablecells.run_texts({**row, "config": {"ab": 1}}, "t\x01") is None
+    assert tablecells.run_texts({**row, "config": {"ab": 1}}, "") is not None
+    runs = tablecells.Runs()
+    assert not runs.add_text("lr\x1d\x1fonly three\x1ftexts\x1ffor a run") and not runs.cells
+    assert tablecells.run_texts({**row, "config": {"ab": 1}, "id": "r\x1f1"}, "") is None
+
+
+def _all_rows(store: ConfigStore) -> list[dict[str, Any]]:
+    from gitcfg.query import run_row
+
+    rows = [run_row(store.read(ref)) for ref in store.run_refs()]
+    rows.sort(key=lambda r: (str(r["created"] or ""), r["project"], r["id"]))
+    return rows
+
+
+def test_subtrees_made_in_batches_and_read_back_answer_alike(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more subtrees than a batch: the texts of each batch are made (from git, then from the
+    # listing's cached rows), then all read back from the cache
+    monkeypatch.setattr(tablecells, "_BATCH", 3)
+    store = ConfigStore.open()
+    for i in range(40):
+        summary = {"loss": 1 / (i + 1)} if i % 3 else {}
+        store.create(f"p{i % 2}", {"lr": 0.1 * (i % 4), "seed": i}, run_id=f"r{i:02d}",
+                     summary=summary)  # fmt: skip
+    rows = _all_rows(store)
+    expected = _expected(rows)
+    picked = [r for r in rows if r["config"]["lr"] > 0.15]
+    for _ in range(3):  # texts made while rows are read from git; from cached rows; cached
+        with store.listing(None, meta=False) as listing:
+            assert "".join(tablecells.table(listing, None, False) or ()) == expected
+        with store.listing(None, meta=False) as listing:
+            kept = [
+                tablecells.sort_key(row.order, row.project, row.id)
+                for row in listing.rows
+                if json.loads(row.text)["config"]["lr"] > 0.15
+            ]
+            assert "".join(tablecells.table(listing, kept, False) or ()) == _expected(picked)
+        if _ == 1:
+            with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
+                db.execute("DELETE FROM subtrees WHERE blob LIKE '%#cells'")
