@@ -30,6 +30,18 @@ def test_bodies_come_back_in_request_order_whatever_their_size(repo: Path) -> No
     assert got == bodies
 
 
+def test_taking_waits_for_the_objects_to_be_asked_for(repo: Path) -> None:
+    # a listing hands a chunk to the converting thread before it asks git for its files (so
+    # git's full pipe never waits on a chunk nobody takes): the converter may come first
+    r = GitRepo.discover(repo)
+    shas = [r.write_blob(f"i: {i}\n".encode()) for i in range(3)]
+    with BlobStream(r) as stream:
+        late = threading.Timer(0.3, stream.request, args=(shas,))
+        late.start()
+        assert stream.take(3) == [b"i: 0\n", b"i: 1\n", b"i: 2\n"]
+        late.join()
+
+
 def test_a_missing_object_is_an_error_and_nothing_hangs(repo: Path) -> None:
     r = GitRepo.discover(repo)
     good = r.write_blob(b"a: 1\n")

@@ -146,7 +146,10 @@ class BlobStream:
                 return
 
     def request(self, shas: Sequence[str]) -> None:
-        self._shas.extend(shas)
+        """Ask for ``shas`` (from any thread: ``take`` waits for what it takes to be asked)."""
+        with self._ready:
+            self._shas.extend(shas)
+            self._ready.notify_all()
         for start in range(0, len(shas), 4096):
             self._stdin.write("".join(s + "\n" for s in shas[start : start + 4096]).encode())
         self._stdin.flush()
@@ -163,11 +166,21 @@ class BlobStream:
         self._buf = b"".join([self._buf[self._pos :], *pieces])
         self._pos = 0
 
+    def _next_sha(self) -> str:
+        """The next object asked for, once it is: a caller may queue its work for this thread
+        before it asks git (so git's full pipe never waits on work nobody takes)."""
+        with self._ready:
+            while not self._shas:
+                if self._eof or self._stop:
+                    raise CorruptStoreError("git cat-file stopped before it was asked for more")
+                self._ready.wait()
+            return self._shas.popleft()
+
     def take(self, count: int) -> list[bytes]:
         """The bodies of the next ``count`` objects requested."""
         found = []
         for _ in range(count):
-            sha = self._shas.popleft()
+            sha = self._next_sha()
             newline = self._buf.find(b"\n", self._pos)
             while newline < 0:
                 self._more(sha)
