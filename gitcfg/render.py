@@ -30,9 +30,9 @@ def paint(text: str, style: str, color: bool) -> str:
 
 def value_text(item: Any) -> str:
     """A value as it is written in a stored config file: ``32``, ``'32'``, ``[1, 2]``, ``null``."""
-    from gitcfg.yamlcodec import dump_config
+    from gitcfg.yamlcodec import flow_text
 
-    return dump_config({"v": item})[3:].rstrip("\n")
+    return flow_text(item)
 
 
 def cell_text(item: Any) -> str:
@@ -127,6 +127,8 @@ def cell_texts(values: Iterable[Any]) -> list[str]:
         if (t := type(x)) is str and x.isprintable()
         else str(x)
         if t is int or (t is float and x - x == 0)
+        else ""
+        if x is MISSING
         else cell_text(x)
         for x in values
     ]

@@ -181,6 +181,24 @@ def check_columns(rows: Iterable[ListedRow], columns: Sequence[str], smalls: Seq
         key_stats(rows).check(absent)
 
 
+def check_present(rows: Sequence[ListedRow], columns: Sequence[str]) -> None:
+    """``UnknownColumnError`` for a column no row has. Rows are decoded, with those columns
+    only, until each column has been seen (most often in the first row); none is kept."""
+    slim = Slicer(columns)
+    unseen = [
+        (c, query.getter(c))
+        for c in columns
+        if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
+    ]
+    for row in rows:
+        if not unseen:
+            return
+        small = slim(row)
+        unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
+    if unseen:
+        key_stats(rows).check([c for c, _ in unseen])
+
+
 def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:
     """``render.json_list_chunks`` of the rows, from their texts."""
     if not rows:

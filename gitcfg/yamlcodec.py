@@ -146,6 +146,14 @@ def _unsupported(flat: Mapping[str, Any], exc: _Unsupported) -> UnsupportedValue
     return UnsupportedValueError("?", exc.args[0])
 
 
+def flow_text(value: Any) -> str:
+    """One value as ``dump_config`` writes it after its key: ``32``, ``'32'``, ``[1, 2]``."""
+    try:
+        return _flow(value)
+    except _Unsupported as exc:
+        raise _unsupported({"value": value}, exc) from None
+
+
 def dump_config(flat: Mapping[str, Any]) -> str:
     """Write a flat config as the stored file: sorted ``key: value`` lines, flow collections.
 

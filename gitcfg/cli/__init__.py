@@ -723,9 +723,8 @@ def runs(
         cells = runtable.cells(rows, names)
     else:
         names = picked
-        listed = list(runtable.cells(rows, names))
-        runtable.check_columns(rows, names, [small for small, _ in listed])
-        cells = iter(listed)
+        runtable.check_present(rows, names)  # before anything is written
+        cells = runtable.cells(rows, names)
     if fmt == "csv":
         opts.out(csv_chunks(names, (values for _, values in cells)))
         return
