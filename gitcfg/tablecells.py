@@ -48,7 +48,9 @@ _US = "\x1f"  # between a group's header and texts
 _SK = "\x01"  # in a sort key: below every character of a start time, project or id but NUL
 _PER_RUN = 4
 _FIELDS = (*query.DEFAULT_FIELDS, *query.META_FIELDS)
-_SUFFIX = "#cells"  # the cache key of a subtree's text: the listing's key and this
+# the cache key of a subtree's text: the listing's key and this (a new one if the text's form
+# changes, so no version of gitcfg reads another's)
+_SUFFIX = "#cells"
 _LETTERS = {str: "s", int: "i", float: "f", bool: "b", type(None): "n", list: "l", dict: "d"}
 _CHUNK = 2000  # runs measured at once, a column at a time
 _BATCH = 1024  # subtrees whose texts are made at once when the cache lacks them
@@ -145,6 +147,38 @@ def _chunk_stats(letters: Sequence[str], cells: Sequence[str]) -> tuple[list[int
     return widths, firsts
 
 
+_Group = tuple[str, list[str], list[int], list[str]]  # header, run texts, figures
+
+
+def _parse_group(group: str) -> _Group | None:
+    """A group of a subtree's text, None if it is not one as ``subtree_text`` writes it (the
+    digest of a cache row catches damage; this, a text of another shape)."""
+    parts = group.split(_US)
+    if len(parts) < 2:
+        return None
+    header, stats, flat = parts[0], parts[1], parts[2:]
+    keys = _key_count(header)
+    count = len(flat) // _PER_RUN
+    widths_text, _, firsts_text = stats.partition(_GS)
+    firsts = firsts_text.split(_RS) if keys else []
+    try:
+        widths = list(map(int, widths_text.split(_RS)))
+    except ValueError:
+        return None
+    if (
+        not count
+        or len(flat) % _PER_RUN
+        or header.count(_GS) != 1
+        or len(widths) != len(_FIELDS) + keys
+        or len(firsts) != keys
+        or len("".join(flat[1::4])) != count * keys
+        or len("".join(flat[2::4])) != count * len(query.META_FIELDS)
+        or "".join(flat[3::4]).count(_RS) != count * (len(_FIELDS) + keys)
+    ):
+        return None
+    return header, flat, widths, firsts
+
+
 class _Key:
     """What the runs tell of one config or summary key: its letter and cell if every run
     holding it has the same ('' once one differs), the runs holding it, its widest cell."""
@@ -182,22 +216,10 @@ class Runs:
         a text."""
         groups = []
         for group in text.split(_FS) if text else ():
-            header, stats, *flat = group.split(_US)
-            keys = _key_count(header)
-            widths_text, _, firsts_text = stats.partition(_GS)
-            try:
-                widths = list(map(int, widths_text.split(_RS)))
-            except ValueError:
+            parsed = _parse_group(group)
+            if parsed is None:
                 return False
-            firsts = firsts_text.split(_RS) if keys else []
-            if (
-                len(flat) % _PER_RUN
-                or header.count(_GS) != 1
-                or len(widths) != len(_FIELDS) + keys
-                or len(firsts) != keys
-            ):
-                return False
-            groups.append((header, flat, widths, firsts))
+            groups.append(parsed)
         for header, flat, widths, firsts in groups:
             # one object for a header: each run's picker is found by it
             header = self._interned.setdefault(header, header)

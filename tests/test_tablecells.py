@@ -181,7 +181,11 @@ def test_a_key_holding_a_separator_makes_no_texts() -> None:
     assert tablecells.run_texts({**row, "config": {"ab": 1}}, "t\x01") is None
     assert tablecells.run_texts({**row, "config": {"ab": 1}}, "") is not None
     runs = tablecells.Runs()
-    assert not runs.add_text("lr\x1d\x1fonly three\x1ftexts\x1ffor a run") and not runs.cells
+    odd = ["x", "\x1c", "lr\x1d\x1f", "lr\x1d\x1fonly three\x1ftexts\x1ffor a run"]
+    good = tablecells.subtree_text([tablecells.run_texts({**row, "config": {"ab": 1}}, "")])
+    odd += [good.replace("\x1e", "", 1), good[:-2], good + "\x1c"]
+    assert not any(runs.add_text(text) for text in odd) and not runs.cells
+    assert runs.add_text(good) and len(runs.cells) == 1
     assert tablecells.run_texts({**row, "config": {"ab": 1}, "id": "r\x1f1"}, "") is None
 
 
