@@ -543,6 +543,7 @@ class RunListing:
                 self._send(runs, stream, chunks)
             chunks.put(None)
         except BaseException as exc:  # handed to the converting thread, which raises it
+            stream.fail(exc)  # it may be waiting on git for files this thread never asked for
             chunks.put(exc)
 
     def _send(

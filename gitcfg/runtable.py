@@ -87,11 +87,12 @@ def sort(rows: Sequence[ListedRow], column: str, *, descending: bool) -> list[Li
     """``rows`` sorted by ``column`` as ``query.sort_rows`` sorts (absent last either way);
     ``UnknownColumnError`` if no row has such a column."""
     slim = Slicer([column])
+    part = _part(column)[0]
+    member = part if part in ("config", "summary") else column  # what its getter reads
     smalls = []
     for index, row in enumerate(rows):
-        small = slim(row)
-        small["\0index"] = index
-        smalls.append(small)
+        # only that, and where the row was: 100,000 of these are held at once
+        smalls.append({member: slim(row)[member], "\0index": index})
     check_columns(rows, [column], smalls)
     return [
         rows[small["\0index"]] for small in query.sort_rows(smalls, column, descending=descending)
@@ -167,33 +168,21 @@ def key_stats(rows: Iterable[ListedRow]) -> KeyStats:
     return stats
 
 
-def check_columns(rows: Iterable[ListedRow], columns: Sequence[str], smalls: Sequence[Row]) -> None:
-    """``UnknownColumnError`` for a column no row has; ``smalls`` (rows decoded with those
-    columns) answer the common case, the full pass over ``rows`` only names what is there."""
-    missing = [
-        c
-        for c in columns
-        if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
-    ]
-    getters = [(c, query.getter(c)) for c in missing]
-    absent = [c for c, get in getters if all(get(small) is MISSING for small in smalls)]
-    if absent:
-        key_stats(rows).check(absent)
-
-
-def check_present(rows: Sequence[ListedRow], columns: Sequence[str]) -> None:
-    """``UnknownColumnError`` for a column no row has. Rows are decoded, with those columns
-    only, until each column has been seen (most often in the first row); none is kept."""
-    slim = Slicer(columns)
+def check_columns(
+    rows: Sequence[ListedRow], columns: Sequence[str], smalls: Iterable[Row] | None = None
+) -> None:
+    """``UnknownColumnError`` for a column no row has. ``smalls`` (the rows decoded with those
+    columns) answer it if given; else rows are decoded, with those columns only, until each
+    column has been seen (most often in the first row), none of them kept. Only a column no
+    row has takes a pass over every row, to name what there is."""
     unseen = [
         (c, query.getter(c))
         for c in columns
         if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
     ]
-    for row in rows:
+    for small in map(Slicer(columns), rows) if smalls is None else smalls:
         if not unseen:
             return
-        small = slim(row)
         unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
     if unseen:
         key_stats(rows).check([c for c, _ in unseen])

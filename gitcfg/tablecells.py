@@ -4,12 +4,11 @@ The table shows the fields, the meta fields some run uses, and the config and su
 whose values differ among the runs listed, each column as wide as its widest cell. Learning
 that by decoding every run's JSON, then decoding it again to write the cells, was most of the
 time of a table of 100,000 runs. Instead each run's cells are kept as text, cached per shard
-subtree under the subtree's cache key (its path and tree id, like the listing's rows: never
-stale), the runs of a subtree that have the same keys together under one header. Which keys
-differ, and how wide each column is, is then learned a column at a time over thousands of runs
-naming the same keys, by C-level passes; writing a line is picking its cells by position.
-Without ``--where`` or ``--sort`` the runs' listing rows are not even read: the cached texts
-carry the key the table is sorted by.
+subtree under the subtree's cache key (its path and tree id, like the listing's rows), with
+the subtree's figures: per column its widest cell, per key whether its runs differ. Which keys
+differ and how wide each column is then come from a few thousand subtrees' figures, and
+writing a line is picking its cells by position. Without ``--where`` or ``--sort`` the runs'
+listing rows are not even read: the cached texts carry the key the table is sorted by.
 
 A cell is its value as the table writes it, with a letter for the value's type beside it: the
 two together tell values apart as ``diff.same_value`` does (1, 1.0, true and '1' differ; nan
@@ -22,8 +21,8 @@ import itertools
 import json
 import operator
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg import query
 from gitcfg.diff import MISSING
@@ -33,31 +32,44 @@ from gitcfg.render import BOLD, cell_texts, line_pattern, paint
 if TYPE_CHECKING:
     from gitcfg.listing import ListedRow, RunListing
 
-# A subtree's text: groups apart by _FS, each the runs naming the same keys, its texts apart by
-# _US. A group: its header (config keys, _GS, summary keys), its figures (``_chunk_stats``: the
-# widest cell of each column, _GS, per key the cell every run has, or ''), then per run four
-# texts: its sort key (start time, project, id apart by _SK), the type letters of its values,
-# its meta fields' use, its cells (``_FIELDS``, config, summary, then an empty one, for a key a
-# run lacks). Cell texts hold no control character (a string holding one is
-# written quoted) and keys cannot (``flat.check_key``); what would still hold a separator is
-# not made, and the table is then made from the decoded rows.
-_FS = "\x1c"  # between groups
-_GS = "\x1d"  # between a header's config and summary keys
+# A subtree's text, its parts apart by _US: its header (the config keys any of its runs has,
+# _GS, its summary keys, each sorted, apart by _RS), its figures (``_chunk_stats``: the widest
+# cell of each column, _GS, per key the letter and cell every run has, or ''), then per run
+# four texts: its sort key (start time, project, id apart by _SK), the type letters of its
+# values ("-" for a key it lacks), its meta fields' use, its cells (``_FIELDS``, then config
+# and summary as the header names them, "" for a key it lacks, then an empty one for a column
+# the subtree has no key for) apart by _RS. Cell texts hold no control character (a string
+# holding one is written quoted) and keys cannot (``flat.check_key``); a run whose texts would
+# still hold a separator makes none, and the table is then made from the decoded rows.
+_GS = "\x1d"  # between a header's config and summary keys, and a figures' two parts
 _RS = "\x1e"  # between keys, and between cells
-_US = "\x1f"  # between a group's header and texts
+_US = "\x1f"  # between the parts of a subtree's text
 _SK = "\x01"  # in a sort key: below every character of a start time, project or id but NUL
 _PER_RUN = 4
 _FIELDS = (*query.DEFAULT_FIELDS, *query.META_FIELDS)
-# the cache key of a subtree's text: the listing's key and this (a new one if the text's form
-# changes, so no version of gitcfg reads another's)
-_SUFFIX = "#cells"
+# The cache key of a subtree's text: the listing's key and this. The text is what the table
+# prints (``render.cell_texts``, ``table_values``, the letters): a change to any of them, or to
+# the text's form, takes a new suffix, so that no version of gitcfg prints another's cells.
+_SUFFIX = "#table1"
 _LETTERS = {str: "s", int: "i", float: "f", bool: "b", type(None): "n", list: "l", dict: "d"}
+_ABSENT = ("-", "")  # the letter and cell of a key a run lacks
 _CHUNK = 2000  # runs measured at once, a column at a time
 _BATCH = 1024  # subtrees whose texts are made at once when the cache lacks them
 _UNUSED = "0" * len(query.META_FIELDS)
-_SEPARATOR = re.compile(f"[\0{_SK}{_FS}{_GS}{_RS}{_US}]")
+_SEPARATOR = re.compile(f"[\0{_SK}{_GS}{_RS}{_US}]")
 
 Row = dict[str, Any]
+
+
+class RunCells(NamedTuple):
+    """A run as the table shows it: its sort key, meta fields' use, the cells of ``_FIELDS``,
+    and per config and summary key its type letter and cell."""
+
+    sort_key: str
+    used: str
+    fields: list[str]
+    config: dict[str, tuple[str, str]]
+    summary: dict[str, tuple[str, str]]
 
 
 def table_values(row: Row, values: list[Any], names: Sequence[str]) -> list[Any]:
@@ -77,56 +89,71 @@ def sort_key(order: str, project: str, run_id: str) -> str:
     return f"{order}{_SK}{project}{_SK}{run_id}"
 
 
-def run_texts(row: Row, order: str) -> tuple[str, str] | None:
-    """A run's header and its four texts (see ``_FS``) from its decoded row and its listing
-    sort order; None if something would hold a separator."""
-    config: Mapping[str, Any] = row["config"]
-    summary: Mapping[str, Any] = row["summary"]
-    values = [*config.values(), *summary.values()]
-    letters = "".join([_LETTERS.get(type(x), "o") for x in values])
-    if "s" in letters and not "".join([x for x in values if type(x) is str]).isprintable():
-        # a string holding an unprintable character is written quoted: never the same text
-        # as a string written as it is
-        letters = "".join(
-            "q" if type(x) is str and not x.isprintable() else letter
-            for x, letter in zip(values, letters, strict=True)
-        )
+def run_cells(row: Row, order: str) -> RunCells | None:
+    """A run's cells from its decoded row and its listing sort order; None if a text would
+    hold a separator, or a value's text does not tell it apart as ``same_value`` does (a
+    mapping whose keys are out of order: two that are the same would print differently)."""
+    parts = []
+    for part in (row["config"], row["summary"]):
+        values = list(part.values())
+        letters = [_LETTERS.get(type(x), "o") for x in values]
+        for i, item in enumerate(values):
+            if letters[i] == "s" and not item.isprintable():
+                letters[i] = "q"  # written quoted: never the text of a string written as it is
+            elif letters[i] in "ld" and _order_matters(item):
+                return None
+        parts.append(dict(zip(part, zip(letters, cell_texts(values), strict=True), strict=True)))
     meta = [row.get(name) for name in query.META_FIELDS]
     used = "".join(["0" if item is None else "1" for item in meta])
     fields = [row[name] for name in query.DEFAULT_FIELDS]
     table_values(row, fields, query.DEFAULT_FIELDS)
-    fields += [MISSING if item is None else item for item in meta]
-    cells = cell_texts([*fields, *values])
-    if _SEPARATOR.search("".join([*config, *summary, order, row["project"], row["id"], *cells])):
+    cells = cell_texts([*fields, *(MISSING if item is None else item for item in meta)])
+    texts = [*parts[0], *parts[1], order, row["project"], row["id"], *cells]
+    texts += [cell for _, cell in itertools.chain(parts[0].values(), parts[1].values())]
+    if _SEPARATOR.search("".join(texts)):
         return None
-    key = sort_key(order, row["project"], row["id"])
+    return RunCells(sort_key(order, row["project"], row["id"]), used, cells, *parts)
+
+
+def _order_matters(item: Any) -> bool:
+    """Whether ``item`` holds a mapping whose keys are not sorted."""
+    if type(item) is dict:
+        return list(item) != sorted(item) or any(map(_order_matters, item.values()))
+    if type(item) is list:
+        return any(map(_order_matters, item))
+    return False
+
+
+def subtree_text(runs: Sequence[RunCells]) -> str:
+    """The cached text of a subtree's runs (see ``_US``)."""
+    config = sorted(set().union(*(run.config for run in runs)))
+    summary = sorted(set().union(*(run.summary for run in runs)))
+    texts = []
+    for run in runs:
+        pairs = [run.config.get(k, _ABSENT) for k in config]
+        pairs += [run.summary.get(k, _ABSENT) for k in summary]
+        letters = "".join([letter for letter, _ in pairs])
+        cells = _RS.join([*run.fields, *(cell for _, cell in pairs)]) + _RS
+        texts.append((run.sort_key, letters, run.used, cells))
+    widths, firsts = _chunk_stats([t[1] for t in texts], [t[3] for t in texts])
     header = _RS.join(config) + _GS + _RS.join(summary)
-    return header, _US.join((key, letters, used, _RS.join(cells) + _RS))
-
-
-def subtree_text(runs: Sequence[tuple[str, str]]) -> str:
-    """The cached text of a subtree's runs, each ``run_texts``' answer."""
-    groups: dict[str, list[str]] = {}
-    for header, texts in runs:
-        groups.setdefault(header, []).append(texts)
-    parts = []
-    for header, members in groups.items():
-        flat = _US.join(members).split(_US)
-        widths, firsts = _chunk_stats(flat[1::4], flat[3::4])
-        stats = _RS.join(map(str, widths)) + _GS + _RS.join(firsts)
-        parts.append(_US.join((header, stats, *members)))
-    return _FS.join(parts)
+    figures = _RS.join(map(str, widths)) + _GS + _RS.join(firsts)
+    return _US.join((header, figures, *itertools.chain.from_iterable(texts)))
 
 
 def subtree_text_of(rows: Sequence[ListedRow]) -> str | None:
     """The cached text of a subtree's runs from their listing rows; None if a run makes none."""
     made = []
     for row in rows:
-        texts = run_texts(json.loads(row.text), row.order)
-        if texts is None:
+        cells = run_cells(json.loads(row.text), row.order)
+        if cells is None:
             return None
-        made.append(texts)
-    return subtree_text(made)
+        made.append(cells)
+    return subtree_text(made) if made else ""
+
+
+def _split(keys: str) -> list[str]:
+    return keys.split(_RS) if keys else []
 
 
 def _key_count(header: str) -> int:
@@ -135,8 +162,9 @@ def _key_count(header: str) -> int:
 
 
 def _chunk_stats(letters: Sequence[str], cells: Sequence[str]) -> tuple[list[int], list[str]]:
-    """Of runs naming the same keys: the widest cell of each column (fields, then
-    keys), and per key its letter and cell if every run has the same, else ''."""
+    """Of runs of one header: the widest cell of each column (fields, then keys), and per key
+    its letter and cell if every run has the same (``_ABSENT``'s if none has the key), else
+    ''."""
     columns = list(zip(*(text.split(_RS) for text in cells), strict=True))[:-1]
     widths = [max(map(len, column)) for column in columns]
     firsts = []
@@ -147,41 +175,43 @@ def _chunk_stats(letters: Sequence[str], cells: Sequence[str]) -> tuple[list[int
     return widths, firsts
 
 
-_Group = tuple[str, list[str], list[int], list[str]]  # header, run texts, figures
+# A subtree's text as parsed: its header, per run its four texts one after another, its
+# figures (widest cells, first cells).
+_Parsed = tuple[str, list[str], list[int], list[str]]
 
 
-def _parse_group(group: str) -> _Group | None:
-    """A group of a subtree's text, None if it is not one as ``subtree_text`` writes it (the
-    digest of a cache row catches damage; this, a text of another shape)."""
-    parts = group.split(_US)
+def _parse(text: str) -> _Parsed | None:
+    """A subtree's text, None if it is not one as ``subtree_text`` writes it (a cache row's
+    digest catches damage; this, a text of another shape)."""
+    parts = text.split(_US)
     if len(parts) < 2:
         return None
-    header, stats, flat = parts[0], parts[1], parts[2:]
+    header, figures, flat = parts[0], parts[1], parts[2:]
     keys = _key_count(header)
-    count = len(flat) // _PER_RUN
-    widths_text, _, firsts_text = stats.partition(_GS)
+    widths_text, _, firsts_text = figures.partition(_GS)
     firsts = firsts_text.split(_RS) if keys else []
     try:
         widths = list(map(int, widths_text.split(_RS)))
     except ValueError:
         return None
     if (
-        not count
+        not flat
         or len(flat) % _PER_RUN
         or header.count(_GS) != 1
         or len(widths) != len(_FIELDS) + keys
         or len(firsts) != keys
-        or len("".join(flat[1::4])) != count * keys
-        or len("".join(flat[2::4])) != count * len(query.META_FIELDS)
-        or "".join(flat[3::4]).count(_RS) != count * (len(_FIELDS) + keys)
+        or not set(map(len, flat[1::4])) <= {keys}
+        or not set(map(len, flat[2::4])) <= {len(query.META_FIELDS)}
+        or not set(map(str.count, flat[3::4], itertools.repeat(_RS))) <= {len(_FIELDS) + keys}
     ):
         return None
     return header, flat, widths, firsts
 
 
 class _Key:
-    """What the runs tell of one config or summary key: its letter and cell if every run
-    holding it has the same ('' once one differs), the runs holding it, its widest cell."""
+    """What the runs measured tell of one config or summary key: its letter and cell if every
+    run has the same ('' once one differs; ``_ABSENT``'s while none has it), the runs of the
+    subtrees that name it, its widest cell."""
 
     __slots__ = ("count", "first", "width")
 
@@ -192,20 +222,17 @@ class _Key:
 class Runs:
     """The runs of a table as their cached texts (per run its sort key, header, type letters,
     meta fields' use and cells), then, once measured, every column: the keys, which differ,
-    the meta fields in use, the widest cell of each. Runs naming the same keys are measured
-    together, a column at a time."""
+    the meta fields in use, the widest cell of each."""
 
     def __init__(self) -> None:
         self.sort_keys: list[str] = []
-        self.headers: list[str] = []  # one object for every run naming the same keys
+        self.headers: list[str] = []  # one object for every run of the same header
         self.letters: list[str] = []
         self.used: list[str] = []
         self.cells: list[str] = []
-        self._groups: dict[str, list[int]] = {}  # header -> the runs naming its keys
-        self._interned: dict[str, str] = {}
-        self._names: dict[str, list[tuple[str, str]]] = {}  # header -> its keys
-        # per group of a subtree: header, first run, runs, its figures (``_chunk_stats``)
-        self._stats: list[tuple[str, int, int, list[int], list[str]]] = []
+        self._headers: dict[str, str] = {}
+        # per subtree: header, its first run, its runs, its figures (``_chunk_stats``)
+        self._subtrees: list[tuple[str, int, int, list[int], list[str]]] = []
         self.keys: dict[tuple[str, str], _Key] = {}  # ("config"|"summary", key)
         self.field_widths = [0] * len(_FIELDS)
         self.meta_used = _UNUSED
@@ -214,57 +241,48 @@ class Runs:
     def add_text(self, text: str) -> bool:
         """Add the runs of a subtree's cached text; False (nothing added) if it is not such
         a text."""
-        groups = []
-        for group in text.split(_FS) if text else ():
-            parsed = _parse_group(group)
-            if parsed is None:
-                return False
-            groups.append(parsed)
-        for header, flat, widths, firsts in groups:
-            # one object for a header: each run's picker is found by it
-            header = self._interned.setdefault(header, header)
-            count = len(flat) // _PER_RUN
-            runs = self._groups.setdefault(header, [])
-            start = len(self.cells)
-            runs += range(start, start + count)
-            self._stats.append((header, start, count, widths, firsts))
-            self.sort_keys += flat[0::4]
-            self.headers += itertools.repeat(header, count)
-            self.letters += flat[1::4]
-            self.used += flat[2::4]
-            self.cells += flat[3::4]
+        if not text:
+            return True  # a subtree without runs
+        parsed = _parse(text)
+        if parsed is None:
+            return False
+        header, flat, widths, firsts = parsed
+        header = self._headers.setdefault(header, header)  # a run's picker is found by it
+        count = len(flat) // _PER_RUN
+        self._subtrees.append((header, len(self.cells), count, widths, firsts))
+        self.sort_keys += flat[0::4]
+        self.headers += itertools.repeat(header, count)
+        self.letters += flat[1::4]
+        self.used += flat[2::4]
+        self.cells += flat[3::4]
         return True
 
-    def measure(self, order: Sequence[int] | None = None) -> None:
-        """Measure the runs at ``order`` (None: all of them). A group of a subtree whose runs
-        are all measured is measured by its figures; the other runs one by one."""
-        self.count = len(self.cells) if order is None else len(order)
-        used = set(self.used) if order is None else {self.used[i] for i in order}
+    def measure(self, indices: Sequence[int] | None = None) -> None:
+        """Measure the runs at ``indices`` (None: all of them). A subtree whose runs are all
+        measured is measured by its figures; the other runs one by one."""
+        self.count = len(self.cells) if indices is None else len(indices)
+        used = set(self.used) if indices is None else {self.used[i] for i in indices}
         for mask in used:
             self.meta_used = "".join(map(max, self.meta_used, mask))
-        picked = None if order is None else set(order)
+        picked = None if indices is None else set(indices)
         alone: dict[str, list[int]] = {}  # header -> runs measured one by one
-        for header, start, count, widths, firsts in self._stats:
-            group = range(start, start + count)
-            if picked is None or picked.issuperset(group):
+        for header, start, count, widths, firsts in self._subtrees:
+            runs = range(start, start + count)
+            if picked is None or picked.issuperset(runs):
                 self._merge(header, count, widths, firsts)
-            elif not picked.isdisjoint(group):
-                alone.setdefault(header, []).extend(i for i in group if i in picked)
-        for header, runs in alone.items():
-            for start in range(0, len(runs), _CHUNK):
-                chunk = runs[start : start + _CHUNK]
+            elif not picked.isdisjoint(runs):
+                alone.setdefault(header, []).extend(i for i in runs if i in picked)
+        for header, held in alone.items():
+            for start in range(0, len(held), _CHUNK):
+                chunk = held[start : start + _CHUNK]
                 letters = [self.letters[i] for i in chunk]
                 stats = _chunk_stats(letters, [self.cells[i] for i in chunk])
                 self._merge(header, len(chunk), *stats)
 
     def _merge(self, header: str, count: int, widths: list[int], firsts: list[str]) -> None:
-        """Add what ``count`` runs naming ``header``'s keys tell (``_chunk_stats``)."""
-        names = self._names.get(header)
-        if names is None:
-            config, summary = header.split(_GS)
-            names = [("config", k) for k in _split(config)]
-            names += [("summary", k) for k in _split(summary)]
-            self._names[header] = names
+        """Add what ``count`` runs of ``header`` tell (``_chunk_stats``)."""
+        config, summary = header.split(_GS)
+        names = [("config", k) for k in _split(config)] + [("summary", k) for k in _split(summary)]
         self.field_widths = list(map(max, self.field_widths, widths))
         for name, width, first in zip(names, widths[len(_FIELDS) :], firsts, strict=True):
             key = self.keys.get(name)
@@ -284,7 +302,9 @@ class Runs:
             part: sorted(
                 k
                 for (p, k), key in self.keys.items()
-                if p == part and (runs < 2 or not key.first or key.count != runs)
+                if p == part
+                and key.first != _ABSENT[0]  # no run measured has it
+                and (runs < 2 or not key.first or key.count != runs)
             )
             for part in ("config", "summary")
         }
@@ -307,20 +327,22 @@ class Runs:
         return self.keys[("config", column.removeprefix(query.CONFIG))].width
 
     def chunks(
-        self, order: Sequence[int] | None, color: bool, per_chunk: int = 1000
+        self, indices: Sequence[int] | None, color: bool, per_chunk: int = 1000
     ) -> Iterator[str]:
-        """The table of the runs, by index in ``order`` (None: by sort key), ``per_chunk``
-        lines a piece."""
-        if order is None:
-            order = sorted(range(len(self.sort_keys)), key=self.sort_keys.__getitem__)
+        """The table of the runs at ``indices`` (None: all, by sort key), ``per_chunk`` lines
+        a piece."""
+        if indices is None:
+            indices = sorted(range(len(self.sort_keys)), key=self.sort_keys.__getitem__)
         headers = self.columns()
         widths = [max(len(h), self.width(h)) for h in headers]
         yield paint(line_pattern(widths).format(*headers).rstrip(), BOLD, color) + "\n"
-        pickers = {header: _picker(headers, header) for header in self._groups}
+        pickers: dict[str, Any] = {}
         # a piece is one format call over its lines' cells
         pattern = line_pattern(widths) + "\n"
-        for start in range(0, len(order), per_chunk):
-            part = order[start : start + per_chunk]
+        for start in range(0, len(indices), per_chunk):
+            part = indices[start : start + per_chunk]
+            for header in {self.headers[i] for i in part} - pickers.keys():
+                pickers[header] = _picker(headers, header)
             picked = map(
                 operator.call,
                 [pickers[self.headers[i]] for i in part],
@@ -331,32 +353,25 @@ class Runs:
             yield "\n".join(map(str.rstrip, text.split("\n"))) if " \n" in text else text
 
 
-def _split(keys: str) -> list[str]:
-    return keys.split(_RS) if keys else []
-
-
 def _picker(headers: Sequence[str], header: str) -> Any:
-    """An ``itemgetter`` taking ``headers``' cells from the cells of a run naming the keys of
-    ``header`` (a key the run lacks: its last, empty cell)."""
+    """An ``itemgetter`` taking ``headers``' cells from the cells of a run of ``header`` (a
+    column its subtree has no key for: its last, empty cell)."""
     config, summary = (_split(part) for part in header.split(_GS))
-    at = {("config", k): len(_FIELDS) + i for i, k in enumerate(config)}
-    at.update({("summary", k): len(_FIELDS) + len(config) + i for i, k in enumerate(summary)})
+    at = {name: i for i, name in enumerate(_FIELDS)}
+    at.update({query.config_column(k): len(_FIELDS) + i for i, k in enumerate(config)})
+    at.update(
+        {query.summary_column(k): len(_FIELDS) + len(config) + i for i, k in enumerate(summary)}
+    )
     empty = len(_FIELDS) + len(config) + len(summary)
-    positions = []
-    for name in headers:
-        if name in _FIELDS:
-            positions.append(_FIELDS.index(name))
-        elif name.startswith(query.SUMMARY):
-            positions.append(at.get(("summary", name[len(query.SUMMARY) :]), empty))
-        else:
-            positions.append(at.get(("config", name.removeprefix(query.CONFIG)), empty))
-    return operator.itemgetter(*positions)
+    return operator.itemgetter(*(at.get(name, empty) for name in headers))
 
 
-def table(listing: RunListing, order: Sequence[str] | None, color: bool) -> Iterator[str] | None:
-    """The default table of the runs of ``listing`` whose ``sort_key`` is in ``order``, in that
-    order (None: every run, oldest first, without reading the runs' listing rows); None when
-    it must be made from the decoded rows (no run, or a text that would hold a separator).
+def table(
+    listing: RunListing, sort_keys: Sequence[str] | None, color: bool
+) -> Iterator[str] | None:
+    """The default table of the runs of ``listing`` whose ``sort_key`` is in ``sort_keys``, in
+    that order (None: every run, oldest first, without reading the runs' listing rows); None
+    when it must be made from the decoded rows (no run, or a run ``run_cells`` cannot show).
     The texts of subtrees the cache lacks are made from their runs' rows and cached."""
     runs = Runs()
     missed = _add_cached(listing, runs, list(listing.subtree_keys()))
@@ -373,14 +388,14 @@ def table(listing: RunListing, order: Sequence[str] | None, color: bool) -> Iter
             return None
     if not runs.cells:
         return None
-    picked = None
-    if order is not None:
+    indices = None
+    if sort_keys is not None:
         at = dict(zip(runs.sort_keys, range(len(runs.sort_keys)), strict=True))
-        picked = [at.get(key, -1) for key in order]
-        if -1 in picked or not picked:
+        indices = [at.get(key, -1) for key in sort_keys]
+        if -1 in indices or not indices:
             return None  # a run with no texts: not expected, but never a wrong table
-    runs.measure(picked)
-    return runs.chunks(picked, color)
+    runs.measure(indices)
+    return runs.chunks(indices, color)
 
 
 def _add_cached(listing: RunListing, runs: Runs, paths: Sequence[str]) -> list[str]:

@@ -42,6 +42,16 @@ def test_taking_waits_for_the_objects_to_be_asked_for(repo: Path) -> None:
         late.join()
 
 
+def test_a_taker_waiting_for_an_asker_that_failed_gets_its_error(repo: Path) -> None:
+    r = GitRepo.discover(repo)
+    with BlobStream(r) as stream:
+        failing = threading.Timer(0.2, stream.fail, args=(RuntimeError("the lister failed"),))
+        failing.start()
+        with pytest.raises(RuntimeError, match="the lister failed"):
+            stream.take(1)
+        failing.join()
+
+
 def test_a_missing_object_is_an_error_and_nothing_hangs(repo: Path) -> None:
     r = GitRepo.discover(repo)
     good = r.write_blob(b"a: 1\n")

@@ -31,15 +31,20 @@ def _expected(rows: list[dict[str, Any]]) -> str:
     return table(names, cells, False)
 
 
-def _from_texts(rows: list[dict[str, Any]], order: list[int] | None = None) -> str:
-    """The table as the cached texts make it, from a subtree text per two runs."""
-    made = [tablecells.run_texts(row, f"t{i:05d}") for i, row in enumerate(rows)]
-    assert all(texts is not None for texts in made)
+def _from_texts(rows: list[dict[str, Any]], order: list[int] | None = None, per: int = 2) -> str:
+    """The table as the cached texts make it, a subtree text per ``per`` runs."""
+    made = [tablecells.run_cells(row, f"t{i:05d}") for i, row in enumerate(rows)]
     runs = tablecells.Runs()
-    for start in range(0, len(made), 2):
-        assert runs.add_text(tablecells.subtree_text(made[start : start + 2]))  # type: ignore[arg-type]
+    for start in range(0, len(made), per):
+        cells = made[start : start + per]
+        assert all(one is not None for one in cells)
+        assert runs.add_text(tablecells.subtree_text(cells))  # type: ignore[arg-type]
     runs.measure(order)
     return "".join(runs.chunks(order, False, per_chunk=2))
+
+
+def _sorted(mapping: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(mapping.items()))
 
 
 # values a config or summary key may hold, with the look-alikes that must stay apart: the
@@ -50,6 +55,8 @@ _VALUES = st.one_of(
     st.floats(allow_nan=True).filter(lambda x: not (x == 0 and str(x) == "-0.0")),
     st.text(max_size=4),
     st.lists(st.one_of(st.integers(0, 2), st.floats(0, 1), st.text(max_size=2)), max_size=2),
+    # mappings in a list, their keys in order (gitcfg writes them so; see the test below)
+    st.lists(st.dictionaries(st.sampled_from("ab"), st.integers(0, 1)).map(_sorted), max_size=2),
 )
 # config keys, some named like a field or a namespace (shown as config:KEY)
 _KEYS = st.sampled_from(["lr", "a.b", "created", "name", "summary:x", "z"])
@@ -82,10 +89,11 @@ def _rows(draw: st.DrawFn) -> list[dict[str, Any]]:
 @settings(max_examples=300)
 @given(_rows())
 def test_texts_make_the_table_the_whole_rows_make(rows: list[dict[str, Any]]) -> None:
-    assert _from_texts(rows) == _expected(rows)
-    # some of the runs, in another order (--where, --sort)
-    picked = list(range(len(rows)))[::-2]
-    assert _from_texts(rows, picked) == _expected([rows[i] for i in picked])
+    for per in (1, 2, 3):
+        assert _from_texts(rows, per=per) == _expected(rows)
+        # some of the runs, in another order (--where, --sort)
+        picked = list(range(len(rows)))[::-2]
+        assert _from_texts(rows, picked, per=per) == _expected([rows[i] for i in picked])
 
 
 def test_many_runs_are_measured_in_chunks_alike() -> None:
@@ -125,7 +133,9 @@ def _cli(cwd: Path, *args: str) -> str:
 
 def _cells_keys(repo: Path) -> dict[str, str]:
     with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
-        rows = db.execute("SELECT blob, value FROM subtrees WHERE blob LIKE '%#cells'")
+        rows = db.execute(
+            "SELECT blob, value FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,)
+        )
         return dict(rows)
 
 
@@ -176,17 +186,19 @@ def test_a_key_holding_a_separator_makes_no_texts() -> None:
     row = {"project": "p", "id": "r1", "created": None, "code_commit": None, "dirty": False,
            "name": None, "group": None, "job_type": None, "tags": None, "notes": None,
            "config": {"a\x1eb": 1}, "summary": {}}  # fmt: skip
-    assert tablecells.run_texts(row, "") is None
-    assert tablecells.run_texts({**row, "config": {}, "summary": {"a\x1db": 1}}, "") is None
-    assert tablecells.run_texts({**row, "config": {"ab": 1}}, "t\x01") is None
-    assert tablecells.run_texts({**row, "config": {"ab": 1}}, "") is not None
+    assert tablecells.run_cells(row, "") is None
+    assert tablecells.run_cells({**row, "config": {}, "summary": {"a\x1db": 1}}, "") is None
+    assert tablecells.run_cells({**row, "config": {"ab": 1}}, "t\x01") is None
+    assert tablecells.run_cells({**row, "config": {"ab": 1}}, "") is not None
     runs = tablecells.Runs()
-    odd = ["x", "\x1c", "lr\x1d\x1f", "lr\x1d\x1fonly three\x1ftexts\x1ffor a run"]
-    good = tablecells.subtree_text([tablecells.run_texts({**row, "config": {"ab": 1}}, "")])
-    odd += [good.replace("\x1e", "", 1), good[:-2], good + "\x1c"]
+    odd = ["x", "\x1f", "lr\x1d\x1f", "lr\x1d\x1fonly three\x1ftexts\x1ffor a run"]
+    one = tablecells.run_cells({**row, "config": {"ab": 1}}, "")
+    assert one is not None
+    good = tablecells.subtree_text([one])
+    odd += [good.replace("\x1e", "", 1), good[:-2], good + "\x1f"]
     assert not any(runs.add_text(text) for text in odd) and not runs.cells
     assert runs.add_text(good) and len(runs.cells) == 1
-    assert tablecells.run_texts({**row, "config": {"ab": 1}, "id": "r\x1f1"}, "") is None
+    assert tablecells.run_cells({**row, "config": {"ab": 1}, "id": "r\x1f1"}, "") is None
 
 
 def _all_rows(store: ConfigStore) -> list[dict[str, Any]]:
@@ -223,4 +235,17 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
             assert "".join(tablecells.table(listing, kept, False) or ()) == _expected(picked)
         if _ == 1:
             with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
-                db.execute("DELETE FROM subtrees WHERE blob LIKE '%#cells'")
+                db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))
+
+
+def test_mappings_whose_keys_are_out_of_order_are_shown_the_long_way(repo: Path) -> None:
+    # {a, b} and {b, a} are the same value but print differently: such runs make no cells,
+    # and the table is made from the decoded rows, hiding the column as it should
+    store = ConfigStore.open()
+    store.create("p", {"layers": [{"a": 1, "b": 2}], "lr": 1}, run_id="r1")
+    store.create("p", {"layers": [{"b": 2, "a": 1}], "lr": 2}, run_id="r2")
+    rows = _all_rows(store)
+    assert tablecells.run_cells(rows[1], "") is None
+    out = _cli(repo, "runs")
+    assert out == _expected(rows) and out.splitlines()[0].split()[-1] == "lr"
+    assert not any("\x01r2" in text for text in _cells_keys(repo).values())

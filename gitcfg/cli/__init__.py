@@ -700,10 +700,7 @@ def runs(
         if pieces is None:
             rows = _selected(listing, parsed, sort_by)
             if default_table and rows:
-                order = [tablecells.sort_key(row.order, row.project, row.id) for row in rows]
-                del rows
-                listing.forget_rows()  # their texts are freed before the cells are read
-                pieces = tablecells.table(listing, order, opts.color)
+                pieces = _default_table(listing, rows, opts.color)
                 if pieces is None:  # to be made from the decoded rows after all
                     rows = _selected(listing, parsed, sort_by)
     if pieces is not None:
@@ -723,7 +720,7 @@ def runs(
         cells = runtable.cells(rows, names)
     else:
         names = picked
-        runtable.check_present(rows, names)  # before anything is written
+        runtable.check_columns(rows, names)  # before anything is written
         cells = runtable.cells(rows, names)
     if fmt == "csv":
         opts.out(csv_chunks(names, (values for _, values in cells)))
@@ -733,6 +730,19 @@ def runs(
         return
     shown = (tablecells.table_values(row, values, names) for row, values in cells)
     opts.out(table_chunks(names, shown, opts.color), page=True)
+
+
+def _default_table(listing: RunListing, rows: list[ListedRow], color: bool) -> Iterator[str] | None:
+    """The table without ``--columns`` of ``rows`` (of ``listing``), from the cells cached per
+    subtree (``tablecells``); None when it is to be made from the decoded rows. It takes the
+    rows: the list is emptied, and the listing's own dropped, so their texts are freed before
+    the cells are read."""
+    from gitcfg import tablecells
+
+    keys = [tablecells.sort_key(row.order, row.project, row.id) for row in rows]
+    rows.clear()
+    listing.forget_rows()
+    return tablecells.table(listing, keys, color)
 
 
 def _selected(

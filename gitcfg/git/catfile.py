@@ -119,6 +119,7 @@ class BlobStream:
         self._stop = False
         self._ready = threading.Condition()
         self._shas: collections.deque[str] = collections.deque()
+        self._failure: BaseException | None = None
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
         self._buf = b""
@@ -146,7 +147,8 @@ class BlobStream:
                 return
 
     def request(self, shas: Sequence[str]) -> None:
-        """Ask for ``shas`` (from any thread: ``take`` waits for what it takes to be asked)."""
+        """Ask for ``shas``, from one thread, which may be another than the one that takes
+        them (``take`` waits for what it takes to be asked for)."""
         with self._ready:
             self._shas.extend(shas)
             self._ready.notify_all()
@@ -154,10 +156,19 @@ class BlobStream:
             self._stdin.write("".join(s + "\n" for s in shas[start : start + 4096]).encode())
         self._stdin.flush()
 
+    def fail(self, error: BaseException) -> None:
+        """The thread asking for objects failed: a ``take`` waiting for what it would have
+        asked raises ``error`` instead of waiting forever."""
+        with self._ready:
+            self._failure = error
+            self._ready.notify_all()
+
     def _more(self, sha: str) -> None:
         """Append what the drainer has read to the buffer, waiting for it if need be."""
         with self._ready:
             while not self._pending and not self._eof:
+                if self._failure is not None:
+                    raise self._failure
                 self._ready.wait()
             if not self._pending:
                 raise CorruptStoreError(f"object {sha} could not be read: git cat-file stopped")
@@ -171,6 +182,8 @@ class BlobStream:
         before it asks git (so git's full pipe never waits on work nobody takes)."""
         with self._ready:
             while not self._shas:
+                if self._failure is not None:
+                    raise self._failure
                 if self._eof or self._stop:
                     raise CorruptStoreError("git cat-file stopped before it was asked for more")
                 self._ready.wait()
