@@ -372,6 +372,14 @@ class RunListing:
             self._subtree_keys = {path: f"{path}:{tree}" for path, tree in subtrees}
         return self._subtree_keys
 
+    def batches(self) -> Iterator[list[str]]:
+        """The paths of ``subtree_keys`` a batch at a time, for a caller that reads them with
+        ``rows_of`` so as never to hold every run: a batch is as big as a cold read that the
+        listing splits with a forked copy."""
+        paths = list(self.subtree_keys())
+        for start in range(0, len(paths), _FORK_SUBTREES):
+            yield paths[start : start + _FORK_SUBTREES]
+
     def rows_of(self, paths: Iterable[str]) -> list[ListedRow]:
         """The runs of the subtrees ``paths`` alone (of ``subtree_keys``), in no set order."""
         keys = self.subtree_keys()

@@ -54,7 +54,6 @@ _SUFFIX = "#table1"
 _LETTERS = {str: "s", int: "i", float: "f", bool: "b", type(None): "n", list: "l", dict: "d"}
 _ABSENT = ("-", "")  # the letter and cell of a key a run lacks
 _CHUNK = 2000  # runs measured at once, a column at a time
-_BATCH = 1024  # subtrees whose texts are made at once when the cache lacks them
 _UNUSED = "0" * len(query.META_FIELDS)
 _SEPARATOR = re.compile(f"[\0{_SK}{_GS}{_RS}{_US}]")
 
@@ -374,18 +373,17 @@ def table(
     when it must be made from the decoded rows (no run, or a run ``run_cells`` cannot show).
     The texts of subtrees the cache lacks are made from their runs' rows and cached."""
     runs = Runs()
-    missed = _add_cached(listing, runs, list(listing.subtree_keys()))
     # Subtrees the listing reads from git get their texts made as they are converted (by its
     # forked copy too); the others' are made here, from their cached rows. A batch at a time,
-    # so the rows read are never all held at once; a batch is big enough for the listing to
-    # split a cold read with a forked copy (``listing._FORK_SUBTREES``).
+    # so the rows read are never all held at once.
     listing.also_cache = (_SUFFIX, subtree_text_of)
-    for start in range(0, len(missed), _BATCH):
-        batch = missed[start : start + _BATCH]
-        read = listing.rows_of(batch)
-        lacking = _add_cached(listing, runs, batch)
-        if lacking and not _add_made(listing, runs, lacking, read):
-            return None
+    for batch in listing.batches():
+        missed = _add_cached(listing, runs, batch)
+        if missed:
+            read = listing.rows_of(missed)
+            lacking = _add_cached(listing, runs, missed)
+            if lacking and not _add_made(listing, runs, lacking, read):
+                return None
     if not runs.cells:
         return None
     indices = None

@@ -502,3 +502,23 @@ def test_a_sweep_resumes_from_its_own_runs_only(repo: Path, sweep_id: str) -> No
     shown = [line.split()[0] for line in again.stdout.strip().splitlines()[1:]]
     assert sorted(shown) == sorted(r.ref.id for r in mine)
     assert_fsck_clean(repo)
+
+
+def test_the_recorded_runs_are_found_a_batch_of_subtrees_at_a_time(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the search reads the project a few subtrees at a time (never every run at once): what
+    # it finds is what the whole listing holds, oldest first
+    from gitcfg import listing
+    from gitcfg.sweeps.plan import recorded_runs
+
+    monkeypatch.setattr(listing, "_FORK_SUBTREES", 2)
+    store = ConfigStore.open()
+    for i in range(24):
+        meta = {"sweep_id": "sw-a" if i % 3 else "sw-b", "sweep_point": i, "exit_status": 0}
+        store.create("p", {"x": i}, run_id=f"r{i:02d}", meta=meta)
+    for _ in range(2):  # read from git, then from the cache
+        found = [r.record for r in recorded_runs(store, "p", "sw-a")]
+        whole = [r for r in store.runs("p") if r.meta["sweep_id"] == "sw-a"]
+        assert [r.ref for r in found] == [r.ref for r in whole] and len(found) == 16
+        assert [r.config for r in found] == [r.config for r in whole]

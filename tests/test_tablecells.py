@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitcfg import listing as listing_module
 from gitcfg import query, tablecells
 from gitcfg.blobcache import FILE_NAME
 from gitcfg.layout import RunRef
@@ -214,7 +215,7 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
 ) -> None:
     # more subtrees than a batch: the texts of each batch are made (from git, then from the
     # listing's cached rows), then all read back from the cache
-    monkeypatch.setattr(tablecells, "_BATCH", 3)
+    monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
     store = ConfigStore.open()
     for i in range(40):
         summary = {"loss": 1 / (i + 1)} if i % 3 else {}

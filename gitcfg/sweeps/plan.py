@@ -50,13 +50,17 @@ def recorded_runs(store: ConfigStore, project: str, sweep_id: str) -> list[Recor
     found = []
     with store.listing(project) as listing:
         tip = listing.tip or ""
-        for row in listing.rows:
-            if needle not in row.meta:
-                continue
-            run = row.decoded()
-            if run.meta.get("sweep_id") == sweep_id:
-                found.append(Recorded(RunRecord(row.ref, run.config, run.meta, tip, run.summary)))
-    return found
+        for batch in listing.batches():  # never every run's texts at once
+            for row in listing.rows_of(batch):
+                if needle not in row.meta:
+                    continue
+                run = row.decoded()
+                if run.meta.get("sweep_id") == sweep_id:
+                    found.append((row, run))
+    found.sort(key=lambda pair: pair[0])  # the listing's order: oldest first
+    return [
+        Recorded(RunRecord(row.ref, run.config, run.meta, tip, run.summary)) for row, run in found
+    ]
 
 
 def metric_of(record: RunRecord, name: str | None) -> float | None:
