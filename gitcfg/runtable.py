@@ -180,12 +180,13 @@ def check_columns(
         for c in columns
         if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
     ]
+    if not unseen:
+        return
     for small in map(Slicer(columns), rows) if smalls is None else smalls:
+        unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
         if not unseen:
             return
-        unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
-    if unseen:
-        key_stats(rows).check([c for c, _ in unseen])
+    key_stats(rows).check([c for c, _ in unseen])
 
 
 def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:
