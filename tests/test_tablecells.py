@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitcfg import listing as listing_module
 from gitcfg import query, tablecells
 from gitcfg.blobcache import FILE_NAME
+from gitcfg.cli import cli
 from gitcfg.layout import RunRef
 from gitcfg.render import table
 from gitcfg.store import ConfigStore
@@ -234,6 +236,9 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
                 if json.loads(row.text)["config"]["lr"] > 0.15
             ]
             assert "".join(tablecells.table(listing, kept, False) or ()) == _expected(picked)
+        # the command finds the runs meeting --where a batch of subtrees at a time too
+        out = CliRunner().invoke(cli, ["runs", "--where", "lr>0.15"], catch_exceptions=False)
+        assert out.exit_code == 0 and out.stdout == _expected(picked)
         if _ == 1:
             with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
                 db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))

@@ -694,9 +694,14 @@ def runs(
     pieces = None
     with store.listing(project, meta=False) as listing:
         default_table = fmt == "table" and picked is None and group_by is None
-        if default_table and not parsed and sort_by is None:
-            # every run: the table from the cells cached per subtree, no run's row even read
-            pieces = tablecells.table(listing, None, opts.color)
+        if default_table and sort_by is None:
+            # the table from the cells cached per subtree: every run's (no row even read), or
+            # those meeting --where, found a batch of subtrees at a time
+            keys = _matching(listing, parsed) if parsed else None
+            if keys == []:
+                click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+                return
+            pieces = tablecells.table(listing, keys, opts.color)
         if pieces is None:
             rows = _selected(listing, parsed, sort_by)
             if default_table and rows:
@@ -743,6 +748,19 @@ def _default_table(listing: RunListing, rows: list[ListedRow], color: bool) -> I
     rows.clear()
     listing.forget_rows()
     return tablecells.table(listing, keys, color)
+
+
+def _matching(listing: RunListing, conditions: list[Condition]) -> list[str]:
+    """The ``tablecells.sort_key`` of each run of ``listing`` meeting ``conditions``, in the
+    listing's order; the runs are read a batch of subtrees at a time, never all held."""
+    from gitcfg import runtable, tablecells
+
+    keys = []
+    for batch in listing.batches():
+        met = runtable.where(listing.rows_of(batch), conditions)
+        keys += [tablecells.sort_key(row.order, row.project, row.id) for row in met]
+    keys.sort()
+    return keys
 
 
 def _selected(
