@@ -20,6 +20,7 @@ from gitcfg.render import json_list_chunks
 from gitcfg.store import ConfigStore
 from gitcfg.yamlcodec import dump_config
 from tests.conftest import git
+from tests.listinghelpers import expected_table, rows_from_git
 
 GITCFG = [sys.executable, "-m", "gitcfg"]
 
@@ -196,15 +197,6 @@ def test_rss_helper_is_not_fooled(tmp_path: Path) -> None:
 # -- gitcfg runs over the stream answers as the whole rows do ----------------------------------
 
 
-def _truth(store: ConfigStore) -> list[dict[str, object]]:
-    """Every run read on its own from git (no listing, no cache), as rows, oldest first."""
-    from gitcfg.query import run_row
-
-    rows = [run_row(store.read(ref)) for ref in store.run_refs()]
-    rows.sort(key=lambda r: (str(r["created"] or ""), r["project"], r["id"]))
-    return rows
-
-
 def _mixed_store() -> ConfigStore:
     store = ConfigStore.open()
     prov = capture(store.code_repo)
@@ -240,11 +232,9 @@ def test_runs_answers_as_the_query_of_the_whole_rows(repo: Path, options: list[s
     from gitcfg import query
     from gitcfg.override import parse_condition
     from gitcfg.render import csv_text
-    from gitcfg.render import table as render_table
-    from gitcfg.tablecells import table_values
 
     store = _mixed_store()
-    rows = _truth(store)
+    rows = rows_from_git(store)
     project = options[options.index("--project") + 1] if "--project" in options else None
     rows = [r for r in rows if project is None or r["project"] == project]
     conditions = [parse_condition(options[i + 1]) for i, o in enumerate(options) if o == "--where"]
@@ -260,9 +250,7 @@ def test_runs_answers_as_the_query_of_the_whole_rows(repo: Path, options: list[s
         names = query.default_columns(rows, only_differing=False)
         assert csv_out == csv_text(names, query.table_cells(rows, names)).replace("\r\n", "\n")
         table = _cli(repo, "runs", *options).stdout
-        shown = query.default_columns(rows, only_differing=True)
-        cells = [table_values(r, [query.getter(n)(r) for n in shown], shown) for r in rows]
-        assert table == render_table(shown, cells, False)
+        assert table == expected_table(rows)
         assert [line.split()[0] for line in table.splitlines()[1:]] == [r["id"] for r in rows]
         picked = _cli(
             repo, "runs", "--format", "csv", "--columns", "id,model,summary:acc", *options
@@ -277,7 +265,7 @@ def test_group_by_answers_as_the_query_of_the_whole_rows(repo: Path, column: str
     from gitcfg import query
 
     store = _mixed_store()
-    rows = _truth(store)
+    rows = rows_from_git(store)
     metrics = query.numeric_summary_keys(rows)
     expected = []
     for group in query.group_stats(rows, column, metrics):
@@ -352,7 +340,7 @@ def test_many_cold_listings_at_once_agree(repo: Path) -> None:
     store = ConfigStore.open()
     for i in range(120):
         store.create(f"p{i % 3}", {"i": i, "name": f"x{i}"}, run_id=f"r{i:03d}")
-    truth = "".join(json_list_chunks(_truth(store)))
+    truth = "".join(json_list_chunks(rows_from_git(store)))
     procs = [
         subprocess.Popen([*GITCFG, "runs", "--format", "json"], cwd=repo, stdout=subprocess.PIPE)
         for _ in range(6)

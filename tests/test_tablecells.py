@@ -20,18 +20,10 @@ from gitcfg import query, tablecells
 from gitcfg.blobcache import FILE_NAME
 from gitcfg.cli import cli
 from gitcfg.layout import RunRef
-from gitcfg.render import table
 from gitcfg.store import ConfigStore
+from tests.listinghelpers import expected_table, rows_from_git
 
 GITCFG = [sys.executable, "-m", "gitcfg"]
-
-
-def _expected(rows: list[dict[str, Any]]) -> str:
-    """The table as the whole rows make it: ``query``'s columns, each cell shortened as the
-    table shows it, aligned by ``render.table``."""
-    names = query.default_columns(rows, only_differing=True)
-    cells = [tablecells.table_values(r, [query.getter(n)(r) for n in names], names) for r in rows]
-    return table(names, cells, False)
 
 
 def _from_texts(rows: list[dict[str, Any]], order: list[int] | None = None, per: int = 2) -> str:
@@ -93,10 +85,10 @@ def _rows(draw: st.DrawFn) -> list[dict[str, Any]]:
 @given(_rows())
 def test_texts_make_the_table_the_whole_rows_make(rows: list[dict[str, Any]]) -> None:
     for per in (1, 2, 3):
-        assert _from_texts(rows, per=per) == _expected(rows)
+        assert _from_texts(rows, per=per) == expected_table(rows)
         # some of the runs, in another order (--where, --sort)
         picked = list(range(len(rows)))[::-2]
-        assert _from_texts(rows, picked, per=per) == _expected([rows[i] for i in picked])
+        assert _from_texts(rows, picked, per=per) == expected_table([rows[i] for i in picked])
 
 
 def test_many_runs_are_measured_in_chunks_alike() -> None:
@@ -110,7 +102,7 @@ def test_many_runs_are_measured_in_chunks_alike() -> None:
         rows.append({"project": "p", "id": f"r{i:05d}", "created": None, "code_commit": None,
                      "dirty": False, "name": None, "group": None, "job_type": None, "tags": None,
                      "notes": None, "config": config, "summary": {}})  # fmt: skip
-    assert _from_texts(rows) == _expected(rows)
+    assert _from_texts(rows) == expected_table(rows)
     assert _from_texts(rows).splitlines()[0].split()[-3:] == ["late", "odd", "split"]
 
 
@@ -204,14 +196,6 @@ def test_a_key_holding_a_separator_makes_no_texts() -> None:
     assert tablecells.run_cells({**row, "config": {"ab": 1}, "id": "r\x1f1"}, "") is None
 
 
-def _all_rows(store: ConfigStore) -> list[dict[str, Any]]:
-    from gitcfg.query import run_row
-
-    rows = [run_row(store.read(ref)) for ref in store.run_refs()]
-    rows.sort(key=lambda r: (str(r["created"] or ""), r["project"], r["id"]))
-    return rows
-
-
 def test_subtrees_made_in_batches_and_read_back_answer_alike(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,8 +207,8 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
         summary = {"loss": 1 / (i + 1)} if i % 3 else {}
         store.create(f"p{i % 2}", {"lr": 0.1 * (i % 4), "seed": i}, run_id=f"r{i:02d}",
                      summary=summary)  # fmt: skip
-    rows = _all_rows(store)
-    expected = _expected(rows)
+    rows = rows_from_git(store)
+    expected = expected_table(rows)
     picked = [r for r in rows if r["config"]["lr"] > 0.15]
     for _ in range(3):  # texts made while rows are read from git; from cached rows; cached
         with store.listing(None, meta=False) as listing:
@@ -235,10 +219,10 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
                 for row in listing.rows
                 if json.loads(row.text)["config"]["lr"] > 0.15
             ]
-            assert "".join(tablecells.table(listing, kept, False) or ()) == _expected(picked)
+            assert "".join(tablecells.table(listing, kept, False) or ()) == expected_table(picked)
         # the command finds the runs meeting --where a batch of subtrees at a time too
         out = CliRunner().invoke(cli, ["runs", "--where", "lr>0.15"], catch_exceptions=False)
-        assert out.exit_code == 0 and out.stdout == _expected(picked)
+        assert out.exit_code == 0 and out.stdout == expected_table(picked)
         if _ == 1:
             with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
                 db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))
@@ -250,8 +234,8 @@ def test_mappings_whose_keys_are_out_of_order_are_shown_the_long_way(repo: Path)
     store = ConfigStore.open()
     store.create("p", {"layers": [{"a": 1, "b": 2}], "lr": 1}, run_id="r1")
     store.create("p", {"layers": [{"b": 2, "a": 1}], "lr": 2}, run_id="r2")
-    rows = _all_rows(store)
+    rows = rows_from_git(store)
     assert tablecells.run_cells(rows[1], "") is None
     out = _cli(repo, "runs")
-    assert out == _expected(rows) and out.splitlines()[0].split()[-1] == "lr"
+    assert out == expected_table(rows) and out.splitlines()[0].split()[-1] == "lr"
     assert not any("\x01r2" in text for text in _cells_keys(repo).values())
