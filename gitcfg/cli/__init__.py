@@ -699,7 +699,7 @@ def runs(
             # those meeting --where, found a batch of subtrees at a time
             keys = _matching(listing, parsed) if parsed else None
             if keys == []:
-                click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+                _no_runs(project)
                 return
             pieces = tablecells.table(listing, keys, opts.color)
         if pieces is None:
@@ -731,7 +731,7 @@ def runs(
         opts.out(csv_chunks(names, (values for _, values in cells)))
         return
     if not rows:
-        click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+        _no_runs(project)
         return
     shown = (tablecells.table_values(row, values, names) for row, values in cells)
     opts.out(table_chunks(names, shown, opts.color), page=True)
@@ -761,6 +761,10 @@ def _matching(listing: RunListing, conditions: list[Condition]) -> list[str]:
         keys += [tablecells.sort_key(row.order, row.project, row.id) for row in met]
     keys.sort()
     return keys
+
+
+def _no_runs(project: str | None) -> None:
+    click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
 
 
 def _selected(
