@@ -128,10 +128,9 @@ def bench_update(repo: Path, refs: list[RunRef], repeat: int) -> None:
     )
 
 
-def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) -> None:
-    """``gitcfg runs --format json`` and the table view (``gitcfg runs``), each with a cold
-    cache (deleted before each run) and warm, beside ``git ls-tree -r`` of the branch."""
-    args = [GITCFG, "runs", "--format", "json"]
+def _cold_and_warm(args: list[str], repo: Path, repeat: int) -> tuple[float, float, float, float]:
+    """Medians of ``args`` with the blob cache deleted before each run and with it warm, then
+    peak RSS of each (ms, ms, MB, MB)."""
 
     def drop_cache(_: int) -> None:
         drop_blob_cache(repo)
@@ -139,10 +138,16 @@ def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) 
     cold = ms(timed(args, repo, repeat, before=drop_cache))
     subprocess.run(args, cwd=repo, env=ENV, stdout=subprocess.DEVNULL, check=True)
     warm = ms(timed(args, repo, repeat))
-    ls_tree = ms(timed(["git", "ls-tree", "-r", "gitcfg"], repo, repeat))
     drop_cache(0)
-    rss_cold = peak_rss_mb(args, repo)
-    rss_warm = peak_rss_mb(args, repo)
+    return cold, warm, peak_rss_mb(args, repo), peak_rss_mb(args, repo)
+
+
+def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) -> None:
+    """``gitcfg runs --format json`` and the table view (``gitcfg runs``), each with a cold
+    cache (deleted before each run) and warm, beside ``git ls-tree -r`` of the branch."""
+    args = [GITCFG, "runs", "--format", "json"]
+    cold, warm, rss_cold, rss_warm = _cold_and_warm(args, repo, repeat)
+    ls_tree = ms(timed(["git", "ls-tree", "-r", "gitcfg"], repo, repeat))
     out = subprocess.run(args, cwd=repo, env=ENV, capture_output=True, check=True).stdout
     assert out.count(b'"project"') == count
     print(
@@ -154,17 +159,13 @@ def bench_runs(repo: Path, count: int, repeat: int, *, table_view: bool = True) 
     if not table_view:
         return
     table = [GITCFG, "runs"]
-    table_cold = ms(timed(table, repo, repeat, before=drop_cache))
-    table_warm = ms(timed(table, repo, repeat))
-    drop_cache(0)
-    table_rss_cold = peak_rss_mb(table, repo)
-    table_rss_warm = peak_rss_mb(table, repo)
+    cold, warm, rss_cold, rss_warm = _cold_and_warm(table, repo, repeat)
     lines = subprocess.run(table, cwd=repo, env=ENV, capture_output=True, check=True).stdout
     assert lines.count(b"\n") == count + 1
     print(
-        f"gitcfg runs (the table), {count} runs: cold cache median {table_cold:.0f} ms, "
-        f"warm {table_warm:.0f} ms (warm/ls-tree {table_warm / ls_tree:.1f}x); "
-        f"peak RSS cold {table_rss_cold:.0f} MB, warm {table_rss_warm:.0f} MB"
+        f"gitcfg runs (the table), {count} runs: cold cache median {cold:.0f} ms, "
+        f"warm {warm:.0f} ms (warm/ls-tree {warm / ls_tree:.1f}x); "
+        f"peak RSS cold {rss_cold:.0f} MB, warm {rss_warm:.0f} MB"
     )
 
 
