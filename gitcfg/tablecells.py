@@ -230,6 +230,7 @@ class Runs:
         self.used: list[str] = []
         self.cells: list[str] = []
         self._headers: dict[str, str] = {}
+        self._names: dict[str, list[tuple[str, str]]] = {}  # header -> its keys
         # per subtree: header, its first run, its runs, its figures (``_chunk_stats``)
         self._subtrees: list[tuple[str, int, int, list[int], list[str]]] = []
         self.keys: dict[tuple[str, str], _Key] = {}  # ("config"|"summary", key)
@@ -280,8 +281,12 @@ class Runs:
 
     def _merge(self, header: str, count: int, widths: list[int], firsts: list[str]) -> None:
         """Add what ``count`` runs of ``header`` tell (``_chunk_stats``)."""
-        config, summary = header.split(_GS)
-        names = [("config", k) for k in _split(config)] + [("summary", k) for k in _split(summary)]
+        names = self._names.get(header)
+        if names is None:  # once a header, not once a subtree
+            config, summary = header.split(_GS)
+            names = [("config", k) for k in _split(config)]
+            names += [("summary", k) for k in _split(summary)]
+            self._names[header] = names
         self.field_widths = list(map(max, self.field_widths, widths))
         for name, width, first in zip(names, widths[len(_FIELDS) :], firsts, strict=True):
             key = self.keys.get(name)
