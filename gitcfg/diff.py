@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from gitcfg.flat import MISSING as MISSING  # here too: the diffs' marker of an absent key
 
 Side = Literal["ours", "theirs"]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One key's change between two versions of a config; ``old``/``new`` absent → MISSING."""
 
     key: str

@@ -11,7 +11,7 @@ keep each commit's bytes small.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "meta.yaml"
@@ -22,8 +22,7 @@ SHARD_LEVELS = 4
 RUN_DEPTH = SHARD_LEVELS + 2
 
 
-@dataclass(frozen=True, order=True)
-class RunRef:
+class RunRef(NamedTuple):
     """A run named by project and id; ``str(ref)`` is ``project/id``."""
 
     project: str

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitcfg.errors import ConfigError, InputError, YamlError
 from gitcfg.flat import MISSING, check_key
@@ -80,8 +79,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """One ``--where`` condition: ``key op value``, with ``op`` one of = != > >= < <=."""
 
     key: str

@@ -11,8 +11,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitcfg import snapshotmemo
 from gitcfg.git import GitRepo, default_identity
@@ -28,8 +27,7 @@ VERSION = "0.1.0"
 KEEP_PREFIX = "refs/gitcfg/keep/"
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(NamedTuple):
     """The facts recorded in a run's ``meta.yaml``."""
 
     code_commit: str | None
@@ -46,7 +44,7 @@ class Provenance:
     snapshot_left_out: tuple[str, ...] | list[str] | None = ()
 
     def as_dict(self) -> dict[str, Any]:
-        values = asdict(self)
+        values = self._asdict()
         if not values["snapshot_left_out"]:
             del values["snapshot_left_out"]
         return values

@@ -8,7 +8,6 @@ last committed version.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.diff import MISSING, same_value
@@ -145,5 +144,5 @@ def provenance_from_meta(meta: dict[str, Any]) -> Provenance:
     """The provenance fields of a run's ``meta.yaml`` (absent ones None)."""
     from gitcfg.provenance import Provenance
 
-    values: dict[str, Any] = {f.name: meta.get(f.name) for f in fields(Provenance)}
+    values: dict[str, Any] = {name: meta.get(name) for name in Provenance._fields}
     return Provenance(**values)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
 
 from gitcfg.git import GitRepo
 from gitcfg.worktree import (
@@ -58,17 +57,26 @@ def _index_stat(repo: GitRepo) -> _Stat:
     return _stat(str(repo.git_dir / "index"))
 
 
-@dataclass
 class Observation:
     """What the work tree looked like just before git was asked about it."""
 
-    since: int  # the file system's "now" when observing began
-    head: str
-    entry: str | None
-    index: _Stat
-    files: dict[str, _Stat]
-    dirs: list[tuple[str, int]]
-    untracked: dict[str, _Stat] | None = None
+    # A plain class, not a dataclass: ``gitcfg run`` starts faster without the dataclasses module.
+    def __init__(
+        self,
+        since: int,
+        head: str,
+        entry: str | None,
+        index: _Stat,
+        files: dict[str, _Stat],
+        dirs: list[tuple[str, int]],
+    ) -> None:
+        self.since = since  # the file system's "now" when observing began
+        self.head = head
+        self.entry = entry
+        self.index = index
+        self.files = files
+        self.dirs = dirs
+        self.untracked: dict[str, _Stat] | None = None
 
     def add_untracked(self, repo: GitRepo, paths: list[str]) -> None:
         """Note the untracked files git listed: call it before their content is read."""

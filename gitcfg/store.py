@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -54,19 +53,17 @@ def secrets_allowed() -> bool:
     return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(NamedTuple):
     """A run as stored at one commit of the branch; ``summary`` is {} without summary.yaml."""
 
     ref: RunRef
     config: dict[str, Any]
     meta: dict[str, Any]
     commit: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RunVersion:
+class RunVersion(NamedTuple):
     """One version of a run (a commit that changed its config or summary), newest first in
     ``ConfigStore.history``, with the config and summary as of that commit."""
 
@@ -74,18 +71,17 @@ class RunVersion:
     time: int
     message: str
     config: dict[str, Any]
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(NamedTuple):
     """What ``ConfigStore.update`` changed: config, summary and meta keys, and the commit."""
 
     run: RunRef
     commit: str | None
-    changes: list[Change] = field(default_factory=list)
-    summary_changes: list[Change] = field(default_factory=list)
-    meta_changes: list[Change] = field(default_factory=list)
+    changes: list[Change]
+    summary_changes: list[Change]
+    meta_changes: list[Change]
 
 
 class RunUpdate(NamedTuple):
@@ -115,8 +111,7 @@ class _Change(NamedTuple):
     message: Callable[[], _Message]
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """A resolved RUN selector: the run, and how many versions back (``RUN~N``)."""
 
     ref: RunRef

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class HashAlgo:
+class HashAlgo(NamedTuple):
     """One of git's object formats: its name, digest size and the ids every repository has."""
 
     name: str
     rawsz: int
     empty_tree: str
-    _hex: re.Pattern[str] = field(repr=False, compare=False)
+    hex_id: re.Pattern[str]  # a full lowercase hex id of this format
 
     @property
     def hexsz(self) -> int:
@@ -39,7 +38,7 @@ class HashAlgo:
 
     def is_id(self, text: str) -> bool:
         """Whether ``text`` is a full lowercase hex object id of this format."""
-        return self._hex.fullmatch(text) is not None
+        return self.hex_id.fullmatch(text) is not None
 
 
 SHA1 = HashAlgo("sha1", 20, "4b825dc642cb6eb9a060e54bf8d69288fbee4904", re.compile("[0-9a-f]{40}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _CRUD = frozenset(".,:;<>\"\\'")
 _DELIMITERS = str.maketrans("", "", "\n<>")
@@ -30,8 +30,7 @@ def clean(text: str) -> str:
     return text[start:end].translate(_DELIMITERS)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     name: str
     email: str
 

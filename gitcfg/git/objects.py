@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from gitcfg.errors import CorruptStoreError
@@ -23,8 +22,7 @@ class TreeEntry(NamedTuple):
         return self.mode == "40000"
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     sha: str
     tree: str
     parents: tuple[str, ...]
