@@ -47,6 +47,10 @@ class GitcfgError(Exception):
 
     exit_code = 1
 
+    def one_line(self) -> str:
+        """The message as the CLI prints it after ``Error:``, its lines joined by spaces."""
+        return " ".join(str(self).split("\n"))
+
 
 class UsageError(GitcfgError):
     """The API or CLI was used in a way it does not support."""

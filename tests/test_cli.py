@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from gitcfg.cli import cli
+from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
 from tests.conftest import git

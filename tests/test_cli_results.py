@@ -46,7 +46,7 @@ def store(repo: Path) -> ConfigStore:
 
 
 def invoke(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(__import__("gitcfg.cli").cli.cli, list(args))
+    result = CliRunner().invoke(__import__("gitcfg.cli.commands").cli.commands.cli, list(args))
     assert result.exit_code == code, (result.output, result.exception)
     return result
 
@@ -145,7 +145,7 @@ def test_global_options_work_after_the_subcommand(store: ConfigStore, tmp_path: 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = CliRunner().invoke(
-        __import__("gitcfg.cli").cli.cli, ["runs", "--repo", str(elsewhere)]
+        __import__("gitcfg.cli.commands").cli.commands.cli, ["runs", "--repo", str(elsewhere)]
     )
     assert result.exit_code == 1 and "elsewhere is not inside a git repository" in result.stderr
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from gitcfg.cli import cli
+from gitcfg.cli.commands import cli
 from gitcfg.store import ConfigStore
 from tests.reportruns import HOSTILE, record_sweep
 

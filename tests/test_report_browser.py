@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from gitcfg.cli import cli
+from gitcfg.cli.commands import cli
 from gitcfg.store import ConfigStore
 from tests.browser import available, chromium, console_errors
 from tests.reportruns import HOSTILE, record_sweep

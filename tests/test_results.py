@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import gitcfg
-from gitcfg.cli import cli
+from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
 from gitcfg.stores import open_store
 from tests.apihelpers import no_active_run, run_script, subjects  # noqa: F401

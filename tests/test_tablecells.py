@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from gitcfg import listing as listing_module
 from gitcfg import query, tablecells
 from gitcfg.blobcache import FILE_NAME
-from gitcfg.cli import cli
+from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
 from tests.listinghelpers import expected_table, rows_from_git

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from gitcfg.cli import _Options
+    from gitcfg.cli.commands import _Options
 
 
 @click.command()

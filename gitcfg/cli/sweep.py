@@ -14,7 +14,7 @@ import click
 from gitcfg.errors import SweepSpecError
 
 if TYPE_CHECKING:
-    from gitcfg.cli import _Options
+    from gitcfg.cli.commands import _Options
     from gitcfg.sweeps.spec import SweepSpec
 
 
@@ -65,27 +65,11 @@ def run(
       gitcfg run --set lr=0.01 --set layers=128 -- python train.py
       gitcfg run --set n=3 -- bash -c 'echo "{score: $((n*2))}" > "$GITCFG_SUMMARY_FILE"'
     """
-    from gitcfg.flat import flatten
-    from gitcfg.override import parse_override
-    from gitcfg.sweeps.child import ChildRun, check_command, exit_like, run_foreground
+    from gitcfg.cli.runcommand import RunArgs, record
 
-    ctx = click.get_current_context()
-    argv = check_command(list(ctx.meta.get("command") or words))
-    config: dict[str, Any] = {}
-    if config_file is not None:
-        from gitcfg.yamlcodec import load_yaml_mapping
-
-        config.update(flatten(load_yaml_mapping(config_file)))
-    overrides = dict(parse_override(a) for a in assignments)
-    config.update(flatten(overrides) if overrides else {})
-    meta: dict[str, Any] = {k: v for k, v in (("name", name), ("group", group)) if v}
-    if overrides:
-        meta["set"] = sorted(flatten(overrides))  # the values given from outside the program
-    store = opts.store()
-    child = ChildRun.create(store, argv, config, project=project, meta=meta)
-    _note(f"run {child.ref}")
-    returncode = run_foreground(child)
-    sys.exit(exit_like(returncode))
+    command = tuple(click.get_current_context().meta.get("command") or words)
+    args = RunArgs(opts.repo, assignments, config_file, project, name, group, command)
+    sys.exit(record(args, opts.store))
 
 
 @click.command(cls=_DashDash)
