@@ -7,7 +7,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,7 +64,7 @@ def config(i: int, keys: int = 20) -> dict[str, object]:
 
 def stamped(prov: Provenance, i: int) -> Provenance:
     """The same provenance with its own start time, so each run has its own meta.yaml as in life."""
-    return replace(prov, started=f"2026-01-01T00:00:00.{i:06d}+00:00")
+    return prov._replace(started=f"2026-01-01T00:00:00.{i:06d}+00:00")
 
 
 def median_ms(samples: list[float]) -> float:
