@@ -13,6 +13,7 @@ No click here, and nothing heavy at import: ``gitcfg.cli.main`` imports this mod
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -139,8 +140,6 @@ def run_parsed(args: RunArgs) -> NoReturn:
         sys.stderr.write("\nAborted!\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # closed by the reader: nothing to say
             stream.flush()
-        except (OSError, ValueError):
-            pass  # closed by the reader: nothing left to say there
     os._exit(code)
