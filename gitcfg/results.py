@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg.errors import UsageError
 from gitcfg.runsummary import SCALARS, Summary, user_stacklevel
@@ -31,15 +30,14 @@ _INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL
 AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(NamedTuple):
     """What ``define_metric`` returns: the rule for one metric name or glob."""
 
     name: str
-    summary: tuple[str, ...] = ()
-    goal: str | None = None
-    step_metric: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    summary: tuple[str, ...]
+    goal: str | None
+    step_metric: str | None
+    options: dict[str, Any]
 
 
 class Recorder:

@@ -9,7 +9,6 @@ here, so ``import gitcfg`` stays cheap.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 from collections.abc import Collection, Iterable, Mapping
@@ -36,7 +35,9 @@ def to_mapping(source: Any) -> Mapping[Any, Any]:
         return _absl_flags(source)
     if _from_module(source, "pydantic."):
         return _pydantic(source)
-    if dataclasses.is_dataclass(source) and not isinstance(source, type):
+    if hasattr(type(source), "__dataclass_fields__"):  # dataclasses.is_dataclass(an instance)
+        import dataclasses  # the caller's dataclass has loaded it already
+
         return dataclasses.asdict(source)
     if is_estimator(source):
         return estimator_params(source)
