@@ -1,8 +1,8 @@
 """The one error tree of gitcfg.
 
 Every error carries the data it is about and writes a one-line message that names the next step.
-The CLI turns them into exit codes in one place: ``UsageError`` and ``InputError`` exit 2, every
-other ``GitcfgError`` exits 1.
+The CLI turns them into exit codes in one place (``gitcfg.cli.commands.failure``): ``UsageError``
+and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
 
     GitcfgError
     ├── UsageError                     the API used in the wrong order (config before init)

@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parsed = parse(args)
     if parsed is not None:
-        run_parsed(parsed)
+        run_parsed(parsed, own_process=argv is None)
     from gitcfg.cli.commands import main as click_main
 
     click_main(args)

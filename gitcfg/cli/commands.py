@@ -2,10 +2,11 @@
 
 Each command opens the store lazily, makes one library call and formats the result with
 ``gitcfg.render`` and ``gitcfg.query``. Library errors become ``Error: <message>`` and an exit
-code in one place, ``_Group.invoke``: 1 for a gitcfg error, 2 for a usage or input error
-(click's own usage errors exit 2 too). The common form of ``gitcfg run``, which starts without
-click (``gitcfg.cli.runcommand``), writes them the same way. Start-up stays cheap: the store and
-the YAML libraries are imported inside command bodies, so ``gitcfg --help`` loads neither.
+code in one place, ``failure`` (raised by ``_Group.invoke``): 1 for a gitcfg error, 2 for a
+usage or input error (click's own usage errors exit 2 too). The common form of ``gitcfg run``,
+which starts without click (``gitcfg.cli.runcommand``), shows its errors through it as well.
+Start-up stays cheap: the store and the YAML libraries are imported inside command bodies, so
+``gitcfg --help`` loads neither.
 
 Shell completion (bash, zsh, fish), with run ids completed from the store::
 
@@ -68,6 +69,11 @@ class _UsageFailure(_Failure):
     exit_code = 2
 
 
+def failure(error: GitcfgError) -> _Failure:
+    """The one translation of a library error for the command line: its line and exit code."""
+    return (_UsageFailure if error.exit_code == 2 else _Failure)(error)
+
+
 class _Group(click.Group):
     """Lists commands in a fixed order and turns library errors into exit codes, once."""
 
@@ -79,7 +85,6 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except GitcfgError as exc:
-            failure = _UsageFailure if exc.exit_code == 2 else _Failure
             raise failure(exc) from exc
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:

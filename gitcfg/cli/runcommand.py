@@ -118,15 +118,20 @@ def record(args: RunArgs, open_store: Callable[[], ConfigStore]) -> int:
     return exit_like(run_foreground(child))
 
 
-def run_parsed(args: RunArgs) -> NoReturn:
-    """``record`` for the command line ``parse`` read, ending the process as click would: a
-    gitcfg error as ``Error: <message>`` with its exit code, Ctrl-C before the command starts
-    as ``Aborted!`` with 1."""
-    # This process only starts a run, waits and finishes it: the cyclic garbage collector
-    # would only walk the start-up's objects (~5 ms), and tearing the interpreter down at the
-    # end costs ~10 ms more. Nothing here needs either: no atexit hook, every file closed,
-    # the output flushed below.
-    gc.disable()
+def run_parsed(args: RunArgs, *, own_process: bool) -> NoReturn:
+    """``record`` for the command line ``parse`` read, ending as click ends a command: a gitcfg
+    error as every command shows it (``Error: <message>``, exit 1 or 2), Ctrl-C before the
+    command starts as ``Aborted!`` with 1.
+
+    ``own_process``: this process is the ``gitcfg`` command itself (not a caller of
+    ``gitcfg.cli.main``), so it may skip the garbage collector and Python's teardown.
+    """
+    if own_process:
+        # The process only starts a run, waits and finishes it: the cyclic garbage collector
+        # would only walk the start-up's objects (~5 ms), and tearing the interpreter down at
+        # the end costs ~10 ms more. Nothing here needs either: no atexit hook, no thread,
+        # every file closed, the output flushed below.
+        gc.disable()
     from gitcfg.errors import GitcfgError
 
     try:
@@ -134,12 +139,19 @@ def run_parsed(args: RunArgs) -> NoReturn:
 
         code = record(args, lambda: ConfigStore.open(args.repo))
     except GitcfgError as error:
-        sys.stderr.write(f"Error: {error.one_line()}\n")
-        code = error.exit_code
+        from gitcfg.cli.commands import failure  # click writes it, as for every command
+
+        shown = failure(error)
+        shown.show()
+        code = shown.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("\nAborted!\n")
+        if sys.stderr is not None:
+            sys.stderr.write("\nAborted!\n")
         code = 1
+    if not own_process:
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed by the reader: nothing to say
-            stream.flush()
+        if stream is not None:  # None: started with the descriptor closed
+            with contextlib.suppress(OSError, ValueError):  # closed by the reader
+                stream.flush()
     os._exit(code)

@@ -361,5 +361,7 @@ def exit_like(returncode: int) -> int:
 
 
 def note(text: str) -> None:
+    if sys.stderr is None:  # started with stderr closed: the run goes on unheard
+        return
     sys.stderr.write(f"gitcfg: {text}\n")
     sys.stderr.flush()
