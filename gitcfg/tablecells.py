@@ -339,10 +339,11 @@ class Runs:
             indices = sorted(range(len(self.sort_keys)), key=self.sort_keys.__getitem__)
         headers = self.columns()
         widths = [max(len(h), self.width(h)) for h in headers]
-        yield paint(line_pattern(widths).format(*headers).rstrip(), BOLD, color) + "\n"
+        pattern = line_pattern(widths)
+        yield paint(pattern.format(*headers).rstrip(), BOLD, color) + "\n"
         pickers: dict[str, Any] = {}
         # a piece is one format call over its lines' cells
-        pattern = line_pattern(widths) + "\n"
+        pattern += "\n"
         for start in range(0, len(indices), per_chunk):
             part = indices[start : start + per_chunk]
             for header in {self.headers[i] for i in part} - pickers.keys():

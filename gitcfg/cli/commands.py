@@ -710,7 +710,8 @@ def runs(
             pieces = tablecells.table(listing, keys, opts.color)
         if pieces is None:
             rows = _selected(listing, parsed, sort_by)
-            if default_table and rows:
+            # sorted, the cached cells are tried now; unsorted, they were just above
+            if default_table and sort_by is not None and rows:
                 pieces = _default_table(listing, rows, opts.color)
                 if pieces is None:  # to be made from the decoded rows after all
                     rows = _selected(listing, parsed, sort_by)
@@ -728,11 +729,10 @@ def runs(
         return
     if picked is None:
         names = runtable.key_stats(rows).default_columns(only_differing=fmt != "csv")
-        cells = runtable.cells(rows, names)
     else:
         names = picked
         runtable.check_columns(rows, names)  # before anything is written
-        cells = runtable.cells(rows, names)
+    cells = runtable.cells(rows, names)
     if fmt == "csv":
         opts.out(csv_chunks(names, (values for _, values in cells)))
         return
