@@ -158,6 +158,19 @@ def _fast_head(meta: str) -> tuple[str, str] | None:
     return order, head
 
 
+class SubtreeRead(NamedTuple):
+    """A subtree's runs as read from git, for a caller that keeps a text of its own per
+    subtree (``RunListing.also_cache``): their rows, and per run its config and summary files
+    as text if in flatjson's plain form (``""``: it has none), else None."""
+
+    rows: list[ListedRow]
+    plain: list[tuple[str | None, str | None]]
+
+
+# What a caller keeps per subtree (``RunListing.also_cache``): the suffix of its cache key,
+# and what makes the texts of a chunk's subtrees (None: not cached).
+AlsoCache = tuple[str, Callable[[Sequence[SubtreeRead]], list[str | None]]]
+
 # A run directory found by ls-tree: the run, its path and its files {name: blob}.
 _RunFiles = tuple[RunRef, str, dict[str, str]]
 
@@ -331,9 +344,9 @@ class RunListing:
         self._reader: ObjectReader | None = None
         self._subtree_keys: dict[str, str] | None = None
         # Set by a caller that keeps a text of its own per subtree (``gitcfg.tablecells``):
-        # made from each subtree's rows as they are read from git, cached under the subtree's
-        # key and the suffix (None: not cached).
-        self.also_cache: tuple[str, Callable[[Sequence[ListedRow]], str | None]] | None = None
+        # made from the subtrees as they are read from git, a chunk's at once, cached under
+        # each subtree's key and the suffix (None: not cached).
+        self.also_cache: AlsoCache | None = None
 
     def close(self) -> None:
         if self._reader is not None:
@@ -583,9 +596,12 @@ class RunListing:
     ) -> list[ListedRow]:
         """Rows for the runs of whole subtrees, from their files; the subtrees are cached."""
         slow: set[str] = set()  # files the loader read: their JSON is json.dumps's
-        texts = self._json_texts(chunk.sources, stream, slow)
-        texts.update(self._json_texts(chunk.metas, stream, slow))
+        # the plain files' texts, for a caller that keeps a text of its own
+        plain: dict[str | None, str] | None = None if self.also_cache is None else {None: ""}
+        texts = self._json_texts(chunk.sources, stream, slow, plain)
+        texts.update(self._json_texts(chunk.metas, stream, slow, None))
         by_subtree: dict[str, tuple[list[ListedRow], list[str]]] = {}  # rows, meta texts
+        run_files: dict[str, list[tuple[str | None, str | None]]] = {}  # of ``plain``
         heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
         projects: dict[str, str] = {}
         keep_meta = self.keep_meta
@@ -614,31 +630,44 @@ class RunListing:
             rows, meta_texts = by_subtree.get(subtree) or by_subtree.setdefault(subtree, ([], []))
             rows.append(row)
             meta_texts.append(meta_text)
+            if plain is not None:
+                pair = (plain.get(config), plain.get(summary))
+                run_files.setdefault(subtree, []).append(pair)
         packed = {}
         for path, (rows, meta_texts) in by_subtree.items():
             both = _pack(rows, meta_texts)
             if both is not None:
                 key = missed[path]
                 packed[key], packed[key + _META] = both
-                if self.also_cache is not None:
-                    suffix, make = self.also_cache
-                    also = make(rows)
-                    if also is not None:
-                        packed[key + suffix] = also
+        if self.also_cache is not None:
+            suffix, make = self.also_cache
+            paths = list(by_subtree)
+            made = make([SubtreeRead(by_subtree[path][0], run_files[path]) for path in paths])
+            for path, also in zip(paths, made, strict=True):
+                if also is not None and missed[path] in packed:
+                    packed[missed[path] + suffix] = also
         writes.put(packed)
         return [row for rows, _ in by_subtree.values() for row in rows]
 
     def _json_texts(
-        self, sources: Mapping[str, str], stream: BlobStream, slow: set[str]
+        self,
+        sources: Mapping[str, str],
+        stream: BlobStream,
+        slow: set[str],
+        plain: dict[str | None, str] | None,
     ) -> dict[str, str]:
         """The next files of ``stream`` (``{blob: source}``) as JSON text (``gitcfg.flatjson``);
-        those the loader read are added to ``slow``. A file that does not parse is a
-        ``CorruptStoreError``."""
+        those the loader read are added to ``slow``, the others' texts to ``plain`` if given.
+        A file that does not parse is a ``CorruptStoreError``."""
         blobs = list(sources)
         bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
         texts = fast_json_many(bodies)
+        if plain is not None:
+            plain.update(zip(blobs, bodies, strict=True))
         for i, text in enumerate(texts):
             if text is None:
+                if plain is not None:
+                    del plain[blobs[i]]
                 blob = blobs[i]
                 slow.add(blob)
                 try:

@@ -8,7 +8,9 @@ subtree under the subtree's cache key (its path and tree id, like the listing's 
 the subtree's figures: per column its widest cell, per key whether its runs differ. Which keys
 differ and how wide each column is then come from a few thousand subtrees' figures, and
 writing a line is picking its cells by position. Without ``--where`` or ``--sort`` the runs'
-listing rows are not even read: the cached texts carry the key the table is sorted by.
+listing rows are not even read: the cached texts carry the key the table is sorted by. On a
+cold cache the cells of files in the plain form are read from their lines
+(``gitcfg.linecells``), not from their values decoded.
 
 A cell is its value as the table writes it, with a letter for the value's type beside it: the
 two together tell values apart as ``diff.same_value`` does (1, 1.0, true and '1' differ; nan
@@ -24,13 +26,14 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gitcfg import query
+from gitcfg import linecells, query
 from gitcfg.diff import MISSING
 from gitcfg.layout import RunRef
+from gitcfg.linecells import FileCells
 from gitcfg.render import BOLD, cell_texts, line_pattern, paint
 
 if TYPE_CHECKING:
-    from gitcfg.listing import ListedRow, RunListing
+    from gitcfg.listing import ListedRow, RunListing, SubtreeRead
 
 # A subtree's text, its parts apart by _US: its header (the config keys any of its runs has,
 # _GS, its summary keys, each sorted, apart by _RS), its figures (``_chunk_stats``: the widest
@@ -102,16 +105,22 @@ def run_cells(row: Row, order: str) -> RunCells | None:
             elif letters[i] in "ld" and _order_matters(item):
                 return None
         parts.append(dict(zip(part, zip(letters, cell_texts(values), strict=True), strict=True)))
-    meta = [row.get(name) for name in query.META_FIELDS]
-    used = "".join(["0" if item is None else "1" for item in meta])
-    fields = [row[name] for name in query.DEFAULT_FIELDS]
-    table_values(row, fields, query.DEFAULT_FIELDS)
-    cells = cell_texts([*fields, *(MISSING if item is None else item for item in meta)])
+    used, cells = _field_cells(row)
     texts = [*parts[0], *parts[1], order, row["project"], row["id"], *cells]
     texts += [cell for _, cell in itertools.chain(parts[0].values(), parts[1].values())]
     if _SEPARATOR.search("".join(texts)):
         return None
     return RunCells(sort_key(order, row["project"], row["id"]), used, cells, *parts)
+
+
+def _field_cells(row: Row) -> tuple[str, list[str]]:
+    """A run's meta fields' use and the cells of ``_FIELDS``, from its row (its members of
+    ``query.meta_members`` are enough)."""
+    meta = [row.get(name) for name in query.META_FIELDS]
+    used = "".join(["0" if item is None else "1" for item in meta])
+    fields = [row[name] for name in query.DEFAULT_FIELDS]
+    table_values(row, fields, query.DEFAULT_FIELDS)
+    return used, cell_texts([*fields, *(MISSING if item is None else item for item in meta)])
 
 
 def _order_matters(item: Any) -> bool:
@@ -134,8 +143,12 @@ def subtree_text(runs: Sequence[RunCells]) -> str:
         letters = "".join([letter for letter, _ in pairs])
         cells = _RS.join([*run.fields, *(cell for _, cell in pairs)]) + _RS
         texts.append((run.sort_key, letters, run.used, cells))
+    return _joined(_RS.join(config) + _GS + _RS.join(summary), texts)
+
+
+def _joined(header: str, texts: Sequence[tuple[str, str, str, str]]) -> str:
+    """A subtree's text from its header and per run its sort key, letters, use and cells."""
     widths, firsts = _chunk_stats([t[1] for t in texts], [t[3] for t in texts])
-    header = _RS.join(config) + _GS + _RS.join(summary)
     figures = _RS.join(map(str, widths)) + _GS + _RS.join(firsts)
     return _US.join((header, figures, *itertools.chain.from_iterable(texts)))
 
@@ -149,6 +162,94 @@ def subtree_text_of(rows: Sequence[ListedRow]) -> str | None:
             return None
         made.append(cells)
     return subtree_text(made) if made else ""
+
+
+class _LinedRun(NamedTuple):
+    """A run whose files are in the plain form, its cells read from their lines."""
+
+    sort_key: str
+    used: str
+    fields: list[str]
+    config: FileCells
+    summary: FileCells
+
+    def header(self) -> str:
+        return self.config[0][:-1] + _GS + self.summary[0][:-1]
+
+    def run_cells(self) -> RunCells:
+        parts = _pairs(self.config), _pairs(self.summary)
+        return RunCells(self.sort_key, self.used, self.fields, *parts)
+
+
+def _pairs(part: FileCells) -> dict[str, tuple[str, str]]:
+    """A file's ``{key: (letter, cell)}``."""
+    keys, letters, cells = part
+    pairs = zip(letters, cells.split(_RS)[:-1], strict=True)
+    return dict(zip(_split(keys[:-1]), pairs, strict=True))
+
+
+def subtree_texts(subtrees: Sequence[SubtreeRead]) -> list[str | None]:
+    """The cached text of each subtree read from git (None if a run makes none): the cells of
+    runs whose files are in the plain form come from the files' lines (``gitcfg.linecells``),
+    the others' from their decoded rows."""
+    bodies: list[str] = []
+    for subtree in subtrees:
+        for config, summary in subtree.plain:
+            if config is not None and summary is not None:
+                bodies += (config, summary)
+    parsed = linecells.files_cells(bodies, _RS)
+    if parsed is None:  # not expected: every run the long way
+        return [subtree_text_of(subtree.rows) for subtree in subtrees]
+    files = iter(parsed)
+    texts: list[str | None] = []
+    for subtree in subtrees:
+        made: list[RunCells | _LinedRun | None] = []
+        for row, (config, summary) in zip(subtree.rows, subtree.plain, strict=True):
+            if config is None or summary is None:
+                made.append(run_cells(row.row(), row.order))
+            else:
+                made.append(_lined(row, next(files), next(files)))
+        texts.append(_subtree_text_of_made(made))
+    return texts
+
+
+def _lined(row: ListedRow, config: FileCells, summary: FileCells) -> _LinedRun | None:
+    """A run's cells from its files' (``linecells``), its fields' from its row's members taken
+    from meta.yaml (decoded alone, not the config and summary after them); None if a text
+    would hold a separator."""
+    text = row.text
+    used, fields = _field_cells(json.loads(text[: text.index(_CONFIG_MEMBER)] + "}"))
+    if _SEPARATOR.search("".join([row.order, row.project, row.id, *fields])):
+        return None
+    return _LinedRun(sort_key(row.order, row.project, row.id), used, fields, config, summary)
+
+
+# Where a row's config member starts: no JSON string holds it (a string's quotes are escaped).
+_CONFIG_MEMBER = ', "config": '
+
+
+def _subtree_text_of_made(made: Sequence[RunCells | _LinedRun | None]) -> str | None:
+    """A subtree's text from its runs' cells; those read from lines, when they share their
+    keys, put together as they are."""
+    if not made:
+        return ""
+    headers = {run.header() for run in made if type(run) is _LinedRun}
+    if len(headers) == 1 and all(type(run) is _LinedRun for run in made):
+        lined: Sequence[_LinedRun] = made  # type: ignore[assignment]
+        texts = [
+            (
+                run.sort_key,
+                run.config[1] + run.summary[1],
+                run.used,
+                _RS.join(run.fields) + _RS + run.config[2] + run.summary[2],
+            )
+            for run in lined
+        ]
+        return _joined(headers.pop(), texts)
+    cells = [run.run_cells() if type(run) is _LinedRun else run for run in made]
+    if None in cells:
+        return None
+    return subtree_text(cells)  # type: ignore[arg-type]
 
 
 def _split(keys: str) -> list[str]:
@@ -382,7 +483,7 @@ def table(
     # Subtrees the listing reads from git get their texts made as they are converted (by its
     # forked copy too); the others' are made here, from their cached rows. A batch at a time,
     # so the rows read are never all held at once.
-    listing.also_cache = (_SUFFIX, subtree_text_of)
+    listing.also_cache = (_SUFFIX, subtree_texts)
     for batch in listing.batches():
         missed = _add_cached(listing, runs, batch)
         if missed:

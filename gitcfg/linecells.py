@@ -1,0 +1,145 @@
+"""Table cells of stored files in the plain form, read from their lines, many files at once.
+
+A config or summary file as ``dump_config`` writes it (``gitcfg.flatjson``'s plain form: one
+``key: value`` line per key, each value a number, a word, a simple quoted string, ``true``,
+``false``, ``null``, ``{}`` or a flat list) shows its values in the table as written, but a
+quoted string without its quotes and a float's ``1.0e-05`` as ``repr``'s ``1e-05``. So the
+keys, type letters and cells of thousands of files come from a few C passes over their joined
+text and its lines, with no Python code per value: decoding every file's JSON to write each
+value again was most of the time of a table over a cold cache.
+
+A file written by hand may hold a float or a list as gitcfg would not write it (``0.10``,
+``['a']``): such values are found (a float that may not be ``repr``'s text is checked, most
+are plainly so) and written again from their values, so every cell is ``render.cell_text``'s.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import operator
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from gitcfg.flatjson import fast_json
+from gitcfg.render import cell_text
+
+# After each file of the joined text: a line of key "\0" and value "\0", so that the text's
+# lines, split at ': ' too, are keys and values by turns.
+_FILE_END = "\0: \0\n"
+# A value's type letter (as tablecells writes them) by its first character and whether it
+# holds a dot: numbers, .inf/.nan, quoted strings, lists, {}, words (true, false and null
+# apart, in _WORDS), and the file end's value.
+_LETTERS: dict[tuple[str, bool], str] = {}
+for _char in "0123456789-":
+    _LETTERS[_char, False], _LETTERS[_char, True] = "i", "f"
+for _char, _letter in (("'", "s"), ("[", "l"), ("{", "d"), ("\0", "\0"), (".", "f")):
+    _LETTERS[_char, False] = _LETTERS[_char, True] = _letter
+for _char in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/":
+    _LETTERS[_char, False] = _LETTERS[_char, True] = "s"
+_WORDS = {"true": "b", "false": "b", "null": "n"}
+
+
+# A file's keys, each followed by the separator; a type letter per key; each key's cell
+# followed by the separator.
+FileCells = tuple[str, str, str]
+
+
+class _Patterns(NamedTuple):
+    quoted: re.Pattern[str]
+    dot_zero_e: re.Pattern[str]
+    unsure_float: re.Pattern[str]
+    list_value: re.Pattern[str]
+
+
+@functools.cache
+def _re() -> _Patterns:
+    """The patterns, compiled on first use: only a table over files read from git needs them.
+    Each finds a value after its ': ', so a list's items are left as they are."""
+    return _Patterns(
+        quoted=re.compile(r": ('[^'\n]*+')\n"),
+        dot_zero_e=re.compile(r": (-?[0-9]\.0e[^\n]*+)\n"),
+        unsure_float=re.compile(_UNSURE_FLOAT),
+        list_value=re.compile(r": (\[[^\n]*+)\n"),
+    )
+
+
+# A float value that may not be repr's text as dump_config writes it (1.0e-05 for repr's
+# 1e-05); any other is: at most 15 significant digits (any such decimal reads back and is
+# written again the same), no trailing zero in a fraction but a lone one, written without an
+# exponent from 1e-4 to 1e16 and with one (of two or three digits, to e+299) past them.
+_UNSURE_FLOAT = (
+    r": (?=-?+[0-9]++\.)(?=-?+(?:[0-9.]{17}"  # a float; 16 digits or more
+    r"|0\.0000"  # below 1e-4, without an exponent
+    r"|[0-9]++\.[0-9]*?[0-9]0[e\n]"  # a trailing zero
+    r"|(?:0|[0-9]{2,}+)\.[0-9]++e"  # not one digit before the dot
+    r"|[0-9]\.[0-9]++e(?:[-+][0-9]\n|-0[0-4]|\+0|\+1[0-5]|[-+](?:0|[3-9]|[0-9]{4}))"
+    r"))(-?+[0-9][^\n]*+)\n"
+)
+
+
+def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells] | None:
+    """Each file's keys, letters and cells (``sep`` after each key and cell); ``""`` and
+    ``"{}\\n"`` are files without keys. Every body must be in the plain form (flatjson's fast
+    path took it), else the answer is wrong; None if a value is of a kind this does not know
+    (not expected)."""
+    if not bodies:
+        return []
+    joined = _FILE_END.join(["" if body == "{}\n" else body for body in bodies]) + _FILE_END
+    parts = joined.replace(": ", "\n").split("\n")
+    parts.pop()  # after the last newline
+    keys, values = parts[0::2], parts[1::2]
+    firsts = map(operator.itemgetter(0), values)
+    dots = map(operator.contains, values, itertools.repeat("."))
+    kinds = map(_LETTERS.__getitem__, zip(firsts, dots, strict=True))
+    try:
+        letters = "".join(map(_WORDS.get, values, kinds)).split("\0")
+    except (KeyError, IndexError):  # a first character not known, an empty value
+        return None
+    letters.pop()
+    again = _written_again(joined)
+    cells = list(map(again.get, values, values)) if again else values
+    found = list(zip(_per_file(keys, sep), letters, _per_file(cells, sep), strict=False))
+    return found if len(found) == len(bodies) == len(letters) else None
+
+
+def _written_again(joined: str) -> dict[str, str]:
+    """``{value: cell}`` of the values of the joined files whose cell is not their text (a
+    few kinds, each found by a pass over the text that stops at little else)."""
+    patterns = _re()
+    again: dict[str, str] = {}
+    if ": '" in joined:
+        again.update((text, text[1:-1]) for text in set(patterns.quoted.findall(joined)))
+    if ": [" in joined:
+        lists = set(patterns.list_value.findall(joined))
+        again.update(zip(lists, map(_list_cell, lists), strict=True))
+    if ".0e" in joined:  # dump_config writes repr(1e-05) as 1.0e-05 (YAML 1.1 wants a dot)
+        again.update((text, _repr_form(text)) for text in patterns.dot_zero_e.findall(joined))
+    unsure = set(patterns.unsure_float.findall(joined))
+    if unsure:  # a few (long floats, hand-written ones): each read and written again
+        cells = zip(unsure, map(cell_text, map(float, unsure)), strict=True)
+        again.update((text, cell) for text, cell in cells if cell != _repr_form(text))
+    return again
+
+
+def _repr_form(text: str) -> str:
+    """A float's text as dump_config writes it, as repr writes it (1.0e-05: 1e-05)."""
+    return text.replace(".0e", "e")
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_cell(text: str) -> str:
+    """A list's cell: ``flow_text``'s, not the file's (``['a']`` is written ``[a]``)."""
+    translated = fast_json(f"v: {text}\n")
+    if translated is None:  # not expected of a line of a plain file
+        return text
+    return cell_text(json.loads(translated)["v"])
+
+
+def _per_file(items: list[str], sep: str) -> list[str]:
+    """The joined files' keys or cells, each followed by ``sep``, file by file."""
+    pieces = (sep.join(items) + sep).split("\0" + sep)
+    pieces.pop()
+    return pieces
