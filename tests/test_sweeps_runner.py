@@ -522,3 +522,213 @@ def test_the_recorded_runs_are_found_a_batch_of_subtrees_at_a_time(
         whole = [r for r in store.runs("p") if r.meta["sweep_id"] == "sw-a"]
         assert [r.ref for r in found] == [r.ref for r in whole] and len(found) == 16
         assert [r.config for r in found] == [r.config for r in whole]
+
+
+# Each start is a line in "starts"; point x=1 blocks while the file "block" exists.
+STARTS = """\
+import os, sys, time
+x = sys.argv[1].split("=")[1]
+with open("starts", "a") as out:
+    out.write(x + "\\n")
+open(f"started-{x}", "w").close()
+while x == "1" and os.path.exists("block"):
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_point_cut_off_by_a_signal_runs_again_on_the_next_invocation(
+    repo: Path, signum: signal.Signals
+) -> None:
+    # SLURM preempts with SIGTERM; the sweep records the cut-off point as 128+N, which is not
+    # success: the same command runs that point once more, as a new run of the same sweep.
+    (repo / "job.py").write_text(STARTS)
+    (repo / "block").touch()
+    args = ["sweep", "x=1,2,3", "--", "python", "job.py", "${args_no_hyphens}"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitcfg", *args],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # no terminal: the sweep passes SIGINT on itself
+    )  # fmt: skip
+    wait_for(repo / "started-1")
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signum, stderr
+    assert "run the same command again to resume it" in stderr
+    [cut] = sweep_runs(repo)
+    assert cut.meta["exit_status"] == 128 + signum and cut.meta["sweep_point"] == 0
+    (repo / "block").unlink()
+    again = gitcfg(repo, *args)
+    assert again.returncode == 0, again.stderr
+    assert "3 run(s) to do (1 failed or cut off before)" in again.stderr
+    assert (repo / "starts").read_text().split() == ["1", "1", "2", "3"]
+    runs = sweep_runs(repo)
+    assert len(runs) == 4 and {r.meta["group"] for r in runs} == {cut.meta["group"]}
+    assert cut.ref in [r.ref for r in runs]  # the cut-off run stays, as history
+    done = [r for r in runs if r.meta["exit_status"] == 0]
+    assert sorted((r.meta["sweep_point"], r.config["x"]) for r in done) == [(0, 1), (1, 2), (2, 3)]
+    # the table shows each point once: point 0 by its successful run
+    shown = [line.split()[0] for line in again.stdout.strip().splitlines()[1:]]
+    assert sorted(shown) == sorted(r.ref.id for r in done)
+    last = gitcfg(repo, *args)
+    assert last.returncode == 0 and "0 run(s) to do" in last.stderr
+    assert last.stdout == again.stdout and len(sweep_runs(repo)) == 4
+    assert_fsck_clean(repo)
+
+
+# loss: x=2 is the best point, but while "broken" exists it reports a better loss and exits 3
+FAILS = """\
+import json, os, sys
+x = int(sys.argv[1].split("=")[1])
+broken = x == 2 and os.path.exists("broken")
+loss = -100 if broken else {1: 1, 2: 0, 3: 3}[x]
+json.dump({"loss": loss}, open(os.environ["GITCFG_SUMMARY_FILE"], "w"))
+sys.exit(3 if broken else 0)
+"""
+
+
+def test_a_failed_point_runs_again_and_the_sweep_fails_while_it_fails(repo: Path) -> None:
+    # a sweep file with no program or command takes the command after '--'
+    (repo / "job.py").write_text(FAILS)
+    (repo / "broken").touch()
+    (repo / "s.yaml").write_text(
+        "metric: {name: loss, goal: minimize}\nparameters: {x: {values: [1, 2, 3]}}\n"
+    )
+    args = ["sweep", "s.yaml", "--", "python", "job.py", "${args_no_hyphens}"]
+    first = gitcfg(repo, *args)
+    assert first.returncode == 1, first.stderr
+    assert "Error: 1 of 3 run(s) exited non-zero" in first.stderr
+    assert "the same command runs their points again" in first.stderr
+    by_point = {r.meta["sweep_point"]: r for r in sweep_runs(repo)}
+    # the failed run's loss is not the best: the best is a successful run
+    assert f"best: {by_point[0].ref} loss=1.0 " in first.stdout
+    assert first.stdout.strip().splitlines()[-2].split()[:2] == [by_point[1].ref.id, "1"]
+    still = gitcfg(repo, *args)  # still broken: run again, fails again, the sweep fails
+    assert still.returncode == 1, still.stderr
+    assert "1 run(s) to do (1 failed or cut off before)" in still.stderr
+    assert "Error: 1 of 1 run(s) exited non-zero" in still.stderr
+    assert len(still.stdout.strip().splitlines()) == 1 + 3 + 1  # one row per point, best
+    (repo / "broken").unlink()
+    fixed = gitcfg(repo, *args)
+    assert fixed.returncode == 0, fixed.stderr
+    runs = sweep_runs(repo)
+    statuses = sorted(
+        (r.meta["sweep_point"], r.meta["started"], r.meta["exit_status"]) for r in runs
+    )
+    assert [(point, status) for point, _, status in statuses] == [
+        (0, 0), (1, 3), (1, 3), (1, 0), (2, 0)
+    ]  # fmt: skip
+    [best] = [r for r in runs if r.meta["sweep_point"] == 1 and r.meta["exit_status"] == 0]
+    assert f"best: {best.ref} loss=0.0 " in fixed.stdout
+    rows = [line.split() for line in fixed.stdout.strip().splitlines()[1:-1]]
+    assert [row[0] for row in rows] == [best.ref.id, by_point[0].ref.id, by_point[2].ref.id]
+    assert all(row[3] == "0" for row in rows)
+    done = gitcfg(repo, *args)
+    assert done.returncode == 0 and "0 run(s) to do" in done.stderr
+    assert_fsck_clean(repo)
+
+
+def test_each_shard_runs_again_only_its_own_failed_points(repo: Path) -> None:
+    (repo / "job.py").write_text(FAILS.replace("{1: 1, 2: 0, 3: 3}[x]", "x"))
+    (repo / "broken").touch()
+    args = ["sweep", "x=1,2,3,4", "--", "python", "job.py", "${args_no_hyphens}"]
+    first = [gitcfg(repo, *args[:2], "--shard", f"{i}/2", *args[2:]) for i in range(2)]
+    assert [r.returncode for r in first] == [0, 1], [r.stderr for r in first]  # x=2: point 1
+    (repo / "broken").unlink()
+    other = gitcfg(repo, *args[:2], "--shard", "0/2", *args[2:])
+    assert other.returncode == 0 and "0 run(s) to do" in other.stderr, other.stderr
+    mine = gitcfg(repo, *args[:2], "--shard", "1/2", *args[2:])
+    assert mine.returncode == 0 and "1 run(s) to do (1 failed" in mine.stderr, mine.stderr
+    whole = gitcfg(repo, *args)
+    assert whole.returncode == 0 and "0 run(s) to do" in whole.stderr
+    assert len(whole.stdout.strip().splitlines()) == 1 + 4
+    assert len(sweep_runs(repo)) == 5
+    assert_fsck_clean(repo)
+
+
+def test_an_agent_point_whose_function_raised_runs_again_in_the_next_agent(repo: Path) -> None:
+    failing = AGENT.replace(
+        "        wandb.log(",
+        "        if run.config.lr == 0.1 and run.config.bs == 16 and os.path.exists('broken'):\n"
+        "            raise RuntimeError('diverged')\n"
+        "        wandb.log(",
+    ).replace("count=3", "count=None")
+    (repo / "agent.py").write_text("import os\n" + failing)
+    (repo / "broken").touch()
+
+    def agent() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "agent.py"], cwd=repo, capture_output=True, text=True, timeout=120
+        )
+
+    first = agent()
+    assert first.returncode == 0 and "RuntimeError: diverged" in first.stderr, first.stderr
+    runs = sweep_runs(repo)
+    assert sorted(r.meta["exit_status"] for r in runs) == [0, 0, 0, 1]
+    (repo / "broken").unlink()
+    second = agent()
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("run ") == 1  # only the failed point ran
+    runs = sweep_runs(repo)
+    ok = {(r.config["lr"], r.config["bs"]) for r in runs if r.meta["exit_status"] == 0}
+    assert len(runs) == 5 and len(ok) == 4
+    assert len(agent().stdout.splitlines()) == 1  # nothing left: only the sweep line
+    assert_fsck_clean(repo)
+
+
+def test_a_failed_bayes_point_runs_again_with_its_values(repo: Path) -> None:
+    pytest.importorskip("optuna")
+    # the first run of the sweep fails; the rest succeed
+    (repo / "train.py").write_text(
+        "import os, sys\n"
+        "if not os.path.exists('failed-once'):\n"
+        "    open('failed-once', 'w').close()\n"
+        "    sys.exit(3)\n" + TINY
+    )
+    shutil.copy(WANDB / "sweep-bayes.yaml", repo / "bayes.yaml")
+    first = gitcfg(repo, "sweep", "bayes.yaml", "--count", "3")
+    assert first.returncode == 1, first.stderr
+    [failed] = [r for r in sweep_runs(repo) if r.meta["exit_status"] != 0]
+    again = gitcfg(repo, "sweep", "bayes.yaml", "--count", "3")
+    assert again.returncode == 0, again.stderr
+    assert "1 run(s) to do (1 failed or cut off before), learning from 2 recorded" in again.stderr
+    point = failed.meta["sweep_point"]
+    [rerun] = [
+        r for r in sweep_runs(repo) if r.meta["sweep_point"] == point and r.ref != failed.ref
+    ]
+    assert rerun.meta["exit_status"] == 0 and rerun.config == failed.config
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "message"),
+    [
+        ({}, ["lr", "--", "true"],
+         "Error: 'lr' is not KEY=V1,V2,... (nor a sweep file here); write e.g. lr=0.1,0.01"),
+        ({}, ["lr"], "Error: 'lr' is not KEY=V1,V2,..."),
+        ({}, ["a=1,2", "lr", "--", "true"], "Error: 'lr' is not KEY=V1,V2,..."),
+        ({}, ["lr=1,2", "lr=3", "--", "true"],
+         "Error: 'lr' is given twice ('lr=1,2' and 'lr=3'); give each key once"),
+        ({"s.yaml": "parameters: {a: {value: 1}}\n"}, ["s.yaml"],
+         "Error: s.yaml names no 'program' to run; add 'program: train.py' to it, or give the "
+         "command after '--': gitcfg sweep s.yaml -- python train.py"),
+        ({"s.yaml": "parameters: {a: {value: 1}}\nprogram: train.py\n"},
+         ["s.yaml", "--", "true"], "Error: s.yaml has its own 'program'; drop the words after"),
+        ({"s.yaml": "parameters: {a: {value: 1}}\ncommand: [true]\n"},
+         ["s.yaml", "--", "true"], "Error: s.yaml has its own 'command'; drop the words after"),
+    ],
+)  # fmt: skip
+def test_malformed_sweep_arguments_are_one_line_exit_2_and_move_nothing(
+    repo: Path, files: dict[str, str], args: list[str], message: str
+) -> None:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    for existing in (False, True):
+        if existing:
+            ConfigStore.open(repo).create("p", {"a": 1})
+        refs = git(repo, "for-each-ref")
+        result = gitcfg(repo, "sweep", *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(message), result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert git(repo, "for-each-ref") == refs  # the branch tip did not move
+    assert_fsck_clean(repo)

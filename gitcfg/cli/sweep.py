@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -102,9 +103,12 @@ def sweep(
     """Run a sweep: one recorded run per point, the sweep id as the runs' group.
 
     SPEC.yaml is wandb's sweep file (method grid|random|bayes, parameters, program/command with
-    ${args}-style macros, metric); or give KEY=V1,V2 lists and the command after --. Points
-    already recorded for the sweep are skipped, so running it again resumes it; --shard I/N
-    splits it over machines or a SLURM array with no coordinator. Prints the runs, best first.
+    ${args}-style macros, metric; a file with neither program nor command takes the command
+    after --); or give KEY=V1,V2 lists and the command after --. Points that already have a
+    successful run (exit status 0) are skipped, so running it again resumes it and runs again
+    the points that failed or were interrupted; --shard I/N splits it over machines or a SLURM
+    array with no coordinator. Prints one run per point, best first; exits 1 if a run it
+    started failed.
 
     \b
     Examples:
@@ -148,9 +152,11 @@ def sweep(
             os.unlink(json_file)
         check_command(argv)
     total = len(plan.todo)
+    again = f" ({plan.again} failed or cut off before)" if plan.again else ""
     learned = f", learning from {plan.primed} recorded run(s)" if spec.method == "bayes" else ""
     _note(
-        f"sweep {plan.sweep_id} ({spec.method}) in project {project}: {total} run(s) to do{learned}"
+        f"sweep {plan.sweep_id} ({spec.method}) in project {project}: "
+        f"{total} run(s) to do{again}{learned}"
     )
     if dry_run:
         for index in plan.todo:
@@ -186,7 +192,8 @@ def sweep(
         raise SweepError(
             f"{len(failed)} of {len(outcomes)} run(s) exited non-zero "
             f"({', '.join(str(o.ref) for o in failed[:3])}{'...' if len(failed) > 3 else ''}); "
-            f"see their output above and 'gitcfg show RUN'"
+            f"see their output above and 'gitcfg show RUN'; the same command runs their points "
+            f"again"
         )
 
 
@@ -198,21 +205,39 @@ def _spec(definition: list[str], command: list[str] | None, method: str | None) 
             "give a sweep file (gitcfg sweep sweep.yaml) or KEY=V1,V2 lists and a command "
             "(gitcfg sweep lr=0.1,0.01 -- python train.py)"
         )
-    if len(definition) == 1 and "=" not in definition[0]:
-        if command:
-            raise SweepSpecError(
-                "a sweep file names its own program/command; drop the words after '--'"
-            )
+    if len(definition) == 1 and _names_a_file(definition[0]):
         from gitcfg.yamlcodec import load_yaml_file
 
         path = definition[0]
-        spec = parse_spec(load_yaml_file(path), path)
+        data = load_yaml_file(path)
+        if command and isinstance(data, Mapping):
+            owned = [key for key in ("program", "command") if key in data]
+            if owned:
+                raise SweepSpecError(
+                    f"{path} has its own {owned[0]!r}; drop the words after '--', or remove "
+                    f"{' and '.join(repr(key) for key in owned)} from the file to give the "
+                    f"command after '--'"
+                )
+            data = {**data, "command": list(command)}  # the file leaves the command to '--'
+        spec = parse_spec(data, path)
+        if spec.program is None and any("${program}" in word for word in spec.command):
+            raise SweepSpecError(
+                f"{path} names no 'program' to run; add 'program: train.py' to it, or give "
+                f"the command after '--': gitcfg sweep {path} -- python train.py"
+            )
         if method is not None and method != spec.method:
             raise SweepSpecError(
                 f"{path} says method {spec.method!r}; edit the file rather than --method"
             )
         return spec
     return inline_spec(definition, command or [], method or "grid")
+
+
+def _names_a_file(word: str) -> bool:
+    """Whether a lone word is a sweep file's name, not a malformed ``KEY=V1,V2``."""
+    if "=" in word:
+        return False
+    return os.path.isfile(word) or word.lower().endswith((".yaml", ".yml", ".json"))
 
 
 def register(group: click.Group) -> None:

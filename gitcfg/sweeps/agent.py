@@ -28,8 +28,8 @@ def sweep(
     """Define a sweep from wandb's sweep config (a dict); returns its id, also the runs' group.
 
     The id is computed from the definition, so running the same script again continues the
-    same sweep (points already recorded are skipped). ``entity`` and ``prior_runs`` are
-    accepted for wandb's signature and have no effect.
+    same sweep (points that already have a successful run are skipped). ``entity`` and
+    ``prior_runs`` are accepted for wandb's signature and have no effect.
     """
     spec = parse_spec(sweep)
     sweep_id = spec.identity()
@@ -48,12 +48,13 @@ def agent(
 ) -> None:
     """Run ``function`` once per point of sweep ``sweep_id`` (``count`` times at most), each
     call a run of the sweep. An exception in ``function`` is printed, recorded as
-    ``exit_status: 1`` in the run's meta.yaml, and the next point runs, as wandb's agent does.
+    ``exit_status: 1`` in the run's meta.yaml, and the next point runs, as wandb's agent does;
+    the next ``agent`` call of the same sweep (the script run again) runs that point again.
     """
     from gitcfg import liverun
     from gitcfg.stores import open_store
     from gitcfg.sweeps.child import ChildRun, default_project
-    from gitcfg.sweeps.plan import make_plan, recorded_runs
+    from gitcfg.sweeps.plan import done_points, make_plan, recorded_runs
 
     if sweep_id not in _SWEEPS:
         raise SweepError(
@@ -67,8 +68,8 @@ def agent(
     project = project or named or default_project(store)
     total = None
     if count is not None and spec.method != "grid":
-        done = sum(1 for r in recorded_runs(store, project, sweep_id) if r.finished)
-        total = done + count
+        # ``count`` more runs: the points not done yet (failed ones first), then new ones
+        total = len(done_points(recorded_runs(store, project, sweep_id))) + count
     plan = make_plan(store, spec, project, sweep_id=sweep_id, count=total, limit=count)
     for index, point in plan:
         meta = {"group": sweep_id, "sweep_id": sweep_id, "sweep_point": index}
@@ -92,7 +93,7 @@ def agent(
                 else:
                     os.environ[key] = value
         child.finish(status)
-        plan.done(index, _metric(store, child, spec))
+        plan.done(index, _metric(store, child, spec) if status == 0 else None)
 
 
 def _metric(store: Any, child: Any, spec: SweepSpec) -> float | None:

@@ -1,8 +1,9 @@
 """``method: bayes``: optuna's TPE sampler (the optional extra ``gitcfg[sweep]``).
 
 optuna keeps no database here: each time a sweep starts, the study is rebuilt in memory from the
-sweep's recorded runs (their config values and the summary value of the sweep metric), so the
-runs on the branch are the whole state, shared by ``git push``/``pull`` like any run.
+sweep's successful runs (their config values and the summary value of the sweep metric), so the
+runs on the branch are the whole state, shared by ``git push``/``pull`` like any run. A point
+run again (it failed or was cut off) is asked with the values its earlier run had.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class BayesSearch:
         self._trials: dict[int, Any] = {}
         self.primed = 0
         for run in recorded:
+            if not run.succeeded:  # a failed or cut-off run's metric is not the point's result
+                continue
             value = metric_of(run.record, spec.metric_name)
             params = {k: run.record.config.get(k) for k in self.space}
             if value is None or not math.isfinite(value) or None in params.values():
@@ -113,12 +116,24 @@ class BayesSearch:
             self.study.add_trial(trial)
             self.primed += 1
 
-    def ask(self, index: int) -> Point:
-        """The values for point ``index``, chosen from what the study knows so far."""
+    def ask(self, index: int, values: Point | None = None) -> Point:
+        """The values for point ``index``: ``values`` (a point run again keeps the values it
+        had), else chosen from what the study knows so far."""
+        params = {k: v for k, v in (values or {}).items() if k in self.space}
+        if len(params) == len(self.space) and self._fits(params):
+            self.study.enqueue_trial(params)  # the next ask gets exactly these
         trial = self.study.ask(self.space)
         self._trials[index] = trial
         point = {**self.constants, **trial.params}
         return {p.key: point[p.key] for p in self.spec.parameters}
+
+    def _fits(self, params: Point) -> bool:
+        """Whether ``params`` lie in today's space (optuna checks a trial it is given)."""
+        try:
+            self._optuna.trial.create_trial(params=params, distributions=self.space, value=0.0)
+        except ValueError:
+            return False
+        return True
 
     def tell(self, index: int, metric: float | None) -> None:
         """Point ``index`` reached ``metric`` (None: failed, or logged no metric)."""

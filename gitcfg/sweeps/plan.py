@@ -1,8 +1,11 @@
 """Which points a sweep still has to run, here: its share (``--shard``) minus those recorded.
 
 A sweep's runs carry ``group`` and ``sweep_id`` (the sweep id) and ``sweep_point`` (the point's
-number) in ``meta.yaml``. A point counts as done once a run of it recorded an exit status; a run
-that never did (the machine died) is run again. The store is read once, when the plan is made.
+number) in ``meta.yaml``. A point counts as done once a run of it succeeded (``exit_status: 0``);
+a point whose runs all failed, were killed by a signal (SIGTERM from a preempting scheduler
+records 143) or never recorded an exit status (the machine died) is run again, as a new run of
+the sweep: the old runs stay, as history. That depends only on the runs the branch holds, so
+every shard and machine agrees on it. The store is read once, when the plan is made.
 """
 
 from __future__ import annotations
@@ -33,7 +36,23 @@ class Recorded:
 
     @property
     def finished(self) -> bool:
+        """Whether the run recorded how it ended (any exit status)."""
         return "exit_status" in self.record.meta
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the run ended with exit status 0: its point is done."""
+        return succeeded(self.record.meta.get("exit_status"))
+
+
+def succeeded(exit_status: Any) -> bool:
+    """Whether a recorded ``exit_status`` is a success (0; ``False`` is not a status)."""
+    return isinstance(exit_status, int) and not isinstance(exit_status, bool) and exit_status == 0
+
+
+def done_points(recorded: list[Recorded]) -> set[int]:
+    """The points of the sweep that have a successful run."""
+    return {r.index for r in recorded if r.index is not None and r.succeeded}
 
 
 def recorded_runs(store: ConfigStore, project: str, sweep_id: str) -> list[Recorded]:
@@ -85,6 +104,7 @@ class Plan:
     seed: int | str
     count: int | None
     shard: tuple[int, int] | None = None
+    again: int = 0  # how many of ``todo`` were run before and failed or were cut off
     _fixed: dict[int, Point] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _bayes: Any = None
@@ -102,7 +122,7 @@ class Plan:
                 return None
             index = self.todo.pop(0)
             if self._bayes is not None:
-                return index, self._bayes.ask(index)
+                return index, self._bayes.ask(index, self._fixed.pop(index, None))
             return index, self._fixed.pop(index)
 
     @property
@@ -111,7 +131,8 @@ class Plan:
         return 0 if self._bayes is None else int(self._bayes.primed)
 
     def preview(self, index: int) -> Point | None:
-        """The values of point ``index`` before it runs (None for bayes: chosen at launch)."""
+        """The values of point ``index`` before it runs (None for a new bayes point: chosen at
+        launch)."""
         return self._fixed.get(index)
 
     def done(self, index: int, metric: float | None) -> None:
@@ -136,7 +157,7 @@ def make_plan(
     seed: int | str | None = None,
     limit: int | None = None,
 ) -> Plan:
-    """The points of ``spec`` in ``shard`` that ``project`` has no finished run of yet.
+    """The points of ``spec`` in ``shard`` that ``project`` has no successful run of yet.
 
     ``count``: how many points the sweep has (random, bayes; a cap for grid). ``limit``: run at
     most that many of the missing ones here.
@@ -146,7 +167,7 @@ def make_plan(
     sweep_id = sweep_id or spec.identity()
     seed = seed if seed is not None else spec.seed if spec.seed is not None else sweep_id
     recorded = recorded_runs(store, project, sweep_id)
-    finished = {r.index for r in recorded if r.finished and r.index is not None}
+    done = done_points(recorded)
     fixed: dict[int, Point] = {}
     if spec.method == "bayes":
         total = count if count is not None else spec.run_cap
@@ -154,15 +175,21 @@ def make_plan(
             raise SweepSpecError(
                 "method 'bayes' needs a number of runs; give --count N (or 'run_cap: N')"
             )
-        todo = [i for i in range(total) if in_shard(i, shard) and i not in finished]
+        todo = [i for i in range(total) if in_shard(i, shard) and i not in done]
+        # a point run before and not done is run again with the values it had (the latest run's)
+        keys, pending = [p.key for p in spec.parameters], set(todo)
+        for r in recorded:
+            if r.index in pending and all(k in r.record.config for k in keys):
+                fixed[r.index] = {k: r.record.config[k] for k in keys}
     else:
         for index, point in points(spec, count, seed):
-            if in_shard(index, shard) and index not in finished:
+            if in_shard(index, shard) and index not in done:
                 fixed[index] = point
         todo = sorted(fixed)
     if limit is not None:
         todo = todo[:limit]
-    return Plan(spec, sweep_id, todo, recorded, seed, count, shard, _fixed=fixed)
+    again = len({r.index for r in recorded} & set(todo))
+    return Plan(spec, sweep_id, todo, recorded, seed, count, shard, again, _fixed=fixed)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitcfg.sweeps.child import ChildRun, handling, note, terminal_delivers
 from gitcfg.sweeps.command import build_command
-from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs
+from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs, succeeded
 from gitcfg.sweeps.strategies import Point
 
 if TYPE_CHECKING:
@@ -217,9 +217,9 @@ class SweepRunner:
         """Note how a point ended, once its run is finished in the store."""
         name = self.plan.spec.metric_name
         metric = None if name is None else metric_of(self.store.read(ended.child.ref), name)
-        self.plan.done(ended.index, metric)
         code = ended.returncode
         status = 128 - code if code < 0 else code
+        self.plan.done(ended.index, metric if status == 0 else None)  # a failure teaches nothing
         self.outcomes.append(Outcome(ended.index, ended.child.ref, ended.point, status, metric))
 
     def _spawn(self, child: ChildRun) -> subprocess.Popen[bytes] | None:
@@ -264,9 +264,11 @@ class SweepRow:
 def sweep_table(
     store: ConfigStore, project: str, plan: Plan, outcomes: Sequence[Outcome] | None = None
 ) -> tuple[list[str], list[list[Any]], SweepRow | None]:
-    """Every finished run of the sweep: headers, rows sorted best first by the metric, and
-    the best run.
+    """One row per point of the sweep that has a finished run: headers, rows (successful runs
+    first, best first by the metric), and the best successful run.
 
+    A point run more than once (it failed or was cut off, then run again) shows its latest
+    successful run, else its latest failure; its other runs stay on the branch as history.
     A whole sweep (no ``--shard``) that ran here knows its runs: those recorded before it
     started and its ``outcomes``, so the store is not listed again. A shard lists the store,
     to show the runs of every shard that reached it.
@@ -286,11 +288,13 @@ def sweep_table(
             for r in recorded_runs(store, project, plan.sweep_id)
             if r.finished
         ]
+    found = _one_per_point(found)
     sign = -1.0 if spec.goal == "maximize" else 1.0
 
-    def rank(row: SweepRow) -> tuple[bool, float, int]:
+    def rank(row: SweepRow) -> tuple[bool, bool, float, int]:
         order = row.point if isinstance(row.point, int) else 0
-        return (row.metric is None, 0.0 if row.metric is None else sign * row.metric, order)
+        value = 0.0 if row.metric is None else sign * row.metric
+        return (not succeeded(row.exit_status), row.metric is None, value, order)
 
     found.sort(key=rank)
     shown = [p.key for p in spec.parameters if p.distribution != "constant"] or keys
@@ -300,8 +304,23 @@ def sweep_table(
         + ([row.metric] if name else [])
         for row in found
     ]
-    best = found[0] if name and found and found[0].metric is not None else None
+    top = found[0] if found else None
+    best = top if name and top and top.metric is not None and succeeded(top.exit_status) else None
     return headers, rows, best
+
+
+def _one_per_point(rows: list[SweepRow]) -> list[SweepRow]:
+    """Of ``rows`` (oldest first), each point's latest successful run, else its latest run."""
+    chosen: dict[int, SweepRow] = {}
+    loose = []  # runs with no point number (written by hand): each shown as it is
+    for row in rows:
+        if not isinstance(row.point, int) or isinstance(row.point, bool):
+            loose.append(row)
+            continue
+        held = chosen.get(row.point)
+        if held is None or succeeded(row.exit_status) or not succeeded(held.exit_status):
+            chosen[row.point] = row
+    return [*chosen.values(), *loose]
 
 
 def _row(record: RunRecord, keys: list[str], metric: str | None) -> SweepRow:

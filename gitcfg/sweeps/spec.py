@@ -204,20 +204,27 @@ def inline_spec(
     """
     from gitcfg.override import parse_override
 
-    if not command:
-        raise SweepSpecError(
-            "no command to run; put it after '--': gitcfg sweep lr=0.1,0.01 -- python train.py"
-        )
     parameters: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for arg in assignments:
         key, sep, text = arg.partition("=")
         if not sep or not key:
             raise SweepSpecError(
-                f"expected KEY=V1,V2,... or a sweep YAML file, got {arg!r}; "
-                f"if it is a file, check its name"
+                f"{arg!r} is not KEY=V1,V2,... (nor a sweep file here); write e.g. "
+                f"{key or 'lr'}=0.1,0.01, or give a sweep file alone: gitcfg sweep sweep.yaml"
             )
+        if key in given:
+            raise SweepSpecError(
+                f"{key!r} is given twice ({given[key]!r} and {arg!r}); give each key once, "
+                f"with all its values: {key}=V1,V2,..."
+            )
+        given[key] = arg
         values = [parse_override(f"{key}={item}")[1] for item in _split_top(text)]
         parameters[key] = {"values": values} if len(values) > 1 else {"value": values[0]}
+    if not command:
+        raise SweepSpecError(
+            "no command to run; put it after '--': gitcfg sweep lr=0.1,0.01 -- python train.py"
+        )
     return parse_spec(
         {"method": method, "parameters": parameters, "command": list(command)},
         "the sweep",
