@@ -46,6 +46,7 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
     """Every commit of the store branch, newest first, with the config changes of each run."""
     if store.tip() is None:
         return []
+    store.check_is_store()
     args = [
         "log",
         "--format=%x1e%H%x1f%ct%x1f%s%x1f%(trailers:key=Gitcfg-Run,valueonly,separator=%x1d)%x1f",

@@ -8,6 +8,7 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     ├── UsageError                     the API used in the wrong order (config before init)
     ├── InputError (ValueError)        a malformed argument: KEY=VALUE, --where, selector
     │   ├── InvalidNameError           a run id or project name gitcfg does not accept
+    │   ├── InvalidBranchNameError     a store branch name git does not accept
     │   └── SweepSpecError             a sweep definition or 'gitcfg run' command gitcfg cannot run
     ├── ConfigError (ValueError)       a config gitcfg cannot record
     │   ├── ConfigKeyError (KeyError)  a key that is not in the config
@@ -21,6 +22,8 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     ├── YamlError                      malformed or unsafe YAML, missing config file
     ├── RepositoryError                not a git repository, git failed
     │   ├── CorruptStoreError          the store branch holds something unreadable
+    │   ├── NotAStoreError             the store branch holds something else (the user's code)
+    │   ├── RefNameClashError          a new ref and an existing one are file and directory
     │   └── BranchCheckedOutError      a work tree has the store branch checked out
     ├── RunError
     │   ├── RunNotFoundError (LookupError)
@@ -74,6 +77,18 @@ class InvalidNameError(InputError):
         super().__init__(
             f"invalid {kind} {name!r}: {reason}; use letters, digits, '-', '_' and '.' "
             f"(no leading '.', no '..')"
+        )
+
+
+class InvalidBranchNameError(InputError):
+    """A store branch name (``GITCFG_BRANCH``, ``gitcfg.branch``) that git refuses."""
+
+    def __init__(self, branch: str, reason: str) -> None:
+        self.branch = branch
+        self.reason = reason
+        super().__init__(
+            f"invalid store branch name {branch!r}: {reason}; set GITCFG_BRANCH (or git config "
+            f"gitcfg.branch) to a name git accepts as a branch, such as 'gitcfg'"
         )
 
 
@@ -192,6 +207,46 @@ class CorruptStoreError(RepositoryError):
             f"the gitcfg store is damaged: {what}; "
             f"run 'git fsck' and restore the branch from a remote"
         )
+
+
+class NotAStoreError(RepositoryError):
+    """The store branch exists but is not gitcfg's: writing runs on it would take it over."""
+
+    def __init__(self, branch: str, entry: str) -> None:
+        self.branch = branch
+        self.entry = entry
+        super().__init__(
+            f"the branch {branch!r} is not a gitcfg store: it holds {entry}, which gitcfg never "
+            f"writes there; keep the runs on another branch by setting GITCFG_BRANCH (or git "
+            f"config gitcfg.branch) to a new name, e.g. GITCFG_BRANCH=gitcfg-runs"
+        )
+
+
+class RefNameClashError(RepositoryError):
+    """A ref that cannot be created because an existing ref is its directory or lies inside it
+    (git keeps each ref as a file, so refs/heads/a and refs/heads/a/b cannot both exist)."""
+
+    def __init__(self, ref: str, existing: str) -> None:
+        self.ref = ref
+        self.existing = existing
+        if ref.startswith("refs/heads/"):
+            step = (
+                "set GITCFG_BRANCH (or git config gitcfg.branch) to another name, e.g. "
+                "GITCFG_BRANCH=gitcfg-runs, or rename that branch"
+            )
+        else:
+            step = f"rename or delete the ref {existing} ('git update-ref -d {existing}')"
+        super().__init__(
+            f"cannot create {_ref_label(ref)}: {_ref_label(existing)} exists, and git cannot "
+            f"keep both (one would be a directory of the other); {step}"
+        )
+
+
+def _ref_label(ref: str) -> str:
+    """``the branch 'x'`` for refs/heads/x, ``the ref <name>`` otherwise."""
+    if ref.startswith("refs/heads/"):
+        return f"the branch {ref.removeprefix('refs/heads/')!r}"
+    return f"the ref {ref}"
 
 
 class BranchCheckedOutError(RepositoryError):

@@ -11,7 +11,14 @@ keep each commit's bytes small.
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+from gitcfg.errors import NotAStoreError
+
+if TYPE_CHECKING:
+    from gitcfg.git.objects import TreeEntry
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "meta.yaml"
@@ -20,6 +27,11 @@ SUMMARY_FILE = "summary.yaml"
 SHARD_LEVELS = 4
 # project + shard levels + id
 RUN_DEPTH = SHARD_LEVELS + 2
+
+
+# What a project directory may be named (gitcfg.names.check_name, without its length limit).
+_PROJECT = re.compile(r"(?!\.)(?!.*\.\.)[A-Za-z0-9_.-]+")
+_KINDS = {"120000": "link", "160000": "submodule"}
 
 
 class RunRef(NamedTuple):
@@ -76,3 +88,20 @@ def parse_run_path(path: str) -> tuple[RunRef, str] | None:
     directory, slash, name = path.rpartition("/")
     ref = parse_run_dir(directory) if slash else None
     return (ref, name) if ref is not None else None
+
+
+def check_store_root(branch: str, entries: Iterable[TreeEntry]) -> None:
+    """Raise NotAStoreError if the root tree ``entries`` of ``branch`` is not a store's.
+
+    gitcfg writes nothing at the root but project directories, so a file there (``README``,
+    ``.gitignore``, ``code.py``), a link, a submodule or a directory no project could be named
+    (``.github``) means the branch is someone's own work, which a run must not be stacked on.
+    Only the root tree is looked at, which every write and read reads anyway: a few dozen
+    names, however many runs there are.
+    """
+    for entry in entries:
+        if not entry.is_tree:
+            kind = _KINDS.get(entry.mode, "file")
+            raise NotAStoreError(branch, f"the {kind} {entry.name!r}")
+        if not _PROJECT.fullmatch(entry.name):
+            raise NotAStoreError(branch, f"the directory {entry.name!r}")

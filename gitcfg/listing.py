@@ -44,6 +44,7 @@ from gitcfg.layout import (
     RUN_DEPTH,
     SUMMARY_FILE,
     RunRef,
+    check_store_root,
     parse_run_dir,
 )
 from gitcfg.query import meta_members
@@ -429,9 +430,11 @@ class RunListing:
         assert self.tip is not None
         reader = self._object_reader()
         root = self.repo.read_commit(self.tip, reader).tree
+        entries = self.repo.read_tree(root, reader)
+        check_store_root(self.branch, entries)  # never list someone's own branch as runs
         level = [
             (e.name, e.sha)
-            for e in self.repo.read_tree(root, reader)
+            for e in entries
             if e.is_tree and (self.project is None or e.name == self.project)
         ]
         for _ in range(CACHE_LEVELS):

@@ -19,6 +19,7 @@ from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
 from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError
 from gitcfg.git import GitRepo, Identity, default_identity
+from gitcfg.layout import check_store_root
 from gitcfg.provenance import KEEP_PREFIX
 from gitcfg.treemerge import merge_commits
 
@@ -98,8 +99,13 @@ def pull(
     if theirs is None:
         return SyncResult(remote, branch, before, before)
     who = identity or default_identity(repo)
+    _check_store(repo, theirs, f"{remote}/{branch}")
+    checked = None
     while True:
         ours = repo.read_ref(ref)
+        if ours is not None and ours != checked:  # never merged into someone's own branch
+            _check_store(repo, ours, branch)
+            checked = ours
         if ours is None:
             check_not_checked_out(repo.common_dir, ref)  # an unborn branch can be checked out too
             if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
@@ -190,6 +196,10 @@ def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None
         )
         return False
     return True
+
+
+def _check_store(repo: GitRepo, commit: str, branch: str) -> None:
+    check_store_root(branch, repo.read_tree(repo.read_commit(commit).tree))
 
 
 def _merge_base(repo: GitRepo, a: str, b: str) -> str | None:

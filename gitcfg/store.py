@@ -26,6 +26,7 @@ from gitcfg.errors import (
     ConfigKeyError,
     CorruptStoreError,
     InputError,
+    InvalidBranchNameError,
     KeyCollisionError,
     RepositoryError,
     RunExistsError,
@@ -37,8 +38,16 @@ from gitcfg.errors import (
 from gitcfg.flat import check_key, find_collision, flatten, is_secret
 from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
 from gitcfg.git.process import start_git
+from gitcfg.git.refnames import branch_name_problem
 from gitcfg.git.repo import config_command, parse_config
-from gitcfg.layout import CONFIG_FILE, META_FILE, SUMMARY_FILE, RunRef, parse_run_dir
+from gitcfg.layout import (
+    CONFIG_FILE,
+    META_FILE,
+    SUMMARY_FILE,
+    RunRef,
+    check_store_root,
+    parse_run_dir,
+)
 from gitcfg.names import check_project, check_run_id, new_run_id
 from gitcfg.provenance import Provenance, capture
 from gitcfg.values import coerce_value
@@ -136,6 +145,9 @@ class ConfigStore:
         self.autopush = autopush
         # git's gc.auto: how many loose objects may pile up before 'git gc --auto' packs them.
         self.gc_auto = gc_auto
+        problem = branch_name_problem(branch)
+        if problem is not None:
+            raise InvalidBranchNameError(branch, problem)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self._identity = identity
@@ -143,6 +155,8 @@ class ConfigStore:
         # True: the code repository is the store's own (if it has a work tree).
         self._code_repo = code_repo
         self.cache = BlobCache(repo.common_dir / "gitcfg")
+        # The last commit whose root tree was seen to be a store's, and that tree.
+        self._root_seen: tuple[str, str] | None = None
 
     @classmethod
     def open(cls, repo: str | os.PathLike[str] | None = None) -> ConfigStore:
@@ -159,7 +173,6 @@ class ConfigStore:
         config = parse_config(out) if out is not None else git_repo.config_values(listing[-1])
         git_repo.apply_settings(config)
         branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
-        _check_branch(branch)
         code_repo: GitRepo | bool | None = True
         if explicit is not None:
             code_repo = _code_repo_of_cwd(git_repo)
@@ -200,12 +213,20 @@ class ConfigStore:
     # -- writing -----------------------------------------------------------------------------
 
     def check_writable(self) -> None:
-        """Raise ``BranchCheckedOutError`` if a work tree has the store branch checked out.
+        """Raise ``BranchCheckedOutError`` if a work tree has the store branch checked out,
+        ``NotAStoreError`` if the branch is someone's own work, ``RefNameClashError`` if it
+        does not exist and cannot be created (``refs/heads/gitcfg/x`` exists).
 
-        Every writer calls this before it writes anything: moving a checked-out branch would
-        make the next commit in that work tree silently undo the runs recorded meanwhile.
+        Every writer calls this before it writes anything (a keep ref, an object): moving a
+        checked-out branch would make the next commit in that work tree silently undo the runs
+        recorded meanwhile. The commit itself checks the branch again.
         """
         check_not_checked_out(self.repo.common_dir, self.ref)
+        tip = self.tip()
+        if tip is None:
+            self.repo.check_ref_room(self.ref)
+        else:
+            self.check_is_store(tip)
 
     def create(
         self,
@@ -218,6 +239,7 @@ class ConfigStore:
         allow_secrets: bool | None = None,
         summary: Mapping[str, Any] | None = None,
         with_update: RunUpdate | None = None,
+        writable: bool = False,
     ) -> tuple[RunRef, str]:
         """Record a new run with its flat ``config``; returns the run and its commit.
 
@@ -225,11 +247,13 @@ class ConfigStore:
         ``summary`` (results) is written to ``summary.yaml`` when given and not empty.
         ``with_update`` sets results and meta keys of another run in the same commit, as
         ``update`` would (its errors, such as a run that is gone, stop both writes).
+        ``writable``: the caller has made ``check_writable``'s test (before its snapshot).
         """
         project = check_project(project)
         ref = RunRef(project, check_run_id(run_id) if run_id is not None else new_run_id())
         flat = self._checked(config, allow_secrets, True)
-        self.check_writable()
+        if not writable:
+            self.check_writable()
         changes: list[_Change] = []
         if with_update is not None:
             update = self._update_change(
@@ -538,7 +562,7 @@ class ConfigStore:
         with ObjectReader(self.repo) as reader:
             for _ in range(_MAX_ATTEMPTS):
                 tip = self.tip()
-                root = self.repo.read_commit(tip, reader).tree if tip else None
+                root = self._root_of(tip, reader) if tip else None
                 # every change reads the old tree: they are about different runs
                 replacements: dict[tuple[str, ...], str | None] = {}
                 messages = []
@@ -555,6 +579,8 @@ class ConfigStore:
                 text = _joined(messages)
                 commit = self.repo.write_commit(new_root, [tip] if tip else [], text, self.identity)
                 if self.repo.update_ref(self.ref, commit, tip, "gitcfg: " + text.split("\n")[0]):
+                    # the next commit starts from this one, whose root it need not read again
+                    self._root_seen = (commit, new_root)
                     return commit
         raise RepositoryError(
             f"could not update {self.ref}: it kept changing under {_MAX_ATTEMPTS} attempts; retry"
@@ -636,7 +662,26 @@ class ConfigStore:
                 )
         if commit is None:
             return None, None
-        return commit, self.repo.read_commit(commit, reader).tree
+        return commit, self._root_of(commit, reader)
+
+    def check_is_store(self, commit: str | None = None) -> None:
+        """Raise NotAStoreError if the branch (at ``commit``, else its tip) exists and is not a
+        store but someone's own work."""
+        commit = commit or self.tip()
+        if commit is not None:
+            with ObjectReader(self.repo) as reader:
+                self._root_of(commit, reader)
+
+    def _root_of(self, commit: str, reader: ObjectReader) -> str:
+        """The root tree of ``commit``, once seen to be a store's (a NotAStoreError if not):
+        every write and read starts here, so none goes on in someone's own branch."""
+        seen = self._root_seen  # once: another thread may replace it meanwhile
+        if seen is not None and seen[0] == commit:
+            return seen[1]  # a commit id names its tree: never stale
+        root = self.repo.read_commit(commit, reader).tree
+        check_store_root(self.branch, self.repo.read_tree(root, reader))
+        self._root_seen = (commit, root)
+        return root
 
     def read(self, run: RunRef, at: str | None = None) -> RunRecord:
         """The run's config and meta at the branch tip, or as of revision ``at``."""
@@ -879,18 +924,6 @@ def _int_or(text: str | None, default: int) -> int:
         return int(text) if text is not None else default
     except ValueError:
         return default
-
-
-def _check_branch(branch: str) -> None:
-    if (
-        not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", branch)
-        or ".." in branch
-        or branch.endswith((".lock", "/"))
-    ):
-        raise InputError(
-            f"invalid store branch name {branch!r}; set gitcfg.branch or GITCFG_BRANCH to a plain "
-            f"branch name such as 'gitcfg'"
-        )
 
 
 def _code_repo_of_cwd(store_repo: GitRepo) -> GitRepo | None:

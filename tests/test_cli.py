@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -649,3 +651,88 @@ def test_help_imports_neither_git_nor_yaml_nor_the_store() -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == ""
+
+
+# -- a store branch gitcfg must not use ----------------------------------------------------
+
+
+def _users_branch(repo: Path, name: str) -> None:
+    git(repo, "switch", "-q", "-c", name)
+    (repo / "code.py").write_text("print(1)\n")
+    git(repo, "add", "code.py")
+    git(repo, "commit", "-q", "-m", "my work")
+    git(repo, "switch", "-q", "main")
+
+
+def _packed_branch_below(repo: Path) -> None:
+    git(repo, "branch", "gitcfg/foo")
+    git(repo, "pack-refs", "--all", "--prune")
+
+
+REFUSED_BRANCHES = [
+    (
+        _packed_branch_below,
+        {},
+        1,
+        "Error: cannot create the branch 'gitcfg': the branch 'gitcfg/foo' exists, and git "
+        "cannot keep both",
+    ),
+    (
+        lambda repo: git(repo, "branch", "gitcfg/foo"),
+        {},
+        1,
+        "Error: cannot create the branch 'gitcfg': the branch 'gitcfg/foo' exists",
+    ),
+    (
+        lambda repo: _users_branch(repo, "gitcfg"),
+        {},
+        1,
+        "Error: the branch 'gitcfg' is not a gitcfg store: it holds the file 'code.py', which "
+        "gitcfg never writes there; keep the runs on another branch by setting GITCFG_BRANCH",
+    ),
+    (
+        lambda repo: None,
+        {"GITCFG_BRANCH": "HEAD"},
+        2,
+        "Error: invalid store branch name 'HEAD': git reads HEAD as the checked-out branch; "
+        "set GITCFG_BRANCH",
+    ),
+]
+
+
+def _gitcfg(repo: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitcfg", *args],
+        cwd=repo,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+READS = [["runs"], ["show", "abc"], ["log"]]
+CASES = [
+    *[(*case, ["run", "--", "touch", "ran"]) for case in REFUSED_BRANCHES],
+    # reading: a branch not created yet has nothing to read, but the other two are refused too
+    *[(*case, args) for case in REFUSED_BRANCHES[2:] for args in READS],
+]
+
+
+@pytest.mark.parametrize(("setup", "env", "code", "stderr", "args"), CASES)
+def test_a_store_branch_gitcfg_cannot_use_is_one_line_and_changes_nothing(
+    repo: Path,
+    setup: Callable[[Path], object],
+    env: dict[str, str],
+    code: int,
+    stderr: str,
+    args: list[str],
+) -> None:
+    setup(repo)
+    before = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    proc = _gitcfg(repo, args, env)
+    assert (proc.returncode, proc.stderr.count("\n")) == (code, 1), proc.stderr
+    assert proc.stderr.startswith(stderr), proc.stderr
+    assert proc.stdout == ""
+    assert not (repo / "ran").exists()  # the command never started
+    assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == before

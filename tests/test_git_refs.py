@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitcfg.errors import RepositoryError
+from gitcfg.errors import RefNameClashError, RepositoryError
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git
 
@@ -171,3 +171,87 @@ def test_a_settled_packed_refs_parse_is_reused_and_a_rewrite_seen(repo: Path) ->
     git(repo, "pack-refs", "--all", "--prune")
     assert (repo / ".git" / "packed-refs").stat().st_size == size
     assert store.repo.read_ref("refs/tags/v1") == second
+
+
+def all_refs(repo: Path) -> str:
+    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+
+def git_refuses(repo: Path, ref: str) -> bool:
+    """Whether git itself refuses to create ``ref`` here (the oracle for the clash rule)."""
+    proc = subprocess.run(
+        ["git", "update-ref", "--no-deref", ref, "HEAD", ""], cwd=repo, capture_output=True
+    )
+    if proc.returncode == 0:
+        git(repo, "update-ref", "-d", ref)
+    return proc.returncode != 0
+
+
+CLASHES = [
+    # (a branch of the user's, the store branch, how git keeps the user's branch)
+    ("gitcfg/foo", "gitcfg", "packed"),
+    ("gitcfg/foo", "gitcfg", "loose"),
+    ("gitcfg/foo/bar", "gitcfg", "loose"),
+    ("gitcfg", "gitcfg/runs", "packed"),
+    ("gitcfg", "gitcfg/runs", "loose"),
+    ("exp", "exp/a/b", "loose"),
+]
+
+
+@pytest.mark.parametrize(("users", "branch", "kept"), CLASHES)
+def test_a_store_branch_that_would_be_a_directory_of_a_ref_or_inside_one_is_refused(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, users: str, branch: str, kept: str
+) -> None:
+    git(repo, "branch", users)
+    if kept == "packed":
+        git(repo, "pack-refs", "--all", "--prune")
+    monkeypatch.setenv("GITCFG_BRANCH", branch)
+    before = all_refs(repo)
+    assert git_refuses(repo, f"refs/heads/{branch}")  # git's own rule says the same
+    store = ConfigStore.open()
+    with pytest.raises(RefNameClashError) as caught:
+        store.create("p", {"lr": 0.1})
+    assert str(caught.value) == (
+        f"cannot create the branch {branch!r}: the branch {users!r} exists, and git cannot keep "
+        f"both (one would be a directory of the other); set GITCFG_BRANCH (or git config "
+        f"gitcfg.branch) to another name, e.g. GITCFG_BRANCH=gitcfg-runs, or rename that branch"
+    )
+    assert all_refs(repo) == before  # no keep ref either: refused before anything was written
+    # and the user's branch is still theirs to use
+    git(repo, "checkout", "-q", users)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-D", users)
+    git(repo, "gc", "-q")
+
+
+def test_a_new_ref_is_checked_where_it_is_written_loose_or_packed(repo: Path) -> None:
+    # The ref update itself refuses, whoever calls it (the store checks earlier too).
+    store = ConfigStore.open()
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "branch", "gitcfg/late")
+    for _ in ("loose", "packed"):
+        with pytest.raises(RefNameClashError, match="the branch 'gitcfg/late' exists"):
+            store.repo.update_ref("refs/heads/gitcfg", head, None, "gitcfg: test")
+        assert not (repo / ".git" / "refs" / "heads" / "gitcfg.lock").exists()
+        git(repo, "pack-refs", "--all", "--prune")
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/") == (
+        "refs/heads/gitcfg/late\nrefs/heads/main\n"
+    )
+
+
+def test_keep_refs_follow_the_same_rule(repo: Path) -> None:
+    git(repo, "update-ref", "refs/gitcfg/keep", "HEAD")  # someone's ref where gitcfg's go
+    head = git(repo, "rev-parse", "HEAD").strip()
+    store = ConfigStore.open()
+    before = all_refs(repo)
+    with pytest.raises(RefNameClashError, match=r"the ref refs/gitcfg/keep exists.*update-ref -d"):
+        store.repo.keep_ref(f"refs/gitcfg/keep/{head}", head)
+    assert all_refs(repo) == before
+
+
+def test_an_empty_directory_where_the_branch_goes_is_no_clash(repo: Path) -> None:
+    # Left by refs deleted by hand: git removes it to create the ref, and so does gitcfg.
+    (repo / ".git" / "refs" / "heads" / "gitcfg" / "old").mkdir(parents=True)
+    ConfigStore.open().create("p", {"lr": 0.1})
+    assert git(repo, "rev-parse", "--verify", "-q", "gitcfg").strip()
+    assert_fsck_clean(repo)

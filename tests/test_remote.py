@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg import remote
-from gitcfg.errors import MergeConflictError, RemoteError
+from gitcfg.errors import MergeConflictError, NotAStoreError, RemoteError
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
 from tests.conftest import git
@@ -406,3 +406,29 @@ def test_autopush_never_raises_into_the_script(
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "committed locally, but pushing to" in err
     assert "OSError" in err and "Traceback" not in err
+
+
+def test_pull_never_merges_a_store_with_a_branch_of_someones_own_work(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = clone("a"), clone("b")
+    store_in(a, monkeypatch).create("p", {"lr": 0.1}, run_id="r1")
+    remote.push(store_in(a, monkeypatch).repo, "gitcfg")
+    # b's own branch 'gitcfg' holds code: neither pull nor push may take it over
+    git(b, "switch", "-q", "-c", "gitcfg")
+    (b / "code.py").write_text("print(1)\n")
+    git(b, "add", "code.py")
+    git(b, "commit", "-q", "-m", "my work")
+    git(b, "switch", "-q", "main")
+    mine = tip(b)
+    store_b = store_in(b, monkeypatch)
+    for sync in (remote.pull, remote.push):
+        with pytest.raises(NotAStoreError, match="the branch 'gitcfg' is not a gitcfg store"):
+            sync(store_b.repo, "gitcfg")
+        assert tip(b) == mine
+    # and a remote branch of someone's code is never merged into a store
+    git(b, "push", "-q", "-f", "origin", "gitcfg")
+    ours = tip(a)
+    with pytest.raises(NotAStoreError, match="the branch 'origin/gitcfg' is not a gitcfg store"):
+        remote.pull(store_in(a, monkeypatch).repo, "gitcfg")
+    assert tip(a) == ours

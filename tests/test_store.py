@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import subprocess
 from collections import Counter
@@ -18,8 +19,10 @@ from gitcfg.errors import (
     ConcurrentUpdateError,
     ConfigKeyError,
     CorruptStoreError,
+    InvalidBranchNameError,
     InvalidNameError,
     KeyCollisionError,
+    NotAStoreError,
     RepositoryError,
     RunExistsError,
     RunNotFoundError,
@@ -526,3 +529,92 @@ def test_loose_objects_are_packed_by_gits_own_auto_gc(repo: Path) -> None:
     assert int(counts["packs"]) >= 1
     assert int(counts["count"]) < 300 * 10
     assert len(store.runs()) == 300
+
+
+def users_own_branch(repo: Path, name: str, files: dict[str, str]) -> str:
+    """A branch ``name`` of the user's own work (main's files and ``files``); its tip."""
+    git(repo, "switch", "-q", "-c", name)
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    git(repo, "add", *files)
+    git(repo, "commit", "-q", "-m", "my work")
+    git(repo, "switch", "-q", "main")
+    return tip(repo, name)
+
+
+NOT_A_STORE = "the branch 'gitcfg' is not a gitcfg store: it holds the file"
+
+
+def test_a_branch_of_the_users_own_work_is_never_written_or_listed(repo: Path) -> None:
+    mine = users_own_branch(repo, "gitcfg", {"a": "1\n", "code.py": "print(1)\n"})
+    before = git(repo, "for-each-ref")
+    store = ConfigStore.open()
+    with pytest.raises(NotAStoreError) as caught:
+        store.create("p", {"lr": 0.1})
+    assert str(caught.value) == (
+        "the branch 'gitcfg' is not a gitcfg store: it holds the file 'a', which gitcfg never "
+        "writes there; keep the runs on another branch by setting GITCFG_BRANCH (or git config "
+        "gitcfg.branch) to a new name, e.g. GITCFG_BRANCH=gitcfg-runs"
+    )
+    assert git(repo, "for-each-ref") == before  # no commit, no keep ref
+    assert tip(repo) == mine
+    for read in (store.runs, lambda: store.resolve("abc"), lambda: branch_log(store)):
+        with pytest.raises(NotAStoreError, match=NOT_A_STORE):
+            read()
+
+
+@pytest.mark.parametrize(
+    ("files", "found"),
+    [
+        ({".gitignore": "*.pyc\n"}, "the file '.gitignore'"),
+        ({"src/train.py": "x\n"}, "the file 'train.py'"),  # main's own file, beside src/
+        ({"p/a/b/c/d/r1/config.yaml": "a: 1\n", "README.md": "runs\n"}, "the file 'README.md'"),
+    ],
+)
+def test_any_file_at_the_root_means_not_a_store(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str], found: str
+) -> None:
+    users_own_branch(repo, "mine", files)
+    monkeypatch.setenv("GITCFG_BRANCH", "mine")
+    store = ConfigStore.open()
+    with pytest.raises(NotAStoreError, match=f"it holds {found}"):
+        store.update_meta(RunRef("p", "r1"), {"notes": "x"})
+
+
+def test_a_directory_no_project_could_be_named_means_not_a_store(repo: Path) -> None:
+    store = ConfigStore.open()
+    ref, _ = store.create("p", {"lr": 0.1})
+    work = repo.parent / "edit-worktree"
+    git(repo, "worktree", "add", "-q", str(work), "gitcfg")
+    (work / ".github").mkdir()
+    (work / ".github" / "ci.yml").write_text("on: push\n")
+    git(work, "add", ".github")
+    git(work, "commit", "-q", "-m", "CI by hand")
+    git(repo, "worktree", "remove", "--force", str(work))
+    before = tip(repo)
+    with pytest.raises(NotAStoreError, match=r"it holds the directory '\.github'"):
+        ConfigStore.open().update(ref, {"lr": 0.2})
+    assert tip(repo) == before
+
+
+def test_a_store_stays_a_store_through_its_own_writes(repo: Path) -> None:
+    # Projects only at the root, whatever their names: the check never refuses gitcfg's own.
+    store = ConfigStore.open()
+    for project in ("p", "a.b", "x_y-z", "0"):
+        ref, _ = store.create(project, {"lr": 0.1})
+        store.update(ref, {"lr": 0.2})
+    assert len(ConfigStore.open().runs()) == 4
+
+
+@pytest.mark.parametrize("name", ["HEAD", "@", "-x", "a..b", "a b", "x.lock", "a/", "a:b", "a@{1}"])
+def test_a_branch_name_git_refuses_is_refused(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    before = git(repo, "for-each-ref")
+    monkeypatch.setenv("GITCFG_BRANCH", name)
+    with pytest.raises(
+        InvalidBranchNameError, match=f"invalid store branch name {re.escape(repr(name))}"
+    ):
+        ConfigStore.open().create("p", {"lr": 0.1})
+    assert git(repo, "for-each-ref") == before

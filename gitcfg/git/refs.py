@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from gitcfg.errors import CorruptStoreError, RepositoryError
+from gitcfg.errors import CorruptStoreError, RefNameClashError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.maintenance import gc_running
 
@@ -35,6 +36,8 @@ DEFAULT_LOCK_TIMEOUT_MS = 100
 # entry per run: its writers wait for it (never race it), up to this long.
 GC_WAIT_SECONDS = 600.0
 _LOGGED_PREFIXES = ("refs/heads/", "refs/remotes/", "refs/notes/")
+# How git refuses a ref name that an existing ref is a directory of (or lies inside).
+_GIT_CLASH = re.compile(r"'([^']+)' exists; cannot create")
 # A file written this recently may be rewritten within the same tick of a coarse clock.
 _RACY_NS = 2_000_000_000
 
@@ -75,11 +78,13 @@ class Refs:
         # HEAD and other pseudo-refs are per worktree; refs/* live in the common dir.
         return (self._common_dir if name.startswith("refs/") else self._git_dir) + name
 
-    def read(self, name: str, *, fresh: bool = False) -> str | None:
+    def read(
+        self, name: str, *, fresh: bool = False, packed: Mapping[str, str] | None = None
+    ) -> str | None:
         """The object id a ref points to (symbolic refs followed), or None if it does not exist.
 
         ``fresh``: packed-refs is read again, whatever was parsed before (a compare-and-swap
-        checks the old value that way).
+        checks the old value that way); ``packed``: the parse of it to use instead.
         """
         if self.reftable:
             proc = self._git("rev-parse", "--verify", "-q", name + "^{}", check=False)
@@ -89,7 +94,7 @@ class Refs:
                 with open(self._path(name), encoding="utf-8") as fh:
                     content = fh.read().strip()
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                return self.packed(fresh=fresh).get(name)
+                return (packed if packed is not None else self.packed(fresh=fresh)).get(name)
             if content.startswith("ref: "):
                 name = content[5:].strip()
                 continue
@@ -156,19 +161,29 @@ class Refs:
             proc = self._git(
                 "update-ref", "-m", message, name, new, old or self.algo.null, check=False
             )
+            clash = _GIT_CLASH.search(proc.stderr.decode(errors="replace"))
+            if proc.returncode != 0 and clash is not None:  # not a lost race: never retried
+                raise RefNameClashError(name, clash.group(1))
             return proc.returncode == 0
         ref_path = self._common_dir + name
         lock_path = ref_path + ".lock"
         with self._writer_lock() as own_dir:
+            if old is None:
+                # before the lock: a ref that is a directory of ``name`` leaves no room for it
+                self._check_loose_room(name)
             own = own_dir + name.replace("/", "%")
             _clear_own_leftover(own, lock_path)
             _write_file(own, (new + "\n").encode(), fsync=self.fsync)
             try:
                 self._acquire(own, lock_path, name)
                 try:
-                    if self.read(name, fresh=True) != old:
+                    # a new ref is checked against the same parse of packed-refs as its value
+                    packed = self.packed(fresh=True) if old is None else None
+                    if self.read(name, fresh=True, packed=packed) != old:
                         os.unlink(lock_path)
                         return False
+                    if packed is not None:
+                        _check_packed_room(name, packed)
                     # logged while the ref's lock is held, as git does: entries stay in the
                     # order the ref moved, whoever (gitcfg or git) moves it next
                     self._append_reflog(name, old, new, message, who)
@@ -182,6 +197,39 @@ class Refs:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(own)
         return True
+
+    def check_room(self, name: str) -> None:
+        """Raise RefNameClashError if ``name`` cannot be created beside the refs there are now
+        (``update`` checks again under the ref's lock); for a writer that checks before it
+        writes anything."""
+        if self.reftable:
+            return  # git's update-ref checks, and ``update`` turns its refusal into the error
+        self._check_loose_room(name)
+        _check_packed_room(name, self.packed())
+
+    def _check_loose_room(self, name: str) -> None:
+        """Raise RefNameClashError if a loose ref is a directory of ``name`` or lies inside it.
+
+        Git keeps refs as files, so ``refs/heads/a`` and ``refs/heads/a/b`` cannot both exist
+        (refs.c refuses such a name: verify_refname_available). Asked only when ``name`` is
+        created: a few stats.
+        """
+        parts = name.split("/")
+        for end in range(2, len(parts)):  # from refs/x: refs/ itself is never a ref
+            prefix = "/".join(parts[:end])
+            if os.path.isfile(self._path(prefix)):
+                raise RefNameClashError(name, prefix)
+        top = self._path(name)
+        if not os.path.isdir(top):
+            return
+        for path, _dirs, files in os.walk(top):
+            if files:  # a ref, or a lock of one being created
+                inside = os.path.relpath(os.path.join(path, files[0]), top).replace(os.sep, "/")
+                raise RefNameClashError(name, f"{name}/{inside.removesuffix('.lock')}")
+        # Only empty directories, left by refs deleted: git removes them to create the ref.
+        for path, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[str]:
@@ -248,6 +296,21 @@ class Refs:
         if not setting and self.bare:  # git's default: on unless the repository is bare
             return False
         return name.startswith(_LOGGED_PREFIXES)
+
+
+def _check_packed_room(name: str, packed: Mapping[str, str]) -> None:
+    """Raise RefNameClashError if a packed ref is a directory of ``name`` or lies inside it
+    (as ``Refs._check_loose_room``). One pass over the parsed names, made only when a ref is
+    created: a small fraction of the parse the compare-and-swap has just made."""
+    parts = name.split("/")
+    for end in range(2, len(parts)):
+        prefix = "/".join(parts[:end])
+        if prefix in packed:
+            raise RefNameClashError(name, prefix)
+    below = name + "/"
+    inside = next((ref for ref in packed if ref.startswith(below)), None)
+    if inside is not None:
+        raise RefNameClashError(name, inside)
 
 
 def _clear_own_leftover(own: str, lock_path: str) -> None:

@@ -253,6 +253,10 @@ class GitRepo:
         who = (self.identity or default_identity(self)).signature()
         return self.refs.update(name, new, old, message, who)
 
+    def check_ref_room(self, name: str) -> None:
+        """Raise RefNameClashError if a ref is a directory of ``name`` or lies inside it."""
+        self.refs.check_room(name)
+
     def keep_ref(self, name: str, sha: str) -> None:
         """Create ``name`` pointing at ``sha`` unless it exists; used to pin commits against gc."""
         if self.read_ref(name) == sha:

@@ -114,6 +114,7 @@ class ChildRun:
         """
         from gitcfg.provenance import capture
 
+        store.check_writable()  # before the snapshot: a refused run writes no keep ref
         provenance = capture(store.code_repo, list(argv))
         ref, _ = store.create(
             project or default_project(store),
@@ -121,6 +122,7 @@ class ChildRun:
             provenance=provenance,
             meta=dict(meta) if meta else None,
             with_update=finishing,
+            writable=True,
         )
         # a private directory: the child creates the file there, or not
         if scratch is None:
