@@ -177,11 +177,13 @@ class ValueChangeError(ConfigError):
 class SecretKeyError(ConfigError):
     """A key that looks like a credential, which would end up in git history."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, summary: bool = False) -> None:
         self.key = key
+        self.summary = summary  # a key of the run's summary (results), not of its config
+        what, where = ("summary key", "results") if summary else ("key", "configs")
         super().__init__(
-            f"key {key!r} looks like a credential and would be kept in git history; "
-            f"keep secrets out of configs, or set GITCFG_ALLOW_SECRETS=1 to record it anyway"
+            f"{what} {key!r} looks like a credential and would be kept in git history; "
+            f"keep secrets out of {where}, or set GITCFG_ALLOW_SECRETS=1 to record it anyway"
         )
 
 

@@ -7,6 +7,7 @@ same config. The stored file holds the flat form.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -198,6 +199,11 @@ def is_masked(value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return True
     return isinstance(value, str) and _MASKED.fullmatch(value) is not None
+
+
+def secrets_allowed() -> bool:
+    """The opt-in for credential-looking keys: ``GITCFG_ALLOW_SECRETS=1`` (config and results)."""
+    return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
 
 
 def is_secret(key: str, value: Any) -> bool:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
 from gitcfg.errors import GitcfgError, RunExistsError, RunNotFoundError, SecretKeyError, UsageError
-from gitcfg.flat import is_secret
+from gitcfg.flat import is_secret, secrets_allowed
 from gitcfg.results import Metric, Recorder
-from gitcfg.runconfig import Config, _flat_items, secrets_allowed
+from gitcfg.runconfig import Config, _flat_items
 from gitcfg.runsummary import Summary
 from gitcfg.runview import RunView
 from gitcfg.sources import select_keys, to_mapping

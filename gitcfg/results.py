@@ -50,6 +50,7 @@ class Recorder:
         self.history = history
         self.step = start_step
         self._data = summary._data  # written directly: the fast path must not call methods
+        self._seen = summary._seen  # keys checked for secrets: only new keys are checked
         self._rows: list[dict[str, Any]] = []
         self._pending: dict[str, Any] | None = None
         self._metrics: dict[str, Metric] = {}
@@ -74,6 +75,8 @@ class Recorder:
                 if type(value) not in SCALARS:
                     row = self._plain_row(data)
                     break
+            if not row.keys() <= self._seen:  # a key new to this run: a secret is refused
+                self.summary.check_new_keys(row)
             self._data.update(row)
             now = _now()
             row["_step"] = self.step
@@ -116,6 +119,8 @@ class Recorder:
                     self._emit(self._pending)
                 self.step = step
         row = self._plain_row(data)
+        if not row.keys() <= self._seen:
+            self.summary.check_new_keys(row)
         for key, value in row.items():
             self._summarize(key, value)
         if self._pending is None:

@@ -20,7 +20,6 @@ run's config, and a submodule of that name would shadow it once imported.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, NoReturn, SupportsIndex
@@ -35,15 +34,15 @@ from gitcfg.errors import (
     UsageError,
     ValueChangeError,
 )
-from gitcfg.flat import check_key, flatten, is_secret, normalize_top_key, unflatten
+from gitcfg.flat import (
+    check_key,
+    flatten,
+    is_secret,
+    normalize_top_key,
+    secrets_allowed,
+    unflatten,
+)
 from gitcfg.values import coerce_value
-
-
-def secrets_allowed() -> bool:
-    """The opt-in for credential-looking keys (the store applies the same rule)."""
-    # Not imported from gitcfg.store: that module costs ~30 ms to import, and `import gitcfg`
-    # must stay cheap.
-    return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
 
 
 def _empty_group(value: Any) -> bool:

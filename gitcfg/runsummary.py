@@ -18,8 +18,15 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from gitcfg.diff import same_value
-from gitcfg.errors import ConfigError
-from gitcfg.flat import check_key, find_collision, unflatten
+from gitcfg.errors import ConfigError, SecretKeyError
+from gitcfg.flat import (
+    check_key,
+    find_collision,
+    is_masked,
+    is_secret_key,
+    secrets_allowed,
+    unflatten,
+)
 from gitcfg.values import coerce_value
 
 # The value types a log call keeps as they are (checked with `type(v) in SCALARS`, the fast path).
@@ -52,12 +59,16 @@ class Summary(MutableMapping[str, Any]):
     _base: dict[str, Any]
     _lock: threading.RLock
     _warned: set[str]
+    _seen: set[Any]
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", dict(values or {}))
         object.__setattr__(self, "_base", dict(self._data))
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_warned", set())
+        # Keys checked for secrets (or stored already, as the store allows): a key is checked
+        # when it is new, so that log() on a training loop's hot path checks nothing per call.
+        object.__setattr__(self, "_seen", set(self._data))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -125,20 +136,50 @@ class Summary(MutableMapping[str, Any]):
                 del data[k]
 
     def update(self, d: Any = None, /, **kwargs: Any) -> None:
-        """Set every key of ``d`` (a mapping) and ``kwargs``."""
+        """Set every key of ``d`` (a mapping) and ``kwargs``; a key that looks like a
+        credential (``SecretKeyError``) sets none of them."""
         values = {**(dict(d) if d is not None else {}), **kwargs}
-        for key, value in values.items():
-            self._set(key, value)
+        checked = [item for key, value in values.items() if (item := self._plain(key, value))]
+        for name, plain in checked:
+            self.check_new_keys(_leaves(name, plain))
+        with self._lock:
+            for name, plain in checked:
+                self._put(name, plain)
 
     def _set(self, key: Any, value: Any) -> None:
+        item = self._plain(key, value)
+        if item is None:
+            return
+        self.check_new_keys(_leaves(*item))
+        with self._lock:
+            self._put(*item)
+
+    def _plain(self, key: Any, value: Any) -> tuple[str, Any] | None:
+        """``(key, value)`` as stored, or None (with one warning) when it cannot be stored."""
         try:
             name = check_key(key)
-            plain = coerce_value(name, value)
+            return name, coerce_value(name, value)
         except ConfigError as exc:
             self._warn_once(str(key), f"not kept in the summary: {exc}")
-            return
-        with self._lock:
-            self._put(name, plain)
+            return None
+
+    def check_new_keys(self, values: Mapping[Any, Any]) -> None:
+        """Raise ``SecretKeyError`` for a key of ``values`` new to this summary that looks like
+        a credential and holds a value that is not masked (``flat.is_secret``), unless
+        ``GITCFG_ALLOW_SECRETS`` is set. Keys found harmless are not checked again."""
+        seen = self._seen
+        allowed: bool | None = None
+        for key, value in values.items():
+            if key in seen:
+                continue
+            if is_secret_key(str(key)):
+                if allowed is None:
+                    allowed = secrets_allowed()
+                if not allowed:
+                    if not is_masked(value):
+                        raise SecretKeyError(str(key), summary=True)
+                    continue  # masked now ("<HUB_TOKEN>", "***"): check its next value too
+            seen.add(key)
 
     def _put(self, key: str, value: Any) -> None:
         """Set one checked key; a leaf replaces a group of that name and the other way round."""
@@ -197,3 +238,14 @@ class Summary(MutableMapping[str, Any]):
         with self._lock:
             self._base.clear()
             self._base.update(snapshot)
+
+
+def _leaves(key: str, value: Any, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The flat keys a checked value sets (as ``_put`` sets them): a mapping is a group."""
+    out = {} if out is None else out
+    if isinstance(value, dict) and value:
+        for sub, item in value.items():
+            _leaves(f"{key}.{sub}", item, out)
+    else:
+        out[key] = value
+    return out

@@ -35,7 +35,7 @@ from gitcfg.errors import (
     VersionNotFoundError,
     YamlError,
 )
-from gitcfg.flat import check_key, find_collision, flatten, is_secret
+from gitcfg.flat import check_key, find_collision, flatten, is_secret, secrets_allowed
 from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
 from gitcfg.git.process import start_git
 from gitcfg.git.refnames import branch_name_problem
@@ -56,10 +56,6 @@ DEFAULT_BRANCH = "gitcfg"
 _CACHE_CHUNK = 5000  # files parsed and cached per batch
 _MAX_ATTEMPTS = 1000
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
-
-
-def secrets_allowed() -> bool:
-    return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
 
 
 class RunRecord(NamedTuple):
@@ -267,7 +263,7 @@ class ConfigStore:
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
         config_text = yamlcodec.dump_config(flat).encode()
         meta_text = yamlcodec.dump_config(meta_flat).encode()
-        summary_flat = self._checked(summary or {}, True, False)
+        summary_flat = self._checked(summary or {}, allow_secrets, True, summary=True)
         config_blob = self.repo.write_blob(config_text)
         meta_blob = self.repo.write_blob(meta_text)
         files = [
@@ -364,7 +360,7 @@ class ConfigStore:
         the caller has made ``check_writable``'s test."""
         wanted = self._checked(set_values or {}, allow_secrets, False)
         removals = [check_key(k) for k in unset]
-        summary_wanted = self._checked(summary or {}, True, False)
+        summary_wanted = self._checked(summary or {}, allow_secrets, False)
         summary_removals = [check_key(k) for k in summary_unset]
         meta_wanted = self._checked(meta or {}, True, False)
         if not (dry_run or writable):
@@ -402,7 +398,7 @@ class ConfigStore:
                     summary_wanted,
                     summary_removals,
                     summary_base,
-                    True,
+                    allow_secrets,
                     write=not dry_run,
                 )
             meta_changes: list[Change] = []
@@ -480,7 +476,7 @@ class ConfigStore:
         entry = entries.get(name)
         text = self._blob_text(entry.sha, reader) if entry is not None else ""
         current = self._parse(entry.sha, text, path) if entry is not None else {}
-        new = self._apply(run, current, wanted, removals, base, allow_secrets)
+        new = self._apply(run, current, wanted, removals, base, allow_secrets, name == SUMMARY_FILE)
         changes = diff_configs(current, new)
         if not changes or not write:
             return changes
@@ -509,6 +505,7 @@ class ConfigStore:
         removals: Sequence[str],
         base: Mapping[str, Any] | None,
         allow_secrets: bool | None,
+        summary: bool = False,
     ) -> dict[str, Any]:
         new = dict(current)
         conflicts = []
@@ -534,16 +531,21 @@ class ConfigStore:
         if not (allow_secrets or secrets_allowed()):
             for key, value in wanted.items():
                 if key not in current and is_secret(key, value):
-                    raise SecretKeyError(key)
+                    raise SecretKeyError(key, summary=summary)
         return new
 
     def checked_results(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` flattened as a summary update writes them, or the error it would raise:
-        results checked before they go into a commit with another change."""
-        return self._checked(values, True, False)
+        results checked before they go into a commit with another change (a key that looks
+        like a credential is ``SecretKeyError`` unless ``GITCFG_ALLOW_SECRETS`` is set)."""
+        return self._checked(values, None, True, summary=True)
 
     def _checked(
-        self, config: Mapping[str, Any], allow_secrets: bool | None, check_secrets: bool
+        self,
+        config: Mapping[str, Any],
+        allow_secrets: bool | None,
+        check_secrets: bool,
+        summary: bool = False,
     ) -> dict[str, Any]:
         # A mapping value is a group of nested keys: {"model": {"lr": 1}} sets "model.lr".
         flat = flatten({check_key(k): coerce_value(str(k), v) for k, v in config.items()})
@@ -553,7 +555,7 @@ class ConfigStore:
         if check_secrets and not (allow_secrets or secrets_allowed()):
             for key, value in flat.items():
                 if is_secret(key, value):
-                    raise SecretKeyError(key)
+                    raise SecretKeyError(key, summary=summary)
         return flat
 
     def _commit(self, changes: Sequence[_Change]) -> str | None:

@@ -301,3 +301,96 @@ def test_log_after_finish_is_refused(repo: Path) -> None:
     with pytest.raises(gitcfg.UsageError, match="is finished"):
         run.log({"loss": 2.0})
     assert gitcfg.Api().run("p/r").summary["loss"] == 1.0
+
+
+SECRET_WRITES = [
+    ("summary item", lambda run: run.summary.__setitem__("hf_token", "hf_SECRET")),
+    ("summary attribute", lambda run: setattr(run.summary, "db_password", "hunter2")),
+    ("summary update", lambda run: run.summary.update({"acc": 0.9, "api_key": "k"})),
+    ("log", lambda run: gitcfg.log({"loss": 0.1, "db_password": "hunter2"})),
+    ("log nested", lambda run: gitcfg.log({"creds": {"apiKey": "k"}})),
+    ("log of a step", lambda run: gitcfg.log({"aws_secret": "s"}, step=5)),
+]
+
+
+@pytest.mark.parametrize(("how", "write"), SECRET_WRITES, ids=[w[0] for w in SECRET_WRITES])
+def test_a_secret_result_is_refused_by_the_call_that_introduces_it(
+    repo: Path, how: str, write: object
+) -> None:
+    run = gitcfg.init(config={"lr": 0.1}, project="p", id="r")
+    run.log({"loss": 0.5})
+    with pytest.raises(gitcfg.SecretKeyError, match="GITCFG_ALLOW_SECRETS=1") as info:
+        write(run)  # type: ignore[operator]
+    assert "summary key" in str(info.value) and "out of results" in str(info.value)
+    assert run.summary.flat() == {"loss": 0.5}  # nothing of the refused call was kept
+    run.finish()
+    assert summary_text(repo, "p", "r") == "loss: 0.5\n"
+    assert "hunter2" not in git(repo, "log", "-p", "gitcfg")
+    assert [r["loss"] for r in history_rows(repo, "p", "r")] == [0.5]
+
+
+def test_a_secret_result_is_refused_from_a_script_before_it_trains(repo: Path) -> None:
+    proc = run_script(
+        repo,
+        """
+        import gitcfg as wandb
+        wandb.init(project="p", id="r")
+        wandb.log({"loss": 1.0})
+        wandb.log({"hf_token": "hf_SECRET"})
+        print("trained")
+        """,
+    )
+    assert proc.returncode == 1 and "trained" not in proc.stdout
+    assert "SecretKeyError: summary key 'hf_token' looks like a credential" in proc.stderr
+    assert "hf_SECRET" not in git(repo, "log", "-p", "gitcfg")
+
+
+def test_masked_results_and_opted_in_secrets_are_kept(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = gitcfg.init(project="p", id="r")
+    for _ in range(2):  # the second call takes the path of keys seen before
+        run.log({"hub_token": "<HUB_TOKEN>", "pad_token": "[PAD]", "max_tokens": 7})
+    run.summary["push_token"] = "***"
+    # a masked value does not make the key safe for good: a real one later is refused
+    with pytest.raises(gitcfg.SecretKeyError, match="hub_token"):
+        run.log({"hub_token": "hf_real"})
+    monkeypatch.setenv("GITCFG_ALLOW_SECRETS", "1")
+    run.log({"hub_token": "hf_real"})
+    run.summary["db_password"] = "hunter2"
+    run.finish()
+    assert summary_text(repo, "p", "r") == (
+        "db_password: hunter2\nhub_token: hf_real\nmax_tokens: 7\npad_token: '[PAD]'\n"
+        "push_token: '***'\n"
+    )
+
+
+def test_api_summary_refuses_a_secret_and_commits_nothing(repo: Path) -> None:
+    gitcfg.init(config={"lr": 0.1}, project="p", id="r").finish()
+    tip = git(repo, "rev-parse", "gitcfg")
+    stored = gitcfg.Api().run("p/r")
+    with pytest.raises(gitcfg.SecretKeyError, match="'api_key'"):
+        stored.summary["api_key"] = "k"
+    with pytest.raises(gitcfg.SecretKeyError, match="'client_secret'"):
+        stored.summary.update(acc=0.9, client_secret="s")
+    assert stored.update() is None
+    assert git(repo, "rev-parse", "gitcfg") == tip
+
+
+def test_the_store_refuses_new_secret_results_and_keeps_stored_ones(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store()
+    with pytest.raises(gitcfg.SecretKeyError, match="summary key 'hf_token'"):
+        store.create("p", {"lr": 1}, summary={"hf_token": "x"})
+    ref, _ = store.create("p", {"lr": 1}, summary={"acc": 1})
+    tip = git(repo, "rev-parse", "gitcfg")
+    with pytest.raises(gitcfg.SecretKeyError, match="summary key 'api_key'"):
+        store.update_summary(ref, {"api_key": "k"})
+    assert git(repo, "rev-parse", "gitcfg") == tip
+    monkeypatch.setenv("GITCFG_ALLOW_SECRETS", "1")
+    store.update_summary(ref, {"api_key": "k"})
+    monkeypatch.delenv("GITCFG_ALLOW_SECRETS")
+    store.update_summary(ref, {"api_key": "k2"})  # stored already: no new secret
+    assert store.read(ref).summary == {"acc": 1, "api_key": "k2"}
+    assert_fsck_clean(repo)

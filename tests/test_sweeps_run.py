@@ -252,3 +252,25 @@ def test_ctrl_c_on_a_terminal_reaches_the_child_once(repo: Path) -> None:
     # this catches a double delivery only when they arrive apart)
     assert (repo / "hits").read_text() == "1"
     assert only_run(repo).meta["exit_status"] == 4
+
+
+def test_a_results_file_with_a_secret_is_left_out_and_the_run_kept(repo: Path) -> None:
+    # the value comes from the environment: the command line (in meta.yaml) does not hold it
+    writer = 'echo "{api_key: $KEY, acc: 0.9}" > "$GITCFG_SUMMARY_FILE"; exit 3'
+    result = gitcfg(repo, "run", "--", "bash", "-c", writer, env={"KEY": "sk-SECRET"})
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert lines[1:] == [
+        f"gitcfg: results in $GITCFG_SUMMARY_FILE of run {only_run(repo).ref} not recorded: "
+        "summary key 'api_key' looks like a credential and would be kept in git history; "
+        "keep secrets out of results, or set GITCFG_ALLOW_SECRETS=1 to record it anyway"
+    ]
+    record = only_run(repo)
+    assert record.summary == {} and record.meta["exit_status"] == 3
+    assert "sk-SECRET" not in git(repo, "log", "-p", "gitcfg")
+    opt_in = {"KEY": "sk-SECRET", "GITCFG_ALLOW_SECRETS": "1"}
+    allowed = gitcfg(repo, "run", "--", "bash", "-c", writer, env=opt_in)
+    assert allowed.returncode == 3 and "not recorded" not in allowed.stderr
+    runs = ConfigStore.open(repo).runs()
+    assert sorted(str(r.summary) for r in runs) == ["{'acc': 0.9, 'api_key': 'sk-SECRET'}", "{}"]
+    assert_fsck_clean(repo)

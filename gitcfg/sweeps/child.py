@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.errors import GitcfgError, SweepError, SweepSpecError
+from gitcfg.errors import GitcfgError, SecretKeyError, SweepError, SweepSpecError
 
 if TYPE_CHECKING:
     import subprocess
@@ -226,6 +226,12 @@ class ChildRun:
             # checked as the store checks them: results it would refuse must not stop the
             # commit that records how the run ended (with a sweep's next run, too)
             return self.store.checked_results(data)
+        except SecretKeyError as error:
+            # The whole file is left out, not only that key: a program that wrote a credential
+            # there dumped something it should not have, and its other values (a URL with a
+            # password in it, say) may leak too; history on the branch is forever.
+            note(f"results in $GITCFG_SUMMARY_FILE of run {self.ref} not recorded: {error}")
+            return {}
         except GitcfgError as error:
             note(
                 f"results in $GITCFG_SUMMARY_FILE of run {self.ref} not recorded: {error}; "
