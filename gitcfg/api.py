@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from gitcfg.runconfig import Config
 from gitcfg.runsummary import Summary
-from gitcfg.runview import RunView
+from gitcfg.runview import RunView, checked_tags, meta_copy
 
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
@@ -137,10 +137,23 @@ class StoredRun(RunView):
         self.ref: RunRef = record.ref
         self.commit = record.commit  # the branch tip the run was read at (or last updated to)
         self.meta: dict[str, Any] = dict(record.meta)
-        self._meta_base = dict(record.meta)
+        self._meta_base = meta_copy(record.meta)
         self.config = Config._from_flat(record.config, allow_val_change=True)
         self.config._persist = self.update
         self.summary = Summary(record.summary)
+
+    @property  # type: ignore[override]
+    def tags(self) -> list[str]:
+        """The run's tags, a list as in wandb's ``Api().run()``: ``run.tags.append("best")``
+        then ``run.update()`` commits it; assigning a list or tuple works too."""
+        tags = self.meta.get("tags")
+        if not isinstance(tags, list):
+            tags = self.meta["tags"] = list(tags or ())
+        return tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self.meta["tags"] = checked_tags(value)
 
     def update(self, message: str | None = None) -> str | None:
         """Commit the config, summary and name/notes/tags changes made since it was read, in

@@ -26,7 +26,7 @@ from gitcfg.flat import is_secret, secrets_allowed
 from gitcfg.results import Metric, Recorder
 from gitcfg.runconfig import Config, _flat_items
 from gitcfg.runsummary import Summary
-from gitcfg.runview import RunView
+from gitcfg.runview import RunView, meta_copy
 from gitcfg.sources import select_keys, to_mapping
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Run(RunView):
         self.ref = ref
         self.config = config
         self.meta = meta
-        self._meta_base = dict(meta)
+        self._meta_base = meta_copy(meta)
         self.commit = commit  # the latest commit that recorded this run ("" when disabled)
         self.finished = False
         self.resumed = resumed

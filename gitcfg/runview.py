@@ -8,6 +8,7 @@ last committed version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.diff import MISSING, same_value
@@ -72,12 +73,14 @@ class RunView:
         self.meta["notes"] = None if value is None else str(value)
 
     @property
-    def tags(self) -> list[str]:
-        return list(self.meta.get("tags") or [])
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags, a tuple as in wandb (``run.tags += ("b",)``); settable with a list
+        or tuple, committed at the next flush."""
+        return tuple(self.meta.get("tags") or ())
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self.meta["tags"] = [str(t) for t in value]
+        self.meta["tags"] = checked_tags(value)
 
     @property
     def group(self) -> str | None:
@@ -115,6 +118,8 @@ class RunView:
                 for key in EDITABLE_META
                 if key in self.meta
                 and not same_value(self._meta_base.get(key, MISSING), self.meta[key])
+                # run.tags read on a run without tags gives an empty list: not a change
+                and not (key not in self._meta_base and self.meta[key] == [])
             }
             if not (sets or unsets or summary_sets or summary_unsets or meta_sets):
                 return None
@@ -134,10 +139,28 @@ class RunView:
             )
             config._committed(snapshot)
             summary._committed(summary_now)
-            self._meta_base.update(meta_sets)
+            self._meta_base.update(meta_copy(meta_sets))
             if result.commit is not None:
                 self.commit = result.commit
             return result.commit
+
+
+def meta_copy(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``meta`` to compare later edits with: its lists (tags) copied too, so that
+    ``run.tags.append(...)`` is a change."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in meta.items()}
+
+
+def checked_tags(value: Any) -> list[str]:
+    """Tags as ``meta.yaml`` keeps them (a list of strings), from a list, tuple or other
+    iterable; a single string is refused rather than split into letters."""
+    from gitcfg.errors import UsageError
+
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise UsageError(
+            f"tags={value!r} is not a list of tags; pass a list or tuple: tags=[{value!r}]"
+        )
+    return [str(t) for t in value]
 
 
 def provenance_from_meta(meta: dict[str, Any]) -> Provenance:

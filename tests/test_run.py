@@ -98,7 +98,7 @@ def test_name_notes_tags_go_to_meta(repo: Path) -> None:
     meta = git(repo, "show", f"gitcfg:{run.ref.meta_path}")
     assert "name: baseline\n" in meta and "tags: [a, b]\n" in meta
     assert "notes: 'first try'\n" in meta
-    assert (run.name, run.notes, run.tags) == ("baseline", "first try", ["a", "b"])
+    assert (run.name, run.notes, run.tags) == ("baseline", "first try", ("a", "b"))
 
 
 def test_allow_val_change_on_init(repo: Path) -> None:

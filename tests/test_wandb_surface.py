@@ -53,7 +53,7 @@ def test_every_wandb_init_keyword_is_accepted(repo: Path, tmp_path: Path) -> Non
         "exp1",
         "train",
     )
-    assert run.tags == ["a", "b"] and run.notes == "first try" and run.entity == "someone"
+    assert run.tags == ("a", "b") and run.notes == "first try" and run.entity == "someone"
     assert run.dir == str(tmp_path / "files") and Path(run.dir).is_dir()
     assert run.url == "gitcfg show p/r1" and run.sweep_id is None
     meta = open_store().read(RunRef("p", "r1")).meta
@@ -66,6 +66,33 @@ def test_every_wandb_init_keyword_is_accepted(repo: Path, tmp_path: Path) -> Non
     }
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         gitcfg.init(colour="red")  # type: ignore[call-arg]
+
+
+def test_tags_are_a_tuple_as_in_wandb_and_take_a_list_or_tuple(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="r", tags=["a"])
+    run.tags = run.tags + ("b",)  # noqa: RUF005 -- the wandb idiom under test
+    run.tags += ("c",)
+    assert run.tags == ("a", "b", "c")
+    tip = git(repo, "rev-parse", "gitcfg")
+    with pytest.raises(gitcfg.UsageError, match=r"pass a list or tuple: tags=\['d'\]"):
+        run.tags = "d"  # not split into letters
+    assert run.tags == ("a", "b", "c") and git(repo, "rev-parse", "gitcfg") == tip
+    run.finish()
+    assert "tags: [a, b, c]\n" in git(repo, "show", f"gitcfg:{run.ref.meta_path}")
+
+
+def test_api_tags_are_a_list_whose_edits_update_commits(repo: Path) -> None:
+    gitcfg.init(project="p", id="r", tags=("a",)).finish()
+    gitcfg.init(project="p", id="untagged").finish()
+    stored = gitcfg.Api().run("p/r")
+    stored.tags.append("best")  # wandb's public API idiom
+    assert stored.update() is not None and stored.update() is None
+    stored.tags = ("x", "y")
+    stored.update()
+    assert gitcfg.Api().run("p/r").tags == ["x", "y"]
+    untagged = gitcfg.Api().run("p/untagged")
+    assert untagged.tags == [] and untagged.update() is None  # reading them is no change
+    assert subjects(repo)[:2] == ["update p/r: meta:tags", "update p/r: meta:tags"]
 
 
 def test_name_notes_and_tags_are_settable_and_committed_at_the_flush(repo: Path) -> None:
@@ -104,7 +131,7 @@ def test_wandb_variables_choose_the_run_when_no_gitcfg_one_is_set(repo: Path) ->
     )
     proc = run_script(repo, code, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "wp/wid gg eval ['x', 'y'] from env envname\n"
+    assert proc.stdout == "wp/wid gg eval ('x', 'y') from env envname\n"
     proc = run_script(repo, code, env={"WANDB_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr
     assert subjects(repo) == ["create wp/wid (0 keys)"]  # disabled: nothing recorded
