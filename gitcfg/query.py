@@ -164,6 +164,29 @@ def default_columns(rows: Sequence[Row], *, only_differing: bool) -> list[str]:
     ]
 
 
+def check_column_name(column: str, option: str) -> str:
+    """``column`` if it is a field or a well-formed key name (``summary:KEY``, ``config:KEY``,
+    ``KEY``); else ``InputError`` naming ``option``. Whether any run has it is another matter."""
+    from gitcfg.errors import ConfigError, InputError
+    from gitcfg.flat import check_key
+
+    if column in ALL_FIELDS:
+        return column
+    key = column
+    for namespace in (SUMMARY, CONFIG):
+        if column.startswith(namespace):
+            key = column[len(namespace) :]
+            break
+    try:
+        check_key(key)
+    except ConfigError as exc:
+        raise InputError(
+            f"{option} {column!r} is not a column name: {exc} "
+            f"(columns look like lr, model.depth, summary:acc, config:id)"
+        ) from exc
+    return column
+
+
 def check_columns(rows: Sequence[Row], columns: Sequence[str]) -> None:
     """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key."""
     check_known(columns, config_keys(rows), config_keys(rows, "summary"))

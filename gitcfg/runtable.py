@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitcfg import query
 from gitcfg.diff import MISSING, same_value
+from gitcfg.errors import UnknownColumnError
 
 if TYPE_CHECKING:
     from gitcfg.listing import ListedRow
@@ -84,8 +85,8 @@ def where(rows: Sequence[ListedRow], conditions: Sequence[Condition]) -> list[Li
 
 
 def sort(rows: Sequence[ListedRow], column: str, *, descending: bool) -> list[ListedRow]:
-    """``rows`` sorted by ``column`` as ``query.sort_rows`` sorts (absent last either way);
-    ``UnknownColumnError`` if no row has such a column."""
+    """``rows`` sorted by ``column`` as ``query.sort_rows`` sorts (absent last either way, so
+    a column no row has keeps their order)."""
     slim = Slicer([column])
     part = _part(column)[0]
     member = part if part in ("config", "summary") else column  # what its getter reads
@@ -93,7 +94,6 @@ def sort(rows: Sequence[ListedRow], column: str, *, descending: bool) -> list[Li
     for index, row in enumerate(rows):
         # only that, and where the row was: 100,000 of these are held at once
         smalls.append({member: slim(row)[member], "\0index": index})
-    check_columns(rows, [column], smalls)
     return [
         rows[small["\0index"]] for small in query.sort_rows(smalls, column, descending=descending)
     ]
@@ -168,25 +168,35 @@ def key_stats(rows: Iterable[ListedRow]) -> KeyStats:
     return stats
 
 
-def check_columns(
+def absent_columns(
     rows: Sequence[ListedRow], columns: Sequence[str], smalls: Iterable[Row] | None = None
-) -> None:
-    """``UnknownColumnError`` for a column no row has. ``smalls`` (the rows decoded with those
-    columns) answer it if given; else rows are decoded, with those columns only, until each
-    column has been seen (most often in the first row), none of them kept. Only a column no
-    row has takes a pass over every row, to name what there is."""
+) -> list[UnknownColumnError]:
+    """For each column of ``columns`` no row has, the ``UnknownColumnError`` that names it and
+    what there is; [] when every column is there (or there are no rows).
+
+    ``smalls`` (the rows decoded with those columns) answer it if given; else rows are decoded,
+    with those columns only, until each column has been seen (most often in the first row),
+    none of them kept. Only a column no row has takes a pass over every row, to name what
+    there is."""
     unseen = [
         (c, query.getter(c))
         for c in columns
         if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
     ]
-    if not unseen:
-        return
+    if not unseen or not rows:
+        return []
     for small in map(Slicer(columns), rows) if smalls is None else smalls:
         unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
         if not unseen:
-            return
-    key_stats(rows).check([c for c, _ in unseen])
+            return []
+    stats = key_stats(rows)
+    absent = []
+    for column in dict.fromkeys(c for c, _ in unseen):
+        try:
+            stats.check([column])
+        except UnknownColumnError as error:
+            absent.append(error)
+    return absent
 
 
 def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:

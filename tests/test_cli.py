@@ -166,13 +166,12 @@ BAD_INPUT = [
         "got 'lr'",
     ),
     (
-        ["runs", "--columns", "id,nope"],
-        1,
-        "Error: no column 'nope' in the runs listed; available: project, id, created, "
-        "code_commit, dirty, name, group, job_type, tags, notes, batch_size, dropout, lr, "
-        "model.layers, seed",
+        ["runs", "--columns", "id,summary:"],
+        2,
+        "Error: --columns 'summary:' is not a column name: config key is empty; ",
     ),
-    (["runs", "--sort", "nope"], 1, "Error: no column 'nope'"),
+    (["runs", "--sort", "-a..b"], 2, "Error: --sort 'a..b' is not a column name: "),
+    (["runs", "--group-by", "config:x\ty"], 2, "Error: --group-by 'config:x\\ty' is not a "),
     (["runs", "--columns", " , "], 2, "Error: --columns ' , ' names no column; give e.g."),
     (["show", "aaaa", "--at", "nope"], 2, "Error: unknown revision 'nope'"),
     (["show", "aaaa~1", "--at", "gitcfg"], 2, "Error: give 'aaaa~1' or --at gitcfg, not both"),

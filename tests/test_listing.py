@@ -19,7 +19,7 @@ from gitcfg.provenance import capture
 from gitcfg.render import json_list_chunks
 from gitcfg.store import ConfigStore
 from gitcfg.yamlcodec import dump_config
-from tests.conftest import git
+from tests.conftest import git, make_repo
 from tests.listinghelpers import expected_table, rows_from_git
 
 GITCFG = [sys.executable, "-m", "gitcfg"]
@@ -75,8 +75,8 @@ def test_filtered_sorted_and_other_formats_stream_the_same_rows(repo: Path) -> N
         "id", "project", "created", "code_commit", "big", "lr", "same", "x",
     ]  # fmt: skip
     assert _cli(repo, "runs", "--format", "yaml").stdout.count("\n- ") == len(rows) - 1
-    bad = _cli(repo, "runs", "--sort", "nope")
-    assert bad.returncode == 1 and bad.stdout == "" and "nope" in bad.stderr
+    absent = _cli(repo, "runs", "--sort", "nope")  # an empty column keeps the order
+    assert absent.returncode == 0 and absent.stdout == table.stdout and "nope" in absent.stderr
 
 
 def test_api_runs_is_lazy_and_pages(repo: Path) -> None:
@@ -285,12 +285,49 @@ def test_group_by_answers_as_the_query_of_the_whole_rows(repo: Path, column: str
     )
 
 
-def test_unknown_columns_name_what_there_is(repo: Path) -> None:
+def test_a_column_no_run_has_is_empty_and_named_on_stderr(repo: Path) -> None:
     _mixed_store()
-    for args in (["--sort", "nope"], ["--columns", "id,nope"], ["--group-by", "nope"]):
+    plain = _cli(repo, "runs", "--columns", "id,lr").stdout
+    assert _cli(repo, "runs", "--sort", "nope", "--columns", "id,lr").stdout == plain
+    out = _cli(repo, "runs", "--columns", "id,nope", "--format", "csv")
+    assert out.returncode == 0 and out.stdout.splitlines()[:2] == ["id,nope", "r000,"]
+    for args in (["--sort", "-nope"], ["--columns", "id,nope"], ["--group-by", "nope"]):
         out = _cli(repo, "runs", *args)
-        assert out.returncode == 1 and out.stdout == ""
-        assert "no column 'nope'" in out.stderr and "summary:acc" in out.stderr, out.stderr
+        assert out.returncode == 0 and out.stdout, out.stderr
+        assert out.stderr.startswith("gitcfg: no run listed has column 'nope', so it is empty")
+        assert "summary:acc" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--columns", "id,lr"],
+        ["--columns", "id,lr", "--format", "csv"],
+        ["--sort", "lr"],
+        ["--sort", "-summary:acc", "--columns", "summary:acc"],
+        ["--group-by", "model"],
+        ["--group-by", "model", "--format", "json"],
+        ["--format", "json"],
+        ["--format", "csv"],
+        [],
+    ],
+)
+def test_columns_and_sort_over_no_runs_print_what_the_plain_form_prints(
+    repo: Path, args: list[str]
+) -> None:
+    _mixed_store()
+    out = _cli(repo, "runs", "--where", "lr=0.7", *args)
+    assert out.returncode == 0, out.stderr
+    if "json" in args:
+        assert (out.stdout, out.stderr) == ("[]\n", "")
+    elif "csv" in args:  # the header alone
+        assert out.stdout.count("\n") == 1 and out.stderr == ""
+    else:
+        assert (out.stdout, out.stderr) == ("", "no runs\n")
+    # a repository whose store has no run at all yet
+    empty = make_repo(repo.parent / "empty")
+    out = _cli(empty, "runs", "--columns", "id,lr", "--sort", "summary:acc")
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "no runs\n")
     out = _cli(repo, "runs", "--where", "model=nothing")
     assert out.returncode == 0 and out.stderr == "no runs\n"
 

@@ -687,7 +687,7 @@ def runs(
       gitcfg runs --group-by model --columns summary:acc
       gitcfg runs --format json | jq '.[].summary.loss'
     """
-    from gitcfg import runtable, tablecells
+    from gitcfg import query, runtable, tablecells
     from gitcfg.override import parse_condition
     from gitcfg.render import csv_chunks, table_chunks, yaml_list
 
@@ -695,6 +695,12 @@ def runs(
     picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if picked == []:
         raise InputError(f"--columns {columns!r} names no column; give e.g. --columns id,lr")
+    for name in picked or ():
+        query.check_column_name(name, "--columns")
+    if sort_by is not None:
+        query.check_column_name(sort_by.removeprefix("-"), "--sort")
+    if group_by is not None:
+        query.check_column_name(group_by, "--group-by")
     store = opts.store()
     # The runs are held as JSON texts; each step below decodes only the columns it names.
     pieces = None
@@ -719,7 +725,10 @@ def runs(
         opts.out(pieces, page=True)
         return
     if group_by is not None:
-        _grouped(opts, rows, group_by, picked, fmt)
+        if not rows and fmt == "table":
+            _no_runs(project)
+            return
+        _grouped(opts, rows, group_by, picked, fmt, sort_by)
         return
     if fmt == "json":
         opts.out(runtable.json_chunks(rows), plain=True)
@@ -731,7 +740,7 @@ def runs(
         names = runtable.key_stats(rows).default_columns(only_differing=fmt != "csv")
     else:
         names = picked
-        runtable.check_columns(rows, names)  # before anything is written
+        _note_absent(rows, names, sort_by)  # before anything is written
     cells = runtable.cells(rows, names)
     if fmt == "csv":
         opts.out(csv_chunks(names, (values for _, values in cells)))
@@ -773,6 +782,28 @@ def _no_runs(project: str | None) -> None:
     click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
 
 
+def _note_absent(
+    rows: Sequence[ListedRow],
+    columns: Sequence[str],
+    sort_by: str | None = None,
+    smalls: Iterable[Any] | None = None,
+) -> None:
+    """Say on stderr which named columns no listed run has (a typo, or a key no run has yet):
+    they are shown empty, as other trackers show them, so a script's output keeps its shape.
+    The ``--sort`` column was reported by ``_selected`` already."""
+    from gitcfg import runtable
+
+    sorted_on = sort_by.removeprefix("-") if sort_by is not None else None
+    named = [c for c in dict.fromkeys(columns) if c != sorted_on]
+    for error in runtable.absent_columns(rows, named, smalls):
+        shown = ", ".join(error.available[:20]) + (", ..." if len(error.available) > 20 else "")
+        click.echo(
+            f"gitcfg: no run listed has column {error.column!r}, so it is empty; "
+            f"available: {shown}",
+            err=True,
+        )
+
+
 def _selected(
     listing: RunListing, conditions: list[Condition], sort_by: str | None
 ) -> list[ListedRow]:
@@ -783,6 +814,7 @@ def _selected(
     if sort_by is not None:
         key = sort_by[1:] if sort_by.startswith("-") else sort_by
         rows = runtable.sort(rows, key, descending=sort_by.startswith("-"))
+        _note_absent(rows, [key])
     return rows
 
 
@@ -790,7 +822,12 @@ _STATS = ("mean", "min", "max")
 
 
 def _grouped(
-    opts: _Options, rows: Sequence[ListedRow], column: str, picked: list[str] | None, fmt: str
+    opts: _Options,
+    rows: Sequence[ListedRow],
+    column: str,
+    picked: list[str] | None,
+    fmt: str,
+    sort_by: str | None,
 ) -> None:
     """``runs --group-by``: per value of ``column``, the run count and mean/min/max of each
     numeric summary key (those named by ``--columns summary:KEY`` if given)."""
@@ -805,7 +842,7 @@ def _grouped(
     else:
         metrics = None
     smalls = runtable.grouped_rows(rows, column, [*(picked or [])], metrics)
-    runtable.check_columns(rows, [column, *(picked or [])], smalls)
+    _note_absent(rows, [column, *(picked or [])], sort_by, smalls)
     if metrics is None:
         metrics = query.numeric_summary_keys(smalls)
     groups = query.group_stats(smalls, column, metrics)
