@@ -164,6 +164,17 @@ def default_columns(rows: Sequence[Row], *, only_differing: bool) -> list[str]:
     ]
 
 
+def split_namespace(name: str) -> tuple[str, str]:
+    """``("summary", KEY)`` for ``summary:KEY``, ``("config", KEY)`` for ``config:KEY`` and for
+    any other name (only the first namespace counts: ``config:summary:x`` is the config key
+    ``summary:x``). Fields are not told apart: ``gitcfg update`` writes keys, not fields."""
+    if name.startswith(SUMMARY):
+        return "summary", name[len(SUMMARY) :]
+    if name.startswith(CONFIG):
+        return "config", name[len(CONFIG) :]
+    return "config", name
+
+
 def check_column_name(column: str, option: str) -> str:
     """``column`` if it is a field or a well-formed key name (``summary:KEY``, ``config:KEY``,
     ``KEY``); else ``InputError`` naming ``option``. Whether any run has it is another matter."""

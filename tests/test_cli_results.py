@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,73 @@ def test_update_of_a_new_key_suggests_the_nested_one(store: ConfigStore, repo: P
     result = invoke("update", "dddd", "lr=0.5")
     assert result.stderr == "gitcfg: lr is a new key of p/dddd4444; did you mean optim.lr?\n"
     assert "+ lr: 0.5" in result.stdout  # still added, as wandb allows new keys
+
+
+def _gitcfg(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitcfg", "--no-pager", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_update_names_keys_as_runs_does_summary_key_config_key(
+    repo: Path, store: ConfigStore
+) -> None:
+    out = invoke("update", "aaaa", "summary:acc=0.95", "config:lr=0.2", "summary:f1=0.8")
+    assert out.stdout.splitlines() == [
+        "~ lr: 0.1 -> 0.2",
+        "~ summary:acc: 0.7 -> 0.95",
+        "+ summary:f1: 0.8",
+        f"[gitcfg {git(repo, 'rev-parse', '--short=7', 'gitcfg').strip()}] p/aaaa1111: update",
+    ]
+    record = store.read(A)
+    assert record.summary == {"loss": 0.5, "acc": 0.95, "f1": 0.8}
+    assert record.config["lr"] == 0.2 and "summary:acc" not in record.config
+    assert "config:lr" not in record.config
+    subject = git(repo, "log", "-1", "--format=%s", "gitcfg").strip()
+    assert subject == "update p/aaaa1111: lr, summary:acc, summary:f1"
+    # a config key that looks like a namespace is reached with config:, as in runs
+    out = invoke("update", "aaaa", "config:summary:loss='edited'", "--unset", "summary:f1")
+    assert out.stdout.splitlines()[:2] == [
+        "~ config:summary:loss: 'a config value' -> edited",
+        "- summary:f1: 0.8",
+    ]
+    record = store.read(A)
+    assert record.config["summary:loss"] == "edited" and "f1" not in record.summary
+    assert invoke("update", "aaaa", "summary:acc=0.95").stdout.startswith("nothing to change")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stderr"),
+    [
+        (
+            ["--unset", "summary:nope"],
+            1,
+            "Error: run p/aaaa1111 has no summary key 'nope' to unset; see its keys with "
+            "'gitcfg show p/aaaa1111 --summary'\n",
+        ),
+        (
+            ["summary:=1"],
+            2,
+            "Error: 'summary:' names no key after the ':': config key is empty; "
+            "give every value a name\n",
+        ),
+        (
+            ["summary:hf_token=hf_x"],
+            1,
+            "Error: summary key 'hf_token' looks like a credential and would be kept in git "
+            "history; keep secrets out of results, or set GITCFG_ALLOW_SECRETS=1 to record it "
+            "anyway\n",
+        ),
+    ],
+)
+def test_update_of_a_summary_key_refuses_bad_input_and_commits_nothing(
+    repo: Path, store: ConfigStore, args: list[str], code: int, stderr: str
+) -> None:
+    before = git(repo, "rev-parse", "gitcfg")
+    result = _gitcfg(repo, "update", "aaaa", "summary:acc=0.1", *args)
+    assert (result.returncode, result.stderr, result.stdout) == (code, stderr, "")
+    assert git(repo, "rev-parse", "gitcfg") == before

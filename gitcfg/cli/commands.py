@@ -288,22 +288,36 @@ def update(
     message: str | None,
     dry_run: bool,
 ) -> None:
-    """Change config keys of RUN in one new commit, and print the change.
+    """Change config keys (and summary:KEY results) of RUN in one new commit, and print the
+    change.
 
-    Nothing changes (the values are already so): no commit, exit 0.
+    Keys are named as in 'gitcfg runs': summary:KEY is a key of the run's summary (its
+    results), config:KEY always a config key, any other KEY a config key. Nothing changes
+    (the values are already so): no commit, exit 0.
 
     \b
     Examples:
       gitcfg update 3k9x2a7q lr=1e-3 batch_size=64
       gitcfg update mnist/3k9x2a7q model.layers='[128, 64]' --unset dropout -m "fix arch"
+      gitcfg update 3k9x summary:test_acc=0.91 --unset summary:tmp
       gitcfg update 3k9x tag="'32'" --dry-run      # the string '32', not the number
     """
+    from gitcfg.diff import Change
     from gitcfg.errors import ConfigKeyError
     from gitcfg.override import parse_override
+    from gitcfg.query import CONFIG, SUMMARY, split_namespace
     from gitcfg.render import change_lines
 
-    values = dict(parse_override(arg) for arg in assignments)
-    if not values and not unset:
+    parts: dict[str, dict[str, Any]] = {"config": {}, "summary": {}}
+    for arg in assignments:
+        name, value = parse_override(arg)
+        part, key = split_namespace(name)
+        parts[part][_namespaced_key(key, name)] = value
+    unsets: dict[str, list[str]] = {"config": [], "summary": []}
+    for name in unset:
+        part, key = split_namespace(name)
+        unsets[part].append(_namespaced_key(key, name))
+    if not assignments and not unset:
         raise UsageError(
             "nothing to update; give KEY=VALUE or --unset KEY, e.g. 'gitcfg update RUN lr=0.01'"
         )
@@ -313,11 +327,20 @@ def update(
     ref = selection.ref
     before = store.read(ref).config
     try:
-        result = store.update(ref, values, unset, message=message, dry_run=dry_run)
+        result = store.update(
+            ref,
+            parts["config"],
+            unsets["config"],
+            message=message,
+            dry_run=dry_run,
+            summary=parts["summary"],
+            summary_unset=unsets["summary"],
+        )
     except ConfigKeyError as exc:
+        part = "config" if exc.key in unsets["config"] else "summary"
         raise GitcfgError(
-            f"run {ref} has no config key {exc.key!r} to unset; see its keys with "
-            f"'gitcfg show {ref}'"
+            f"run {ref} has no {part} key {exc.key!r} to unset; see its keys with "
+            f"'gitcfg show {ref}{' --summary' if part == 'summary' else ''}'"
         ) from exc
     for change in result.changes:
         if change.kind == "added":
@@ -328,16 +351,36 @@ def update(
                     f"{' or '.join(similar)}?",
                     err=True,
                 )
-    if not result.changes:
+    # named as the command line names them: a config key "summary:x" is config:summary:x
+    labelled = [
+        Change(CONFIG + c.key, c.old, c.new) if c.key.startswith((SUMMARY, CONFIG)) else c
+        for c in result.changes
+    ]
+    labelled += [Change(SUMMARY + c.key, c.old, c.new) for c in result.summary_changes]
+    if not labelled:
         opts.out(f"nothing to change: {ref} has these values already\n")
         return
-    lines = change_lines(result.changes, opts.color)
+    lines = change_lines(labelled, opts.color)
     if result.commit is None:
         lines.append(f"dry run: {ref} not changed, nothing committed")
     else:
         subject = message.strip().split("\n")[0] if message and message.strip() else "update"
         lines.append(f"[{store.branch} {result.commit[:7]}] {ref}: {subject}")
     opts.out("\n".join(lines) + "\n")
+
+
+def _namespaced_key(key: str, name: str) -> str:
+    """The key after a ``summary:``/``config:`` namespace, checked (``summary:`` alone names
+    nothing)."""
+    from gitcfg.errors import ConfigError
+    from gitcfg.flat import check_key
+
+    if key == name:
+        return key  # checked already, or by the store
+    try:
+        return check_key(key)
+    except ConfigError as exc:
+        raise InputError(f"{name!r} names no key after the ':': {exc}") from exc
 
 
 def _similar_keys(key: str, config: dict[str, Any]) -> list[str]:
