@@ -214,9 +214,29 @@ def _rejection(output: str) -> str:
     return _last_line(output)
 
 
+# What git adds after the line that says what is wrong, whatever went wrong.
+_GIT_ADVICE = frozenset(
+    (
+        "fatal: Could not read from remote repository.",
+        "Please make sure you have the correct access rights",
+        "and the repository exists.",
+    )
+)
+
+
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].removeprefix("fatal: ").removeprefix("error: ") if lines else "git failed"
+    """The line of git's stderr that says what went wrong: the first ``fatal:``/``error:`` one
+    that is not git's generic advice (``'x' does not appear to be a git repository``), else the
+    last other line (``ssh: Could not resolve hostname ...``); its ``fatal: `` dropped."""
+    lines = [
+        line
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and line not in _GIT_ADVICE and not line.startswith("hint:")
+    ]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    if errors:
+        return errors[0].removeprefix("fatal: ").removeprefix("error: ")
+    return lines[-1] if lines else "git failed"
 
 
 def _hint(remote: str) -> str:

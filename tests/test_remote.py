@@ -352,10 +352,45 @@ def test_push_and_pull_commands(clone: Clone, monkeypatch: pytest.MonkeyPatch) -
 def test_push_command_to_a_missing_remote(repo: Path, tmp_path: Path) -> None:
     ConfigStore.open().create("p", {"a": 1}, run_id="r")
     before = tip(repo)
-    result = gitcfg_cli(repo, "push", str(tmp_path / "nowhere.git"))
-    assert result.returncode == 1
-    assert result.stderr.startswith("Error: cannot fetch from") and result.stderr.count("\n") == 1
+    (tmp_path / "plain-dir").mkdir()
+    for where in ("nope", str(tmp_path / "nowhere.git"), str(tmp_path / "plain-dir")):
+        for verb in ("push", "pull"):
+            result = gitcfg_cli(repo, verb, where)
+            # git's own reason, not its advice lines ("and the repository exists.")
+            assert (result.returncode, result.stdout, result.stderr) == (
+                1,
+                "",
+                f"Error: cannot fetch from {where!r}: {where!r} does not appear to be a git "
+                f"repository; check 'git remote -v' and that {where!r} is reachable and "
+                f"writable\n",
+            )
     assert tip(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("stderr", "line"),
+    [
+        (
+            "fatal: 'x' does not appear to be a git repository\n"
+            "fatal: Could not read from remote repository.\n\n"
+            "Please make sure you have the correct access rights\nand the repository exists.\n",
+            "'x' does not appear to be a git repository",
+        ),
+        (
+            "ssh: Could not resolve hostname h: Name or service not known\n"
+            "fatal: Could not read from remote repository.\n\n"
+            "Please make sure you have the correct access rights\nand the repository exists.\n",
+            "ssh: Could not resolve hostname h: Name or service not known",
+        ),
+        (
+            "remote: Repository not found.\nfatal: repository 'https://h/x/' not found\n",
+            "repository 'https://h/x/' not found",
+        ),
+        ("", "git failed"),
+    ],
+)
+def test_the_line_that_says_what_is_wrong_is_picked(stderr: str, line: str) -> None:
+    assert remote._last_line(stderr) == line
 
 
 def many_keep_refs(repo: Path, count: int) -> None:
