@@ -119,4 +119,27 @@ def parse_condition(arg: str) -> Condition:
     key = arg[:index]
     if not key:
         raise InputError(f"no key before {op!r} in {arg!r}; write it as KEY{op}VALUE")
-    return Condition(_key(key, arg), op, _value(arg[index + len(op) :], arg))
+    text = arg[index + len(op) :]
+    if _second_operator(op, text.lstrip()):
+        raise InputError(
+            f"{arg!r} has two operators; write one of KEY=VALUE, KEY!=VALUE, KEY>VALUE, "
+            f"KEY>=VALUE, KEY<VALUE, KEY<=VALUE (quote a value that starts with one: "
+            f"{key}{op}'{text.lstrip()}')"
+        )
+    return Condition(_key(key, arg), op, _value(text, arg))
+
+
+def _second_operator(op: str, text: str) -> bool:
+    """Whether the value after ``op`` starts with another operator by mistake (``lr>>1``,
+    ``lr==1``, ``lr=>1``), so that the condition would only compare with a string such as
+    ``">1"`` and silently match nothing. A value such as ``<HUB_TOKEN>`` or ``<b>x</b>`` after
+    ``=``/``!=`` is a real value; after ``>``/``<`` an operator character never is."""
+    first = text[:1]
+    if first == "=" or (first in ("<", ">", "!") and op not in ("=", "!=")):
+        return True
+    if first not in ("<", ">"):
+        return False
+    try:  # lr=>1, lr!=<0.5: an operator the other way round, before a number
+        return _is_number(parse_value(text.lstrip("<>=!")))
+    except YamlError:
+        return False

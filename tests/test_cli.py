@@ -173,6 +173,7 @@ BAD_INPUT = [
     (["runs", "--sort", "-a..b"], 2, "Error: --sort 'a..b' is not a column name: "),
     (["runs", "--group-by", "config:x\ty"], 2, "Error: --group-by 'config:x\\ty' is not a "),
     (["runs", "--columns", " , "], 2, "Error: --columns ' , ' names no column; give e.g."),
+    (["runs", "--where", "lr>>1"], 2, "Error: 'lr>>1' has two operators; write one of "),
     (["show", "aaaa", "--at", "nope"], 2, "Error: unknown revision 'nope'"),
     (["show", "aaaa~1", "--at", "gitcfg"], 2, "Error: give 'aaaa~1' or --at gitcfg, not both"),
     (["diff", "aaaa", "zzzz"], 1, "Error: no run 'zzzz'"),
@@ -735,3 +736,25 @@ def test_a_store_branch_gitcfg_cannot_use_is_one_line_and_changes_nothing(
     assert proc.stdout == ""
     assert not (repo / "ran").exists()  # the command never started
     assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs", "--where", "lr>>1"],
+        ["runs", "--where", "lr==0.1", "--format", "json"],
+        ["runs", "--columns", "id,summary:"],
+        ["update", "aaaa", "summary:=1"],
+    ],
+)
+def test_malformed_input_is_a_usage_error_in_a_real_process(
+    repo: Path, store: ConfigStore, args: list[str]
+) -> None:
+    before = tip(repo)
+    result = subprocess.run(
+        [sys.executable, "-m", "gitcfg", *args], cwd=repo, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert tip(repo) == before

@@ -56,6 +56,9 @@ def test_parse_override_errors(arg: str, message: str) -> None:
         ("name=a>b", Condition("name", "=", "a>b")),
         ("model.name!=resnet", Condition("model.name", "!=", "resnet")),
         ("x>=", Condition("x", ">=", "")),
+        ("x='>1'", Condition("x", "=", ">1")),  # a value that starts with one, quoted
+        ("tok=<HUB_TOKEN>", Condition("tok", "=", "<HUB_TOKEN>")),
+        ("note!=<b>x</b>", Condition("note", "!=", "<b>x</b>")),
     ],
 )
 def test_parse_condition(arg: str, expected: Condition) -> None:
@@ -63,7 +66,20 @@ def test_parse_condition(arg: str, expected: Condition) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arg", "message"), [("lr", "expected KEY=VALUE"), (">=1", "no key"), ("a..b=1", "empty")]
+    ("arg", "message"),
+    [
+        ("lr", "expected KEY=VALUE"),
+        (">=1", "no key"),
+        ("a..b=1", "empty"),
+        ("lr>>1", "'lr>>1' has two operators"),
+        ("lr==1", "'lr==1' has two operators"),
+        ("lr=>1", "'lr=>1' has two operators"),
+        ("lr<>1", "'lr<>1' has two operators"),
+        ("lr>=<1", "'lr>=<1' has two operators"),
+        ("lr!= =1", "'lr!= =1' has two operators"),
+        ("lr!=<0.5", "'lr!=<0.5' has two operators"),
+        ("lr>!1", "'lr>!1' has two operators"),
+    ],
 )
 def test_parse_condition_errors(arg: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
