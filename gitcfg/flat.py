@@ -206,7 +206,11 @@ def secrets_allowed() -> bool:
     return os.environ.get("GITCFG_ALLOW_SECRETS", "").lower() in {"1", "true", "yes"}
 
 
-def is_secret(key: str, value: Any) -> bool:
+def is_secret(key: str, value: Any, *, result: bool = False) -> bool:
     """Whether ``key: value`` would put a credential in git history (``is_secret_key``, unless
-    the value is masked or empty, ``is_masked``)."""
+    the value is masked or empty, ``is_masked``). A ``result`` (a summary value) that is a
+    number is none: ``loss_per_token: 2.1`` is a metric, and refusing it would stop a training
+    loop over nothing."""
+    if result and type(value) in (int, float):
+        return False
     return is_secret_key(key) and not is_masked(value)

@@ -22,7 +22,7 @@ from gitcfg.errors import ConfigError, SecretKeyError
 from gitcfg.flat import (
     check_key,
     find_collision,
-    is_masked,
+    is_secret,
     is_secret_key,
     secrets_allowed,
     unflatten,
@@ -176,9 +176,9 @@ class Summary(MutableMapping[str, Any]):
                 if allowed is None:
                     allowed = secrets_allowed()
                 if not allowed:
-                    if not is_masked(value):
+                    if is_secret(str(key), value, result=True):
                         raise SecretKeyError(str(key), summary=True)
-                    continue  # masked now ("<HUB_TOKEN>", "***"): check its next value too
+                    continue  # masked or a number now: check its next value too
             seen.add(key)
 
     def _put(self, key: str, value: Any) -> None:

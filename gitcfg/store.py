@@ -530,7 +530,7 @@ class ConfigStore:
             raise ConcurrentUpdateError(str(run), conflicts)
         if not (allow_secrets or secrets_allowed()):
             for key, value in wanted.items():
-                if key not in current and is_secret(key, value):
+                if key not in current and is_secret(key, value, result=summary):
                     raise SecretKeyError(key, summary=summary)
         return new
 
@@ -554,7 +554,7 @@ class ConfigStore:
             raise KeyCollisionError(*collision)
         if check_secrets and not (allow_secrets or secrets_allowed()):
             for key, value in flat.items():
-                if is_secret(key, value):
+                if is_secret(key, value, result=summary):
                     raise SecretKeyError(key, summary=summary)
         return flat
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 import gitcfg
 from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
+from gitcfg.store import ConfigStore
 from gitcfg.stores import open_store
 from tests.apihelpers import no_active_run, run_script, subjects  # noqa: F401
 from tests.conftest import assert_fsck_clean, git
@@ -363,6 +364,21 @@ def test_masked_results_and_opted_in_secrets_are_kept(
         "db_password: hunter2\nhub_token: hf_real\nmax_tokens: 7\npad_token: '[PAD]'\n"
         "push_token: '***'\n"
     )
+
+
+def test_a_metric_named_like_a_credential_is_a_number_and_kept(repo: Path) -> None:
+    # loss_per_token ends in "token" as hf_token does; a number is no credential, and refusing
+    # it would stop a training loop. A string under such a key is still refused.
+    run = gitcfg.init(project="p", id="r")
+    for step in range(2):
+        run.log({"loss_per_token": 2.5 - step, "eval/ms_per_token": 12})
+    with pytest.raises(gitcfg.SecretKeyError, match="loss_per_token"):
+        run.log({"loss_per_token": "hf_abc"})
+    run.finish()
+    assert summary_text(repo, "p", "r") == "eval/ms_per_token: 12\nloss_per_token: 1.5\n"
+    with pytest.raises(gitcfg.SecretKeyError, match="cost_token"):
+        ConfigStore.open().create("p", {"lr": 1}, summary={"cost_token": "x"})
+    ConfigStore.open().create("p", {"lr": 1}, summary={"cost_token": 0.5}, run_id="r2")
 
 
 def test_api_summary_refuses_a_secret_and_commits_nothing(repo: Path) -> None:
