@@ -8,7 +8,7 @@ import secrets
 from gitcfg.errors import InvalidNameError
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 ID_LENGTH = 8
 MAX_NAME_LENGTH = 128
 
@@ -29,7 +29,7 @@ def check_name(kind: str, name: object) -> str:
         raise InvalidNameError(kind, name, "it is empty")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(kind, name, f"it is longer than {MAX_NAME_LENGTH} characters")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # not match(): "$" matches before a final newline
         bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9_.-]", c)})
         raise InvalidNameError(kind, name, f"it contains {''.join(bad)!r}")
     if name.startswith("."):

@@ -51,6 +51,7 @@ class Recorder:
         self.step = start_step
         self._data = summary._data  # written directly: the fast path must not call methods
         self._seen = summary._seen  # keys checked for secrets: only new keys are checked
+        self._numbers = summary._numbers  # but for these: a number now, a string later
         self._rows: list[dict[str, Any]] = []
         self._pending: dict[str, Any] | None = None
         self._metrics: dict[str, Metric] = {}
@@ -75,7 +76,9 @@ class Recorder:
                 if type(value) not in SCALARS:
                     row = self._plain_row(data)
                     break
-            if not row.keys() <= self._seen:  # a key new to this run: a secret is refused
+            if not row.keys() <= self._seen or (  # a key new to this run: a secret is refused
+                self._numbers and not self._numbers.isdisjoint(row)
+            ):
                 self.summary.check_new_keys(row)
             self._data.update(row)
             now = _now()
@@ -119,7 +122,7 @@ class Recorder:
                     self._emit(self._pending)
                 self.step = step
         row = self._plain_row(data)
-        if not row.keys() <= self._seen:
+        if not row.keys() <= self._seen or (self._numbers and not self._numbers.isdisjoint(row)):
             self.summary.check_new_keys(row)
         for key, value in row.items():
             self._summarize(key, value)

@@ -29,6 +29,7 @@ from gitcfg.flat import (
 )
 from gitcfg.values import coerce_value
 
+_NUMBERS = (int, float)
 # The value types a log call keeps as they are (checked with `type(v) in SCALARS`, the fast path).
 SCALARS = frozenset((int, float, str, bool, type(None)))
 
@@ -60,6 +61,7 @@ class Summary(MutableMapping[str, Any]):
     _lock: threading.RLock
     _warned: set[str]
     _seen: set[Any]
+    _numbers: set[Any]
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", dict(values or {}))
@@ -69,6 +71,9 @@ class Summary(MutableMapping[str, Any]):
         # Keys checked for secrets (or stored already, as the store allows): a key is checked
         # when it is new, so that log() on a training loop's hot path checks nothing per call.
         object.__setattr__(self, "_seen", set(self._data))
+        # Keys of ``_seen`` that look like a credential but held a number (a metric such as
+        # loss_per_token): their values are checked again, by type alone.
+        object.__setattr__(self, "_numbers", set())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -167,10 +172,10 @@ class Summary(MutableMapping[str, Any]):
         """Raise ``SecretKeyError`` for a key of ``values`` new to this summary that looks like
         a credential and holds a value that is not masked (``flat.is_secret``), unless
         ``GITCFG_ALLOW_SECRETS`` is set. Keys found harmless are not checked again."""
-        seen = self._seen
+        seen, numbers = self._seen, self._numbers
         allowed: bool | None = None
         for key, value in values.items():
-            if key in seen:
+            if key in seen and (key not in numbers or type(value) in _NUMBERS):
                 continue
             if is_secret_key(str(key)):
                 if allowed is None:
@@ -178,7 +183,9 @@ class Summary(MutableMapping[str, Any]):
                 if not allowed:
                     if is_secret(str(key), value, result=True):
                         raise SecretKeyError(str(key), summary=True)
-                    continue  # masked or a number now: check its next value too
+                    if type(value) not in _NUMBERS:
+                        continue  # masked now ("<HUB_TOKEN>", "***"): check its next value too
+                    numbers.add(key)  # a metric: its next values are checked by their type
             seen.add(key)
 
     def _put(self, key: str, value: Any) -> None:

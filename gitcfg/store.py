@@ -28,6 +28,7 @@ from gitcfg.errors import (
     InputError,
     InvalidBranchNameError,
     KeyCollisionError,
+    NotAStoreError,
     RepositoryError,
     RunExistsError,
     RunNotFoundError,
@@ -664,7 +665,15 @@ class ConfigStore:
                 )
         if commit is None:
             return None, None
-        return commit, self._root_of(commit, reader)
+        if rev is None:
+            return commit, self._root_of(commit, reader)
+        try:
+            return commit, self._root_of(commit, reader)
+        except NotAStoreError:  # the revision is another branch's, not the store branch that is
+            raise InputError(
+                f"{rev!r} is not a commit of the {self.branch} branch (its files are not runs); "
+                f"give one of its commits, e.g. {self.branch}~1 or a sha from 'gitcfg log'"
+            ) from None
 
     def check_is_store(self, commit: str | None = None) -> None:
         """Raise NotAStoreError if the branch (at ``commit``, else its tip) exists and is not a

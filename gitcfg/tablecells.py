@@ -213,18 +213,23 @@ def subtree_texts(subtrees: Sequence[SubtreeRead]) -> list[str | None]:
     return texts
 
 
-def _lined(row: ListedRow, config: FileCells, summary: FileCells) -> _LinedRun | None:
+def _lined(row: ListedRow, config: FileCells, summary: FileCells) -> _LinedRun | RunCells | None:
     """A run's cells from its files' (``linecells``), its fields' from its row's members taken
     from meta.yaml (decoded alone, not the config and summary after them); None if a text
     would hold a separator."""
     text = row.text
-    used, fields = _field_cells(json.loads(text[: text.index(_CONFIG_MEMBER)] + "}"))
+    try:
+        head = json.loads(text[: text.index(_CONFIG_MEMBER)] + "}")
+    except ValueError:  # a meta value holding a mapping with a "config" key: cut too early
+        return run_cells(row.row(), row.order)
+    used, fields = _field_cells(head)
     if _SEPARATOR.search("".join([row.order, row.project, row.id, *fields])):
         return None
     return _LinedRun(sort_key(row.order, row.project, row.id), used, fields, config, summary)
 
 
-# Where a row's config member starts: no JSON string holds it (a string's quotes are escaped).
+# Where a row's config member starts. No JSON string holds it (a string's quotes are escaped);
+# a mapping in a meta value may (tags: [{config: 1}]), but cut there the head is no JSON text.
 _CONFIG_MEMBER = ', "config": '
 
 

@@ -127,3 +127,23 @@ def test_a_hand_edited_store_shows_one_table_whatever_the_cache_holds(
     with sqlite3.connect(cache / FILE_NAME) as db:
         db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))
     assert _runs(repo) == expected  # from the listing's cached rows
+
+
+def test_a_meta_mapping_holding_a_config_key_makes_a_cold_table_too(
+    repo: Path, tmp_path: Path
+) -> None:
+    # the row's head is cut where its config member starts; such a mapping makes a cut that
+    # is no JSON text, and that run's cells are made from its decoded row
+    store = ConfigStore.open()
+    for i in range(3):
+        store.create("p", {"i": i}, run_id=f"r{i}")
+    edit = tmp_path / "edit"
+    git(repo, "worktree", "add", "-q", str(edit), "gitcfg")
+    path = git(edit, "ls-files", "*meta.yaml").split()[0]
+    with open(edit / path, "a") as meta:
+        meta.write("tags: [{a: 1, config: 2}]\n")
+    git(edit, "commit", "-q", "-am", "hand edit")
+    git(repo, "worktree", "remove", str(edit))
+    out = _runs(repo)
+    assert out == expected_table(rows_from_git(store)) == _runs(repo)
+    assert "tags" in out.splitlines()[0].split()

@@ -19,6 +19,7 @@ from gitcfg.errors import (
     ConcurrentUpdateError,
     ConfigKeyError,
     CorruptStoreError,
+    InputError,
     InvalidBranchNameError,
     InvalidNameError,
     KeyCollisionError,
@@ -450,6 +451,9 @@ def test_concurrent_edit_of_the_same_key_is_refused(repo: Path) -> None:
         (lambda s: s.create("p", {"a": 1}, run_id=".hidden"), InvalidNameError),
         (lambda s: s.create("../up", {"a": 1}), InvalidNameError),
         (lambda s: s.create("p/q", {"a": 1}), InvalidNameError),
+        # "$" of re.match would take these: a directory "p\n" would make the branch no store
+        (lambda s: s.create("p\n", {"a": 1}), InvalidNameError),
+        (lambda s: s.create("p", {"a": 1}, run_id="r1\n"), InvalidNameError),
         (lambda s: s.create("p", {"a": 1, "a.b": 2}), KeyCollisionError),
         (lambda s: s.create("p", {"hf_token": "x"}), SecretKeyError),
         (lambda s: s.create("p", {"obj": object()}), UnsupportedValueError),
@@ -562,6 +566,15 @@ def test_a_branch_of_the_users_own_work_is_never_written_or_listed(repo: Path) -
     for read in (store.runs, lambda: store.resolve("abc"), lambda: branch_log(store)):
         with pytest.raises(NotAStoreError, match=NOT_A_STORE):
             read()
+
+
+def test_a_revision_of_another_branch_is_named_not_the_store(repo: Path) -> None:
+    # the store branch is fine: the user gave a commit of their own branch to --at
+    store = ConfigStore.open()
+    ref, _ = store.create("p", {"lr": 0.1})
+    with pytest.raises(InputError, match="'main' is not a commit of the gitcfg branch"):
+        store.read(ref, at="main")
+    assert store.read(ref, at="gitcfg").config == {"lr": 0.1}
 
 
 @pytest.mark.parametrize(
