@@ -59,6 +59,10 @@ _ABSENT = ("-", "")  # the letter and cell of a key a run lacks
 _CHUNK = 2000  # runs measured at once, a column at a time
 _UNUSED = "0" * len(query.META_FIELDS)
 _SEPARATOR = re.compile(f"[\0{_SK}{_GS}{_RS}{_US}]")
+_NO_META = [None] * len(query.META_FIELDS)
+_NO_META_CELLS = [""] * len(query.META_FIELDS)
+# _field_cells spells table_values out for these fields, in this order
+assert query.DEFAULT_FIELDS == ("id", "project", "created", "code_commit")
 
 Row = dict[str, Any]
 
@@ -115,12 +119,19 @@ def run_cells(row: Row, order: str) -> RunCells | None:
 
 def _field_cells(row: Row) -> tuple[str, list[str]]:
     """A run's meta fields' use and the cells of ``_FIELDS``, from its row (its members of
-    ``query.meta_members`` are enough)."""
+    ``query.meta_members`` are enough): ``table_values``' and ``cell_texts``' answer, the
+    common case (no meta field set) spelt out, as it is asked once a run."""
     meta = [row.get(name) for name in query.META_FIELDS]
+    created, commit = row["created"], row["code_commit"]
+    if type(created) is str:
+        created = created[:19].replace("T", " ")
+    if type(commit) is str:
+        commit = commit[:7] + ("-dirty" if row["dirty"] else "")
+    fields = cell_texts((row["id"], row["project"], created, commit))
+    if meta == _NO_META:
+        return _UNUSED, fields + _NO_META_CELLS
     used = "".join(["0" if item is None else "1" for item in meta])
-    fields = [row[name] for name in query.DEFAULT_FIELDS]
-    table_values(row, fields, query.DEFAULT_FIELDS)
-    return used, cell_texts([*fields, *(MISSING if item is None else item for item in meta)])
+    return used, fields + cell_texts([MISSING if item is None else item for item in meta])
 
 
 def _order_matters(item: Any) -> bool:
@@ -201,31 +212,46 @@ def subtree_texts(subtrees: Sequence[SubtreeRead]) -> list[str | None]:
     if parsed is None:  # not expected: every run the long way
         return [subtree_text_of(subtree.rows) for subtree in subtrees]
     files = iter(parsed)
+    runs: list[tuple[ListedRow, FileCells, FileCells]] = []
+    for subtree in subtrees:
+        for row, (config, summary) in zip(subtree.rows, subtree.plain, strict=True):
+            if config is not None and summary is not None:
+                runs.append((row, next(files), next(files)))
+    lined = iter(_lined_runs(runs))
     texts: list[str | None] = []
     for subtree in subtrees:
-        made: list[RunCells | _LinedRun | None] = []
-        for row, (config, summary) in zip(subtree.rows, subtree.plain, strict=True):
-            if config is None or summary is None:
-                made.append(run_cells(row.row(), row.order))
-            else:
-                made.append(_lined(row, next(files), next(files)))
+        made: list[RunCells | _LinedRun | None] = [
+            run_cells(row.row(), row.order) if None in pair else next(lined)
+            for row, pair in zip(subtree.rows, subtree.plain, strict=True)
+        ]
         texts.append(_subtree_text_of_made(made))
     return texts
 
 
-def _lined(row: ListedRow, config: FileCells, summary: FileCells) -> _LinedRun | RunCells | None:
-    """A run's cells from its files' (``linecells``), its fields' from its row's members taken
-    from meta.yaml (decoded alone, not the config and summary after them); None if a text
-    would hold a separator."""
-    text = row.text
+def _lined_runs(
+    runs: Sequence[tuple[ListedRow, FileCells, FileCells]],
+) -> list[_LinedRun | RunCells | None]:
+    """Runs' cells from their files' (``linecells``), their fields' from their rows' members
+    taken from meta.yaml, all decoded at once (not the config and summary after them)."""
+    texts = [row.text for row, _, _ in runs]
     try:
-        head = json.loads(text[: text.index(_CONFIG_MEMBER)] + "}")
-    except ValueError:  # a meta value holding a mapping with a "config" key: cut too early
-        return run_cells(row.row(), row.order)
-    used, fields = _field_cells(head)
-    if _SEPARATOR.search("".join([row.order, row.project, row.id, *fields])):
-        return None
-    return _LinedRun(sort_key(row.order, row.project, row.id), used, fields, config, summary)
+        heads = json.loads(
+            "[" + ",".join([t[: t.index(_CONFIG_MEMBER)] + "}" for t in texts]) + "]"
+        )
+    except ValueError:  # a head cut too early (see _CONFIG_MEMBER): from the decoded rows
+        return [run_cells(row.row(), row.order) for row, _, _ in runs]
+    made: list[_LinedRun | RunCells | None] = []
+    checked = []  # the texts that must hold no separator
+    for (row, config, summary), head in zip(runs, heads, strict=True):
+        used, fields = _field_cells(head)
+        made.append(
+            _LinedRun(sort_key(row.order, row.project, row.id), used, fields, config, summary)
+        )
+        checked += fields
+        checked += (row.order, row.project, row.id)
+    if _SEPARATOR.search("".join(checked)):  # not expected: from the decoded rows, run by run
+        return [run_cells(row.row(), row.order) for row, _, _ in runs]
+    return made
 
 
 # Where a row's config member starts. No JSON string holds it (a string's quotes are escaped);
