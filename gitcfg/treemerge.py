@@ -26,6 +26,8 @@ class FileChange:
     mode: str
     blob: str | None  # None: deleted
     status: str  # git's letter: A added, M modified, D deleted
+    old_mode: str = ""  # before the change ("" and None: added)
+    old_blob: str | None = None
 
     def same_content(self, other: FileChange) -> bool:
         return (self.mode, self.blob) == (other.mode, other.blob)
@@ -48,9 +50,66 @@ def changed_files(repo: GitRepo, old: str, new: str) -> dict[str, FileChange]:
         info, path = fields[i], fields[i + 1]
         if not info.startswith(":"):
             continue
-        _old_mode, new_mode, _old_blob, new_blob, status = info[1:].split(" ")
-        changes[path] = FileChange(new_mode, None if is_null(new_blob) else new_blob, status)
+        old_mode, new_mode, old_blob, new_blob, status = info[1:].split(" ")
+        changes[path] = FileChange(
+            new_mode,
+            None if is_null(new_blob) else new_blob,
+            status,
+            "" if is_null(old_blob) else old_mode,
+            None if is_null(old_blob) else old_blob,
+        )
     return changes
+
+
+# A conflict's entry for a run one side deleted while the other changed it.
+DELETED_AND_CHANGED = "deleted on one side, changed on the other"
+
+
+def _deleted_against_changed(
+    mine: Mapping[str, FileChange], their: Mapping[str, FileChange]
+) -> dict[str, Side]:
+    """``{run directory: the side that deleted it}`` of the runs one side deleted (their
+    config.yaml) while the other changed any of their files. Such a run is merged whole: file
+    by file, --ours or --theirs would keep some of its files and drop the others (a config
+    without its meta.yaml and summary.yaml)."""
+    found: dict[str, Side] = {}
+    sides: tuple[tuple[Side, Mapping[str, FileChange], Mapping[str, FileChange]], ...] = (
+        ("ours", mine, their),
+        ("theirs", their, mine),
+    )
+    for side, changes, other in sides:
+        touched = {path.rpartition("/")[0] for path in other if parse_run_path(path)}
+        for path, change in changes.items():
+            parsed = parse_run_path(path)
+            if parsed is None or parsed[1] != CONFIG_FILE or change.blob is not None:
+                continue
+            directory = path.rpartition("/")[0]
+            both = other.get(path)
+            if directory in touched and not (both is not None and both.blob is None):
+                found[directory] = side
+    return found
+
+
+def _whole_run(
+    directory: str,
+    deleter: Side,
+    prefer: Side,
+    mine: Mapping[str, FileChange],
+    their: Mapping[str, FileChange],
+) -> dict[str, FileChange]:
+    """The changes to our tree that make run ``directory`` the ``prefer`` side's whole run."""
+    prefix = directory + "/"
+    if prefer == "ours":
+        return {}  # our tree holds our version already
+    result = {path: change for path, change in their.items() if path.startswith(prefix)}
+    for path, change in mine.items():
+        if not path.startswith(prefix) or path in result:
+            continue
+        if deleter == "theirs" and change.blob is not None:
+            result[path] = FileChange(change.mode, None, "D")  # a file we added to a run gone
+        elif deleter == "ours" and change.blob is None and change.old_blob is not None:
+            result[path] = FileChange(change.old_mode, change.old_blob, "A")  # theirs kept it
+    return result
 
 
 def merge_commits(
@@ -70,8 +129,20 @@ def merge_commits(
     new_runs: set[str] = set()
     changed_runs: set[str] = set()
     writer = PackWriter(repo)
+    whole = _deleted_against_changed(mine, their)
+    for directory, deleter in whole.items():
+        parsed = parse_run_path(directory + "/" + CONFIG_FILE)
+        run = str(parsed[0]) if parsed else directory
+        if prefer is None:
+            outcome.conflicts.setdefault(run, []).append(DELETED_AND_CHANGED)
+            continue
+        result.update(_whole_run(directory, deleter, prefer, mine, their))
+        if prefer == "theirs" != deleter:
+            changed_runs.add(run)  # their run, back in ours
     with ObjectReader(repo) as reader:
         for path, change in their.items():
+            if path.rpartition("/")[0] in whole:
+                continue  # merged whole, above
             mine_change = mine.get(path)
             parsed = parse_run_path(path)
             run = str(parsed[0]) if parsed else path

@@ -232,6 +232,60 @@ def test_prefer_ours_keeps_the_local_value(clone: Clone, monkeypatch: pytest.Mon
     assert store_a.read(ref).config == {"lr": 0.3, "bs": 2}
 
 
+def _delete_run_by_hand(path: Path, ref: RunRef) -> None:
+    edit = path.parent / f"{path.name}-edit"
+    git(path, "worktree", "add", "-q", str(edit), "gitcfg")
+    git(edit, "rm", "-rq", ref.config_path.rpartition("/")[0])
+    git(edit, "commit", "-qm", f"delete {ref}")
+    git(path, "worktree", "remove", str(edit))
+
+
+def _run_files(path: Path, ref: RunRef) -> list[str]:
+    directory = ref.config_path.rpartition("/")[0]
+    listed = git(path, "ls-tree", "-r", "--name-only", "gitcfg", "--", directory + "/")
+    return [name.rpartition("/")[2] for name in listed.split()]
+
+
+@pytest.mark.parametrize(
+    ("deleted_by", "prefer", "kept"),
+    [("theirs", "ours", True), ("theirs", "theirs", False), ("ours", "theirs", True),
+     ("ours", "ours", False)],
+)  # fmt: skip
+def test_a_run_deleted_on_one_side_and_changed_on_the_other_is_merged_whole(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch, deleted_by: str, prefer: str, kept: bool
+) -> None:
+    # file by file, --ours/--theirs kept the changed config and applied the other side's
+    # deletion of meta.yaml and summary.yaml: a run without its provenance and results
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"x": 1}, run_id="r1", summary={"acc": 0.5})
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    remote.pull(store_in(b, monkeypatch).repo, "gitcfg")
+    if deleted_by == "theirs":  # a deletes the run and pushes; b (ours) changes it
+        _delete_run_by_hand(a, ref)
+        remote.push(store_in(a, monkeypatch).repo, "gitcfg")
+        store_b = store_in(b, monkeypatch)
+        store_b.update(ref, {"x": 2})
+    else:  # a changes it and pushes; b (ours) deletes it
+        store_a.update(ref, {"x": 2})
+        remote.push(store_a.repo, "gitcfg")
+        _delete_run_by_hand(b, ref)
+        store_b = store_in(b, monkeypatch)
+    before = tip(b)
+    with pytest.raises(MergeConflictError, match="p/r1: deleted on one side, changed on the"):
+        remote.pull(store_b.repo, "gitcfg")
+    assert tip(b) == before
+    remote.pull(store_b.repo, "gitcfg", prefer=prefer)  # type: ignore[arg-type]
+    if kept:
+        assert _run_files(b, ref) == ["config.yaml", "meta.yaml", "summary.yaml"]
+        record = store_b.read(ref)
+        assert record.config == {"x": 2} and record.summary == {"acc": 0.5}
+        assert record.meta["started"]
+    else:
+        assert _run_files(b, ref) == []
+
+
 PUSHER = """
 import sys
 from gitcfg import remote
