@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from gitcfg.errors import NotAStoreError
@@ -90,18 +90,43 @@ def parse_run_path(path: str) -> tuple[RunRef, str] | None:
     return (ref, name) if ref is not None else None
 
 
-def check_store_root(branch: str, entries: Iterable[TreeEntry]) -> None:
+def check_store_root(
+    branch: str,
+    entries: Iterable[TreeEntry],
+    read_tree: Callable[[str], Iterable[TreeEntry]],
+) -> None:
     """Raise NotAStoreError if the root tree ``entries`` of ``branch`` is not a store's.
 
     gitcfg writes nothing at the root but project directories, so a file there (``README``,
     ``.gitignore``, ``code.py``), a link, a submodule or a directory no project could be named
-    (``.github``) means the branch is someone's own work, which a run must not be stacked on.
-    Only the root tree is looked at, which every write and read reads anyway: a few dozen
-    names, however many runs there are.
+    (``.github``) means the branch is someone's own work, which a run must not be stacked on,
+    unless a project directory beside it holds gitcfg's shards (directories ``0``-``f``): then
+    it is a store someone added a file to (a README), which stays. Only the root tree is read,
+    which every write and read reads anyway, and a project's tree when the root holds more.
     """
+    entries = list(entries)
+    odd = next((e for e in entries if not e.is_tree or not _PROJECT.fullmatch(e.name)), None)
+    if odd is None:
+        return
     for entry in entries:
-        if not entry.is_tree:
-            kind = _KINDS.get(entry.mode, "file")
-            raise NotAStoreError(branch, f"the {kind} {entry.name!r}")
-        if not _PROJECT.fullmatch(entry.name):
-            raise NotAStoreError(branch, f"the directory {entry.name!r}")
+        if entry.is_tree and _PROJECT.fullmatch(entry.name) and _holds_runs(entry.sha, read_tree):
+            return
+    if odd.is_tree:
+        raise NotAStoreError(branch, f"the directory {odd.name!r}")
+    raise NotAStoreError(branch, f"the {_KINDS.get(odd.mode, 'file')} {odd.name!r}")
+
+
+_SHARDS = frozenset("0123456789abcdef")
+
+
+def _holds_runs(project: str, read_tree: Callable[[str], Iterable[TreeEntry]]) -> bool:
+    """Whether the tree ``project`` holds shard directories down to a run whose id they are
+    the digest of, as gitcfg writes them (its first one is looked at)."""
+    sha, path = project, ""
+    for _ in range(SHARD_LEVELS):
+        inside = list(read_tree(sha))
+        if not inside or not all(e.is_tree and e.name in _SHARDS for e in inside):
+            return False
+        sha, path = inside[0].sha, path + inside[0].name
+    runs = [e.name for e in read_tree(sha) if e.is_tree]
+    return bool(runs) and _shards(runs[0]) == path

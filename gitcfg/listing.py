@@ -431,7 +431,8 @@ class RunListing:
         reader = self._object_reader()
         root = self.repo.read_commit(self.tip, reader).tree
         entries = self.repo.read_tree(root, reader)
-        check_store_root(self.branch, entries)  # never list someone's own branch as runs
+        # never list someone's own branch as runs
+        check_store_root(self.branch, entries, lambda sha: self.repo.read_tree(sha, reader))
         level = [
             (e.name, e.sha)
             for e in entries

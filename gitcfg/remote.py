@@ -199,7 +199,7 @@ def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None
 
 
 def _check_store(repo: GitRepo, commit: str, branch: str) -> None:
-    check_store_root(branch, repo.read_tree(repo.read_commit(commit).tree))
+    check_store_root(branch, repo.read_tree(repo.read_commit(commit).tree), repo.read_tree)
 
 
 def _merge_base(repo: GitRepo, a: str, b: str) -> str | None:

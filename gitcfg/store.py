@@ -690,7 +690,8 @@ class ConfigStore:
         if seen is not None and seen[0] == commit:
             return seen[1]  # a commit id names its tree: never stale
         root = self.repo.read_commit(commit, reader).tree
-        check_store_root(self.branch, self.repo.read_tree(root, reader))
+        entries = self.repo.read_tree(root, reader)
+        check_store_root(self.branch, entries, lambda sha: self.repo.read_tree(sha, reader))
         self._root_seen = (commit, root)
         return root
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import socket
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -568,6 +570,29 @@ def test_a_branch_of_the_users_own_work_is_never_written_or_listed(repo: Path) -
             read()
 
 
+def test_a_readme_added_to_the_store_branch_stays_and_locks_no_one_out(repo: Path) -> None:
+    # a file at the root beside gitcfg's shards is a store someone documented, not their code
+    store = ConfigStore.open()
+    first, _ = store.create("p", {"lr": 0.1}, run_id="r1")
+    work = repo.parent / "edit-readme"
+    git(repo, "worktree", "add", "-q", str(work), "gitcfg")
+    (work / "README.md").write_text("our runs\n")
+    git(work, "add", "README.md")
+    git(work, "commit", "-q", "-m", "readme")
+    git(repo, "worktree", "remove", str(work))
+    store = ConfigStore.open()
+    store.create("p", {"lr": 0.2}, run_id="r2")
+    store.update(first, {"lr": 0.3})
+    assert sorted(r.ref.id for r in store.runs()) == ["r1", "r2"]
+    assert git(repo, "show", "gitcfg:README.md") == "our runs\n"
+    out = subprocess.run(
+        [sys.executable, "-m", "gitcfg", "runs", "--format", "json"],
+        cwd=repo, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert sorted(row["id"] for row in json.loads(out.stdout)) == ["r1", "r2"]
+
+
 def test_a_revision_of_another_branch_is_named_not_the_store(repo: Path) -> None:
     # the store branch is fine: the user gave a commit of their own branch to --at
     store = ConfigStore.open()
@@ -596,6 +621,12 @@ def test_any_file_at_the_root_means_not_a_store(
 
 
 def test_a_directory_no_project_could_be_named_means_not_a_store(repo: Path) -> None:
+    users_own_branch(repo, "gitcfg", {".github/ci.yml": "on: push\n", "src/p/a.py": "1\n"})
+    with pytest.raises(NotAStoreError, match=r"it holds the directory '\.github'"):
+        ConfigStore.open().create("p", {"lr": 0.1})
+
+
+def test_a_directory_added_beside_the_runs_stays(repo: Path) -> None:
     store = ConfigStore.open()
     ref, _ = store.create("p", {"lr": 0.1})
     work = repo.parent / "edit-worktree"
@@ -605,10 +636,9 @@ def test_a_directory_no_project_could_be_named_means_not_a_store(repo: Path) -> 
     git(work, "add", ".github")
     git(work, "commit", "-q", "-m", "CI by hand")
     git(repo, "worktree", "remove", "--force", str(work))
-    before = tip(repo)
-    with pytest.raises(NotAStoreError, match=r"it holds the directory '\.github'"):
-        ConfigStore.open().update(ref, {"lr": 0.2})
-    assert tip(repo) == before
+    ConfigStore.open().update(ref, {"lr": 0.2})
+    assert ConfigStore.open().read(ref).config == {"lr": 0.2}
+    assert git(repo, "show", "gitcfg:.github/ci.yml") == "on: push\n"
 
 
 def test_a_store_stays_a_store_through_its_own_writes(repo: Path) -> None:
