@@ -386,8 +386,8 @@ class MergeConflictError(GitcfgError):
         parts = "; ".join(f"{run}: {', '.join(keys)}" for run, keys in sorted(conflicts.items()))
         super().__init__(
             f"conflicting changes to {parts} (theirs kept at {remote_ref}); "
-            f"set the value you want with 'gitcfg update', or rerun with --ours or --theirs, "
-            f"then 'gitcfg pull {remote}' again"
+            f"take theirs with 'gitcfg pull {remote} --theirs', or keep ours (after setting the "
+            f"value you want with 'gitcfg update') with 'gitcfg pull {remote} --ours'"
         )
 
 

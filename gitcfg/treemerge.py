@@ -61,6 +61,7 @@ def changed_files(repo: GitRepo, old: str, new: str) -> dict[str, FileChange]:
     return changes
 
 
+_LABELS = {SUMMARY_FILE: "summary:", META_FILE: "meta:"}
 # A conflict's entry for a run one side deleted while the other changed it.
 DELETED_AND_CHANGED = "deleted on one side, changed on the other"
 
@@ -159,8 +160,9 @@ def merge_commits(
                 merged = _merge_file(
                     repo, writer, reader, path, base, mine_change.blob, change.blob, prefer
                 )
-                if isinstance(merged, list):
-                    outcome.conflicts.setdefault(run, []).extend(merged)
+                if isinstance(merged, list):  # keys named as 'gitcfg update' names them
+                    label = _LABELS.get(parsed[1], "")
+                    outcome.conflicts.setdefault(run, []).extend(label + k for k in merged)
                     continue
                 if merged != mine_change.blob:
                     result[path] = FileChange(mine_change.mode, merged, "M")

@@ -202,7 +202,7 @@ def test_same_key_conflict_changes_nothing_and_says_how_to_resolve(
     with pytest.raises(MergeConflictError) as caught:
         remote.pull(store_b.repo, "gitcfg")
     message = str(caught.value)
-    assert "p/r: lr" in message and "--ours or --theirs" in message
+    assert "p/r: lr" in message and "--theirs" in message and "--ours" in message
     assert tip(b) == before
     assert store_b.read(ref).config == {"lr": 0.3}
     theirs = caught.value.remote_ref
@@ -213,6 +213,25 @@ def test_same_key_conflict_changes_nothing_and_says_how_to_resolve(
 
     remote.pull(store_b.repo, "gitcfg", prefer="theirs")
     assert store_b.read(ref).config == {"lr": 0.2}
+
+
+def test_a_results_conflict_names_its_key_as_update_does(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    ref, _ = store_a.create("p", {"lr": 0.1}, run_id="r", summary={"acc": 0.5})
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    store_b = store_in(b, monkeypatch)
+    remote.pull(store_b.repo, "gitcfg")
+    store_a.update(ref, {}, summary={"acc": 0.6})
+    remote.push(store_a.repo, "gitcfg")
+    store_b.update(ref, {}, summary={"acc": 0.7})
+    with pytest.raises(MergeConflictError, match=r"p/r: summary:acc \(theirs kept"):
+        remote.pull(store_b.repo, "gitcfg")
+    remote.pull(store_b.repo, "gitcfg", prefer="ours")
+    assert store_b.read(ref).summary == {"acc": 0.7}
 
 
 def test_prefer_ours_keeps_the_local_value(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
