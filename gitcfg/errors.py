@@ -353,7 +353,10 @@ class UnknownColumnError(GitcfgError, LookupError):
         self.column = column
         self.available = list(available)
         shown = ", ".join(self.available[:20]) + (", ..." if len(self.available) > 20 else "")
-        super().__init__(f"no column {column!r} in the runs listed; available: {shown}")
+        super().__init__(
+            f"no column {column!r} in the runs listed; "
+            + (f"available: {shown}" if shown else "they have none to choose from yet")
+        )
 
     def __str__(self) -> str:
         return str(self.args[0])
