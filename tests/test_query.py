@@ -77,3 +77,10 @@ def test_a_key_differs_exactly_when_two_runs_disagree(configs: list[dict[str, An
     for key in query.config_keys(rows):
         seen = {(type(c.get(key, MISSING)), repr(c.get(key, MISSING))) for c in configs}
         assert (key in differ) == (len(seen) > 1)
+
+
+def test_an_unknown_column_among_runs_with_no_keys_says_so() -> None:
+    from gitcfg.errors import UnknownColumnError
+
+    assert str(UnknownColumnError("acc", [])).endswith("they have none to choose from yet")
+    assert str(UnknownColumnError("acc", ["loss"])).endswith("available: loss")
