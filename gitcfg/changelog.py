@@ -11,6 +11,7 @@ branch from one ``git log --raw`` (which blobs each commit changed) and the comm
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitcfg.diff import Change, diff_configs
 from gitcfg.git import is_null
@@ -26,19 +27,31 @@ class LogEntry:
     time: int
     subject: str
     runs: list[tuple[RunRef, list[Change]]] = field(default_factory=list)
+    # Per run, the files that are not valid YAML at this commit (their changes are not listed).
+    invalid: dict[RunRef, tuple[str, ...]] = field(default_factory=dict)
 
 
 def run_log(store: ConfigStore, run: RunRef, limit: int | None = None) -> list[LogEntry]:
-    """The versions of one run, newest first, each with its change from the version before."""
+    """The versions of one run, newest first, each with its change from the version before.
+
+    A version whose file is not valid YAML is listed as such; the next readable version is
+    compared with the last readable one before it.
+    """
     versions = store.history(run)
     shown = versions if limit is None else versions[:limit]
     entries = []
     for i, version in enumerate(shown):
-        older = versions[i + 1] if i + 1 < len(versions) else None
-        changes = diff_configs(older.config if older else {}, version.config)
-        changes += _labelled(diff_configs(older.summary if older else {}, version.summary))
+        older = versions[i + 1 :]
+        changes: list[Change] = []
+        if CONFIG_FILE not in version.invalid:
+            before = next((v.config for v in older if CONFIG_FILE not in v.invalid), {})
+            changes += diff_configs(before, version.config)
+        if SUMMARY_FILE not in version.invalid:
+            before = next((v.summary for v in older if SUMMARY_FILE not in v.invalid), {})
+            changes += _labelled(diff_configs(before, version.summary))
         subject = version.message.split("\n", 1)[0]
-        entries.append(LogEntry(version.commit, version.time, subject, [(run, changes)]))
+        invalid = {run: version.invalid} if version.invalid else {}
+        entries.append(LogEntry(version.commit, version.time, subject, [(run, changes)], invalid))
     return entries
 
 
@@ -76,14 +89,24 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
                     blobs[blob] = path
         named = [t.strip() for t in trailers.split("\x1d") if t.strip()]
         commits.append((sha, int(timestamp), subject, named, touched))
-    configs = store.parsed_files(blobs)
+    invalid: dict[str, str] = {}
+    configs = store.parsed_files(blobs, invalid)
+    # Each file's last readable version, as the walk from the oldest commit reaches it: the
+    # version after an invalid one is compared with it. (Before the oldest commit listed: {}.)
+    readable: dict[tuple[RunRef, str], dict[str, Any]] = {}
     entries = []
-    for sha, when, subject, named, touched in commits:
+    for sha, when, subject, named, touched in reversed(commits):
         runs: list[tuple[RunRef, list[Change]]] = []
+        bad: dict[RunRef, tuple[str, ...]] = {}
         for ref, files in touched.items():
             changes: list[Change] = []
             for name, (old, new) in sorted(files.items()):
-                found = diff_configs(configs.get(old, {}), configs.get(new, {}))
+                if new in invalid:
+                    bad[ref] = (*bad.get(ref, ()), name)
+                    continue
+                before = configs[old] if old in configs else readable.get((ref, name), {})
+                after = readable[ref, name] = configs.get(new, {})
+                found = diff_configs(before, after)
                 changes += _labelled(found) if name == SUMMARY_FILE else found
             runs.append((ref, changes))
         seen = {str(ref) for ref in touched}
@@ -92,8 +115,8 @@ def branch_log(store: ConfigStore, limit: int | None = None) -> list[LogEntry]:
             if name not in seen and project:
                 runs.append((RunRef(project, run_id), []))
                 seen.add(name)
-        entries.append(LogEntry(sha, when, subject, runs))
-    return entries
+        entries.append(LogEntry(sha, when, subject, runs, bad))
+    return entries[::-1]
 
 
 def _labelled(changes: list[Change]) -> list[Change]:

@@ -104,12 +104,16 @@ class ListedRun(NamedTuple):
 
 
 def parse_blobs(
-    reader: ObjectReader, blobs: Sequence[str], sources: Mapping[str, str]
+    reader: ObjectReader,
+    blobs: Sequence[str],
+    sources: Mapping[str, str],
+    invalid: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Read ``blobs`` through cat-file and parse each as a config file (``sources`` name them).
 
     A file that does not parse is a ``CorruptStoreError`` naming it, raised once every blob
-    has been read (cat-file must be drained before it can be stopped).
+    has been read (cat-file must be drained before it can be stopped); given ``invalid``, it
+    is recorded there instead (``{blob: message}``) and left out of the result.
     """
     fresh: dict[str, dict[str, Any]] = {}
     error: YamlError | None = None
@@ -117,7 +121,10 @@ def parse_blobs(
         try:
             fresh[blob] = yamlcodec.load_config(body.decode("utf-8", "replace"), sources[blob])
         except YamlError as exc:
-            error = error or exc
+            if invalid is not None:
+                invalid[blob] = f"{exc.source} is not valid: {exc.problem}"
+            else:
+                error = error or exc
     if error is not None:
         raise CorruptStoreError(f"{error.source} is not valid: {error.problem}") from error
     return fresh

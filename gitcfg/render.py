@@ -90,11 +90,13 @@ def log_entry(
     *,
     patch: bool,
     color: bool,
+    invalid: Mapping[str | None, Sequence[str]] | None = None,
 ) -> list[str]:
     """One commit of ``gitcfg log``: a header line, then per run the keys it changed.
 
     ``runs`` pairs a run name (None: the run is named by the command already) with its changes;
-    ``patch`` shows each change with its values instead of the key names alone.
+    ``patch`` shows each change with its values instead of the key names alone; ``invalid``
+    names, by run name, the files that are not valid YAML at this commit (a line each).
     """
     lines = [f"{paint(short_sha(commit), YELLOW, color)} {commit_time(timestamp)}  {subject}"]
     for name, changes in runs:
@@ -102,10 +104,12 @@ def log_entry(
         if name is not None:
             lines.append(f"    {paint(name, CYAN, color)}")
             indent = "      "
+        bad = (invalid or {}).get(name, ())
         if patch:
             lines.extend(indent + line for line in change_lines(changes, color))
-        else:
+        elif changes or not bad:
             lines.append(indent + key_summary(changes))
+        lines.extend(f"{indent}{file} not valid YAML at this version" for file in bad)
     return lines
 
 

@@ -78,6 +78,9 @@ class RunVersion(NamedTuple):
     message: str
     config: dict[str, Any]
     summary: dict[str, Any]
+    # Files (config.yaml, summary.yaml) that are not valid YAML at this version, their dicts
+    # then {}: an old hand edit must not stop the history around it from being read.
+    invalid: tuple[str, ...] = ()
 
 
 class UpdateResult(NamedTuple):
@@ -776,32 +779,48 @@ class ConfigStore:
             raise RunNotFoundError(str(run))
         blobs = {config: run.config_path for *_, config, _ in entries}
         blobs.update({summary: run.summary_path for *_, summary in entries if summary})
-        parsed = self.parsed_files(blobs)
-        return [
-            RunVersion(sha, when, msg, parsed[config], parsed[summary] if summary else {})
-            for sha, when, msg, config, summary in reversed(entries)
-        ]
+        invalid: dict[str, str] = {}
+        parsed = self.parsed_files(blobs, invalid)
+        for newest in entries[-1][3:]:
+            if newest in invalid:  # the run as it is now: every reader shows it, so an error
+                raise CorruptStoreError(invalid[newest])
+        versions = []
+        for commit, stamp, text, config_id, summary_id in reversed(entries):
+            bad = [CONFIG_FILE] if config_id in invalid else []
+            bad += [SUMMARY_FILE] if summary_id in invalid else []
+            config = parsed.get(config_id, {})
+            summary = parsed.get(summary_id, {}) if summary_id else {}
+            versions.append(RunVersion(commit, stamp, text, config, summary, tuple(bad)))
+        return versions
 
-    def parsed_files(self, blobs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache."""
+    def parsed_files(
+        self, blobs: Mapping[str, str], invalid: dict[str, str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Parsed config or meta files for many blob ids (``{blob: path}``), via the blob cache.
+
+        A file that does not parse raises ``CorruptStoreError``; given ``invalid``, it is
+        recorded there (``{blob: message}``) and left out, as history readers need.
+        """
         try:
             result = self.cache.get_many(blobs)
             missing = [blob for blob in blobs if blob not in result]
             for start in range(0, len(missing), _CACHE_CHUNK):
-                result.update(self._parse_blobs(missing[start : start + _CACHE_CHUNK], blobs))
+                chunk = missing[start : start + _CACHE_CHUNK]
+                result.update(self._parse_blobs(chunk, blobs, invalid))
         finally:
             self.cache.close()  # a long-lived training process keeps no database open
         return result
 
     def _parse_blobs(
-        self, missing: Sequence[str], paths: Mapping[str, str]
+        self, missing: Sequence[str], paths: Mapping[str, str], invalid: dict[str, str] | None
     ) -> dict[str, dict[str, Any]]:
         """Read and parse blobs the cache did not have, and record them there."""
         from gitcfg.listing import parse_blobs
 
+        sources = {b: f"{self.branch}:{paths[b]}" for b in missing}
         with ObjectReader(self.repo) as reader:
-            fresh = parse_blobs(reader, missing, {b: f"{self.branch}:{paths[b]}" for b in missing})
-        self.cache.add(fresh)
+            fresh = parse_blobs(reader, missing, sources, invalid)
+        self.cache.add(fresh)  # only the valid ones: an invalid blob is read again next time
         return fresh
 
     def listing(self, project: str | None = None, *, meta: bool = True) -> RunListing:
@@ -876,12 +895,27 @@ class ConfigStore:
             raise AmbiguousRunError(name, sorted(str(r) for r in exact))
         return Selection(exact[0], back)
 
-    def version(self, selection: Selection) -> RunVersion:
-        """The version of a selected run that ``RUN~N`` names."""
+    def version(self, selection: Selection, *, readable: bool = True) -> RunVersion:
+        """The version of a selected run that ``RUN~N`` names.
+
+        ``readable``: raise ``CorruptStoreError`` if a file of it is not valid at that version
+        (False: only its commit is wanted).
+        """
         versions = self.history(selection.ref)
         if selection.back >= len(versions):
             raise VersionNotFoundError(str(selection.ref), selection.back, len(versions))
-        return versions[selection.back]
+        version = versions[selection.back]
+        if readable:
+            self.check_readable(selection.ref, version)
+        return version
+
+    def check_readable(self, run: RunRef, version: RunVersion) -> None:
+        """Raise ``CorruptStoreError`` if a file of ``version`` (from ``history``) is not valid."""
+        if version.invalid:
+            raise CorruptStoreError(
+                f"{version.commit[:12]}:{run.directory}/{version.invalid[0]} is not valid YAML; "
+                f"'gitcfg log {run}' lists the versions that read"
+            )
 
     def path(self, run: RunRef) -> str:
         """``BRANCH:PATH`` of the run's config file, for plain git commands."""

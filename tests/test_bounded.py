@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import gitcfg
+from gitcfg.diff import MISSING
 from gitcfg.errors import ConfigError, YamlError
 from gitcfg.store import ConfigStore
 from gitcfg.yamlcodec import MAX_ALIAS_VALUES, load_config, parse_value
@@ -165,3 +166,107 @@ def test_non_utf8_command_line_is_kept_readable_in_meta(repo: Path) -> None:
     meta = ConfigStore.open().runs()[0].meta
     assert meta["command"] == "train.py '--out=\ufffddir'"
     assert os.fsencode("\udcff") == b"\xff"  # what argv held: a lone surrogate
+
+
+def hand_commit(repo: Path, tmp_path: Path, path: str, text: str | None, message: str) -> None:
+    """Write (None: delete) ``path`` on the store branch by hand, in a commit of its own."""
+    edit = tmp_path / "hand"
+    git(repo, "worktree", "add", "-q", str(edit), "gitcfg")
+    if text is None:
+        git(edit, "rm", "-rq", path)
+    else:
+        (edit / path).write_text(text)
+        git(edit, "add", path)
+    git(edit, "commit", "-qm", message)
+    git(repo, "worktree", "remove", str(edit))
+
+
+def ok(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    return result.stdout.decode()
+
+
+def versions_by_subject(entries: str) -> dict[str, list[str]]:
+    """``gitcfg log`` output as {subject: the lines below it}."""
+    found: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for line in entries.splitlines():
+        if not line.startswith(" "):
+            lines = found.setdefault(line.split("  ", 1)[1], [])
+        else:
+            lines.append(line.strip())
+    return found
+
+
+def test_an_invalid_config_fixed_later_does_not_stop_log_or_report(
+    repo: Path, tmp_path: Path
+) -> None:
+    store = ConfigStore.open()
+    r1, _ = store.create("p", {"lr": 0.1}, run_id="r1")
+    store.create("p", {"lr": 0.5}, run_id="r2")
+    store.update(r1, {"lr": 0.2}, message="lr 0.2")
+    hand_commit(repo, tmp_path, r1.config_path, "lr: [0.3\n", "broken by hand")
+    hand_commit(repo, tmp_path, r1.config_path, "lr: 0.3\nbs: 4\n", "fixed by hand")
+
+    own = versions_by_subject(ok(cli(repo, "log", "-p", "r1")))
+    assert own["broken by hand"] == ["config.yaml not valid YAML at this version"]
+    assert own["fixed by hand"] == ["+ bs: 4", "~ lr: 0.2 -> 0.3"]  # with the last good one
+    assert own["lr 0.2"] == ["~ lr: 0.1 -> 0.2"]
+    short = versions_by_subject(ok(cli(repo, "log", "r1")))
+    assert short["broken by hand"] == ["config.yaml not valid YAML at this version"]
+    assert short["fixed by hand"] == ["changed: lr; added: bs"]
+    every = versions_by_subject(ok(cli(repo, "log")))
+    assert every["broken by hand"] == ["p/r1", "config.yaml not valid YAML at this version"]
+    assert every["fixed by hand"] == ["p/r1", "changed: lr; added: bs"]
+    assert ok(cli(repo, "log", "r1~1")).startswith(ok(cli(repo, "log", "r1")).split("\n", 3)[2])
+
+    # Only what must be shown is refused: the unreadable version itself.
+    assert_one_line_error(cli(repo, "show", "r1~1"), "config.yaml is not valid YAML")
+    assert ok(cli(repo, "show", "r1~2")) == "lr: 0.2\n"
+    assert ok(cli(repo, "path", "r1~1")).endswith(f":{r1.config_path}\n")
+
+    for where in ((), ("--where", "lr=0.5")):
+        ok(cli(repo, "report", "-o", str(tmp_path / "x.html"), *where))
+        assert (tmp_path / "x.html").is_file()
+    from gitcfg.report.histories import run_histories
+
+    history = run_histories(ConfigStore.open())[r1.config_path].versions
+    assert [(v.subject, v.invalid) for v in history] == [
+        ("fixed by hand", False),
+        ("broken by hand", True),
+        ("lr 0.2", False),
+        (history[-1].subject, False),
+    ]
+    assert [(c.key, c.old, c.new) for c in history[0].changes] == [
+        ("bs", MISSING, 4),
+        ("lr", 0.2, 0.3),
+    ]
+
+
+def test_a_run_deleted_after_an_invalid_config_does_not_stop_log_or_report(
+    repo: Path, tmp_path: Path
+) -> None:
+    store = ConfigStore.open()
+    r1, _ = store.create("p", {"lr": 0.1}, run_id="r1")
+    store.create("p", {"lr": 0.5}, run_id="r2")
+    store.update_summary(r1, {"acc": 0.9})
+    hand_commit(repo, tmp_path, r1.summary_path, "acc: {0.9\n", "summary broken by hand")
+    hand_commit(repo, tmp_path, r1.config_path, "lr: [0.3\n", "config broken by hand")
+    hand_commit(repo, tmp_path, r1.directory, None, "deleted by hand")
+
+    every = versions_by_subject(ok(cli(repo, "log", "-p")))
+    assert every["summary broken by hand"] == [
+        "p/r1",
+        "summary.yaml not valid YAML at this version",
+    ]
+    assert every["config broken by hand"] == ["p/r1", "config.yaml not valid YAML at this version"]
+    assert every["deleted by hand"] == ["p/r1", "- lr: 0.1", "- summary:acc: 0.9"]  # last readable
+    ok(cli(repo, "report", "-o", str(tmp_path / "x.html"), "--where", "lr=0.5"))
+    assert b"config.yaml not valid YAML" in (tmp_path / "x.html").read_bytes()
+
+    # The run as it is now is still refused when a command must show it.
+    r3, _ = store.create("p", {"lr": 0.7}, run_id="r3")
+    hand_commit(repo, tmp_path, r3.config_path, "lr: [0.3\n", "r3 broken by hand")
+    for args in (["log", "r3"], ["show", "r3"]):
+        assert_one_line_error(cli(repo, *args), f"{r3.config_path} is not valid")

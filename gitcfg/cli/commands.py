@@ -524,8 +524,17 @@ def log(opts: _Options, run: str | None, patch: bool, limit: int | None) -> None
     if run is None:
         for entry in branch_log(store, limit):
             runs = [(str(ref), changes) for ref, changes in entry.runs]
+            invalid: dict[str | None, tuple[str, ...]] = {
+                str(ref): files for ref, files in entry.invalid.items()
+            }
             lines += log_entry(
-                entry.commit, entry.time, entry.subject, runs, patch=patch, color=opts.color
+                entry.commit,
+                entry.time,
+                entry.subject,
+                runs,
+                patch=patch,
+                color=opts.color,
+                invalid=invalid,
             )
     else:
         selection = store.resolve(run)
@@ -533,7 +542,13 @@ def log(opts: _Options, run: str | None, patch: bool, limit: int | None) -> None
         for entry in entries if limit is None else entries[:limit]:
             runs = [(None, changes) for _, changes in entry.runs]
             lines += log_entry(
-                entry.commit, entry.time, entry.subject, runs, patch=patch, color=opts.color
+                entry.commit,
+                entry.time,
+                entry.subject,
+                runs,
+                patch=patch,
+                color=opts.color,
+                invalid={None: next(iter(entry.invalid.values()), ())},
             )
     if lines:
         opts.out("\n".join(lines) + "\n", page=True)
@@ -589,6 +604,8 @@ def diff(opts: _Options, run_a: str, run_b: str | None, code: bool, fmt: str) ->
             raise VersionNotFoundError(str(sel_a.ref), sel_a.back, len(versions))
         older = versions[sel_a.back + 1] if sel_a.back + 1 < len(versions) else None
         newer = versions[sel_a.back]
+        for version in (newer, older) if older else (newer,):
+            store.check_readable(sel_a.ref, version)
         old, new = (older.config if older else {}), newer.config
         old_summary, new_summary = (older.summary if older else {}), newer.summary
         label_a, label_b = f"{sel_a.ref}~{sel_a.back + 1}", _label(sel_a)
@@ -976,7 +993,7 @@ def path(opts: _Options, run: str) -> None:
     store = opts.store()
     selection = store.resolve(run)
     if selection.back:
-        commit = store.version(selection).commit
+        commit = store.version(selection, readable=False).commit  # git reads it, not gitcfg
         opts.out(f"{commit}:{selection.ref.config_path}\n")
     else:
         opts.out(store.path(selection.ref) + "\n")

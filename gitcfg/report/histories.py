@@ -11,6 +11,7 @@ Each run keeps at most ``limit`` versions, newest first; older ones are counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitcfg.diff import Change, diff_configs
 from gitcfg.git import is_null
@@ -26,6 +27,8 @@ class Version:
     """One commit of a run: when, its message subject, and what it changed.
 
     ``created``: the commit created the run (``changes`` is then empty).
+    ``invalid``: its config.yaml is not valid YAML at this commit (``changes`` is then empty,
+    and the next version is compared with the last readable one).
     """
 
     commit: str
@@ -33,6 +36,7 @@ class Version:
     subject: str
     changes: list[Change]
     created: bool = False
+    invalid: bool = False
 
 
 @dataclass
@@ -97,14 +101,22 @@ def read_log(store: ConfigStore, limit: int = VERSION_LIMIT) -> BranchLog:
 
 def resolve(store: ConfigStore, log: BranchLog) -> dict[str, RunHistory]:
     """The histories of ``log``: the later versions' blobs parsed (blob cache) and diffed."""
-    configs = store.parsed_files(log.blobs) if log.blobs else {}
+    invalid: dict[str, str] = {}  # an old hand edit's bad YAML: that version is marked
+    configs = store.parsed_files(log.blobs, invalid) if log.blobs else {}
     histories: dict[str, RunHistory] = {}
     for path, entries in log.entries.items():
         history = histories[path] = RunHistory(omitted=log.omitted.get(path, 0))
-        for sha, when, subject, old, new in entries:
+        readable: dict[str, Any] = {}  # the last readable version, oldest first
+        for sha, when, subject, old, new in reversed(entries):
             if is_null(old):
-                history.versions.append(Version(sha, when, subject, [], created=True))
-                continue
-            after = {} if is_null(new) else configs[new]
-            history.versions.append(Version(sha, when, subject, diff_configs(configs[old], after)))
+                marked = new in invalid  # known only if a later version was diffed with it
+                history.versions.append(Version(sha, when, subject, [], True, marked))
+                readable = configs.get(new, {})  # not parsed (nor needed) unless diffed later
+            elif new in invalid:
+                history.versions.append(Version(sha, when, subject, [], invalid=True))
+            else:
+                before = configs.get(old, readable)
+                readable = {} if is_null(new) else configs[new]
+                history.versions.append(Version(sha, when, subject, diff_configs(before, readable)))
+        history.versions.reverse()
     return histories

@@ -93,6 +93,8 @@ def _history_data(history: RunHistory | None) -> dict[str, Any]:
         }
         if version.created:
             item["created"] = True  # the config itself is shown beside it
+        elif version.invalid:
+            item["invalid"] = True
         else:
             item["changes"] = [
                 [

@@ -511,6 +511,7 @@
       const when = new Date(v.time * 1000).toISOString().slice(0, 19).replace("T", " ");
       const item = el("li", {}, el("strong", {}, v.message), ` · ${when} UTC · `, el("code", {}, v.commit.slice(0, 10)));
       if (v.created) item.append(el("span", { class: "change" }, "created with the config above, less what later versions changed"));
+      if (v.invalid) item.append(el("span", { class: "change" }, "config.yaml not valid YAML at this version"));
       for (const [kind, key, old, now] of v.changes || []) {
         const text = kind === "added" ? `+ ${key} = ${fmt(now)}` : kind === "removed" ? `- ${key} (was ${fmt(old)})`
           : `~ ${key}: ${fmt(old)} → ${fmt(now)}`;
