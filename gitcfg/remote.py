@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
-from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError
+from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError, RepositoryError
 from gitcfg.git import GitRepo, Identity, default_identity
 from gitcfg.layout import check_store_root
 from gitcfg.provenance import KEEP_PREFIX
@@ -27,6 +27,11 @@ TRACKING_PREFIX = "refs/gitcfg/remotes/"
 _PUSH_ATTEMPTS = 25
 _RETRYABLE = re.compile(
     r"fetch first|non-fast-forward|stale info|cannot lock|failed to lock|incorrect old value"
+)
+# A fetch only reads the remote: a ref it cannot lock is a local one (the tracking ref, a keep
+# ref, packed-refs) that another process sharing this clone is updating right now.
+_LOCAL_RACE = re.compile(
+    r"cannot lock ref|unable to update local ref|Unable to create '[^']*\.lock'"
 )
 
 
@@ -57,20 +62,34 @@ def tracking_ref(remote: str, branch: str) -> str:
 
 
 def fetch(repo: GitRepo, branch: str, remote: str) -> str | None:
-    """Fetch the remote store branch and keep refs; return the remote tip (None: no branch)."""
+    """Fetch the remote store branch and keep refs; return the remote tip (None: no branch).
+
+    A lost race with another process of this clone over a local ref is retried, backing off
+    as push does; only the remote's own failures become a RemoteError.
+    """
     tracking = tracking_ref(remote, branch)
-    proc = repo.git(
-        "fetch", "--quiet", "--no-tags", "--end-of-options", remote,
-        f"+refs/heads/{branch}:{tracking}", f"+{KEEP_PREFIX}*:{KEEP_PREFIX}*",
-        check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
+    rng = random.Random()
+    reason = ""
+    for attempt in range(_PUSH_ATTEMPTS):
+        proc = repo.git(
+            "fetch", "--quiet", "--no-tags", "--end-of-options", remote,
+            f"+refs/heads/{branch}:{tracking}", f"+{KEEP_PREFIX}*:{KEEP_PREFIX}*",
+            check=False,
+        )  # fmt: skip
+        if proc.returncode == 0:
+            return repo.read_ref(tracking)
         message = proc.stderr.decode(errors="replace")
         if "couldn't find remote ref" in message:
             _check_reachable(repo, remote)
             return None
-        raise RemoteError(f"cannot fetch from {remote!r}: {_last_line(message)}; {_hint(remote)}")
-    return repo.read_ref(tracking)
+        reason = _last_line(message)
+        if not _LOCAL_RACE.search(message):
+            raise RemoteError(f"cannot fetch from {remote!r}: {reason}; {_hint(remote)}")
+        _backoff(rng, attempt)
+    raise RepositoryError(
+        f"fetching from {remote!r} kept losing the race for a local ref to other processes "
+        f"({reason}); if no other git or gitcfg runs here, remove that .lock file, then retry"
+    )
 
 
 def _check_reachable(repo: GitRepo, remote: str) -> None:
@@ -172,7 +191,7 @@ def push(
         if not _RETRYABLE.search(output):
             raise RemoteError(f"cannot push to {remote!r}: {last}; {_hint(remote)}")
         # Another machine pushed first: back off a little, then fetch, merge and try again.
-        time.sleep(rng.uniform(0.01, 0.05) * (attempt + 1))
+        _backoff(rng, attempt)
     raise RemoteError(
         f"{remote!r} kept moving during {_PUSH_ATTEMPTS} push attempts ({last}); "
         f"run 'gitcfg push {remote}' again"
@@ -196,6 +215,11 @@ def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None
         )
         return False
     return True
+
+
+def _backoff(rng: random.Random, attempt: int) -> None:
+    # random and growing: writers that collided once spread out instead of colliding again
+    time.sleep(rng.uniform(0.01, 0.05) * (attempt + 1))
 
 
 def _check_store(repo: GitRepo, commit: str, branch: str) -> None:

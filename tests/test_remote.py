@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from gitcfg import remote
-from gitcfg.errors import MergeConflictError, NotAStoreError, RemoteError
+from gitcfg.errors import MergeConflictError, NotAStoreError, RemoteError, RepositoryError
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
-from tests.conftest import git
+from tests.conftest import TEST_IDENTITY, assert_fsck_clean, git
 
 Clone = Callable[[str], Path]
 
@@ -540,3 +540,91 @@ def test_pull_never_merges_a_store_with_a_branch_of_someones_own_work(
     with pytest.raises(NotAStoreError, match="the branch 'origin/gitcfg' is not a gitcfg store"):
         remote.pull(store_in(a, monkeypatch).repo, "gitcfg")
     assert tip(a) == ours
+
+
+# One process of a cluster job sharing one checkout: records its runs, each autopushed.
+RECORDER = """
+import sys
+import gitcfg
+name, runs = sys.argv[1], int(sys.argv[2])
+for i in range(runs):
+    gitcfg.init(config={"who": name, "i": i}, project="p", id=f"{name}-{i}").finish()
+"""
+
+
+def test_processes_sharing_one_clone_autopush_every_run(repo: Path, tmp_path: Path) -> None:
+    # They all fetch into the same tracking and keep refs: a lost race for one of those
+    # local locks is retried, never reported as the remote failing, and no run stays behind.
+    # The race is in the clone's own refs, whatever the transport: a path remote will do.
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(bare))
+    git(repo, "push", "-q", str(bare), "main")
+    shared = tmp_path / "shared"
+    git(tmp_path, "clone", "-q", str(bare), str(shared))
+    git(shared, "config", "gitcfg.autopush", "origin")
+    env = {**os.environ, **TEST_IDENTITY}
+    procs = []
+    for i in range(8):
+        command = [sys.executable, "-c", RECORDER, f"w{i}", "5"]
+        procs.append(subprocess.Popen(command, cwd=shared, env=env, stderr=subprocess.PIPE))
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        assert "pushing to" not in err.decode(), err.decode()
+    local = git(shared, "ls-tree", "-r", "gitcfg")
+    assert git(bare, "ls-tree", "-r", "gitcfg") == local  # every run arrived
+    assert local.count("config.yaml") == 40
+    for path in (shared, bare):
+        assert_fsck_clean(path)
+
+
+@pytest.mark.parametrize("sync", [remote.pull, remote.push])
+def test_a_lost_race_for_the_tracking_ref_is_retried(
+    sync: Callable[..., remote.SyncResult],
+    clone: Clone,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = clone("a")
+    store = store_in(path, monkeypatch)
+    store.create("p", {"a": 1}, run_id="r")
+    remote.push(store.repo, "gitcfg")
+    clone("b")  # another machine pushes a run, so a's next fetch must move its tracking ref
+    other = store_in(path.parent / "b", monkeypatch)
+    other.create("p", {"a": 2}, run_id="r2")
+    remote.push(other.repo, "gitcfg")
+    # another process of clone a holds the tracking ref's lock, then lets go
+    lock = path / ".git" / (remote.tracking_ref("origin", "gitcfg") + ".lock")
+    lock.write_text("")
+    backoffs: list[int] = []
+
+    def released(rng: object, attempt: int) -> None:
+        backoffs.append(attempt)
+        lock.unlink(missing_ok=True)
+
+    monkeypatch.setattr(remote, "_backoff", released)
+    store = store_in(path, monkeypatch)
+    sync(store.repo, "gitcfg")
+    assert backoffs == [0]
+    assert {r.ref.id for r in store.runs()} == {"r", "r2"}
+
+
+def test_a_stale_lock_on_the_tracking_ref_is_not_blamed_on_the_remote(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = clone("a")
+    store = store_in(path, monkeypatch)
+    store.create("p", {"a": 1}, run_id="r")
+    remote.push(store.repo, "gitcfg")
+    git(path, "update-ref", "-d", remote.tracking_ref("origin", "gitcfg"))
+    lock = path / ".git" / (remote.tracking_ref("origin", "gitcfg") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")  # left by a process that crashed
+    monkeypatch.setattr(remote, "_backoff", lambda rng, attempt: None)
+    monkeypatch.setattr(remote, "_PUSH_ATTEMPTS", 3)  # still bounded, and quick to give up
+    for sync in (remote.pull, remote.push):
+        with pytest.raises(RepositoryError) as caught:
+            sync(store.repo, "gitcfg")
+        message = str(caught.value)
+        assert not isinstance(caught.value, RemoteError)
+        assert str(lock) in message and "reachable" not in message and "\n" not in message
+    lock.unlink()
