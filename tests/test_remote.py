@@ -234,6 +234,25 @@ def test_a_results_conflict_names_its_key_as_update_does(
     assert store_b.read(ref).summary == {"acc": 0.7}
 
 
+def test_a_fresh_clone_says_how_to_bring_the_remotes_runs_here(tmp_path: Path, repo: Path) -> None:
+    # git clone brings origin/gitcfg along, not the local store branch: "no runs" alone would
+    # leave a new user thinking the runs are lost
+    store = ConfigStore.open()
+    store.create("p", {"lr": 0.1}, run_id="r1")
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", "--no-single-branch", str(repo), str(fresh))
+    gitcfg = [sys.executable, "-m", "gitcfg"]
+    out = subprocess.run([*gitcfg, "runs"], cwd=fresh, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == ""
+    assert out.stderr == (
+        "no runs; the remote 'origin' has a gitcfg branch: 'gitcfg pull origin' brings its "
+        "runs here\n"
+    )
+    subprocess.run([*gitcfg, "pull", "origin"], cwd=fresh, capture_output=True, check=True)
+    listed = subprocess.run([*gitcfg, "runs", "--format", "json"], cwd=fresh, capture_output=True)
+    assert '"id": "r1"' in listed.stdout.decode()
+
+
 def test_prefer_ours_keeps_the_local_value(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
     a = clone("a")
     store_a = store_in(a, monkeypatch)

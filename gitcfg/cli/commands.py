@@ -771,7 +771,7 @@ def runs(
             # those meeting --where, found a batch of subtrees at a time
             keys = _matching(listing, parsed) if parsed else None
             if keys == []:
-                _no_runs(project)
+                _no_runs(project, store)
                 return
             pieces = tablecells.table(listing, keys, opts.color)
         if pieces is None:
@@ -786,7 +786,7 @@ def runs(
         return
     if group_by is not None:
         if not rows and fmt == "table":
-            _no_runs(project)
+            _no_runs(project, store)
             return
         _grouped(opts, rows, group_by, picked, fmt, sort_by)
         return
@@ -806,7 +806,7 @@ def runs(
         opts.out(csv_chunks(names, (values for _, values in cells)))
         return
     if not rows:
-        _no_runs(project)
+        _no_runs(project, store)
         return
     shown = (tablecells.table_values(row, values, names) for row, values in cells)
     opts.out(table_chunks(names, shown, opts.color), page=True)
@@ -838,8 +838,23 @@ def _matching(listing: RunListing, conditions: list[Condition]) -> list[str]:
     return keys
 
 
-def _no_runs(project: str | None) -> None:
-    click.echo("no runs" + (f" in project {project}" if project else ""), err=True)
+def _no_runs(project: str | None, store: ConfigStore | None = None) -> None:
+    """Say there is no run; in a fresh clone of a repository whose runs are on a remote (the
+    store branch is not here yet, the remote's is), say how to bring them here."""
+    text = "no runs" + (f" in project {project}" if project else "")
+    if store is not None and store.tip() is None:
+        listed = store.repo.git(
+            "for-each-ref", "--format=%(refname:lstrip=2)", f"refs/remotes/*/{store.branch}",
+            check=False,
+        )  # fmt: skip
+        suffix = "/" + store.branch
+        remotes = [name.removesuffix(suffix) for name in listed.stdout.decode().split()]
+        if remotes:
+            text += (
+                f"; the remote {remotes[0]!r} has a {store.branch} branch: "
+                f"'gitcfg pull {remotes[0]}' brings its runs here"
+            )
+    click.echo(text, err=True)
 
 
 def _note_absent(
