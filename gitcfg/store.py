@@ -668,11 +668,12 @@ class ConfigStore:
                 )
         if commit is None:
             return None, None
-        if rev is None:
-            return commit, self._root_of(commit, reader)
         try:
             return commit, self._root_of(commit, reader)
-        except NotAStoreError:  # the revision is another branch's, not the store branch that is
+        except NotAStoreError:
+            if rev is None:
+                raise
+            # the revision is another branch's: the store branch is not the one to blame
             raise InputError(
                 f"{rev!r} is not a commit of the {self.branch} branch (its files are not runs); "
                 f"give one of its commits, e.g. {self.branch}~1 or a sha from 'gitcfg log'"

@@ -84,10 +84,20 @@ def table_values(row: Row, values: list[Any], names: Sequence[str]) -> list[Any]
     for i, name in enumerate(names):
         item = values[i]
         if name == "created" and isinstance(item, str):
-            values[i] = item[:19].replace("T", " ")
+            values[i] = _short_time(item)
         elif name == "code_commit" and isinstance(item, str):
-            values[i] = item[:7] + ("-dirty" if row["dirty"] else "")
+            values[i] = _short_commit(item, row["dirty"])
     return values
+
+
+def _short_time(started: str) -> str:
+    """A start time to the second, as the table shows it: ``2026-01-01 10:00:00``."""
+    return started[:19].replace("T", " ")
+
+
+def _short_commit(commit: str, dirty: Any) -> str:
+    """A code commit as the table shows it: 7 digits, ``-dirty`` when so."""
+    return commit[:7] + ("-dirty" if dirty else "")
 
 
 def sort_key(order: str, project: str, run_id: str) -> str:
@@ -119,14 +129,14 @@ def run_cells(row: Row, order: str) -> RunCells | None:
 
 def _field_cells(row: Row) -> tuple[str, list[str]]:
     """A run's meta fields' use and the cells of ``_FIELDS``, from its row (its members of
-    ``query.meta_members`` are enough): ``table_values``' and ``cell_texts``' answer, the
-    common case (no meta field set) spelt out, as it is asked once a run."""
+    ``query.meta_members`` are enough): ``table_values``' and ``cell_texts``' answer, spelt
+    out for these fields and the common case (no meta field set), as it is asked once a run."""
     meta = [row.get(name) for name in query.META_FIELDS]
     created, commit = row["created"], row["code_commit"]
     if type(created) is str:
-        created = created[:19].replace("T", " ")
+        created = _short_time(created)
     if type(commit) is str:
-        commit = commit[:7] + ("-dirty" if row["dirty"] else "")
+        commit = _short_commit(commit, row["dirty"])
     fields = cell_texts((row["id"], row["project"], created, commit))
     if meta == _NO_META:
         return _UNUSED, fields + _NO_META_CELLS
