@@ -214,9 +214,52 @@ def csv_chunks(
     yield buffer.getvalue()
 
 
+# RFC 8259 JSON has no NaN or infinities (strict parsers, JavaScript's and Go's among them,
+# refuse Python's NaN and Infinity), yet a diverged run's loss is one. JSON for scripts writes
+# them as strings, the way protobuf's JSON mapping does: "NaN", "Infinity", "-Infinity" (which
+# Python's float() reads back). null would lose them, and sort first.
+_strict = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_strict_indented = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2).encode
+
+
+def finite(item: Any) -> Any:
+    """``item`` with every non-finite float in it (in mappings and lists too) as its string."""
+    if isinstance(item, float):
+        if item - item == 0:  # finite (nan and infinities give nan)
+            return item
+        return "NaN" if item != item else "Infinity" if item > 0 else "-Infinity"
+    if isinstance(item, Mapping):
+        return {k: finite(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return [finite(v) for v in item]
+    return item
+
+
+def strict_json(item: Any, *, indent: bool = False) -> str:
+    """``item`` as RFC 8259 JSON (see ``finite``), keys in the order given, non-ASCII kept."""
+    encode = _strict_indented if indent else _strict
+    try:
+        return encode(item)
+    except ValueError:  # a nan or an infinity somewhere (rare): written as text
+        return encode(finite(item))
+
+
+def strict_text(text: str) -> str:
+    """A JSON text that Python's json wrote (or its like), made RFC 8259 JSON: unchanged unless
+    it holds a NaN or an infinity outside its strings."""
+    if "NaN" not in text and "Infinity" not in text:
+        return text
+    item = json.loads(text)
+    try:
+        _strict(item)
+    except ValueError:
+        return _strict(finite(item))
+    return text  # the words were inside strings
+
+
 def json_text(data: Any) -> str:
     """JSON for scripts: indented, keys in the order given, non-ASCII kept."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return strict_json(data, indent=True) + "\n"
 
 
 def json_list(items: Sequence[Any]) -> str:
@@ -232,9 +275,8 @@ def json_list_chunks(items: Sequence[Any], per_chunk: int = 1000) -> Iterator[st
     if not items:
         yield "[]\n"
         return
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
     for start in range(0, len(items), per_chunk):
-        body = ",\n".join([dumps(item) for item in items[start : start + per_chunk]])
+        body = ",\n".join([strict_json(item) for item in items[start : start + per_chunk]])
         end = "\n]\n" if start + per_chunk >= len(items) else ""
         yield ("[\n" if start == 0 else ",\n") + body + end
 

@@ -200,12 +200,17 @@ def absent_columns(
 
 
 def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:
-    """``render.json_list_chunks`` of the rows, from their texts."""
+    """``render.json_list_chunks`` of the rows, from their texts (those holding a NaN or an
+    infinity written as ``render.strict_json`` writes them)."""
+    from gitcfg.render import strict_text
+
     if not rows:
         yield "[]\n"
         return
     for start in range(0, len(rows), per_chunk):
         body = ",\n".join([row.text for row in rows[start : start + per_chunk]])
+        if "NaN" in body or "Infinity" in body:  # rare: only then row by row
+            body = ",\n".join([strict_text(row.text) for row in rows[start : start + per_chunk]])
         end = "\n]\n" if start + per_chunk >= len(rows) else ""
         yield ("[\n" if start == 0 else ",\n") + body + end
 

@@ -238,3 +238,41 @@ def test_update_of_a_summary_key_refuses_bad_input_and_commits_nothing(
     result = _gitcfg(repo, "update", "aaaa", "summary:acc=0.1", *args)
     assert (result.returncode, result.stderr, result.stdout) == (code, stderr, "")
     assert git(repo, "rev-parse", "gitcfg") == before
+
+
+def _strict_loads(text: str) -> object:
+    """JSON as a strict parser (JavaScript's, Go's) reads it: NaN and Infinity are errors."""
+
+    def refuse(word: str) -> object:
+        raise ValueError(f"not RFC 8259 JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_for_scripts_writes_nan_and_infinities_as_strings(repo: Path) -> None:
+    # A diverged run: Python's json would write NaN and Infinity, which strict parsers refuse.
+    store = ConfigStore.open()
+    store.create(
+        "p",
+        {"lr": float("nan"), "note": "a: NaN, Infinity", "xs": [1.0, float("-inf")]},
+        run_id=A.id,
+        summary={"loss": float("inf")},
+    )
+    store.create("p", {"lr": 0.1, "note": "ok", "xs": [2.0]}, run_id=B.id, summary={"loss": 0.5})
+    for _ in ("cold cache", "warm cache"):
+        runs = _strict_loads(_gitcfg(repo, "runs", "--format", "json").stdout)
+        assert isinstance(runs, list)
+        assert runs[0]["config"] == {
+            "lr": "NaN",
+            "note": "a: NaN, Infinity",
+            "xs": [1.0, "-Infinity"],
+        }
+        assert (runs[0]["summary"], runs[1]["summary"]) == ({"loss": "Infinity"}, {"loss": 0.5})
+    shown = _strict_loads(_gitcfg(repo, "show", A.id, "--format", "json").stdout)
+    assert shown == {"lr": "NaN", "note": "a: NaN, Infinity", "xs": [1.0, "-Infinity"]}
+    grouped = _strict_loads(_gitcfg(repo, "runs", "--group-by", "note", "--format", "json").stdout)
+    assert isinstance(grouped, list) and len(grouped) == 2
+    # the store itself keeps the values: YAML has .nan and .inf, and the API gives floats
+    assert _gitcfg(repo, "runs", "--format", "yaml").stdout.count(".inf") == 2
+    loss = ConfigStore.open().read(A).summary["loss"]
+    assert loss == float("inf")
