@@ -7,7 +7,8 @@ time of a table of 100,000 runs. Instead each run's cells are kept as text, cach
 subtree under the subtree's cache key (its path and tree id, like the listing's rows), with
 the subtree's figures: per column its widest cell, per key whether its runs differ. Which keys
 differ and how wide each column is then come from a few thousand subtrees' figures, and
-writing a line is picking its cells by position. Without ``--where`` or ``--sort`` the runs'
+a line is its subtree's line (the cells all its runs share written in) with its own few
+cells put in. Without ``--where`` or ``--sort`` the runs'
 listing rows are not even read: the cached texts carry the key the table is sorted by. On a
 cold cache the cells of files in the plain form are read from their lines
 (``gitcfg.linecells``), not from their values decoded.
@@ -19,9 +20,10 @@ equals nan). One difference, on purpose: -0.0 and 0.0 print differently, so here
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
-import operator
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,14 +38,17 @@ if TYPE_CHECKING:
     from gitcfg.listing import ListedRow, RunListing, SubtreeRead
 
 # A subtree's text, its parts apart by _US: its header (the config keys any of its runs has,
-# _GS, its summary keys, each sorted, apart by _RS), its figures (``_chunk_stats``: the widest
-# cell of each column, _GS, per key the letter and cell every run has, or ''), then per run
-# four texts: its sort key (start time, project, id apart by _SK), the type letters of its
-# values ("-" for a key it lacks), its meta fields' use, its cells (``_FIELDS``, then config
-# and summary as the header names them, "" for a key it lacks, then an empty one for a column
-# the subtree has no key for) apart by _RS. Cell texts hold no control character (a string
-# holding one is written quoted) and keys cannot (``flat.check_key``); a run whose texts would
-# still hold a separator makes none, and the table is then made from the decoded rows.
+# _GS, its summary keys, each sorted, apart by _RS), its figures (``_figures``: the widest
+# cell of each column, _GS, per column the cell every run has, after "=" for a field and the
+# key's letter for a key, or '' where its runs differ), then per run four texts: its sort key
+# (start time, project, id apart by _SK), the type letters of its values ("-" for a key it
+# lacks), its meta fields' use, and the cells of the columns where its subtree's runs differ
+# (``_FIELDS``, then config and summary as the header names them, "" for a key it lacks),
+# each followed by _RS. A cell every run of a subtree has is kept once, in its figures: most
+# are, and a line is then the subtree's line with a few cells put in (``Runs.chunks``).
+# Cell texts hold no control character (a string holding one is written quoted) and keys
+# cannot (``flat.check_key``); a run whose texts would still hold a separator makes none,
+# and the table is then made from the decoded rows.
 _GS = "\x1d"  # between a header's config and summary keys, and a figures' two parts
 _RS = "\x1e"  # between keys, and between cells
 _US = "\x1f"  # between the parts of a subtree's text
@@ -53,10 +58,11 @@ _FIELDS = (*query.DEFAULT_FIELDS, *query.META_FIELDS)
 # The cache key of a subtree's text: the listing's key and this. The text is what the table
 # prints (``render.cell_texts``, ``table_values``, the letters): a change to any of them, or to
 # the text's form, takes a new suffix, so that no version of gitcfg prints another's cells.
-_SUFFIX = "#table1"
+_SUFFIX = "#table2"
 _LETTERS = {str: "s", int: "i", float: "f", bool: "b", type(None): "n", list: "l", dict: "d"}
+_KEY_MARKS = frozenset("sifbnldoq")  # a key's letters in a figures' cell ("o": other, "q": quoted)
+_FIELD_MARK = "="  # before a field's cell in a subtree's figures
 _ABSENT = ("-", "")  # the letter and cell of a key a run lacks
-_CHUNK = 2000  # runs measured at once, a column at a time
 _UNUSED = "0" * len(query.META_FIELDS)
 _SEPARATOR = re.compile(f"[\0{_SK}{_GS}{_RS}{_US}]")
 _NO_META = [None] * len(query.META_FIELDS)
@@ -168,10 +174,18 @@ def subtree_text(runs: Sequence[RunCells]) -> str:
 
 
 def _joined(header: str, texts: Sequence[tuple[str, str, str, str]]) -> str:
-    """A subtree's text from its header and per run its sort key, letters, use and cells."""
-    widths, firsts = _chunk_stats([t[1] for t in texts], [t[3] for t in texts])
+    """A subtree's text from its header and per run its sort key, letters, use and every
+    cell (each followed by _RS): the cells all its runs share go to its figures only."""
+    columns = _columns([t[3] for t in texts])
+    widths, firsts = _figures([t[1] for t in texts], columns)
+    differing = [columns[i] for i, first in enumerate(firsts) if not first]
+    if differing:
+        kept = [_RS.join(cells) + _RS for cells in zip(*differing, strict=True)]
+    else:
+        kept = [""] * len(texts)
     figures = _RS.join(map(str, widths)) + _GS + _RS.join(firsts)
-    return _US.join((header, figures, *itertools.chain.from_iterable(texts)))
+    runs = ((t[0], t[1], t[2], cells) for t, cells in zip(texts, kept, strict=True))
+    return _US.join((header, figures, *itertools.chain.from_iterable(runs)))
 
 
 def subtree_text_of(rows: Sequence[ListedRow]) -> str | None:
@@ -275,7 +289,9 @@ def _subtree_text_of_made(made: Sequence[RunCells | _LinedRun | None]) -> str | 
     if not made:
         return ""
     headers = {run.header() for run in made if type(run) is _LinedRun}
-    if len(headers) == 1 and all(type(run) is _LinedRun for run in made):
+    lined_only = all(type(run) is _LinedRun for run in made)
+    # a header whose keys are out of order (not expected of files in the plain form): sorted
+    if len(headers) == 1 and lined_only and _key_count(next(iter(headers))) is not None:
         lined: Sequence[_LinedRun] = made  # type: ignore[assignment]
         texts = [
             (
@@ -297,18 +313,23 @@ def _split(keys: str) -> list[str]:
     return keys.split(_RS) if keys else []
 
 
-def _key_count(header: str) -> int:
-    config, _, summary = header.partition(_GS)
-    return len(_split(config)) + len(_split(summary))
+def _columns(cells: Sequence[str]) -> list[tuple[str, ...]]:
+    """The columns of runs' cells texts (each cell followed by _RS)."""
+    return list(zip(*(text.split(_RS) for text in cells), strict=True))[:-1]
 
 
-def _chunk_stats(letters: Sequence[str], cells: Sequence[str]) -> tuple[list[int], list[str]]:
-    """Of runs of one header: the widest cell of each column (fields, then keys), and per key
-    its letter and cell if every run has the same (``_ABSENT``'s if none has the key), else
+def _figures(
+    letters: Sequence[str], columns: Sequence[Sequence[str]]
+) -> tuple[list[int], list[str]]:
+    """Of runs of one header, their ``letters`` and every column of their cells (fields, then
+    keys): the widest cell of each column, and per column the cell every run has (after
+    _FIELD_MARK for a field, the letter for a key; ``_ABSENT``'s if none has the key), else
     ''."""
-    columns = list(zip(*(text.split(_RS) for text in cells), strict=True))[:-1]
     widths = [max(map(len, column)) for column in columns]
-    firsts = []
+    firsts = [
+        _FIELD_MARK + column[0] if column.count(column[0]) == len(column) else ""
+        for column in columns[: len(_FIELDS)]
+    ]
     for column, kind in zip(columns[len(_FIELDS) :], zip(*letters, strict=True), strict=True):
         cell, letter = column[0], kind[0]
         same = column.count(cell) == len(column) and kind.count(letter) == len(kind)
@@ -318,7 +339,7 @@ def _chunk_stats(letters: Sequence[str], cells: Sequence[str]) -> tuple[list[int
 
 # A subtree's text as parsed: its header, per run its four texts one after another, its
 # figures (widest cells, first cells).
-_Parsed = tuple[str, list[str], list[int], list[str]]
+_Parsed = tuple[str, list[str], list[int], tuple[str, ...]]
 
 
 def _parse(text: str) -> _Parsed | None:
@@ -330,23 +351,50 @@ def _parse(text: str) -> _Parsed | None:
     header, figures, flat = parts[0], parts[1], parts[2:]
     keys = _key_count(header)
     widths_text, _, firsts_text = figures.partition(_GS)
-    firsts = firsts_text.split(_RS) if keys else []
+    firsts = _firsts(firsts_text, keys)
     try:
         widths = list(map(int, widths_text.split(_RS)))
     except ValueError:
         return None
     if (
-        not flat
+        keys is None
+        or not flat
         or len(flat) % _PER_RUN
-        or header.count(_GS) != 1
         or len(widths) != len(_FIELDS) + keys
-        or len(firsts) != keys
+        or firsts is None
         or not set(map(len, flat[1::4])) <= {keys}
         or not set(map(len, flat[2::4])) <= {len(query.META_FIELDS)}
-        or not set(map(str.count, flat[3::4], itertools.repeat(_RS))) <= {len(_FIELDS) + keys}
+        or not set(map(str.count, flat[3::4], itertools.repeat(_RS))) <= {firsts.count("")}
     ):
         return None
     return header, flat, widths, firsts
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_count(header: str) -> int | None:
+    """The keys a header names; None if it is no header (its keys must be sorted: a line's
+    cells are put in in the order of its columns)."""
+    parts = header.split(_GS)
+    if len(parts) != 2:
+        return None
+    config, summary = map(_split, parts)
+    if any(keys != sorted(set(keys)) for keys in (config, summary)):
+        return None
+    return len(config) + len(summary)
+
+
+@functools.lru_cache(maxsize=1024)
+def _firsts(text: str, keys: int | None) -> tuple[str, ...] | None:
+    """A figures' cells every run has, of ``keys`` keys; None if ``text`` is not such."""
+    firsts = tuple(text.split(_RS))
+    if keys is None or len(firsts) != len(_FIELDS) + keys:
+        return None
+    fields, held = firsts[: len(_FIELDS)], firsts[len(_FIELDS) :]
+    if all(not f or f[0] == _FIELD_MARK for f in fields) and all(
+        not f or f[0] in _KEY_MARKS or f == _ABSENT[0] for f in held
+    ):
+        return firsts
+    return None
 
 
 class _Key:
@@ -360,21 +408,30 @@ class _Key:
         self.first, self.count, self.width = first, count, width
 
 
+class _Subtree(NamedTuple):
+    """A subtree's runs as added: its header, its first run and run count, its figures."""
+
+    header: str
+    start: int
+    size: int
+    widths: list[int]
+    firsts: tuple[str, ...]
+
+
 class Runs:
-    """The runs of a table as their cached texts (per run its sort key, header, type letters,
-    meta fields' use and cells), then, once measured, every column: the keys, which differ,
-    the meta fields in use, the widest cell of each."""
+    """The runs of a table as their cached texts (per run its sort key, subtree, type letters,
+    meta fields' use and the cells where its subtree's runs differ), then, once measured,
+    every column: the keys, which differ, the meta fields in use, the widest cell of each."""
 
     def __init__(self) -> None:
         self.sort_keys: list[str] = []
-        self.headers: list[str] = []  # one object for every run of the same header
+        self.subtree_of: list[int] = []  # per run, its subtree's place in ``subtrees``
         self.letters: list[str] = []
         self.used: list[str] = []
         self.cells: list[str] = []
+        self.subtrees: list[_Subtree] = []
         self._headers: dict[str, str] = {}
         self._names: dict[str, list[tuple[str, str]]] = {}  # header -> its keys
-        # per subtree: header, its first run, its runs, its figures (``_chunk_stats``)
-        self._subtrees: list[tuple[str, int, int, list[int], list[str]]] = []
         self.keys: dict[tuple[str, str], _Key] = {}  # ("config"|"summary", key)
         self.field_widths = [0] * len(_FIELDS)
         self.meta_used = _UNUSED
@@ -389,11 +446,11 @@ class Runs:
         if parsed is None:
             return False
         header, flat, widths, firsts = parsed
-        header = self._headers.setdefault(header, header)  # a run's picker is found by it
+        header = self._headers.setdefault(header, header)  # its columns are found by it
         count = len(flat) // _PER_RUN
-        self._subtrees.append((header, len(self.cells), count, widths, firsts))
+        self.subtree_of += itertools.repeat(len(self.subtrees), count)
+        self.subtrees.append(_Subtree(header, len(self.cells), count, widths, firsts))
         self.sort_keys += flat[0::4]
-        self.headers += itertools.repeat(header, count)
         self.letters += flat[1::4]
         self.used += flat[2::4]
         self.cells += flat[3::4]
@@ -401,36 +458,43 @@ class Runs:
 
     def measure(self, indices: Sequence[int] | None = None) -> None:
         """Measure the runs at ``indices`` (None: all of them). A subtree whose runs are all
-        measured is measured by its figures; the other runs one by one."""
+        measured is measured by its figures; of the others, the cells where their runs
+        differ are measured run by run."""
         self.count = len(self.cells) if indices is None else len(indices)
         used = set(self.used) if indices is None else {self.used[i] for i in indices}
         for mask in used:
             self.meta_used = "".join(map(max, self.meta_used, mask))
-        picked = None if indices is None else set(indices)
-        alone: dict[str, list[int]] = {}  # header -> runs measured one by one
-        for header, start, count, widths, firsts in self._subtrees:
-            runs = range(start, start + count)
-            if picked is None or picked.issuperset(runs):
-                self._merge(header, count, widths, firsts)
-            elif not picked.isdisjoint(runs):
-                alone.setdefault(header, []).extend(i for i in runs if i in picked)
-        for header, held in alone.items():
-            for start in range(0, len(held), _CHUNK):
-                chunk = held[start : start + _CHUNK]
-                letters = [self.letters[i] for i in chunk]
-                stats = _chunk_stats(letters, [self.cells[i] for i in chunk])
-                self._merge(header, len(chunk), *stats)
+        if indices is None:
+            for subtree in self.subtrees:
+                self._merge(subtree.header, subtree.size, subtree.widths, subtree.firsts)
+            return
+        held: dict[int, list[int]] = {}  # subtree -> its runs measured
+        for i in indices:
+            held.setdefault(self.subtree_of[i], []).append(i)
+        for at, runs in held.items():
+            subtree = self.subtrees[at]
+            if len(runs) == subtree.size:
+                self._merge(subtree.header, subtree.size, subtree.widths, subtree.firsts)
+            else:
+                self._merge(subtree.header, len(runs), *self._figures_of(subtree, runs))
 
-    def _merge(self, header: str, count: int, widths: list[int], firsts: list[str]) -> None:
-        """Add what ``count`` runs of ``header`` tell (``_chunk_stats``)."""
-        names = self._names.get(header)
-        if names is None:  # once a header, not once a subtree
-            config, summary = header.split(_GS)
-            names = [("config", k) for k in _split(config)]
-            names += [("summary", k) for k in _split(summary)]
-            self._names[header] = names
+    def _figures_of(self, subtree: _Subtree, runs: list[int]) -> tuple[list[int], list[str]]:
+        """The figures (``_figures``) of some of a subtree's runs: its own where they differ
+        not, else from their cells."""
+        widths, firsts = list(subtree.widths), list(subtree.firsts)
+        differing = [i for i, first in enumerate(firsts) if not first]
+        columns = _columns([self.cells[i] for i in runs])
+        letters = [self.letters[i] for i in runs]
+        for column, got in zip(differing, _figures_kept(letters, columns, differing), strict=True):
+            widths[column], firsts[column] = got
+        return widths, firsts
+
+    def _merge(self, header: str, count: int, widths: list[int], firsts: Sequence[str]) -> None:
+        """Add what ``count`` runs of ``header`` tell (``_figures``)."""
         self.field_widths = list(map(max, self.field_widths, widths))
-        for name, width, first in zip(names, widths[len(_FIELDS) :], firsts, strict=True):
+        for name, width, first in zip(
+            self._keys_of(header), widths[len(_FIELDS) :], firsts[len(_FIELDS) :], strict=True
+        ):
             key = self.keys.get(name)
             if key is None:
                 self.keys[name] = _Key(first, count, width)
@@ -440,6 +504,16 @@ class Runs:
                 key.width = width
             if first != key.first:
                 key.first = ""
+
+    def _keys_of(self, header: str) -> list[tuple[str, str]]:
+        """The keys a header names, as ``keys`` names them (once a header, not a subtree)."""
+        names = self._names.get(header)
+        if names is None:
+            config, summary = header.split(_GS)
+            names = [("config", k) for k in _split(config)]
+            names += [("summary", k) for k in _split(summary)]
+            self._names[header] = names
+        return names
 
     def columns(self) -> list[str]:
         """``query.default_columns`` (only what differs) of the runs measured."""
@@ -481,36 +555,92 @@ class Runs:
             indices = sorted(range(len(self.sort_keys)), key=self.sort_keys.__getitem__)
         headers = self.columns()
         widths = [max(len(h), self.width(h)) for h in headers]
-        pattern = line_pattern(widths)
-        yield paint(pattern.format(*headers).rstrip(), BOLD, color) + "\n"
-        pickers: dict[str, Any] = {}
-        # a piece is one format call over its lines' cells
-        pattern += "\n"
+        yield paint(line_pattern(widths).format(*headers).rstrip(), BOLD, color) + "\n"
+        lines: dict[int, str] = {}  # subtree -> its line's format
+        places: dict[str, list[int]] = {}  # header -> per column its place in a run's cells
+        # subtrees sharing their header and their runs' shared cells share a format: most do
+        made: dict[tuple[str, tuple[str, ...]], str] = {}
+        # a piece is one format call: its lines' formats joined, over its runs' cells joined
         for start in range(0, len(indices), per_chunk):
             part = indices[start : start + per_chunk]
-            for header in {self.headers[i] for i in part} - pickers.keys():
-                pickers[header] = _picker(headers, header)
-            picked = map(
-                operator.call,
-                [pickers[self.headers[i]] for i in part],
-                [self.cells[i].split(_RS) for i in part],
-            )
-            text = (pattern * len(part)).format(*itertools.chain.from_iterable(picked))
+            at = list(map(self.subtree_of.__getitem__, part))
+            for subtree in set(at) - lines.keys():
+                header, _, _, _, firsts = self.subtrees[subtree]
+                key = (header, firsts)
+                if key not in made:
+                    if header not in places:
+                        places[header] = _places(headers, header)
+                    made[key] = _line_format(firsts, places[header], widths)
+                lines[subtree] = made[key]
+            pattern = "".join(map(lines.__getitem__, at))
+            text = pattern.format(*_RS.join(map(self.cells.__getitem__, part)).split(_RS))
             # a line's last cells empty: the spaces before them go, as str.rstrip takes them
             yield "\n".join(map(str.rstrip, text.split("\n"))) if " \n" in text else text
 
 
-def _picker(headers: Sequence[str], header: str) -> Any:
-    """An ``itemgetter`` taking ``headers``' cells from the cells of a run of ``header`` (a
-    column its subtree has no key for: its last, empty cell)."""
+def _figures_kept(
+    letters: Sequence[str], columns: Sequence[Sequence[str]], places: Sequence[int]
+) -> Iterator[tuple[int, str]]:
+    """Per column of runs' kept cells (at ``places`` among the subtree's columns), its widest
+    cell and the cell every run has (as ``_figures`` writes it), else ''."""
+    for place, column in zip(places, columns, strict=True):
+        cell = column[0]
+        same = column.count(cell) == len(column)
+        if place < len(_FIELDS):
+            yield max(map(len, column)), _FIELD_MARK + cell if same else ""
+            continue
+        kind = [text[place - len(_FIELDS)] for text in letters]
+        same = same and kind.count(kind[0]) == len(kind)
+        yield max(map(len, column)), kind[0] + cell if same else ""
+
+
+def _places(headers: Sequence[str], header: str) -> list[int]:
+    """Per column of ``headers``, its place among the columns of runs of ``header`` (-1: a
+    key they lack)."""
     config, summary = (_split(part) for part in header.split(_GS))
     at = {name: i for i, name in enumerate(_FIELDS)}
     at.update({query.config_column(k): len(_FIELDS) + i for i, k in enumerate(config)})
     at.update(
         {query.summary_column(k): len(_FIELDS) + len(config) + i for i, k in enumerate(summary)}
     )
-    empty = len(_FIELDS) + len(config) + len(summary)
-    return operator.itemgetter(*(at.get(name, empty) for name in headers))
+    return [at.get(name, -1) for name in headers]
+
+
+def _line_format(firsts: Sequence[str], places: Sequence[int], widths: Sequence[int]) -> str:
+    """The format of a line of a subtree's run (ending in a newline): the cells its runs share
+    written in, a field per cell they differ in, taking the run's cells in their order (those
+    not shown written as nothing, as is the empty one after them), without the spaces the
+    line's end would be stripped of."""
+    # The columns shown are in the order of a run's cells (a header's keys are sorted), so
+    # they take theirs in turn; a field writing nothing takes each cell not shown.
+    shown = set(places)
+    hidden = [i for i, first in enumerate(firsts) if not first and i not in shown]
+    skips = []  # per column, the cells not shown before it
+    before = 0
+    for place in places:
+        if place >= 0:
+            before = bisect.bisect(hidden, place)
+        skips.append(before)
+    texts: list[str] = []
+    last = -1  # the last column with a field
+    for column, place in enumerate(places):
+        if place >= 0 and not firsts[place]:
+            texts.append(f"{{:<{widths[column]}}}")
+            last = column
+        else:
+            cell = firsts[place][1:] if place >= 0 else ""
+            texts.append(cell.ljust(widths[column]).replace("{", "{{").replace("}", "}}"))
+    rest = "  ".join(texts[last + 1 :]).rstrip()  # after the last field: written as it is
+    if last >= 0 and not rest:
+        texts[last] = "{}"  # the line's end: not padded
+    fields = [_SKIP * (skips[c] - (skips[c - 1] if c else 0)) + t for c, t in enumerate(texts)]
+    written = "  ".join(fields[: last + 1])
+    if rest:
+        written += "  " + rest if written else rest
+    return written + _SKIP * (len(hidden) - (skips[last] if last >= 0 else 0) + 1) + "\n"
+
+
+_SKIP = "{:.0}"  # a field writing nothing
 
 
 def table(

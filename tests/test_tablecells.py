@@ -239,3 +239,57 @@ def test_mappings_whose_keys_are_out_of_order_are_shown_the_long_way(repo: Path)
     out = _cli(repo, "runs")
     assert out == expected_table(rows) and out.splitlines()[0].split()[-1] == "lr"
     assert not any("\x01r2" in text for text in _cells_keys(repo).values())
+
+
+def _row(run_id: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    meta = {name: None for name in query.META_FIELDS}
+    base = {"project": "p", "id": run_id, "created": None, "code_commit": None, "dirty": False}
+    return {**base, **meta, **fields, "config": config, "summary": {}}
+
+
+def test_cells_all_runs_of_a_subtree_share_are_kept_once_in_its_figures() -> None:
+    rows = [_row(f"r{i}", {"a": "{x}", "lr": i, "z": "same"}, group="g") for i in range(3)]
+    made = [tablecells.run_cells(row, "t") for row in rows]
+    text = tablecells.subtree_text(made)  # type: ignore[arg-type]
+    header, figures, *flat = text.split("\x1f")
+    assert header == "a\x1elr\x1ez\x1d"
+    firsts = figures.split("\x1d")[1].split("\x1e")
+    # id and lr differ; the project, the empty start time, the group, a and z do not
+    assert firsts[:3] == ["", "=p", "=null"] and firsts[-3:] == ["s{x}", "", "ssame"]
+    assert flat[3::4] == ["r0\x1e0\x1e", "r1\x1e1\x1e", "r2\x1e2\x1e"]
+    # ... and written into every line (a brace as it is), as the whole rows make it
+    assert _from_texts(rows, per=3) == expected_table(rows)
+    assert _from_texts(rows, [2, 0], per=3) == expected_table([rows[2], rows[0]])
+
+
+def test_a_line_ends_as_the_table_strips_it() -> None:
+    # the last column shown differs: a run lacking it has its line end at the column before
+    rows = [_row("r0", {"a": 1, "b": "x"}), _row("r1", {"a": 2}), _row("r2", {"a": 2, "b": "y "})]
+    rows += [_row("r3", {"a": 1, "b": ""}), _row("r4", {"a": 3, "c": 1})]
+    for per in (1, 2, 5):
+        assert _from_texts(rows, per=per) == expected_table(rows)
+    assert not any(line.endswith(" ") for line in _from_texts(rows, per=5).splitlines())
+
+
+def test_a_text_of_another_form_is_refused() -> None:
+    runs = tablecells.Runs()
+    made = [tablecells.run_cells(_row(f"r{i}", {"a": 1, "lr": i}), "t") for i in range(2)]
+    good = tablecells.subtree_text(made)  # type: ignore[arg-type]
+    header, figures, *flat = good.split("\x1f")
+    widths, firsts = figures.split("\x1d")
+    cells = firsts.split("\x1e")
+    fields, keys = cells[: len(tablecells._FIELDS)], cells[len(tablecells._FIELDS) :]
+
+    def text(header: str = header, firsts: list[str] = cells, flat: list[str] = flat) -> str:
+        return "\x1f".join([header, widths + "\x1d" + "\x1e".join(firsts), *flat])
+
+    assert text() == good
+    # the form before (#table1): figures of the keys only, every cell of a run kept
+    old = [*flat[:3], "r0\x1ep\x1enull\x1enull\x1e\x1e\x1e\x1e\x1e\x1e1\x1e0\x1e"]
+    odd = [text(firsts=keys), text(flat=old)]
+    odd.append(text(header="lr\x1ea\x1d"))  # keys out of order: cells put in the wrong column
+    odd.append(text(firsts=[*fields[:1], "p", *fields[2:], *keys]))  # a field without its mark
+    odd.append(text(firsts=[*fields, "x1", *keys[1:]]))  # a letter no value has
+    odd.append(text(firsts=["=r0", *fields[1:], *keys]))  # a run holding a cell too many
+    assert not any(runs.add_text(one) for one in odd) and not runs.cells
+    assert runs.add_text(good) and len(runs.cells) == 2
