@@ -153,16 +153,15 @@ class SweepRunner:
                 if item is None:
                     return
                 index, point = item
-                child = self._create_point(index, point, ended)
-                if child is None:
+                started = self._start_point(index, point, ended)
+                if started is None:
                     return  # stopped: ``ended`` is finished alone below
+                child, process = started
                 previous, ended = ended, None  # its end went in with the new run
                 if previous is not None:
                     previous.child.clean_up()
                     self._finished(previous)
-                if self.on_start is not None:
-                    self.on_start(index, child.ref, child.argv)
-                ended = self._wait(index, point, child, self._spawn(child))
+                ended = self._wait(index, point, child, process)
                 if adaptive:
                     self._finish(ended)
                     ended = None
@@ -170,9 +169,15 @@ class SweepRunner:
             if ended is not None:
                 self._finish(ended)
 
-    def _create_point(self, index: int, point: Point, ended: _Ended | None) -> ChildRun | None:
-        """Create the point's run, with ``ended``'s end in the same commit; None (nothing
-        written) when the sweep was stopped while this point waited its turn."""
+    def _start_point(
+        self, index: int, point: Point, ended: _Ended | None
+    ) -> tuple[ChildRun, subprocess.Popen[bytes] | None] | None:
+        """Create the point's run, with ``ended``'s end in the same commit, and start its
+        program; None (nothing written) when the sweep was stopped while this point waited.
+
+        The program starts within the turn: started beside another worker's commit, it waited
+        for the interpreter's lock (held by that commit's Python code) for milliseconds.
+        """
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
@@ -185,7 +190,7 @@ class SweepRunner:
                         os.unlink(json_file)
                 return None
             finishing = None if ended is None else ended.child.ending(ended.returncode, at=ended.at)
-            return ChildRun.create(
+            child = ChildRun.create(
                 self.store,
                 argv,
                 point,
@@ -195,6 +200,9 @@ class SweepRunner:
                 scratch=self._scratch,
                 finishing=finishing,
             )
+            if self.on_start is not None:
+                self.on_start(index, child.ref, child.argv)
+            return child, self._spawn(child)
 
     def _wait(
         self, index: int, point: Point, child: ChildRun, process: subprocess.Popen[bytes] | None
