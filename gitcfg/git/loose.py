@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import re
-import secrets
 import zlib
 from pathlib import Path
 
@@ -62,10 +62,13 @@ class LooseObjects:
         """Store an object and return its id; a sound existing copy is kept (and freshened)."""
         raw = header(kind, len(data)) + data
         sha = self.algo.hexdigest(raw)
-        path = self.path(sha)
-        if self._sound(path, raw):
+        fanout = self._prefix + sha[:2]
+        path = f"{fanout}{os.sep}{sha[2:]}"
+        # access() answers "no such object" (nearly every object a run writes is new) without
+        # raising, which costs more than the system call
+        if os.access(path, os.F_OK) and self._sound(path, raw):
             return sha
-        self._write_new(path, deflate(raw))
+        self._write_new(fanout, path, deflate(raw))
         return sha
 
     def _sound(self, path: str, raw: bytes) -> bool:
@@ -85,8 +88,8 @@ class LooseObjects:
                 return False
         return ok
 
-    def _write_new(self, path: str, compressed: bytes) -> None:
-        fd, tmp = self._create_tmp(os.path.dirname(path))
+    def _write_new(self, directory: str, path: str, compressed: bytes) -> None:
+        fd, tmp = self._create_tmp(directory)
         try:
             view = memoryview(compressed)
             while view:
@@ -112,7 +115,7 @@ class LooseObjects:
 
     def _create_tmp(self, directory: str) -> tuple[int, str]:
         for _ in range(_DIR_RETRIES):
-            tmp = os.path.join(directory, _tmp_name())
+            tmp = f"{directory}{os.sep}{_tmp_name()}"
             try:
                 return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444), tmp
             except FileExistsError:
@@ -161,16 +164,18 @@ class LooseObjects:
         return sum(1 for name in names if object_name(name)) > threshold
 
 
+# Not the random module's shared generator: that one is the training script's, seeded for
+# reproducibility, and drawing from it would change the script's own numbers. A private one,
+# seeded from the system: names need only differ (the create is exclusive and retried), and
+# drawing from it costs no system call per object as os.urandom does.
+_NAMES = random.Random()
+# a child made by fork() would otherwise draw the same names as its parent
+os.register_at_fork(after_in_child=_NAMES.seed)
+
+
 def _tmp_name() -> str:
     """``tmp_obj_`` and six random letters or digits, as git's own ``odb_mkstemp`` names them."""
-    # Not the random module's generator: that one is the training script's, seeded for
-    # reproducibility, and drawing from it would change the script's own numbers.
-    draw = int.from_bytes(secrets.token_bytes(5))  # one system call, not one per letter
-    letters = []
-    for _ in range(6):
-        draw, index = divmod(draw, len(_TMP_ALPHABET))
-        letters.append(_TMP_ALPHABET[index])
-    return "tmp_obj_" + "".join(letters)
+    return "tmp_obj_" + "".join(_NAMES.choices(_TMP_ALPHABET, k=6))
 
 
 def _mkdir(directory: str) -> None:
