@@ -146,11 +146,9 @@ class _Options:
     @property
     def color(self) -> bool:
         """Colour like git: on a terminal, unless NO_COLOR is set; --color overrides both."""
-        if self.color_mode != "auto":
-            return self.color_mode == "always"
-        if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-            return False
-        return _isatty(sys.stdout)
+        from gitcfg.cli.sweepcommand import color_wanted  # the rule the click-free sweep uses
+
+        return color_wanted(self.color_mode)
 
     def out(self, text: str | Iterable[str], *, page: bool = False, plain: bool = False) -> None:
         """Write ``text`` (or its pieces) to stdout, through a pager when long on a terminal.

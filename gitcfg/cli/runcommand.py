@@ -119,25 +119,33 @@ def record(args: RunArgs, open_store: Callable[[], ConfigStore]) -> int:
 
 
 def run_parsed(args: RunArgs, *, own_process: bool) -> NoReturn:
-    """``record`` for the command line ``parse`` read, ending as click ends a command: a gitcfg
-    error as every command shows it (``Error: <message>``, exit 1 or 2), Ctrl-C before the
-    command starts as ``Aborted!`` with 1.
-
-    ``own_process``: this process is the ``gitcfg`` command itself (not a caller of
-    ``gitcfg.cli.main``), so it may skip the garbage collector and Python's teardown.
-    """
+    """``record`` for the command line ``parse`` read, ended by ``end_parsed``."""
     if own_process:
         # The process only starts a run, waits and finishes it: the cyclic garbage collector
-        # would only walk the start-up's objects (~5 ms), and tearing the interpreter down at
-        # the end costs ~10 ms more. Nothing here needs either: no atexit hook, no thread,
-        # every file closed, the output flushed below.
+        # would only walk the start-up's objects (~5 ms). Nothing here needs it.
         gc.disable()
+
+    def call() -> int:
+        from gitcfg.store import ConfigStore
+
+        return record(args, lambda: ConfigStore.open(args.repo))
+
+    end_parsed(call, own_process=own_process)
+
+
+def end_parsed(call: Callable[[], int], *, own_process: bool) -> NoReturn:
+    """Run ``call`` (a command line read without click) and end as click ends a command: a
+    gitcfg error as every command shows it (``Error: <message>``, exit 1 or 2), Ctrl-C before
+    the command starts as ``Aborted!`` with 1, else ``call``'s exit status.
+
+    ``own_process``: this process is the ``gitcfg`` command itself (not a caller of
+    ``gitcfg.cli.main``), so it may skip Python's teardown (~10 ms): nothing needs it, no
+    atexit hook, no thread left, every file closed, the output flushed below.
+    """
     from gitcfg.errors import GitcfgError
 
     try:
-        from gitcfg.store import ConfigStore
-
-        code = record(args, lambda: ConfigStore.open(args.repo))
+        code = call()
     except GitcfgError as error:
         from gitcfg.cli.commands import failure  # click writes it, as for every command
 

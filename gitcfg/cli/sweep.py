@@ -5,18 +5,13 @@ Everything after ``--`` is the child's command, never read as gitcfg's options.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from gitcfg.errors import SweepSpecError
-
 if TYPE_CHECKING:
     from gitcfg.cli.commands import _Options
-    from gitcfg.sweeps.spec import SweepSpec
 
 
 class _DashDash(click.Command):
@@ -30,10 +25,6 @@ class _DashDash(click.Command):
         else:
             ctx.meta["command"] = None
         return super().parse_args(ctx, args)
-
-
-def _note(text: str) -> None:
-    click.echo(f"gitcfg: {text}", err=True)
 
 
 @click.command(cls=_DashDash, context_settings={"allow_interspersed_args": False})
@@ -116,128 +107,26 @@ def sweep(
       gitcfg sweep sweep.yaml -j 2 --count 20
       gitcfg sweep sweep.yaml --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
     """
-    from gitcfg.errors import SweepError
-    from gitcfg.render import table
-    from gitcfg.sweeps.child import check_command, default_project
-    from gitcfg.sweeps.command import build_command
-    from gitcfg.sweeps.plan import make_plan, parse_shard
-    from gitcfg.sweeps.runner import SweepRunner, sweep_table
+    from gitcfg.cli.sweepcommand import SweepArgs, run_sweep
 
-    ctx = click.get_current_context()
-    spec = _spec(list(definition), ctx.meta.get("command"), method)
-    spec.check_runnable()
-    uses_program = spec.program is not None and "${program}" in " ".join(spec.command)
-    if uses_program and not os.path.exists(spec.program or ""):
-        raise SweepSpecError(
-            f"the sweep's program {spec.program!r} does not exist here; "
-            f"run gitcfg sweep from the directory that holds it"
-        )
-    if jobs < 1:
-        raise SweepSpecError(f"-j {jobs}: give 1 or more runs at once")
-    if count is not None and count < 1:
-        raise SweepSpecError(f"--count {count}: give 1 or more runs")
-    parts = parse_shard(shard) if shard else None
-    if spec.method == "bayes":
-        from gitcfg.sweeps.bayes import check_searchable
-
-        check_searchable(spec)
-    store = opts.store()
-    named = spec.source.get("project")
-    project = project or (named if isinstance(named, str) else None) or default_project(store)
-    plan = make_plan(store, spec, project, sweep_id=sweep_id, shard=parts, count=count, seed=seed)
-    first = plan.preview(plan.todo[0]) if plan.todo else None
-    if first is not None:
-        argv, json_file = build_command(spec.command, first, program=spec.program, project=project)
-        if json_file:
-            os.unlink(json_file)
-        check_command(argv)
-    total = len(plan.todo)
-    again = f" ({plan.again} failed or cut off before)" if plan.again else ""
-    learned = f", learning from {plan.primed} recorded run(s)" if spec.method == "bayes" else ""
-    _note(
-        f"sweep {plan.sweep_id} ({spec.method}) in project {project}: "
-        f"{total} run(s) to do{again}{learned}"
+    command = click.get_current_context().meta.get("command")
+    args = SweepArgs(
+        opts.repo,
+        opts.color_mode,
+        definition,
+        None if command is None else tuple(command),
+        jobs,
+        count,
+        shard,
+        project,
+        method,
+        seed,
+        sweep_id,
+        dry_run,
     )
-    if dry_run:
-        for index in plan.todo:
-            point = plan.preview(index) or {}
-            argv, json_file = build_command(
-                spec.command, point, program=spec.program, project=project
-            )
-            if json_file:
-                os.unlink(json_file)
-            opts.out(f"{index}\t{' '.join(argv)}\n")
-        return
-    started = [0]
-
-    def on_start(index: int, ref: Any, argv: list[str]) -> None:
-        started[0] += 1
-        _note(f"[{started[0]}/{total}] point {index}: run {ref}: {' '.join(argv)}")
-
-    runner = SweepRunner(store, plan, project, jobs=jobs, on_start=on_start)
-    outcomes = runner.run()
-    headers, rows, best = sweep_table(store, project, plan, outcomes)
-    if rows:
-        opts.out(table(headers, rows, opts.color))
-    if best is not None:
-        values = ", ".join(f"{key}={value}" for key, value in best.values.items())
-        opts.out(f"best: {best.ref} {spec.metric_name}={best.metric} ({spec.goal}) with {values}\n")
-    if runner.stopped_by is not None:
-        from gitcfg.sweeps.child import exit_like
-
-        _note(f"sweep {plan.sweep_id} stopped; run the same command again to resume it")
-        sys.exit(exit_like(-runner.stopped_by))
-    failed = [o for o in outcomes if o.exit_status != 0]
-    if failed:
-        raise SweepError(
-            f"{len(failed)} of {len(outcomes)} run(s) exited non-zero "
-            f"({', '.join(str(o.ref) for o in failed[:3])}{'...' if len(failed) > 3 else ''}); "
-            f"see their output above and 'gitcfg show RUN'; the same command runs their points "
-            f"again"
-        )
-
-
-def _spec(definition: list[str], command: list[str] | None, method: str | None) -> SweepSpec:
-    from gitcfg.sweeps.spec import inline_spec, parse_spec
-
-    if not definition:
-        raise SweepSpecError(
-            "give a sweep file (gitcfg sweep sweep.yaml) or KEY=V1,V2 lists and a command "
-            "(gitcfg sweep lr=0.1,0.01 -- python train.py)"
-        )
-    if len(definition) == 1 and _names_a_file(definition[0]):
-        from gitcfg.yamlcodec import load_yaml_file
-
-        path = definition[0]
-        data = load_yaml_file(path)
-        if command and isinstance(data, Mapping):
-            owned = [key for key in ("program", "command") if key in data]
-            if owned:
-                raise SweepSpecError(
-                    f"{path} has its own {owned[0]!r}; drop the words after '--', or remove "
-                    f"{' and '.join(repr(key) for key in owned)} from the file to give the "
-                    f"command after '--'"
-                )
-            data = {**data, "command": list(command)}  # the file leaves the command to '--'
-        spec = parse_spec(data, path)
-        if spec.program is None and any("${program}" in word for word in spec.command):
-            raise SweepSpecError(
-                f"{path} names no 'program' to run; add 'program: train.py' to it, or give "
-                f"the command after '--': gitcfg sweep {path} -- python train.py"
-            )
-        if method is not None and method != spec.method:
-            raise SweepSpecError(
-                f"{path} says method {spec.method!r}; edit the file rather than --method"
-            )
-        return spec
-    return inline_spec(definition, command or [], method or "grid")
-
-
-def _names_a_file(word: str) -> bool:
-    """Whether a lone word is a sweep file's name, not a malformed ``KEY=V1,V2``."""
-    if "=" in word:
-        return False
-    return os.path.isfile(word) or word.lower().endswith((".yaml", ".yml", ".json"))
+    code = run_sweep(args, opts.store, opts.out)
+    if code:
+        sys.exit(code)
 
 
 def register(group: click.Group) -> None:
