@@ -53,6 +53,8 @@ class Api:
     ) -> Runs:
         """Runs at the branch tip, oldest first, of one ``project`` or all, read lazily.
 
+        ``project`` may be wandb's ``entity/project``; the entity is not used.
+
         ``filters`` keeps the runs that match every condition: a dict of flat config key ->
         value means equality (``{"model.depth": 50}``); condition strings use the CLI's
         ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
@@ -64,9 +66,7 @@ class Api:
         """
         conditions = _conditions(filters)
         if project is not None:
-            from gitcfg.names import check_project
-
-            check_project(project)
+            project = _project_of(project)
         return Runs(self.store, project, conditions, per_page)
 
 
@@ -211,6 +211,20 @@ def _select_rows(
         if wanted is not None:
             row = {k: row[k] for k in wanted if k in row}
         yield row
+
+
+def _project_of(path: str) -> str:
+    """The project named by ``project`` or wandb's ``entity/project`` (the entity unused)."""
+    from gitcfg.errors import InputError
+    from gitcfg.names import check_project
+
+    parts = path.split("/") if isinstance(path, str) else [path]
+    if len(parts) > 2:
+        raise InputError(
+            f"Api().runs() takes a project or entity/project, got {path!r}; "
+            f"for one run use Api().run('entity/project/id')"
+        )
+    return check_project(parts[-1])
 
 
 def _conditions(filters: Filters | None) -> list[Condition]:

@@ -107,6 +107,17 @@ def test_runs_with_filters(three_runs: ConfigStore) -> None:
         api.runs(filters=["lr"])
 
 
+def test_runs_takes_wandb_entity_project_path(three_runs: ConfigStore) -> None:
+    api = gitcfg.Api()
+    assert [r.id for r in api.runs("my-entity/mnist")] == ["aaaa1111", "bbbb2222"]
+    assert [r.id for r in api.runs("my-entity/cifar", filters={"model": "resnet"})] == ["cccc3333"]
+    assert api.run("my-entity/mnist/aaaa1111").id == "aaaa1111"
+    with pytest.raises(gitcfg.InputError, match=r"takes a project or entity/project.*Api\(\)\.run"):
+        api.runs("my-entity/mnist/aaaa1111")
+    with pytest.raises(gitcfg.InputError, match="project name"):
+        api.runs("my-entity/")
+
+
 def test_run_from_init_is_readable_through_api(repo: Path) -> None:
     run = gitcfg.init(config={"a": 1}, project="p", name="first", tags=["x"])
     gitcfg.config.b = 2
