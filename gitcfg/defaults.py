@@ -4,7 +4,8 @@ Lowest precedence first:
 
 1. ``config-defaults.yaml`` in the working directory (wandb's ``{key: {desc, value}}`` form or
    plain ``key: value``);
-2. the files named by ``GITCFG_CONFIG_PATHS`` (comma-separated), then by ``--configs a,b`` (or
+2. the files named by ``GITCFG_CONFIG_PATHS`` (comma-separated; when it is unset or empty,
+   wandb's ``WANDB_CONFIG_PATHS``), then by ``--configs a,b`` (or
    ``--configs=a,b``) in ``sys.argv``; a later file beats an earlier one. ``--configs`` is left in
    ``sys.argv`` for the script's own parser, which must accept (or ignore) it;
 3. ``init(config=...)``, then later updates.
@@ -22,6 +23,7 @@ from typing import Any
 
 DEFAULTS_FILE = "config-defaults.yaml"
 PATHS_VARIABLE = "GITCFG_CONFIG_PATHS"
+WANDB_PATHS_VARIABLE = "WANDB_CONFIG_PATHS"  # honoured when ours is not set, as wandb reads it
 ARGV_OPTION = "--configs"
 
 
@@ -40,7 +42,8 @@ def config_paths(
     defaults = base / DEFAULTS_FILE
     if defaults.is_file():
         paths.append(defaults)
-    named = _split(environ.get(PATHS_VARIABLE, ""))
+    # as every GITCFG_/WANDB_ pair: an empty value counts as unset (liverun's _setting)
+    named = _split(environ.get(PATHS_VARIABLE) or environ.get(WANDB_PATHS_VARIABLE, ""))
     args = list(argv[1:])
     for i, arg in enumerate(args):
         if arg == ARGV_OPTION and i + 1 < len(args):

@@ -1,4 +1,5 @@
-"""Defaults files: config-defaults.yaml, --configs, GITCFG_CONFIG_PATHS, and their precedence."""
+"""Defaults files: config-defaults.yaml, --configs, GITCFG_CONFIG_PATHS (or WANDB_CONFIG_PATHS), and
+their precedence."""
 
 from __future__ import annotations
 
@@ -69,6 +70,30 @@ def test_config_paths_order(tmp_path: Path) -> None:
     )
     names = ["config-defaults.yaml", "a.yaml", "b.yaml", "c.yaml", "d.yaml"]
     assert [p.name for p in paths] == names
+
+
+def test_wandb_config_paths_honoured_unless_gitcfg_one_is_set(tmp_path: Path) -> None:
+    argv = ["train.py", "--configs", "c.yaml"]
+    wandb_only = config_paths(argv, {"WANDB_CONFIG_PATHS": "w1.yaml, w2.yaml"}, tmp_path)
+    assert [p.name for p in wandb_only] == ["w1.yaml", "w2.yaml", "c.yaml"]
+    both = {"GITCFG_CONFIG_PATHS": "g.yaml", "WANDB_CONFIG_PATHS": "w1.yaml"}
+    assert [p.name for p in config_paths(argv, both, tmp_path)] == ["g.yaml", "c.yaml"]
+    empty = {"GITCFG_CONFIG_PATHS": "", "WANDB_CONFIG_PATHS": "w1.yaml"}
+    assert [p.name for p in config_paths(argv, empty, tmp_path)] == ["w1.yaml", "c.yaml"]
+
+
+def test_wandb_config_paths_layer_in_a_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "config-defaults.yaml").write_text("a: 0\nb: 0\nc: 0\n")
+    (repo / "one.yaml").write_text("b: 1\nc: 1\n")
+    (repo / "two.yaml").write_text("c: 2\n")
+    monkeypatch.setenv("WANDB_CONFIG_PATHS", "one.yaml,two.yaml")
+    gitcfg.init(config={"d": 3}, project="p", id="wandbpaths")
+    gitcfg.finish()
+    assert config_text(repo, "p", "wandbpaths") == "a: 0\nb: 1\nc: 2\nd: 3\n"
+    monkeypatch.setenv("GITCFG_CONFIG_PATHS", "two.yaml")  # ours wins: one.yaml is not read
+    gitcfg.init(project="p", id="ours")
+    gitcfg.finish()
+    assert config_text(repo, "p", "ours") == "a: 0\nb: 0\nc: 2\n"
 
 
 def test_overlay_replaces_groups_and_values() -> None:
