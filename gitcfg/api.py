@@ -59,7 +59,9 @@ class Api:
         value means equality (``{"model.depth": 50}``); condition strings use the CLI's
         ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
         ``"group=sweep1"``, with ``= != > >= < <=``); a list may mix both. A missing key only
-        meets ``!=``.
+        meets ``!=``. As in wandb, ``{"tags": "best"}`` keeps the runs tagged best (so does
+        ``"tags=best"``), ``{"tags": {"$in": ["a", "b"]}}`` those tagged a or b, and a list of
+        tags the runs tagged exactly so.
 
         As wandb's ``Api().runs()``, the result is iterated a page (``per_page`` runs) at a
         time; ``len()`` and indexing work too.
@@ -229,7 +231,7 @@ def _project_of(path: str) -> str:
 
 def _conditions(filters: Filters | None) -> list[Condition]:
     from gitcfg.flat import check_key
-    from gitcfg.override import Condition, parse_condition
+    from gitcfg.override import TAGS, Condition, parse_condition
     from gitcfg.values import coerce_value
 
     if filters is None:
@@ -241,6 +243,9 @@ def _conditions(filters: Filters | None) -> list[Condition]:
             conditions.append(parse_condition(item))
         elif isinstance(item, Mapping):
             for key, value in item.items():
+                if key == TAGS:  # wandb's {"tags": "best"}: the run's tags, not a config key
+                    conditions.append(_tags_filter(value))
+                    continue
                 flat_key = check_key(key)
                 # a dict names config keys, whatever they are called
                 column = "config:" + flat_key
@@ -253,3 +258,21 @@ def _conditions(filters: Filters | None) -> list[Condition]:
                 f"or condition strings such as 'lr>0.01'"
             )
     return conditions
+
+
+def _tags_filter(value: Any) -> Condition:
+    """wandb's filter on tags: ``"best"`` (runs tagged best), ``{"$in": ["a", "b"]}`` (runs
+    tagged a or b), or a list (exactly those tags)."""
+    from gitcfg.errors import InputError
+    from gitcfg.override import tag_condition
+
+    if isinstance(value, Mapping):
+        if list(value) == ["$in"] and isinstance(value["$in"], (list, tuple)):
+            return tag_condition("in", [str(tag) for tag in value["$in"]])
+        raise InputError(
+            f"cannot filter runs by tags {dict(value)!r}: only {{'$in': [...]}} of MongoDB's "
+            f"operators is understood; give a tag, a list of tags or condition strings"
+        )
+    if isinstance(value, (list, tuple)):
+        return tag_condition("=", [str(tag) for tag in value])
+    return tag_condition("=", value)

@@ -11,6 +11,9 @@ from gitcfg.errors import ConfigError, InputError, YamlError
 from gitcfg.flat import MISSING, check_key
 from gitcfg.yamlcodec import parse_value
 
+# The column of a run's tags (``gitcfg.query.META_FIELDS``): a list, matched by membership.
+TAGS = "tags"
+
 
 def parse_override(arg: str) -> tuple[str, Any]:
     """Split ``KEY=VALUE`` on the first ``=``; the value is parsed as YAML 1.2 (``parse_value``).
@@ -92,15 +95,40 @@ class Condition(NamedTuple):
         A missing key meets only ``!=``. Ordering values of different types (a string and a
         number) is False, never an error; ints and floats compare as numbers, bools are not.
         """
-        if self.key not in config:
-            return self.op == "!="
-        return _OPERATORS[self.op](config[self.key], self.value)
+        return self.test(config.get(self.key, MISSING))
 
     def test(self, item: Any) -> bool:
         """Whether one value meets the condition; ``MISSING`` (absent) meets only ``!=``."""
         if item is MISSING:
             return self.op == "!="
         return _OPERATORS[self.op](item, self.value)
+
+
+class TagCondition(Condition):
+    """A condition on the run's tags, a list: ``tags=X`` holds when X is one of them and
+    ``tags!=X`` when it is not (wandb's ``filters={"tags": X}``); a list value
+    (``tags=[a, b]``) compares the whole list, as any other condition. The op ``in``
+    (wandb's ``{"tags": {"$in": [...]}}``) holds when any of the values is one of them.
+
+    A class of its own, so that a condition on any other column costs what it always did."""
+
+    __slots__ = ()
+
+    def test(self, item: Any) -> bool:
+        if self.op == "in":
+            return isinstance(item, list) and any(tag in self.value for tag in item)
+        if isinstance(self.value, list) or not isinstance(item, list):
+            return super().test(item)
+        found = any(_equal(tag, self.value) for tag in item)
+        return found if self.op == "=" else not found
+
+
+def tag_condition(op: str, value: Any, text: str | None = None) -> TagCondition:
+    """The ``TagCondition`` ``tags<op>value``. Tags are strings, so a scalar that YAML read as
+    another type (``2024``, ``true``) is the ``text`` it was written as, when given."""
+    if text is not None and value is not None and not isinstance(value, (str, list, dict)):
+        value = text.strip()
+    return TagCondition(TAGS, op, value)
 
 
 def parse_condition(arg: str) -> Condition:
@@ -126,7 +154,10 @@ def parse_condition(arg: str) -> Condition:
             f"KEY>=VALUE, KEY<VALUE, KEY<=VALUE (quote a value that starts with one: "
             f"{key}{op}'{text.lstrip()}')"
         )
-    return Condition(_key(key, arg), op, _value(text, arg))
+    parsed = Condition(_key(key, arg), op, _value(text, arg))
+    if parsed.key == TAGS and op in ("=", "!="):
+        return tag_condition(op, parsed.value, text)
+    return parsed
 
 
 def _second_operator(op: str, text: str) -> bool:

@@ -118,6 +118,25 @@ def test_runs_takes_wandb_entity_project_path(three_runs: ConfigStore) -> None:
         api.runs("my-entity/")
 
 
+def test_runs_filter_tags_as_wandb(repo: Path) -> None:
+    store = ConfigStore.open()
+    for run_id, tags in (("both", ["t1", "t2"]), ("one", ["t1"]), ("two", ["t2"]), ("none", [])):
+        store.create("p", {"tags": "a config key"}, run_id=run_id, meta={"tags": tags})
+    api = gitcfg.Api()
+
+    def ids(filters: object) -> list[str]:
+        return sorted(r.id for r in api.runs("p", filters=filters))  # type: ignore[arg-type]
+
+    assert ids({"tags": "t1"}) == ["both", "one"]  # runs that have the tag
+    assert ids({"tags": {"$in": ["t2", "t9"]}}) == ["both", "two"]  # any of them
+    assert ids({"tags": ["t1"]}) == ["one"]  # a list: exactly those tags
+    assert ids("tags=t1") == ["both", "one"]
+    assert ids("tags!=t1") == ["none", "two"]
+    assert len(api.runs("p", filters="config:tags=a config key")) == 4
+    with pytest.raises(gitcfg.InputError, match=r"only \{'\$in': \[...\]\}"):
+        api.runs(filters={"tags": {"$nin": ["t1"]}})
+
+
 def test_run_from_init_is_readable_through_api(repo: Path) -> None:
     run = gitcfg.init(config={"a": 1}, project="p", name="first", tags=["x"])
     gitcfg.config.b = 2

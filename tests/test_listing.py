@@ -332,6 +332,47 @@ def test_columns_and_sort_over_no_runs_print_what_the_plain_form_prints(
     assert out.returncode == 0 and out.stderr == "no runs\n"
 
 
+def _tagged_store() -> ConfigStore:
+    store = ConfigStore.open()
+    tags: list[list[str] | None] = [["t1", "t2"], ["t1"], ["t2"], None, [], ["2024"]]
+    for i, run_tags in enumerate(tags):
+        meta = {"tags": run_tags} if run_tags is not None else {}
+        store.create("p", {"seed": i}, run_id=f"r{i}", meta=meta)
+    return store
+
+
+_TAG_MATCHES = {
+    "tags=t1": ["r0", "r1"],  # membership, as wandb's filters={"tags": "t1"}
+    "tags!=t1": ["r2", "r3", "r4", "r5"],  # untagged runs do not hold t1 either
+    "tags=[t1, t2]": ["r0"],  # a list is the whole list
+    "tags=2024": ["r5"],  # tags are strings: 2024 is the tag "2024"
+}
+
+
+def _tag_ids(repo: Path, condition: str, form: list[str]) -> list[str]:
+    out = _cli(repo, "runs", "--where", condition, *form)
+    assert out.returncode == 0, out.stderr
+    if "json" in form:
+        return [r["id"] for r in json.loads(out.stdout)]
+    return [line.split(",")[0].split()[0] for line in out.stdout.splitlines()[1:]]
+
+
+def test_where_tags_matches_membership_cold_and_warm(repo: Path) -> None:
+    from gitcfg.blobcache import FILE_NAME
+
+    _tagged_store()
+    # the table from the cached cells (rows met a batch of subtrees at a time), and the rows
+    # met at once (json; csv and the sorted table take that path too)
+    forms = [[], ["--format", "json"], ["--format", "csv", "--columns", "id,tags"]]
+    for condition, expected in _TAG_MATCHES.items():
+        for form in forms if condition == "tags=t1" else forms[:2]:
+            for cache in (repo / ".git" / "gitcfg").glob(FILE_NAME + "*"):
+                cache.unlink()
+            cold = _tag_ids(repo, condition, form)
+            assert (cold, _tag_ids(repo, condition, form)) == (expected, expected), form
+    assert _tag_ids(repo, "tags=t1", ["--sort", "-seed"]) == ["r1", "r0"]
+
+
 # -- the subtree cache ----------------------------------------------------------------------
 
 

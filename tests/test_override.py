@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from gitcfg.errors import InputError
-from gitcfg.override import Condition, parse_condition, parse_override
+from gitcfg.flat import MISSING
+from gitcfg.override import Condition, parse_condition, parse_override, tag_condition
 
 
 @pytest.mark.parametrize(
@@ -122,3 +123,40 @@ def test_condition_matches(arg: str, matches: bool) -> None:
 def test_condition_incomparable_values_never_raise() -> None:
     assert Condition("d", ">", {"a": 1}).matches({"d": {"a": 0}}) is False
     assert Condition("n", "=", float("nan")).matches({"n": float("nan")}) is True
+
+
+@pytest.mark.parametrize(
+    ("arg", "tags", "met"),
+    [
+        ("tags=t1", ["t1", "t2"], True),  # membership, as wandb's filters={"tags": "t1"}
+        ("tags=t3", ["t1", "t2"], False),
+        ("tags!=t1", ["t1", "t2"], False),
+        ("tags!=t3", ["t1", "t2"], True),
+        ("tags=t1", MISSING, False),  # a run without tags holds none
+        ("tags!=t1", MISSING, True),
+        ("tags=t1", [], False),
+        ("tags=[t1, t2]", ["t1", "t2"], True),  # a list is the whole list, as before
+        ("tags=[t1]", ["t1", "t2"], False),
+        ("tags!=[t1]", ["t1", "t2"], True),
+        ("tags=2024", ["2024"], True),  # tags are strings: the value is the text written
+        ("tags=true", ["true"], True),
+        ("tags='2024'", ["2024"], True),
+        ("tags=null", MISSING, False),
+        ("config:tags=t1", MISSING, False),  # a config key named tags is a config key
+    ],
+)
+def test_tags_condition_asks_for_membership(arg: str, tags: Any, met: bool) -> None:
+    assert parse_condition(arg).test(tags) is met
+
+
+def test_tags_in_condition_holds_for_any_of_its_values() -> None:
+    either = tag_condition("in", ["a", "b"])
+    assert [either.test(tags) for tags in (["b", "c"], ["c"], [], MISSING)] == [
+        True, False, False, False,
+    ]  # fmt: skip
+    assert parse_condition("tags=x") == Condition("tags", "=", "x")
+
+
+def test_config_key_conditions_keep_list_equality() -> None:
+    assert parse_condition("config:tags=[a]").test(["a"]) is True
+    assert parse_condition("layers=1").test([1, 2]) is False  # no membership but for tags

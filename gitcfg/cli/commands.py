@@ -694,7 +694,8 @@ def _config_of(
     "conditions",
     multiple=True,
     metavar="EXPR",
-    help="KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, KEY<VALUE or KEY<=VALUE; ANDed.",
+    help="KEY=VALUE, KEY!=VALUE, KEY>VALUE, KEY>=VALUE, KEY<VALUE or KEY<=VALUE; ANDed. "
+    "tags=X: runs tagged X.",
 )
 @click.option(
     "--columns",
