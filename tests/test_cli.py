@@ -441,7 +441,18 @@ def test_runs_where_columns_sort_and_group(repo: Path, store: ConfigStore) -> No
     assert out.stdout == "batch_size  runs\n32          2\n            1\n"
     groups = json.loads(invoke("runs", "--group-by", "project", "--format", "json").stdout)
     assert groups == [{"project": "mnist", "runs": 2}, {"project": "other", "runs": 1}]
-    assert invoke("runs", "--where", "lr>1").stderr == "no runs\n"
+    # the runs are there, the conditions met none: say so, naming them as they can be pasted
+    out = invoke("runs", "--where", "lr>1", "--where", "batch_size=32")
+    assert (out.exit_code, out.stdout) == (0, "")
+    assert out.stderr == "no runs match --where 'lr>1' --where batch_size=32\n"
+    for more in (["--sort", "lr"], ["--columns", "id"], ["--group-by", "lr"]):
+        assert invoke("runs", "--where", "lr>1", *more).stderr == "no runs match --where 'lr>1'\n"
+    out = invoke("runs", "--project", "other", "--where", "lr>1")
+    assert out.stderr == "no runs in project other match --where 'lr>1'\n"
+    # no run to filter: the project has none
+    assert (
+        invoke("runs", "--project", "nope", "--where", "lr>1").stderr == "no runs in project nope\n"
+    )
 
 
 def test_runs_json_yaml_and_csv_for_scripts(repo: Path, store: ConfigStore) -> None:

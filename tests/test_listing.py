@@ -323,13 +323,15 @@ def test_columns_and_sort_over_no_runs_print_what_the_plain_form_prints(
     elif "csv" in args:  # the header alone
         assert out.stdout.count("\n") == 1 and out.stderr == ""
     else:
-        assert (out.stdout, out.stderr) == ("", "no runs\n")
+        assert (out.stdout, out.stderr) == ("", "no runs match --where lr=0.7\n")
     # a repository whose store has no run at all yet
     empty = make_repo(repo.parent / "empty")
     out = _cli(empty, "runs", "--columns", "id,lr", "--sort", "summary:acc")
     assert (out.returncode, out.stdout, out.stderr) == (0, "", "no runs\n")
     out = _cli(repo, "runs", "--where", "model=nothing")
-    assert out.returncode == 0 and out.stderr == "no runs\n"
+    assert out.returncode == 0 and out.stderr == "no runs match --where model=nothing\n"
+    out = _cli(empty, "runs", "--where", "model=nothing")  # no run at all: none to match
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "no runs\n")
 
 
 def _tagged_store() -> ConfigStore:

@@ -770,7 +770,7 @@ def runs(
             # those meeting --where, found a batch of subtrees at a time
             keys = _matching(listing, parsed) if parsed else None
             if keys == []:
-                _no_runs(project, store)
+                _no_runs(project, store, _filtered_out(listing, conditions))
                 return
             pieces = tablecells.table(listing, keys, opts.color)
         if pieces is None:
@@ -780,12 +780,13 @@ def runs(
                 pieces = _default_table(listing, rows, opts.color)
                 if pieces is None:  # to be made from the decoded rows after all
                     rows = _selected(listing, parsed, sort_by)
+        filtered_out = _filtered_out(listing, conditions) if pieces is None and not rows else ()
     if pieces is not None:
         opts.out(pieces, page=True)
         return
     if group_by is not None:
         if not rows and fmt == "table":
-            _no_runs(project, store)
+            _no_runs(project, store, filtered_out)
             return
         _grouped(opts, rows, group_by, picked, fmt, sort_by)
         return
@@ -805,7 +806,7 @@ def runs(
         opts.out(csv_chunks(names, (values for _, values in cells)))
         return
     if not rows:
-        _no_runs(project, store)
+        _no_runs(project, store, filtered_out)
         return
     shown = (tablecells.table_values(row, values, names) for row, values in cells)
     opts.out(table_chunks(names, shown, opts.color), page=True)
@@ -837,10 +838,25 @@ def _matching(listing: RunListing, conditions: list[Condition]) -> list[str]:
     return keys
 
 
-def _no_runs(project: str | None, store: ConfigStore | None = None) -> None:
-    """Say there is no run; in a fresh clone of a repository whose runs are on a remote (the
-    store branch is not here yet, the remote's is), say how to bring them here."""
+def _filtered_out(listing: RunListing, conditions: Sequence[str]) -> Sequence[str]:
+    """``conditions`` if the listing has runs (so that they filtered every one out), else ()."""
+    # the subtrees were listed to look for the runs: asking again reads nothing
+    return conditions if conditions and listing.subtree_keys() else ()
+
+
+def _no_runs(
+    project: str | None, store: ConfigStore | None = None, where: Sequence[str] = ()
+) -> None:
+    """Say there is no run, or, when there are runs but the ``--where`` conditions ``where``
+    met none of them, say that, naming them; in a fresh clone of a repository whose runs are
+    on a remote (the store branch is not here yet, the remote's is), say how to bring them."""
+    import shlex
+
     text = "no runs" + (f" in project {project}" if project else "")
+    if where:
+        named = " ".join(f"--where {shlex.quote(condition)}" for condition in where)
+        click.echo(f"{text} match {named}", err=True)
+        return
     if store is not None and store.tip() is None:
         listed = store.repo.git(
             "for-each-ref", "--format=%(refname:lstrip=2)", f"refs/remotes/*/{store.branch}",
