@@ -12,6 +12,10 @@ from gitcfg.errors import ConfigError, UnsupportedValueError
 from gitcfg.flat import MAX_DEPTH, check_key
 
 _PLAIN = (str, int, float, bool, type(None))
+# Array libraries whose values become plain ones through their own tolist(), never imported
+# here (importing torch takes seconds). A torch value without tolist (torch.Size, a tuple)
+# goes on to the checks below.
+_ARRAY_MODULES = ("numpy", "torch")
 
 
 def _check_text(key: str, text: str) -> None:
@@ -30,8 +34,9 @@ def _check_text(key: str, text: str) -> None:
 def coerce_value(key: str, value: Any, *, depth: int = 0) -> Any:
     """Return ``value`` made only of str, int, float, bool, None, list and str-keyed dict.
 
-    numpy scalars and arrays become Python numbers and lists, tuples lists, sets sorted lists
-    (in insertion order when unsortable), an Enum its value, a path or datetime a string.
+    numpy and torch scalars, arrays and tensors become Python numbers and lists (neither is
+    imported), tuples lists, sets sorted lists (in insertion order when unsortable), an Enum
+    its value, a path or datetime a string.
     Anything else raises ``UnsupportedValueError`` naming the element's full key
     (``model.layers[2]``), never a silent ``str()``. ``key`` is only used in messages.
     A string UTF-8 cannot encode (lone surrogates) and nesting deeper than ``MAX_DEPTH`` raise
@@ -51,14 +56,15 @@ def coerce_value(key: str, value: Any, *, depth: int = 0) -> Any:
         )
     if isinstance(value, enum.Enum):  # before int/str: IntEnum and StrEnum are both
         return coerce_value(key, value.value, depth=depth)
-    if cls.__module__.startswith("numpy"):
-        # numpy is not imported here: tolist() gives Python scalars or (nested) lists
+    if cls.__module__.startswith(_ARRAY_MODULES):
+        # tolist() gives Python scalars or (nested) lists: a 0-d tensor or array a number
         tolist = getattr(value, "tolist", None)
-        if tolist is not None:
-            converted = tolist()
-            if not type(converted).__module__.startswith("numpy"):
+        if callable(tolist):
+            converted = _tolist(key, value, tolist)
+            if not type(converted).__module__.startswith(_ARRAY_MODULES):
                 return coerce_value(key, converted, depth=depth)
-        raise UnsupportedValueError(key, value)
+        if not cls.__module__.startswith("torch"):
+            raise UnsupportedValueError(key, value)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, str):
@@ -91,6 +97,13 @@ def coerce_value(key: str, value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
         return value.isoformat()
     raise UnsupportedValueError(key, value)
+
+
+def _tolist(key: str, value: Any, tolist: Any) -> Any:
+    try:
+        return tolist()
+    except (RuntimeError, NotImplementedError) as exc:  # a torch meta tensor has no data
+        raise UnsupportedValueError(key, value) from exc
 
 
 def coerce_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:

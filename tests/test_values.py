@@ -90,6 +90,43 @@ def test_numpy_object_array_is_checked_element_by_element() -> None:
     assert info.value.key == "w[1]"
 
 
+class Tensor:
+    """Stands in for ``torch.Tensor`` (torch is not installed for the default suite; the real
+    one is in tests/integrations/test_torch.py): a ``torch`` value with ``tolist()``."""
+
+    __module__ = "torch"
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def tolist(self) -> Any:
+        if self.data is None:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+        return self.data
+
+
+class TorchSize(tuple):  # type: ignore[type-arg]  # torch.Size: a tuple, no tolist
+    __module__ = "torch"
+
+
+class Dtype:  # torch.float32 and the like: no tolist, no plain value
+    __module__ = "torch"
+
+
+def test_torch_tensors_become_plain_values_without_importing_torch() -> None:
+    assert coerce_value("t0", Tensor(3.5)) == 3.5  # torch.tensor(3.5).tolist()
+    assert coerce_value("k", Tensor([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]
+    assert coerce_value("k", {"a": [Tensor(True)]}) == {"a": [True]}
+    assert coerce_value("k", TorchSize((2, 3))) == [2, 3]
+    with pytest.raises(UnsupportedValueError) as info:
+        coerce_value("m", {"w": Tensor(None)})  # a tensor on the meta device has no data
+    assert info.value.key == "m.w" and info.value.type_name == "torch.Tensor"
+    with pytest.raises(UnsupportedValueError, match=r"torch\.Dtype"):
+        coerce_value("d", Dtype())
+    with pytest.raises(UnsupportedValueError):  # tolist() giving a torch value again
+        coerce_value("k", Tensor(Tensor(1)))
+
+
 def test_unsupported_value_names_full_key() -> None:
     with pytest.raises(UnsupportedValueError) as info:
         coerce_value("model", {"layers": [1, 2, object()]})
