@@ -5,6 +5,12 @@ KeyboardInterrupt) through ``atexit``; at SIGTERM and SIGINT through handlers th
 then do what the handler they replaced would have done: call the user's handler, raise
 KeyboardInterrupt (Python's SIGINT default), or, for the default action, restore it and send the
 signal again, so the process still dies "killed by SIGTERM" and its parent sees that.
+
+The callback is told how the process is ending, as the shell would report it, so that a run can
+record its exit status: at exit, the code of ``sys.exit(n)``, 1 after an unhandled exception
+(130 after an unhandled KeyboardInterrupt, which Python turns into death by SIGINT), else 0; at a
+signal whose default action follows, 128+N; at a signal the process may survive (a handler of
+the user's, SIGINT's KeyboardInterrupt), None.
 """
 
 from __future__ import annotations
@@ -13,23 +19,26 @@ import atexit
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import Any
+from types import FrameType, TracebackType
+from typing import Any, NoReturn
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-_callback: Callable[[str], None] | None = None
+_callback: Callable[[str, int | None], None] | None = None
 # Forked children (DataLoader workers) inherit handlers and atexit; only the owner flushes.
 _owner_pid: int | None = None
 _previous: dict[int, Any] = {}
 _busy = False
 _deferred: list[int] = []
+_exit_status: int | None = None  # set by sys.exit(n) or an unhandled exception
+_hooked = False
 
 
-def install(callback: Callable[[str], None]) -> None:
-    """Call ``callback(reason)`` at exit, SIGTERM and SIGINT; once per process.
+def install(callback: Callable[[str, int | None], None]) -> None:
+    """Call ``callback(reason, exit_status)`` at exit, SIGTERM and SIGINT; once per process.
 
     Signal handlers can only be set from the main thread; from another thread only the exit
     hook is installed.
@@ -40,6 +49,7 @@ def install(callback: Callable[[str], None]) -> None:
         return
     _owner_pid = os.getpid()
     atexit.register(_at_exit)
+    _hook_exit_status()
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in _SIGNALS:
@@ -69,22 +79,77 @@ def critical() -> Iterator[None]:
                 os.kill(os.getpid(), _deferred.pop(0))
 
 
-def _run(reason: str) -> None:
+def exit_status() -> int:
+    """The exit status the process is ending with, as far as it is known at exit."""
+    return 0 if _exit_status is None else _exit_status
+
+
+def _hook_exit_status() -> None:
+    """Note the status of ``sys.exit(n)`` and of an unhandled exception: ``atexit`` is not told.
+
+    ``sys.exit`` is wrapped (as wandb does) because a ``SystemExit`` never reaches
+    ``sys.excepthook``; a bare ``raise SystemExit(n)`` is not seen and counts as 0.
+    """
+    global _hooked
+    if _hooked:
+        return
+    _hooked = True
+    original_exit = sys.exit
+    original_hook = sys.excepthook
+
+    def exit(status: Any = None) -> NoReturn:
+        _note_exit(status)
+        original_exit(status)
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        global _exit_status
+        _exit_status = status_of(value)
+        original_hook(kind, value, tb)
+
+    sys.exit = exit
+    sys.excepthook = excepthook
+
+
+def _note_exit(status: object) -> None:
+    global _exit_status
+    _exit_status = status_of(SystemExit(status))
+
+
+def status_of(error: BaseException) -> int:
+    """The exit status a process ends with when ``error`` goes unhandled, as the shell shows
+    it: the code of ``SystemExit``, 130 for KeyboardInterrupt (Python dies of SIGINT), else 1."""
+    if isinstance(error, SystemExit):
+        code = error.code
+        if code is None:
+            return 0
+        if isinstance(code, int):  # sys.exit(True) exits 1, as the int it is
+            return int(code) & 0xFF  # what the parent sees of sys.exit(256 + n)
+        return 1  # sys.exit("message") prints it and exits 1
+    if isinstance(error, KeyboardInterrupt):
+        return 128 + signal.SIGINT
+    return 1
+
+
+def _run(reason: str, status: int | None) -> None:
     if _callback is None or os.getpid() != _owner_pid:
         return
-    _callback(reason)
+    _callback(reason, status)
 
 
 def _at_exit() -> None:
-    _run("exit")
+    _run("exit", exit_status())
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _busy:
         _deferred.append(signum)
         return
-    _run(signal.Signals(signum).name)
     previous = _previous.get(signum, signal.SIG_DFL)
+    # Only when the default action follows is the process sure to die of the signal.
+    fatal = not callable(previous) and previous is not signal.SIG_IGN
+    _run(signal.Signals(signum).name, 128 + signum if fatal else None)
     if callable(previous):
         previous(signum, frame)
         return

@@ -7,6 +7,11 @@ one commit per flush: at ``finish()``, ``config.persist()``, and at exit or SIGT
 (``gitcfg.flush``). Each flush passes the last committed version as the base, so another
 process's edit of other keys of the same run is kept, and its edit of the same key is a conflict.
 The per-step history of ``log`` goes to a local file (``gitcfg.history``), never to the branch.
+
+Several runs may be open in one process (``reinit="create_new"``), each logging and finishing on
+its own; ``gitcfg.run`` (and ``gitcfg.log``/``config``/``summary``) follow the global run, which
+only ``init`` without ``create_new`` sets, as in wandb. At exit or a deadly signal every open
+run is finished with the process's exit status (``gitcfg.flush``), recorded in ``meta.yaml``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -33,11 +39,15 @@ if TYPE_CHECKING:
     from gitcfg.layout import RunRef
     from gitcfg.store import ConfigStore
 
-_active: Run | None = None
+_active: Run | None = None  # the global run: gitcfg.run, gitcfg.log, gitcfg.config
+_open: list[Run] = []  # every run of this process not finished yet, oldest first
 _active_lock = threading.RLock()
+# exit statuses of finished runs whose status a parent records (see Run._parent_records_status)
+_parent_statuses: dict[str, int] = {}
 
 RESUME_MODES = ("allow", "must", "never", "auto")
 MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")
+REINIT = ("default", "return_previous", "finish_previous", "create_new")
 
 
 class Run(RunView):
@@ -70,6 +80,12 @@ class Run(RunView):
         self.resumed = resumed
         self.entity = entity
         self._dir = run_dir
+        self.start_time = time.time()  # epoch seconds, as wandb's run.start_time
+        self.starting_step = start_step  # the step this process's first log records
+        # True when the process that started us (gitcfg run, wandb.agent) records our status
+        self._parent_records_status = False
+        self._resume_file: Path | None = None  # resume="auto": removed by a clean finish
+        self._settings: Any = None
         self.summary = summary if summary is not None else Summary()
         history = None
         if store is not None:
@@ -120,6 +136,66 @@ class Run(RunView):
     def url(self) -> str:
         """Where to see the run: the command that shows it (there is no server)."""
         return f"gitcfg show {self.ref}"
+
+    def get_url(self) -> str:
+        """``run.url`` (wandb's older method)."""
+        return self.url
+
+    @property
+    def project_url(self) -> str:
+        """Where to see the run's project: the command that lists its runs."""
+        return f"gitcfg runs --project {self.project}"
+
+    def get_project_url(self) -> str:
+        """``run.project_url`` (wandb's older method)."""
+        return self.project_url
+
+    @property
+    def sweep_url(self) -> str | None:
+        """The command that lists the runs of this run's sweep; None outside a sweep."""
+        sweep = self.sweep_id
+        if sweep is None:
+            return None
+        return f"gitcfg runs --project {self.project} --where group={sweep}"
+
+    def get_sweep_url(self) -> str | None:
+        """``run.sweep_url`` (wandb's older method)."""
+        return self.sweep_url
+
+    def project_name(self) -> str:
+        """``run.project`` (wandb's older method)."""
+        return self.project
+
+    @property
+    def settings(self) -> Any:
+        """The run's settings as wandb names them (``mode``, ``project``, ``run_id``...), over
+        the ``settings`` given to ``init``; an unknown setting reads as None."""
+        from gitcfg.wandbnames import Settings, setting_items
+
+        return Settings(
+            **setting_items(self._settings),
+            mode=self.mode,
+            project=self.project,
+            run_id=self.id,
+            run_name=self.name,
+            run_notes=self.notes,
+            run_tags=self.tags,
+            run_group=self.group,
+            run_job_type=self.job_type,
+            entity=self.entity,
+            sweep_id=self.sweep_id,
+            resumed=self.resumed,
+        )
+
+    @property
+    def sync_dir(self) -> str:
+        """The run's local directory, as ``run.dir``: there is nothing to sync."""
+        return self.dir
+
+    @property
+    def config_static(self) -> ConfigStatic:
+        """A read-only copy of the config, by key or attribute (wandb's ``ConfigStatic``)."""
+        return ConfigStatic(self.config.as_dict())
 
     @property
     def dir(self) -> str:
@@ -175,21 +251,54 @@ class Run(RunView):
             return self._commit_pending(message)
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        """Commit what changed and end the run; ``gitcfg.config`` is unset again.
+        """Commit what changed and end the run; ``gitcfg.config`` is unset again if this was
+        the global run.
 
-        ``exit_code`` and ``quiet`` are accepted for wandb's signature and have no effect.
+        ``exit_code`` (default 0; non-zero marks a failed run, as in wandb) is recorded as
+        ``exit_status`` in ``meta.yaml`` in the same commit. ``quiet`` has no effect.
         """
         global _active
+        status = 0 if exit_code is None else int(exit_code)
         with _active_lock:
             if self.finished:
                 return
             self._recorder.close()
-            self._flush()
+            with flush.critical():
+                self._recorder.write()
+                if self._store is not None:
+                    self._commit_pending(None, self._ending_meta(status))
+                    self._forget_resume(status)
             self.finished = True
             self.log = self._log_after_finish  # type: ignore[method-assign]
             self.config._closed = f"run {self.ref} is finished; call gitcfg.init() for a new run"
+            if self in _open:
+                _open.remove(self)
             if _active is self:
                 _active = None
+
+    join = finish  # wandb's older name of finish
+
+    def _ending_meta(self, status: int) -> dict[str, Any]:
+        """What ``finish`` records in ``meta.yaml``: the exit status, unless a parent does."""
+        if self._parent_records_status:
+            # A run attached through GITCFG_RUN_ID belongs to a parent that records how the
+            # program ended: ``gitcfg run`` writes the process's exit status after the child
+            # is gone, and that one wins (a script may finish its run, then crash or be
+            # killed; only the parent sees that). Writing ours too would leave two statuses
+            # in the run's history. ``wandb.agent`` (same process) reads ours from here.
+            _parent_statuses[str(self.ref)] = status
+            return {}
+        if self.meta.get("exit_status") == status and "exit_status" in self._meta_base:
+            return {}  # a resumed run that ends as it ended before: nothing new to commit
+        self.meta["exit_status"] = status
+        return {"exit_status": status}
+
+    def _forget_resume(self, status: int) -> None:
+        # A run that ended well is no longer one to resume (wandb removes its resume file too).
+        if status == 0 and self._resume_file is not None:
+            from gitcfg.resumefile import forget
+
+            forget(self._resume_file, self.id)
 
     def __enter__(self) -> Run:
         return self
@@ -204,7 +313,8 @@ class Run(RunView):
             self.finish()
             return
         try:  # the block's own exception is what the user needs to see
-            self.finish()
+            # failed, as wandb's context manager marks it (with the status the shell would see)
+            self.finish(exit_code=flush.status_of(exc))
         except GitcfgError as error:
             _warn(self, error)
 
@@ -213,6 +323,34 @@ class Run(RunView):
         from gitcfg.wandbnames import run_noop
 
         return run_noop(name)
+
+
+class ConfigStatic(Mapping[str, Any]):
+    """``run.config_static``: a read-only copy of the config, by key or by attribute."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("config_static is read-only; set values through run.config")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"<gitcfg ConfigStatic {self._data!r}>"
 
 
 def init(
@@ -266,13 +404,13 @@ def init(
     ``sync_tensorboard``, ``monitor_gym``, ``magic``, ``anonymous``, ...) are accepted and
     have no effect; ``dir`` sets ``run.dir``. A second ``init`` finishes the first run.
     """
-    global _active
     env = _Env()
     from gitcfg.wandbnames import setting
 
     mode = mode or setting(settings, "mode") or env.get("MODE")
     if mode is not None and mode not in MODES:
         raise UsageError(f"init(mode={mode!r}): use 'online', 'offline' or 'disabled'")
+    reinit_mode = _reinit_mode(reinit if reinit is not None else setting(settings, "reinit"))
     env_attach = id is None and bool(os.environ.get("GITCFG_RUN_ID"))
     run_id = id or env.get("RUN_ID")
     if env_attach:
@@ -280,9 +418,30 @@ def init(
         project = os.environ.get("GITCFG_PROJECT") or project
     # wandb's shared mode: processes that name the same id log to one run
     shared = mode == "shared" and run_id is not None
-    resume_mode = _resume_mode(
-        resume if resume is not None else env.get("RESUME"), env_attach or shared
+    resume_given = resume if resume is not None else env.get("RESUME")
+    resume_mode = _resume_mode(resume_given, env_attach or shared)
+    previous = _previous_run(
+        reinit_mode,
+        resume_given,
+        _given(
+            config=config,
+            project=project if not env_attach else None,
+            id=id,
+            name=name,
+            notes=notes,
+            tags=tags,
+            group=group,
+            job_type=job_type,
+            resume=resume,
+            mode=mode,
+            dir=dir,
+            config_exclude_keys=config_exclude_keys,
+            config_include_keys=config_include_keys,
+            allow_val_change=allow_val_change or None,
+        ),
     )
+    if previous is not None:
+        return previous
     tags = tags if tags is not None else _env_tags(env.get("TAGS"))
     meta = _meta(
         name=name if name is not None else env.get("NAME"),
@@ -303,18 +462,28 @@ def init(
                 raise SecretKeyError(key)
     run_dir = os.fspath(dir) if dir is not None else None
     if mode == "disabled":
-        return _start_disabled(
+        run = _start_disabled(
             project or env.get("PROJECT"), run_id, flat, meta, allow_val_change, run_dir, entity
         )
+        _opened(run, reinit_mode, settings)
+        return run
 
     from gitcfg.names import project_from_directory
     from gitcfg.stores import open_store
 
     store = open_store(repo)
     project = project or env.get("PROJECT") or project_from_directory(_repo_name(store))
+    auto = _auto_resume(resume_given) and not env_attach
+    resume_file = None
+    if not env_attach:
+        from gitcfg.resumefile import resume_path
+
+        resume_file = resume_path(store.repo.common_dir, project)
+        run_id = _resumed_id(resume_file, run_id) if auto else run_id
     with _active_lock:
-        if _active is not None:
-            _active.finish()
+        if reinit_mode == "finish_previous":
+            for run in reversed(list(_open)):
+                run.finish()
         store.check_writable()  # before the snapshot: a refused run writes nothing
         run = start(
             store,
@@ -327,8 +496,11 @@ def init(
         )
         run._dir = run_dir
         run.entity = entity
-        _active = run
-    flush.install(_flush_active)
+        run._parent_records_status = env_attach
+        _opened(run, reinit_mode, settings)
+    if resume_file is not None:
+        _keep_resume(run, resume_file, resume_given)
+    flush.install(_at_exit_or_signal)
     return run
 
 
@@ -447,11 +619,12 @@ def _report_overrides(ref: RunRef, stored: Mapping[str, Any], flat: Mapping[str,
         sys.stderr.flush()
 
 
-def finish() -> None:
-    """Finish the active run (commit what changed); nothing if there is none."""
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the global run (``Run.finish``); nothing if there is none. Runs started with
+    ``reinit="create_new"`` are finished through their own ``finish``."""
     run = _active
     if run is not None:
-        run.finish()
+        run.finish(exit_code, quiet)
 
 
 def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
@@ -477,7 +650,111 @@ def define_metric(
 
 
 def active_run() -> Run | None:
+    """The global run (``gitcfg.run``), or None."""
     return _active
+
+
+def open_runs() -> tuple[Run, ...]:
+    """Every run of this process that is not finished, oldest first."""
+    return tuple(_open)
+
+
+def parent_status(ref: RunRef) -> int | None:
+    """The exit status run ``ref`` finished with in this process, when it left recording it to
+    its parent (``wandb.agent`` asks); None if it did not finish here."""
+    return _parent_statuses.pop(str(ref), None)
+
+
+def _reinit_mode(reinit: Any) -> str:
+    if reinit is None or reinit is False:
+        return "default"
+    if reinit is True:
+        return "finish_previous"  # wandb's older reinit=True
+    if isinstance(reinit, str) and reinit in REINIT:
+        return reinit
+    raise UsageError(
+        f"init(reinit={reinit!r}): use 'return_previous', 'finish_previous', 'create_new' "
+        f"or 'default'"
+    )
+
+
+def _given(**arguments: Any) -> list[str]:
+    """The names of the arguments that were given (not None)."""
+    return [name for name, value in arguments.items() if value is not None]
+
+
+def _previous_run(reinit: str, resume: Any, given: list[str]) -> Run | None:
+    """The open run a second ``init`` returns (wandb's default in a script, "return_previous"),
+    or None when a run is to be started."""
+    if reinit not in ("default", "return_previous") or not _open:
+        return None
+    previous = _open[-1]  # the most recently started run that is not finished, as wandb
+    if isinstance(resume, str) and resume.lower() == "must":
+        raise UsageError(
+            f"init(resume='must') while run {previous.ref} is active: finish it first "
+            f"(run.finish()), or pass reinit='create_new' or 'finish_previous'"
+        )
+    if given:
+        sys.stderr.write(
+            f"gitcfg: init() called while run {previous.ref} is active: returning it; "
+            f"{', '.join(given)} not applied (pass reinit='finish_previous' or 'create_new' "
+            f"for a new run)\n"
+        )
+        sys.stderr.flush()
+    return previous
+
+
+def _opened(run: Run, reinit: str, settings: Any) -> None:
+    """Register a started run: it is open, and the global run unless ``create_new`` (wandb
+    leaves ``wandb.run`` and ``wandb.log`` alone then)."""
+    global _active
+    run._settings = settings
+    with _active_lock:
+        _open.append(run)
+        if reinit != "create_new":
+            _active = run
+
+
+def _auto_resume(resume: Any) -> bool:
+    """Whether ``resume`` is wandb's "auto" (True is "auto" in wandb): resume after a crash."""
+    if resume is True:
+        return True
+    return isinstance(resume, str) and resume.lower() in ("auto", "true", "1")
+
+
+def _resumed_id(path: Path, run_id: str | None) -> str | None:
+    """The id to start with ``resume="auto"``: the given one, else the one the project's resume
+    file keeps (a run that did not finish cleanly), else None (a new run)."""
+    from gitcfg import resumefile
+
+    kept = resumefile.read(path)
+    if kept is None or kept == run_id:
+        return run_id
+    if run_id is not None:
+        _note(f"resume='auto': id {run_id!r} was given, so run {kept!r} is not resumed")
+        return run_id
+    _note(f"resume='auto': resuming run {kept!r}, which did not finish cleanly")
+    return kept
+
+
+def _keep_resume(run: Run, path: Path, resume: Any) -> None:
+    """``resume="auto"``: keep the run's id to resume it after a crash; an init without
+    ``resume`` drops the project's resume file, as wandb does."""
+    from gitcfg import resumefile
+
+    try:
+        if _auto_resume(resume):
+            resumefile.write(path, run.id)
+            run._resume_file = path
+        elif resume is None or resume is False:
+            resumefile.forget(path)
+    except OSError as error:  # the run is recorded; only a later auto-resume is lost
+        _note(f"cannot keep the id of run {run.ref} for resume='auto': {error}")
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"gitcfg: {text}\n")
+    sys.stderr.flush()
 
 
 class _Env:
@@ -552,18 +829,12 @@ def _start_disabled(
     entity: str | None,
 ) -> Run:
     """``mode="disabled"``: a run object that works and records nothing, even outside git."""
-    global _active
     from gitcfg.layout import RunRef
     from gitcfg.names import new_run_id, project_from_directory
 
     ref = RunRef(project or project_from_directory(Path.cwd().name), run_id or new_run_id())
-    with _active_lock:
-        if _active is not None:
-            _active.finish()
-        config = Config._from_flat(flat, allow_val_change=allow_val_change)
-        run = Run(None, ref, config, dict(meta), "", run_dir=run_dir, entity=entity)
-        _active = run
-    return run
+    config = Config._from_flat(flat, allow_val_change=allow_val_change)
+    return Run(None, ref, config, dict(meta), "", run_dir=run_dir, entity=entity)
 
 
 def _repo_name(store: ConfigStore) -> str:
@@ -574,16 +845,17 @@ def _repo_name(store: ConfigStore) -> str:
     return common.name.removesuffix(".git")
 
 
-def _flush_active(reason: str) -> None:
-    run = _active
-    if run is None:
-        return
-    try:
-        if reason == "exit":
-            run._recorder.close()
-        run._flush()
-    except Exception as error:  # at exit there is no caller to raise to: one line, no traceback
-        _warn(run, error)
+def _at_exit_or_signal(reason: str, status: int | None) -> None:
+    """At exit or a deadly signal, finish every open run with the process's exit status; at a
+    signal the process may survive (``status`` None), commit what changed and go on."""
+    for run in reversed(list(_open)):
+        try:
+            if status is None:
+                run._flush()
+            else:
+                run.finish(exit_code=status)
+        except Exception as error:  # no caller to raise to here: one line, no traceback
+            _warn(run, error)
 
 
 def _warn(run: Run, error: BaseException) -> None:

@@ -100,9 +100,12 @@ class RunView:
         """What the run ran with: code_commit, branch, dirty, snapshot, command, host, ..."""
         return provenance_from_meta(self.meta)
 
-    def _commit_pending(self, message: str | None = None) -> str | None:
+    def _commit_pending(
+        self, message: str | None = None, extra_meta: Mapping[str, Any] | None = None
+    ) -> str | None:
         """Commit the changes to config, summary and meta since the last commit, in one
-        commit; returns the commit, or None when nothing changed.
+        commit; returns the commit, or None when nothing changed. ``extra_meta``: more
+        ``meta.yaml`` fields to write in that commit (a live run's ``exit_status``).
 
         The last committed version is the base, so another writer's changes to other keys are
         kept and a different change to the same key raises ``ConcurrentUpdateError``.
@@ -121,6 +124,7 @@ class RunView:
                 # run.tags read on a run without tags gives an empty list: not a change
                 and not (key not in self._meta_base and self.meta[key] == [])
             }
+            meta_sets.update(extra_meta or {})
             if not (sets or unsets or summary_sets or summary_unsets or meta_sets):
                 return None
             snapshot = config.flat()

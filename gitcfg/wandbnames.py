@@ -22,6 +22,7 @@ from gitcfg.runsummary import user_stacklevel
 # wandb name -> "module:attribute" of gitcfg's implementation
 IMPLEMENTED: dict[str, str] = {
     "Error": "gitcfg.errors:GitcfgError",
+    "join": "gitcfg.liverun:finish",  # wandb's older name of finish
     "Settings": "gitcfg.wandbnames:Settings",
 }
 
@@ -197,3 +198,12 @@ def run_noop(name: str) -> Any:
     if name in FUNCTIONS:
         return module_attribute(name)
     raise AttributeError(f"'Run' object has no attribute {name!r}")
+
+
+def setting_items(settings: Any) -> dict[str, Any]:
+    """The settings given to ``init(settings=...)`` as a dict (empty for None)."""
+    if settings is None:
+        return {}
+    if isinstance(settings, dict):
+        return {str(k): v for k, v in settings.items()}
+    return {k: v for k, v in vars(settings).items() if not k.startswith("_")}

@@ -19,6 +19,7 @@ def no_active_run() -> Iterator[None]:
     """A run a test leaves active would be flushed at the end of pytest, in a deleted repo."""
     yield
     liverun._active = None
+    liverun._open.clear()
 
 
 def run_script(

@@ -22,19 +22,26 @@ gitcfg.config.update({"model": {"depth": 18}})
 """
 SETTLED = "epochs: 4\nlr: 0.1\nmodel.depth: 18\n"
 TWO_COMMITS = ["update f/run: lr, model.depth", "create f/run (1 key)"]
+# a run finished by the exit: its changes and how it ended, in one commit
+FINISHED = ["update f/run: lr, model.depth, meta:exit_status", "create f/run (1 key)"]
+
+
+def exit_status(repo: Path, path: str = "f/run") -> object:
+    return gitcfg.Api(repo=str(repo)).run(path).meta.get("exit_status")
 
 
 def test_normal_exit_commits_pending_changes_once(repo: Path) -> None:
     proc = run_script(repo, START)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert config_text(repo, "f", "run") == SETTLED
-    assert subjects(repo) == TWO_COMMITS
+    assert subjects(repo) == FINISHED
+    assert exit_status(repo) == 0
 
 
-def test_nothing_changed_makes_no_commit(repo: Path) -> None:
+def test_nothing_changed_commits_only_the_exit_status(repo: Path) -> None:
     proc = run_script(repo, "import gitcfg\ngitcfg.init(config={'a': 1}, project='f', id='r')\n")
     assert proc.returncode == 0
-    assert subjects(repo) == ["create f/r (1 key)"]
+    assert subjects(repo) == ["update f/r: meta:exit_status", "create f/r (1 key)"]
 
 
 def test_persist_and_finish_each_make_one_commit(repo: Path) -> None:
@@ -49,7 +56,7 @@ gitcfg.finish()
 """,
     )
     assert (proc.returncode, proc.stderr) == (0, "")
-    assert subjects(repo) == ["update f/run: step", *TWO_COMMITS]
+    assert subjects(repo) == ["update f/run: step, meta:exit_status", *TWO_COMMITS]
 
 
 def test_unhandled_exception_commits_and_exit_code_stays_1(repo: Path) -> None:
@@ -57,12 +64,14 @@ def test_unhandled_exception_commits_and_exit_code_stays_1(repo: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "RuntimeError: diverged"
     assert config_text(repo, "f", "run") == SETTLED
+    assert exit_status(repo) == 1 and subjects(repo) == FINISHED
 
 
 def test_sys_exit_code_is_kept(repo: Path) -> None:
     proc = run_script(repo, START + "sys.exit(3)\n")
     assert proc.returncode == 3
     assert config_text(repo, "f", "run") == SETTLED
+    assert exit_status(repo) == 3
 
 
 def wait_ready(proc: subprocess.Popen[str]) -> None:
@@ -100,7 +109,8 @@ def test_sigterm_commits_and_the_process_still_dies_by_sigterm(repo: Path) -> No
     assert proc.returncode == -signal.SIGTERM
     assert stderr == ""
     assert config_text(repo, "f", "run") == SETTLED
-    assert subjects(repo) == TWO_COMMITS
+    assert subjects(repo) == FINISHED
+    assert exit_status(repo) == 128 + signal.SIGTERM  # as the shell reports it
 
 
 def test_sigint_commits_and_raises_keyboard_interrupt(repo: Path) -> None:
@@ -123,7 +133,9 @@ except KeyboardInterrupt:
     assert stdout == "interrupted\n"
     assert stderr.strip().splitlines()[-1] == "KeyboardInterrupt"
     assert proc.returncode == -signal.SIGINT  # Python's exit status for an unhandled ^C
-    assert subjects(repo) == TWO_COMMITS
+    # committed at the signal (the script may have gone on), finished at exit
+    assert subjects(repo) == ["update f/run: meta:exit_status", *TWO_COMMITS]
+    assert exit_status(repo) == 128 + signal.SIGINT
 
 
 def test_users_own_sigterm_handler_is_still_called(repo: Path) -> None:
@@ -142,7 +154,8 @@ signal.signal(signal.SIGTERM, handler)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=20)
     assert (proc.returncode, stdout, stderr) == (7, "user handler\n", "")
-    assert subjects(repo) == TWO_COMMITS
+    assert subjects(repo) == ["update f/run: meta:exit_status", *TWO_COMMITS]
+    assert exit_status(repo) == 7
 
 
 def test_failed_flush_at_exit_prints_one_line(repo: Path) -> None:

@@ -48,7 +48,8 @@ def agent(
 ) -> None:
     """Run ``function`` once per point of sweep ``sweep_id`` (``count`` times at most), each
     call a run of the sweep. An exception in ``function`` is printed, recorded as
-    ``exit_status: 1`` in the run's meta.yaml, and the next point runs, as wandb's agent does;
+    ``exit_status: 1`` in the run's meta.yaml (so is ``run.finish(exit_code=N)``: N), and the
+    next point runs, as wandb's agent does;
     the next ``agent`` call of the same sweep (the script run again) runs that point again.
     """
     from gitcfg import liverun
@@ -84,14 +85,19 @@ def agent(
             traceback.print_exc()
             sys.stderr.write(f"gitcfg: run {child.ref} of sweep {sweep_id} failed\n")
         finally:
-            active = liverun.active_run()
-            if active is not None and active.ref == child.ref:
-                active.finish()
+            for run in liverun.open_runs():
+                if run.ref == child.ref:
+                    run.finish(exit_code=status)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        # The run leaves its status to us (its parent), so the run records one status: the
+        # function's own run.finish(exit_code=N) counts when the function raised nothing.
+        ended = liverun.parent_status(child.ref)
+        if status == 0 and ended is not None:
+            status = ended
         child.finish(status)
         plan.done(index, _metric(store, child, spec) if status == 0 else None)
 
