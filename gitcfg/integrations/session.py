@@ -121,6 +121,7 @@ class RunSession:
                 project=previous.project,
                 repo=self.init_kwargs.get("repo"),
                 resume="must",
+                reinit="finish_previous",
             )
             self.run = run
             if not self.shared:
@@ -130,7 +131,9 @@ class RunSession:
             return run
         given = self.init_kwargs.get("config")
         merged = deep_merge(plain_params(given, what="config value"), config)
-        run = liverun.init(**{**self.init_kwargs, "config": merged})
+        # A run of its own: the open run (another logger's) is finished first, as before wandb's
+        # return_previous became init's default.
+        run = liverun.init(**{"reinit": "finish_previous", **self.init_kwargs, "config": merged})
         self.run, self.owned = run, True
         if not self.shared:
             _PRIVATE.add(run)
