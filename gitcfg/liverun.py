@@ -254,8 +254,9 @@ class Run(RunView):
         """Commit what changed and end the run; ``gitcfg.config`` is unset again if this was
         the global run.
 
-        ``exit_code`` (default 0; non-zero marks a failed run, as in wandb) is recorded as
-        ``exit_status`` in ``meta.yaml`` in the same commit. ``quiet`` has no effect.
+        ``exit_code`` (default 0; non-zero marks a failed run, as in wandb): a non-zero one is
+        recorded as ``exit_status`` in ``meta.yaml`` in the same commit (0 only over an earlier
+        failure of a resumed run). ``quiet`` has no effect.
         """
         global _active
         status = 0 if exit_code is None else int(exit_code)
@@ -290,6 +291,11 @@ class Run(RunView):
             return {}
         if self.meta.get("exit_status") == status and "exit_status" in self._meta_base:
             return {}  # a resumed run that ends as it ended before: nothing new to commit
+        if status == 0 and "exit_status" not in self.meta:
+            # A clean end is recorded only as the absence of a failure: writing 0 would cost
+            # a run that logs nothing a commit of its own, doubling what recording it costs
+            # (SPEC §6). A resumed run that failed before and ends well now says so.
+            return {}
         self.meta["exit_status"] = status
         return {"exit_status": status}
 

@@ -256,7 +256,7 @@ def test_config_changes_reach_the_branch_as_one_commit(repo: Path) -> None:
     )
     subjects = git(repo, "log", "--format=%s", "gitcfg").splitlines()
     assert subjects == [
-        "update p/run1: epochs, model.depth, params.dropout, params.momentum, meta:exit_status",
+        "update p/run1: epochs, model.depth, params.dropout, params.momentum",
         "create p/run1 (1 key)",
     ]
 

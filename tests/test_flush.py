@@ -22,7 +22,7 @@ gitcfg.config.update({"model": {"depth": 18}})
 """
 SETTLED = "epochs: 4\nlr: 0.1\nmodel.depth: 18\n"
 TWO_COMMITS = ["update f/run: lr, model.depth", "create f/run (1 key)"]
-# a run finished by the exit: its changes and how it ended, in one commit
+# a run that failed, finished by the exit: its changes and how it ended, in one commit
 FINISHED = ["update f/run: lr, model.depth, meta:exit_status", "create f/run (1 key)"]
 
 
@@ -34,14 +34,14 @@ def test_normal_exit_commits_pending_changes_once(repo: Path) -> None:
     proc = run_script(repo, START)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert config_text(repo, "f", "run") == SETTLED
-    assert subjects(repo) == FINISHED
-    assert exit_status(repo) == 0
+    assert subjects(repo) == TWO_COMMITS
+    assert exit_status(repo) is None  # a clean end: no failure to record
 
 
-def test_nothing_changed_commits_only_the_exit_status(repo: Path) -> None:
+def test_nothing_changed_makes_no_commit(repo: Path) -> None:
     proc = run_script(repo, "import gitcfg\ngitcfg.init(config={'a': 1}, project='f', id='r')\n")
     assert proc.returncode == 0
-    assert subjects(repo) == ["update f/r: meta:exit_status", "create f/r (1 key)"]
+    assert subjects(repo) == ["create f/r (1 key)"]
 
 
 def test_persist_and_finish_each_make_one_commit(repo: Path) -> None:
@@ -56,7 +56,7 @@ gitcfg.finish()
 """,
     )
     assert (proc.returncode, proc.stderr) == (0, "")
-    assert subjects(repo) == ["update f/run: step, meta:exit_status", *TWO_COMMITS]
+    assert subjects(repo) == ["update f/run: step", *TWO_COMMITS]
 
 
 def test_unhandled_exception_commits_and_exit_code_stays_1(repo: Path) -> None:

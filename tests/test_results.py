@@ -54,14 +54,12 @@ def test_log_keeps_last_values_and_commits_them_with_the_config_at_finish(repo: 
     assert gitcfg.summary["loss"] == 0.01 and run.summary["epoch"] == 99
     run.finish()
     assert subjects(repo) == [
-        "update p/r1: dropout, summary:epoch, summary:loss, summary:ok, summary:phase, "
-        "meta:exit_status",
+        "update p/r1: dropout, summary:epoch, summary:loss, summary:ok, summary:phase",
         "create p/r1 (1 key)",
     ]
     assert summary_text(repo, "p", "r1") == "epoch: 99\nloss: 0.01\nok: true\nphase: train\n"
     changed = git(repo, "show", "--name-only", "--format=", "gitcfg").split()
-    ref = RunRef("p", "r1")
-    assert changed == [ref.config_path, ref.meta_path, ref.summary_path]
+    assert changed == [RunRef("p", "r1").config_path, RunRef("p", "r1").summary_path]
     assert_fsck_clean(repo)
 
 
@@ -71,9 +69,8 @@ def test_a_flush_with_nothing_new_makes_no_commit(repo: Path) -> None:
     run.config.persist()
     run.log({"loss": 0.5})  # the same value again: nothing to commit
     run.config.persist()
+    run.finish()
     assert subjects(repo) == ["update p/r: summary:loss", "create p/r (0 keys)"]
-    run.finish()  # only how the run ended is new
-    assert subjects(repo)[0] == "update p/r: meta:exit_status"
 
 
 def test_a_run_that_logs_nothing_has_no_summary_file(repo: Path) -> None:
@@ -273,10 +270,12 @@ def test_sigterm_commits_the_summary_and_writes_the_history(repo: Path) -> None:
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == -signal.SIGTERM and stderr == ""
     assert summary_text(repo, "f", "run") == "loss: 0.02\n"
+    # killed by SIGTERM: the summary and the exit status the shell reports, in one commit
     assert subjects(repo) == [
         "update f/run: summary:loss, meta:exit_status",
         "create f/run (1 key)",
     ]
+    assert gitcfg.Api(repo=str(repo)).run("f/run").meta["exit_status"] == 128 + 15
     assert len(history_rows(repo, "f", "run")) == 50
     assert_fsck_clean(repo)
 

@@ -26,8 +26,8 @@ def test_resume_allow_continues_the_run_with_new_commits(repo: Path) -> None:
     run.log({"loss": 0.5})
     run.finish()
     assert subjects(repo) == [
-        "update p/r: epochs, summary:loss",  # ended as before: exit_status 0 is not new
-        "update p/r: summary:loss, meta:exit_status",
+        "update p/r: epochs, summary:loss",
+        "update p/r: summary:loss",
         "create p/r (1 key)",
     ]
     assert config_text(repo, "p", "r") == "epochs: 3\nlr: 0.1\n"
@@ -41,8 +41,7 @@ def test_every_resume_mode_that_continues(repo: Path, mode: bool | str) -> None:
     gitcfg.init(config={"a": 1}, project="p", id="r").finish()
     run = gitcfg.init(config={"a": 1}, project="p", id="r", resume=mode)
     run.finish()
-    # the first run's exit status; the second ended the same way: no commit
-    assert run.resumed and subjects(repo) == ["update p/r: meta:exit_status", "create p/r (1 key)"]
+    assert run.resumed and subjects(repo) == ["create p/r (1 key)"]
 
 
 def test_resume_allow_creates_a_missing_run(repo: Path) -> None:
@@ -62,7 +61,7 @@ def test_resume_must_refuses_a_missing_run_and_never_an_existing_one(repo: Path)
         gitcfg.init(project="p", id="r")
     with pytest.raises(gitcfg.UsageError, match="resume='sometimes'"):
         gitcfg.init(project="p", id="r", resume="sometimes")
-    assert subjects(repo) == ["update p/r: meta:exit_status", "create p/r (0 keys)"]
+    assert subjects(repo) == ["create p/r (0 keys)"]
 
 
 def test_stored_values_win_over_the_scripts_defaults_and_new_keys_are_added(repo: Path) -> None:

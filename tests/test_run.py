@@ -21,9 +21,7 @@ def test_init_commits_create_at_once(repo: Path) -> None:
     assert (run.id, run.project, run.path) == ("abc", "mnist", "mnist/abc")
     assert run.git_path == "gitcfg:mnist/" + "/".join(run.ref.shards) + "/abc/config.yaml"
     run.finish()
-    # nothing changed but how the run ended: one commit records it
-    assert subjects(repo) == ["update mnist/abc: meta:exit_status", "create mnist/abc (2 keys)"]
-    assert run.meta["exit_status"] == 0
+    assert subjects(repo) == ["create mnist/abc (2 keys)"]  # nothing changed: no commit
     assert gitcfg.run is None
 
 
@@ -58,7 +56,7 @@ def test_config_exclude_and_include_keys(repo: Path) -> None:
     assert config_text(repo, "p", "in") == "epochs: 4\n"
     with pytest.raises(gitcfg.UsageError, match="not both"):
         gitcfg.init(config=cfg, config_include_keys=["a"], config_exclude_keys=["b"])
-    assert len(subjects(repo)) == 4  # each: create, then its exit status at finish
+    assert len(subjects(repo)) == 2
 
 
 def test_context_manager_finishes(repo: Path) -> None:
@@ -124,7 +122,7 @@ def test_existing_id_is_refused(repo: Path) -> None:
     gitcfg.init(project="p", id="same").finish()
     with pytest.raises(gitcfg.RunExistsError):
         gitcfg.init(project="p", id="same")
-    assert len(subjects(repo)) == 2  # create, exit status
+    assert len(subjects(repo)) == 1
 
 
 def test_project_defaults(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,13 +150,8 @@ def test_store_from_subdirectory_worktree_and_repo_argument(
     gitcfg.init(repo=other, project="p", id="r").finish()
     monkeypatch.setenv("GITCFG_REPO", str(other))
     gitcfg.init(project="p", id="env").finish()
-    assert subjects(other) == [
-        "update p/env: meta:exit_status",
-        "create p/env (0 keys)",
-        "update p/r: meta:exit_status",
-        "create p/r (0 keys)",
-    ]
-    assert len(subjects(repo)) == 4
+    assert subjects(other) == ["create p/env (0 keys)", "create p/r (0 keys)"]
+    assert len(subjects(repo)) == 2
 
 
 def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,7 +191,7 @@ def test_bad_input_is_a_clear_error_and_no_commit(
     with pytest.raises(error) as info:
         gitcfg.init(project="p", **kwargs)  # type: ignore[arg-type]
     assert words in str(info.value)
-    assert subjects(repo) == ["update p/first: meta:exit_status", "create p/first (0 keys)"]
+    assert subjects(repo) == ["create p/first (0 keys)"]
 
 
 def test_errors_after_init_change_nothing(repo: Path) -> None:
@@ -207,7 +200,7 @@ def test_errors_after_init_change_nothing(repo: Path) -> None:
         with pytest.raises(gitcfg.ConfigError):
             gitcfg.config.update(bad)
     run.finish()
-    assert subjects(repo) == ["update p/x: meta:exit_status", "create p/x (1 key)"]
+    assert subjects(repo) == ["create p/x (1 key)"]
 
 
 def test_init_from_a_yaml_path(repo: Path) -> None:
@@ -227,4 +220,4 @@ def test_a_script_records_its_run(repo: Path) -> None:
         """,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "s/s1\n", "")
-    assert subjects(repo) == ["update s/s1: lr, meta:exit_status", "create s/s1 (1 key)"]
+    assert subjects(repo) == ["update s/s1: lr", "create s/s1 (1 key)"]

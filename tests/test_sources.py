@@ -155,10 +155,7 @@ def test_update_from_each_source_reaches_the_branch(repo: Path) -> None:
     run.config.update(OmegaConf.create({"aug": {"flip": True}}))
     run.finish()
     assert config_text(repo, "p", "src") == "aug.flip: true\nlr: 0.1\nroot: /data\n"
-    assert subjects(repo) == [
-        "update p/src: aug.flip, root, meta:exit_status",
-        "create p/src (1 key)",
-    ]
+    assert subjects(repo) == ["update p/src: aug.flip, root", "create p/src (1 key)"]
 
 
 def test_import_gitcfg_loads_no_optional_library() -> None:

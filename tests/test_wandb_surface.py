@@ -101,7 +101,7 @@ def test_name_notes_and_tags_are_settable_and_committed_at_the_flush(repo: Path)
     run.notes = "it diverged"
     run.tags = ["bad"]
     run.finish()
-    assert subjects(repo)[0] == "update p/r: meta:exit_status, meta:name, meta:notes, meta:tags"
+    assert subjects(repo)[0] == "update p/r: meta:name, meta:notes, meta:tags"
     meta = gitcfg.Api().run("p/r").meta
     assert (meta["name"], meta["notes"], meta["tags"]) == ("renamed", "it diverged", ["bad"])
     out = subprocess.run(
@@ -134,8 +134,7 @@ def test_wandb_variables_choose_the_run_when_no_gitcfg_one_is_set(repo: Path) ->
     assert proc.stdout == "wp/wid gg eval ('x', 'y') from env envname\n"
     proc = run_script(repo, code, env={"WANDB_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr
-    # disabled: nothing recorded
-    assert subjects(repo) == ["update wp/wid: meta:exit_status", "create wp/wid (0 keys)"]
+    assert subjects(repo) == ["create wp/wid (0 keys)"]  # disabled: nothing recorded
 
 
 def test_disabled_mode_records_nothing_and_the_run_works(repo: Path, tmp_path: Path) -> None:
