@@ -426,6 +426,11 @@ def init(
     shared = mode == "shared" and run_id is not None
     resume_given = resume if resume is not None else env.get("RESUME")
     resume_mode = _resume_mode(resume_given, env_attach or shared)
+    if env_attach and reinit is None and any(r.id == run_id for r in _open):
+        # The run this process opened for the program (Hydra's job run, through GITCFG_RUN_ID):
+        # the program's own init continues it in a run object of its own, its config merged,
+        # as it always did (not wandb's "return the open run, ignore the arguments").
+        reinit_mode = "finish_previous"
     previous = _previous_run(
         reinit_mode,
         resume_given,
