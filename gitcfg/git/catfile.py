@@ -7,12 +7,19 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
 from gitcfg.errors import CorruptStoreError
 from gitcfg.git.process import git_command, git_env, widen_pipe
+
+# A read of git's output smaller than this, and BlobStream's reader waits a moment before the
+# next: git writes each object apart, and the pipe gathers them meanwhile (a millisecond is
+# ~250 objects of a listing; reading each as it comes cost more CPU than taking them all).
+_SMALL_READ = 64 << 10
+_GATHER_SECONDS = 0.001
 
 
 class ObjectReader:
@@ -145,6 +152,9 @@ class BlobStream:
                 self._ready.notify_all()
             if not chunk:
                 return
+            if len(chunk) < _SMALL_READ:
+                # else this thread wakes (and takes Python's lock) for each small object
+                time.sleep(_GATHER_SECONDS)
 
     def request(self, shas: Sequence[str]) -> None:
         """Ask for ``shas``, from one thread, which may be another than the one that takes
@@ -177,9 +187,10 @@ class BlobStream:
         self._buf = b"".join([self._buf[self._pos :], *pieces])
         self._pos = 0
 
-    def _next_sha(self) -> str:
-        """The next object asked for, once it is: a caller may queue its work for this thread
-        before it asks git (so git's full pipe never waits on work nobody takes)."""
+    def _next_shas(self, most: int) -> list[str]:
+        """The next objects asked for (at least one, at most ``most``), once they are: a
+        caller may queue its work for this thread before it asks git (so git's full pipe
+        never waits on work nobody takes). Taken under one lock, not one an object."""
         with self._ready:
             while not self._shas:
                 if self._failure is not None:
@@ -187,28 +198,32 @@ class BlobStream:
                 if self._eof or self._stop:
                     raise CorruptStoreError("git cat-file stopped before it was asked for more")
                 self._ready.wait()
-            return self._shas.popleft()
+            popleft = self._shas.popleft
+            return [popleft() for _ in range(min(most, len(self._shas)))]
 
     def take(self, count: int) -> list[bytes]:
         """The bodies of the next ``count`` objects requested."""
-        found = []
-        for _ in range(count):
-            sha = self._next_sha()
-            newline = self._buf.find(b"\n", self._pos)
-            while newline < 0:
-                self._more(sha)
-                newline = self._buf.find(b"\n")
-            header = self._buf[self._pos : newline]
-            if not header.isdigit():  # "<sha> missing" instead of a size
-                raise CorruptStoreError(f"object {sha} is missing")
-            end = newline + 1 + int(header)
-            while len(self._buf) <= end:  # the body and the newline after it
-                shift = self._pos
-                self._more(sha)
-                newline, end = newline - shift, end - shift
-            found.append(self._buf[newline + 1 : end])
-            self._pos = end + 1
+        found: list[bytes] = []
+        while len(found) < count:
+            for sha in self._next_shas(count - len(found)):
+                found.append(self._take_one(sha))
         return found
+
+    def _take_one(self, sha: str) -> bytes:
+        newline = self._buf.find(b"\n", self._pos)
+        while newline < 0:
+            self._more(sha)
+            newline = self._buf.find(b"\n")
+        header = self._buf[self._pos : newline]
+        if not header.isdigit():  # "<sha> missing" instead of a size
+            raise CorruptStoreError(f"object {sha} is missing")
+        end = newline + 1 + int(header)
+        while len(self._buf) <= end:  # the body and the newline after it
+            shift = self._pos
+            self._more(sha)
+            newline, end = newline - shift, end - shift
+        self._pos = end + 1
+        return self._buf[newline + 1 : end]
 
     def close(self) -> None:
         if self._stop:
