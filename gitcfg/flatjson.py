@@ -6,7 +6,7 @@ and byte for byte for every file ``dump_config`` writes. Files in that plain for
 them) are translated as text by C string and regex passes over many files at once, with no YAML
 parser and no Python object per value: a listing of 100,000 runs reads 200,000 such files.
 Anything the translation is not sure of (comments, quoting it does not know, nested lists,
-unsorted, repeated or dotted keys, non-ASCII) goes to the full loader.
+repeated keys, a dotted key under another key's value, non-ASCII) goes to the full loader.
 
 (The float text of a hand-written file such as ``0.10`` is kept as written, so its JSON reads
 back the same number though it is not the text ``json.dumps`` would write.)
@@ -62,6 +62,8 @@ _MAX_ODD = 32
 @dataclass(frozen=True)
 class _Patterns:
     plain_file: re.Pattern[str]
+    plain_files: re.Pattern[str]
+    value: re.Pattern[str]
     keys: re.Pattern[str]
     long_number: re.Pattern[str]
     string: re.Pattern[str]
@@ -76,6 +78,9 @@ def _re() -> _Patterns:
     """The patterns, compiled on first use: only a listing that reads files needs them."""
     return _Patterns(
         plain_file=re.compile(f"(?:{_KEY}: {_VALUE}\n)++"),
+        # files joined by _FILE_END lines
+        plain_files=re.compile(f"(?:(?:{_KEY}: {_VALUE}|\0)\n)++"),
+        value=re.compile(r": [^\n]*+"),
         keys=re.compile(r"([^\n:]++): [^\n]*+\n"),
         long_number=re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}"),
         string=re.compile(f": {_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)\n"),
@@ -151,7 +156,8 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
     most lines: the same host, code commit, model...), then every file is put together from
     its lines' JSON members. Only the lines are ever regex-matched; the files are checked
     for repeated keys all at once (sorted files have strictly increasing keys) and, those
-    with dotted keys, for collisions.
+    with dotted keys, for collisions. Files of mostly their own lines (config files) are
+    checked and translated as one text, their keys judged once per distinct sequence.
     """
     found: list[str | None] = [None] * len(texts)
     batch = []
@@ -173,28 +179,38 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
 
 
 def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
-    """Plain files checked one by one, then their keys and values as one text."""
+    """Files of mostly their own lines, checked and translated as one text: one regex pass
+    checks the form of them all, another strips their values, and their keys are judged
+    per distinct sequence of keys (a store's config files share theirs)."""
     patterns = _re()
-    fullmatch = patterns.plain_file.fullmatch
-    plain = [i for i in batch if fullmatch(texts[i])]
+    long_number = patterns.long_number.search
+    # a number Python will not read can only be in a file longer than its limit on digits
+    plain = [i for i in batch if len(texts[i]) <= _MAX_DIGITS or not long_number(texts[i])]
+    joined = _FILE_END.join([texts[i] for i in plain])
+    if patterns.plain_files.fullmatch(joined) is None:  # some file is not plain: drop those
+        plain = [i for i in plain if patterns.plain_file.fullmatch(texts[i])]
+        joined = _FILE_END.join([texts[i] for i in plain])
     if not plain:
         return
-    long_number = patterns.long_number.search
-    if any(long_number(texts[i]) for i in plain if len(texts[i]) > _MAX_DIGITS):
-        _one_by_one(texts, plain, found)  # a number Python will not read: file by file
-        return
-    joined = _FILE_END.join([texts[i] for i in plain])
-    keys = _re().keys.findall(joined.replace(_FILE_END, "\0: \n"))
-    if (
-        sum(map(operator.ge, keys, keys[1:])) != len(plain) - 1
-        or "." in "".join(keys)
-        or max(map(len, keys)) > MAX_KEY_LENGTH
-    ):
-        _one_by_one(texts, plain, found)
-        return
+    # in the plain form a line's first ': ' ends its key: what is left is the keys alone
+    sequences = patterns.value.sub("", joined).split(_FILE_END)
+    bad = {keys for keys in set(sequences) if not _sound_keys(keys[:-1].split("\n"))}
+    if bad:  # a repeated, overlong or colliding key: the loader decides (it refuses them)
+        plain = [i for i, keys in zip(plain, sequences, strict=True) if keys not in bad]
+        joined = _FILE_END.join([texts[i] for i in plain])
+        if not plain:
+            return
     pieces = _translate(joined.replace(_FILE_END, "\0"))[:-3].split("\0")
     for index, piece in zip(plain, pieces, strict=True):
         found[index] = '{"' + piece.removesuffix(', "') + "}"
+
+
+def _sound_keys(keys: list[str]) -> bool:
+    """Whether a file's ``keys`` are the keys of a flat config: none repeated, too long, or
+    a dotted parent of another."""
+    if len(set(keys)) != len(keys) or max(map(len, keys)) > MAX_KEY_LENGTH:
+        return False
+    return "." not in "".join(keys) or find_collision(keys) is None
 
 
 def _batch_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:

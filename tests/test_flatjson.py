@@ -119,6 +119,41 @@ def test_a_batch_answers_as_each_file_alone(texts: list[str]) -> None:
     assert fast_json_many(texts) == [fast_json(text) for text in texts]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_files, st.just("{}\n")), min_size=1, max_size=12))
+def test_files_of_their_own_lines_answer_as_each_file_alone(texts: list[str]) -> None:
+    # a line of its own in each file: the batch takes the file-by-file path
+    texts = [text + f"zz: {i}.5\n" for i, text in enumerate(texts)]
+    assert fast_json_many(texts) == [fast_json(text) for text in texts]
+
+
+def test_config_files_with_keys_the_loader_must_judge() -> None:
+    # files of their own lines (a store's configs), a few with keys the loader refuses or
+    # values the translation must leave to it, among plain ones with dotted keys
+    def config(i: int) -> str:
+        return dump_config({"a.b": i, "a.c": [i, "x"], "lr": 1e-05 * i, "name": f"n{i}"})
+
+    texts = [config(i) for i in range(200)]
+    texts[3] = "a: 1\na.b: 2\n"  # a leaf and a branch
+    texts[4] = "a: 1\nb: 2\na: 3\n"  # a repeated key
+    texts[5] = "b: 1\na: 2\n"  # unsorted: fine
+    texts[6] = "k" * 501 + ": 1\n"  # a key longer than flat allows
+    texts[7] = "a: 'x: y, z'\nb: [yes, 'no', on]\nc: .inf\nd: -.nan\ne: 1.0e-05\n"
+    texts[8] = "a: " + "9" * 4301 + "\n"  # past Python's int limit
+    texts[9] = "a: entraîné\n"
+    texts[10] = "a: 12345678901234567890123\nb: 1.5e+300\nc: '12:30'\n"
+    answers = fast_json_many(texts)
+    assert answers == [fast_json(text) for text in texts]
+    for text, answer in zip(texts, answers, strict=True):
+        if answer is None:
+            continue
+        expected = loaded(text)
+        assert not isinstance(expected, YamlError), text
+        assert same(json.loads(answer), json.loads(expected)), (text, answer, expected)
+    refused = [i for i, answer in enumerate(answers) if answer is None]
+    assert refused == [3, 4, 6, 7, 8, 9]  # 10 is plain; 7 holds what only the loader reads
+
+
 def test_a_few_odd_files_among_many_leave_the_others_read_as_a_batch() -> None:
     # meta files of a sweep: shared lines, and a handful whose command line needs quoting the
     # batch path does not know, a non-ASCII name, a long number, or a comment
