@@ -42,6 +42,7 @@ _OLD_FILES = (
 MAX_ENTRIES = 2_000_000  # two files per run: a million runs
 _BATCH = 500  # blob ids per lookup query (SQLite allows 32,766 parameters; this is plenty)
 _WRITE_WAIT_MS = 2000
+_PAGE_SIZE = 65536
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS {} "
     "(blob TEXT PRIMARY KEY, value TEXT NOT NULL, digest BLOB NOT NULL)"
@@ -84,6 +85,10 @@ class BlobCache:
                 self.path.parent.mkdir(exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=_WRITE_WAIT_MS / 1000, isolation_level=None)
                 try:
+                    # A new file's pages as large as SQLite allows: a subtree's rows are one
+                    # text of ~10 kB, and small pages chain it over several (writing 100 MB of
+                    # them took half again the CPU). No effect on an existing file.
+                    db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
                     db.execute("PRAGMA journal_mode=WAL")
                     # a cache: a lost write after a power cut only costs a re-parse
                     db.execute("PRAGMA synchronous=OFF")

@@ -125,6 +125,24 @@ def test_a_row_whose_digest_does_not_match_is_a_miss(tmp_path: Path) -> None:
     assert BlobCache(tmp_path).get(blob) is None
 
 
+def test_a_new_cache_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    # a subtree's rows are one text of ~10 kB: large pages hold it whole
+    cache = BlobCache(tmp_path)
+    cache.add_subtrees({"p/0/0/0:" + "ab" * 20: "x" * 10_000})
+    cache.close()
+    with sqlite3.connect(cache.path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (65536,)
+    old = tmp_path / "old"
+    old.mkdir()
+    with sqlite3.connect(old / FILE_NAME) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE t (x)")
+    BlobCache(old).add_subtrees({"k": "v"})
+    with sqlite3.connect(old / FILE_NAME) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert dict(BlobCache(old).subtree_texts(["k"])) == {"k": "v"}
+
+
 def test_the_cache_stays_bounded(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path, max_entries=100)
     for batch in range(10):
