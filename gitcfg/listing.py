@@ -214,11 +214,11 @@ def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterato
             chunk = proc.stdout.read(_READ_SIZE)
             if not chunk:
                 break
-            items = (rest + chunk).split(b"\0")
-            rest = items.pop()
-            for item in items:
-                info, _, raw_path = item.partition(b"\t")
-                path = raw_path.decode("utf-8", "surrogateescape")
+            complete, _, rest = (rest + chunk).rpartition(b"\0")
+            # decoded a piece at a time, not an entry at a time ('\0' is no part of a
+            # multi-byte character, so the names are the same)
+            for item in complete.decode("utf-8", "surrogateescape").split("\0"):
+                info, _, path = item.partition("\t")
                 directory, _, name = path.rpartition("/")
                 if name != CONFIG_FILE and name != META_FILE and name != SUMMARY_FILE:
                     continue
@@ -227,7 +227,7 @@ def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterato
                         yield ref, last_dir, files
                     last_dir, ref, files = directory, parse_run_dir(directory), {}
                 if ref is not None:
-                    files[name] = info[-hexsz:].decode()
+                    files[name] = info[-hexsz:]
         if ref is not None and files:
             yield ref, last_dir, files
     finally:
