@@ -138,32 +138,53 @@ def _head(meta: Mapping[str, Any]) -> str:
 # The members of a meta file's JSON text that make a row's fixed columns. Only for text from
 # flatjson's fast path, where no string holds a quote and no list a bracket.
 _HEAD_MEMBER = re.compile(
-    r'"(started|code_commit|dirty|name|group|job_type|tags|notes)": ("[^"]*"|\[[^\]]*\]|[^,}]*)'
+    r'"(code_commit|dirty|name|group|job_type|tags|notes)": ("[^"]*"|\[[^\]]*\]|[^,}]*)'
 )
+_STARTED = '"started": '
+_UNSEEN = ""  # no tail is empty
 
 
-def _fast_head(meta: str) -> tuple[str, str] | None:
+def _fast_head(meta: str, tails: dict[str, str | None]) -> tuple[str, str] | None:
     """``(order, head)`` from a meta file's fast-path JSON text, None if a value needs more
-    than its text (a start time or dirty flag that is not a string, a bool or null)."""
-    members = dict(_HEAD_MEMBER.findall(meta))
-    started = members.get("started", "null")
-    dirty = members.get("dirty", "false")
-    if started[:1] == '"':
-        order = started[1:-1]
-    elif started == "null":
-        order = ""
+    than its text (a start time or dirty flag that is not a string, a bool or null).
+
+    Runs differ in their start time and share the rest (host, code commit...): the head's
+    other members are made once per distinct rest of the text, kept in ``tails``."""
+    at = meta.find(_STARTED)
+    if at < 0:
+        order, started, rest = "", "null", meta
     else:
-        return None
+        start = at + len(_STARTED)
+        if meta.startswith('"', start):
+            end = meta.index('"', start + 1) + 1
+            order = meta[start + 1 : end - 1]
+        elif meta.startswith("null", start):
+            end = start + 4
+            order = ""
+        else:
+            return None
+        started = meta[start:end]
+        rest = meta[:at] + meta[end:]
+    tail = tails.get(rest, _UNSEEN)
+    if tail == _UNSEEN:
+        tail = tails[rest] = _head_tail(rest)
+    return None if tail is None else (order, f'"created": {started}, {tail}')
+
+
+def _head_tail(meta: str) -> str | None:
+    """The members of a row's head after its start time, from a meta file's fast-path JSON
+    text; None if its dirty flag is not a bool or null."""
+    members = dict(_HEAD_MEMBER.findall(meta))
+    dirty = members.get("dirty", "false")
     if dirty not in ("true", "false", "null"):
         return None
     get = members.get
-    head = (
-        f'"created": {started}, "code_commit": {get("code_commit", "null")}, '
+    return (
+        f'"code_commit": {get("code_commit", "null")}, '
         f'"dirty": {"true" if dirty == "true" else "false"}, "name": {get("name", "null")}, '
         f'"group": {get("group", "null")}, "job_type": {get("job_type", "null")}, '
         f'"tags": {get("tags", "null")}, "notes": {get("notes", "null")}'
     )
-    return order, head
 
 
 class SubtreeRead(NamedTuple):
@@ -614,12 +635,13 @@ class RunListing:
         by_subtree: dict[str, tuple[list[ListedRow], list[str]]] = {}  # rows, meta texts
         run_files: dict[str, list[tuple[str | None, str | None]]] = {}  # of ``plain``
         heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
+        tails: dict[str, str | None] = {}  # of _fast_head
         projects: dict[str, str] = {}
         keep_meta = self.keep_meta
         for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
             if meta_blob is not None and meta_blob not in heads:
-                fast = None if meta_blob in slow else _fast_head(texts[meta_blob])
+                fast = None if meta_blob in slow else _fast_head(texts[meta_blob], tails)
                 if fast is None:
                     meta = json.loads(texts[meta_blob])
                     fast = str(meta.get("started") or ""), _head(meta)

@@ -558,3 +558,29 @@ def test_a_listing_that_cannot_fork_reads_everything_itself(
     with ConfigStore.open().listing(None) as listing:
         assert listing.rows == truth
     assert len(os.listdir("/proc/self/fd")) <= open_before  # the pipe was closed
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "started: '2026-01-01T00:00:00+00:00'\nuser: me\n",
+        "dirty: true\nname: a\nstarted: null\ntags: [x, z]\n",
+        "code_commit: abc\ndirty: null\ngroup: g\njob_type: train\nnotes: note\n",
+        "host: vm\nname: 'my run'\nstarted: '2026-01-02T00:00:00+00:00'\ntags: []\n",
+        "started: 5\n",  # not a start time the fast path takes
+        "dirty: 1\n",
+    ],
+)
+def test_a_rows_head_from_meta_text_is_the_head_of_the_parsed_meta(meta: str) -> None:
+    from gitcfg.flatjson import fast_json
+    from gitcfg.listing import _fast_head, _head
+
+    text = fast_json(meta)
+    assert text is not None
+    parsed = json.loads(text)
+    tails: dict[str, str | None] = {}
+    for _ in range(2):  # made, then from what the first call kept
+        fast = _fast_head(text, tails)
+        if fast is not None:
+            assert fast == (str(parsed.get("started") or ""), _head(parsed))
+    assert (fast is None) == (meta in ("started: 5\n", "dirty: 1\n"))
