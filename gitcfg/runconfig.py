@@ -1,18 +1,30 @@
 """``Config``: a run's configuration with ``wandb.config`` semantics, kept as flat dotted keys.
 
 A dot in a key is a path, so ``config["model.lr"]``, ``config["model"]["lr"]``, ``config.model.lr``
-and ``config.update({"model": {"lr": ...}})`` name the same value. Reading a group of keys
-(``config.model``) gives a ``ConfigView``: a live mapping over the config that writes through it,
-so ``config["params"]["dropout"] = 0.3`` is recorded like any other change (wandb loses it, its
-issue #9844). Lists come back read-only (``FrozenList``): changing one in place could not be seen,
-so it raises and says to assign a new list.
+and ``config.update({"model": {"lr": ...}})`` name the same value. Lists come back read-only
+(``FrozenList``): changing one in place could not be seen, so it raises and says to assign a new
+list.
 
 ``Config`` is a ``dict`` whose own storage is a plain nested copy of the config, kept in step with
 every change: ``dict(config)``, ``config.copy()``, ``json.dumps(config)`` read that storage
 directly (CPython copies a dict subclass that keeps dict's iterator without calling
 ``__getitem__``), and ``copy``/``pickle`` give plain dicts, so what leaves the config is plain
 data, as wandb's is (``torch.save({"config": dict(wandb.config)})``, worker processes). Item and
-attribute access go through the flat keys and give the live views above.
+attribute access go through the flat keys.
+
+Reading a group of keys (``config.model``) gives a ``ConfigView``: a new ``dict`` per read, built
+the same way (its storage a plain nested copy of the group, refreshed whenever the config
+changes), so ``json.dumps``, ``**group``, ``==``, ``copy``, ``pickle`` and ``isinstance(group,
+dict)`` behave as with wandb, where a group is a plain dict. One rule says what reaches the
+record: *assigning* through a group is recorded (``config.model.depth = 3``,
+``config["params"]["dropout"] = 0.3``, ``group.update(...)``; wandb loses these, its issue #9844),
+checked like any other change; everything else a dict does to itself (``pop``, ``popitem``,
+``clear``, ``del``, ``setdefault``) changes only that group object, never the record, as wandb's
+plain dict does. So the factory pattern ``name = config.optimizer.pop("name");
+Optimizer[name](**rest)`` keeps ``optimizer.name`` recorded; to remove a nested key from the run,
+delete it at the top: ``del config["optimizer.name"]``. A group object shows the config as it is
+now, less the keys removed from that object and plus its own ``setdefault`` values (until the
+config has those keys).
 
 This module is named ``runconfig`` and not ``config`` because ``gitcfg.config`` is the active
 run's config, and a submodule of that name would shadow it once imported.
@@ -21,7 +33,8 @@ run's config, and a submodule of that name would shadow it once imported.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn, SupportsIndex
 
 from gitcfg.diff import same_value
@@ -44,6 +57,8 @@ from gitcfg.flat import (
 )
 from gitcfg.values import coerce_value
 
+_PRUNE_MIN = 64  # watched groups kept before dropping the dead ones
+
 
 def _empty_group(value: Any) -> bool:
     # An empty mapping is stored as a `{}` leaf; it stands for a group with nothing in it yet.
@@ -65,6 +80,12 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
     _lock: threading.RLock
     _persist: Callable[[], object] | None
     _closed: str | None
+    # A private nested copy of ``_data`` that groups are copied from (built when first needed;
+    # the dict's own storage cannot serve: a shallow copy of it can be changed by the caller).
+    _tree: dict[str, Any] | None
+    # The groups read and maybe still held, refreshed on every change; dead ones are pruned.
+    _views: list[weakref.ref[ConfigView]]
+    _prune_at: int
 
     def __init__(self, values: Any = None, *, allow_val_change: bool = True) -> None:
         super().__init__()
@@ -75,6 +96,9 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_persist", None)
         object.__setattr__(self, "_closed", None)
+        object.__setattr__(self, "_tree", None)
+        object.__setattr__(self, "_views", [])
+        object.__setattr__(self, "_prune_at", _PRUNE_MIN)
         if values is not None:
             self.update(values, allow_val_change=True)
 
@@ -93,20 +117,21 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
     def _sync(self) -> None:
         """Make the dict's own storage the plain nested copy of ``_data`` again.
 
-        ``_data`` was checked as it was set (keys, collisions), so this nests without checking.
+        The groups read and still held are refreshed too.
         """
-        plain: dict[str, Any] = {}
-        for key, value in self._data.items():
-            if "." not in key:
-                plain[key] = _thaw(value)
-                continue
-            *parents, last = key.split(".")
-            node = plain
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[last] = _thaw(value)
+        refs = [ref for ref in self._views if ref() is not None]
+        self._views[:] = refs
+        views = [view for ref in refs if (view := ref()) is not None]
+        if views:  # the groups copy from the tree: build it once, the storage from it
+            tree = _nest(self._data, copy=False)
+            plain = _thaw(tree)
+        else:  # the tree waits until a group is read: `update` in a loop stays cheap
+            tree, plain = None, _nest(self._data, copy=True)
         dict.clear(self)
         dict.update(self, plain)
+        object.__setattr__(self, "_tree", tree)
+        for view in views:
+            view._refresh()
 
     def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
         # copies and pickles are plain dicts: the config's lock and run stay behind
@@ -255,7 +280,7 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
             if _empty_group(value):
                 return ConfigView(self, key)
             return _frozen(key, value)
-        if self._is_group(key):
+        if self._group(key) is not None:
             return ConfigView(self, key)
         raise ConfigKeyError(key)
 
@@ -269,7 +294,7 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
             raise ConfigAttributeError(name) from None
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and (key in self._data or self._is_group(key))
+        return isinstance(key, str) and (key in self._data or self._group(key) is not None)
 
     # Iteration, len, keys, values, items and == are dict's own, over the plain storage
     # (top-level names, nested plain values). Every other dict method that reads by key or
@@ -320,8 +345,31 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         return {k: _thaw(v) for k, v in self._data.items()}
 
     def _is_group(self, key: str) -> bool:
-        prefix = key + "."
-        return any(k.startswith(prefix) for k in self._data)
+        """Whether ``key`` names a group that has keys (not a leaf, not an empty ``{}``)."""
+        return key not in self._data and bool(self._group(key))
+
+    def _group(self, key: str) -> dict[str, Any] | None:
+        """The private nested copy of group ``key`` (``{}`` for an empty one), or None."""
+        node: Any = self._tree
+        if node is None:
+            node = _nest(self._data, copy=False)
+            object.__setattr__(self, "_tree", node)
+        if "." not in key:
+            node = node.get(key)
+        else:
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else None
+
+    def _watch(self, view: ConfigView) -> None:
+        """Fill ``view`` and keep it in step with the config from now on."""
+        with self._lock:  # so that no change falls between filling and watching
+            view._refresh()
+            views = self._views
+            views.append(weakref.ref(view))
+            if len(views) >= self._prune_at:  # most groups are read and dropped at once
+                views[:] = [ref for ref in views if ref() is not None]
+                object.__setattr__(self, "_prune_at", max(_PRUNE_MIN, 2 * len(views)))
 
     # -- what to commit ----------------------------------------------------------------------
 
@@ -342,29 +390,69 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
             self._base.update(flat)
 
 
-class ConfigView(MutableMapping[str, Any]):
-    """A group of nested keys of a ``Config`` (``config.model``), read live and written through.
+class ConfigView(dict[str, Any]):  # a dict on purpose: see the module docstring
+    """A group of nested keys of a ``Config`` (``config.model``): a plain ``dict`` of the group
+    that follows the config, where assignments are recorded and removals stay local.
 
-    Writes go through the config's checks (value lock, types, collisions, secrets), so they are
-    recorded with the run. ``as_dict()`` gives a plain copy.
+    Assigning (``group[k] = v``, ``group.k = v``, ``update``, ``|=``) goes through the config's
+    checks (value lock, types, collisions, secrets) and is recorded with the run. ``pop``,
+    ``popitem``, ``clear``, ``del`` and ``setdefault`` change this object only. Reading a nested
+    group gives a ``ConfigView`` of it, a list a ``FrozenList``; iteration, ``items()``,
+    ``values()``, ``==`` and ``dict(group)`` are dict's own, over plain data. ``copy()``,
+    ``as_dict()``, ``copy.deepcopy`` and ``pickle`` give plain nested dicts.
     """
 
-    def __init__(self, config: Config, prefix: str) -> None:
-        object.__setattr__(self, "_config", config)
-        object.__setattr__(self, "_prefix", prefix)
+    __slots__ = ("__weakref__", "_config", "_local", "_prefix")
 
     _config: Config
     _prefix: str
+    # Changes of this object only: a key removed from it (``_REMOVED``) or added by setdefault.
+    _local: dict[Any, Any]
 
-    def _full(self, key: str) -> str:
-        if not isinstance(key, str):
-            raise ConfigKeyError(f"{self._prefix}.{key!r}")
-        return f"{self._prefix}.{key}"
+    def __init__(self, config: Config, prefix: str) -> None:
+        super().__init__()
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_prefix", prefix)
+        object.__setattr__(self, "_local", {})
+        config._watch(self)
+
+    def _refresh(self) -> None:
+        """Copy the group from the config again, then apply this object's own changes."""
+        plain = _thaw(self._config._group(self._prefix) or {})
+        local = self._local
+        if local:
+            for key in [k for k in local if k in plain and local[k] is not _REMOVED]:
+                del local[key]  # the config has the key now: its value wins over a setdefault
+            for key, value in local.items():
+                if value is _REMOVED:
+                    plain.pop(key, None)
+                else:
+                    plain[key] = value
+        dict.clear(self)
+        dict.update(self, plain)
+
+    def _full(self, key: Any) -> str:
+        return f"{self._prefix}.{key}" if isinstance(key, str) else f"{self._prefix}.{key!r}"
+
+    # -- reading: dict semantics, plus dotted paths and attribute access ---------------------
 
     def __getitem__(self, key: str) -> Any:
-        return self._config[self._full(key)]
+        if isinstance(key, str) and dict.__contains__(self, key):
+            value = dict.__getitem__(self, key)
+            if not isinstance(value, (dict, list)) or key in self._local:
+                return value  # a scalar, or a setdefault value: the object given, as dict does
+            if isinstance(value, dict):
+                return ConfigView(self._config, self._full(key))
+            return _frozen(self._full(key), value)
+        if isinstance(key, str) and "." in key:
+            head, rest = key.split(".", 1)
+            group = self.get(head)
+            if isinstance(group, ConfigView):
+                return group[rest]
+        raise ConfigKeyError(self._full(key))
 
     def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not methods or internals: those are config keys.
         if name.startswith("_"):
             raise AttributeError(name)
         try:
@@ -372,8 +460,26 @@ class ConfigView(MutableMapping[str, Any]):
         except ConfigKeyError:
             raise ConfigAttributeError(self._full(name)) from None
 
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if isinstance(key, str) and "." in key:
+            head, rest = key.split(".", 1)
+            group = self.get(head)
+            return isinstance(group, ConfigView) and rest in group
+        return False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except ConfigKeyError:
+            return default
+
+    # -- assigning: recorded -----------------------------------------------------------------
+
     def __setitem__(self, key: str, value: Any) -> None:
         self._config._set({key: value}, self._prefix, None)
+        self._unmask([key])
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -381,43 +487,87 @@ class ConfigView(MutableMapping[str, Any]):
         else:
             self[name] = value
 
-    def __delitem__(self, key: str) -> None:
-        del self._config[self._full(key)]
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except ConfigKeyError:
-            raise ConfigAttributeError(self._full(name)) from None
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and f"{self._prefix}.{key}" in self._config
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_children(self._config._data, self._prefix + "."))
-
-    def __len__(self) -> int:
-        return len(_children(self._config._data, self._prefix + "."))
-
     def update(self, d: Any = None, /, **kwargs: Any) -> None:
         from gitcfg.sources import to_mapping
 
         values = {**to_mapping(d), **kwargs}
         self._config._set(values, self._prefix, None)
+        self._unmask(values)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The group as plain nested dicts (a copy)."""
-        prefix = self._prefix + "."
-        return unflatten(
-            {
-                k[len(prefix) :]: _thaw(v)
-                for k, v in self._config._data.items()
-                if k.startswith(prefix)
-            }
-        )
+    def __ior__(self, other: Any) -> ConfigView:  # type: ignore[override,misc]
+        self.update(other)
+        return self
 
-    def __repr__(self) -> str:
-        return repr(self.as_dict())
+    def _unmask(self, keys: Iterable[Any]) -> None:
+        """An assigned key is the config's again in this object, even if removed from it before."""
+        names = {k.split(".", 1)[0] if isinstance(k, str) else k for k in keys}
+        if names & self._local.keys():
+            for name in names:
+                self._local.pop(name, None)
+            self._refresh()  # an unchanged value made no change, so no refresh came
+
+    # -- removing, setdefault: this object only (wandb's group is a plain dict) --------------
+
+    def __delitem__(self, key: str) -> None:
+        if not dict.__contains__(self, key):
+            raise ConfigKeyError(self._full(key))
+        dict.__delitem__(self, key)
+        self._local[key] = _REMOVED
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            object.__delattr__(self, name)
+            return
+        try:
+            del self[name]
+        except ConfigKeyError:
+            raise ConfigAttributeError(self._full(name)) from None
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if dict.__contains__(self, key):
+            self._local[key] = _REMOVED
+            return dict.pop(self, key)  # plain data, the caller's own
+        if default:
+            return default[0]
+        raise ConfigKeyError(self._full(key))
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = dict.popitem(self)
+        self._local[key] = _REMOVED
+        return key, value
+
+    def clear(self) -> None:
+        for key in self:
+            self._local[key] = _REMOVED
+        dict.clear(self)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self._local[key] = default
+        dict.__setitem__(self, key, default)
+        return default
+
+    # -- plain copies --------------------------------------------------------------------------
+
+    def copy(self) -> dict[str, Any]:
+        """The group as plain nested dicts, as it reads now (a copy)."""
+        plain: dict[str, Any] = _thaw(self)
+        return plain
+
+    as_dict = copy
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return self.copy()
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (self.copy(),)
+
+
+_REMOVED: Any = object()  # in ConfigView._local: a key removed from that group object only
 
 
 def _flat_items(values: Mapping[Any, Any], prefix: str) -> dict[str, Any]:
@@ -441,17 +591,31 @@ def _groups(data: Mapping[str, Any]) -> set[str]:
     return groups
 
 
-def _children(data: Mapping[str, Any], prefix: str) -> list[str]:
-    """The names one level below ``prefix`` ("" for the top), in order of first appearance."""
-    start = len(prefix)
-    return list(dict.fromkeys(k[start:].split(".", 1)[0] for k in data if k.startswith(prefix)))
-
-
 def _thaw_view(value: Any) -> Any:
     """A value read from a config as plain data (a group as nested dicts)."""
     if isinstance(value, ConfigView):
-        return value.as_dict()
+        return value.copy()
     return _thaw(value)
+
+
+def _nest(data: Mapping[str, Any], *, copy: bool) -> dict[str, Any]:
+    """``data``'s dotted keys as nested dicts, its lists and dicts copied if ``copy``.
+
+    ``data`` was checked as it was set (keys, collisions), so this nests without checking.
+    """
+    plain: dict[str, Any] = {}
+    for key, value in data.items():
+        if copy and isinstance(value, (list, dict)):
+            value = _thaw(value)
+        if "." not in key:
+            plain[key] = value
+            continue
+        *parents, last = key.split(".")
+        node = plain
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return plain
 
 
 def _frozen(key: str, value: Any) -> Any:
@@ -463,10 +627,12 @@ def _frozen(key: str, value: Any) -> Any:
 
 
 def _thaw(value: Any) -> Any:
+    """A plain deep copy of ``value``'s lists and dicts (of subclasses too); scalars as they are."""
+    # scalars are tested inline: most values are, and a call per value would cost more
     if isinstance(value, list):
-        return [_thaw(v) for v in value]
+        return [_thaw(v) if isinstance(v, (list, dict)) else v for v in value]
     if isinstance(value, dict):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: _thaw(v) if isinstance(v, (list, dict)) else v for k, v in value.items()}
     return value
 
 

@@ -187,7 +187,9 @@ def test_delete_item_attribute_and_group() -> None:
     config = locked({"a": 1, "b": 2, "m": {"x": 1, "y": 2}})
     del config["a"]
     del config.b
-    del config.m.x
+    del config.m.x  # a removal through a group changes that group object only
+    assert config.flat() == {"m.x": 1, "m.y": 2}
+    del config["m.x"]  # a nested key is removed from the config at the top
     assert config.flat() == {"m.y": 2}
     del config["m"]
     assert config.flat() == {}
@@ -320,3 +322,215 @@ def test_recording_runs_leaves_the_scripts_random_numbers_alone(repo: Path) -> N
         run.finish()
     assert [random.random() for _ in range(3)] == expected
     assert len(gitcfg.Api().runs("seeded")) == 3
+
+
+# -- groups: plain dicts where assignments are recorded and removals stay local ----------------
+
+
+def test_factory_pattern_pop_keeps_the_recorded_key(repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from gitcfg.cli.commands import cli
+
+    run = gitcfg.init(config={"optimizer": {"name": "adam", "lr": 0.1}}, project="p", id="run1")
+    opt = gitcfg.config.optimizer
+    name = opt.pop("name")  # then Optimizer[name](**opt)
+    assert name == "adam" and opt == {"lr": 0.1} and dict(**opt) == {"lr": 0.1}
+    gitcfg.config.model = {"depth": 2}
+    gitcfg.config.model.setdefault("width", 64)  # a default for the caller, not recorded
+    gitcfg.finish()
+    assert (
+        git(repo, "show", run.git_path)
+        == "model.depth: 2\noptimizer.lr: 0.1\noptimizer.name: adam\n"
+    )
+    assert gitcfg.Api().run("p/run1").config.flat() == {
+        "model.depth": 2,
+        "optimizer.lr": 0.1,
+        "optimizer.name": "adam",
+    }
+    assert [r.id for r in gitcfg.Api().runs("p", filters={"optimizer.name": "adam"})] == ["run1"]
+    shown = CliRunner().invoke(cli, ["show", "p/run1"], prog_name="gitcfg")
+    assert shown.exit_code == 0 and "optimizer.name: adam" in shown.output
+    subjects = git(repo, "log", "--format=%s", "gitcfg").splitlines()
+    assert subjects[0] == "update p/run1: model.depth"
+
+
+@pytest.mark.parametrize(
+    "remove",
+    [
+        lambda g: g.pop("name"),
+        lambda g: g.pop("name", None),
+        lambda g: g.popitem(),
+        lambda g: g.clear(),
+        lambda g: g.__delitem__("name"),
+        lambda g: delattr(g, "name"),
+    ],
+    ids=["pop", "pop-default", "popitem", "clear", "del-item", "delattr"],
+)
+def test_removals_through_a_group_change_only_that_object(remove: Any) -> None:
+    config = locked({"opt": {"lr": 0.1, "name": "adam"}})
+    group = config.opt
+    remove(group)
+    assert "name" not in group and "name" not in list(group)
+    assert config.flat() == {"opt.lr": 0.1, "opt.name": "adam"}
+    assert config.opt == {"lr": 0.1, "name": "adam"}  # the next read is the config's again
+    assert not config._pending()[1]  # nothing to unset at the next commit
+
+
+def test_a_group_follows_the_config_less_its_own_removals() -> None:
+    config = Config({"opt": {"lr": 0.1, "name": "adam", "wd": 0.0}})
+    group = config.opt
+    assert group.pop("name") == "adam"
+    config["opt.lr"] = 0.2  # changed elsewhere: the held group sees it
+    config.update({"opt": {"momentum": 0.9}})
+    assert group == {"lr": 0.2, "wd": 0.0, "momentum": 0.9}
+    assert json.loads(json.dumps(group)) == group
+    group.name = "sgd"  # assigning a removed key: recorded, and the group shows it again
+    assert group["name"] == "sgd" and config.flat()["opt.name"] == "sgd"
+    assert group.setdefault("width", 64) == 64 and group.width == 64
+    assert "opt.width" not in config
+    config["opt.width"] = 32  # once the config has the key, its value wins
+    assert group.width == 32
+    del config["opt"]  # the group is gone from the config: the held object is empty
+    assert group == {}
+
+
+def test_assignments_through_a_group_are_checked_and_recorded() -> None:
+    config = locked({"opt": {"lr": 0.1, "name": "adam", "sched": {"k": 1}}})
+    group = config.opt
+    group.pop("name")
+    with pytest.raises(ValueChangeError):
+        group["name"] = "sgd"  # the value lock holds for a locally removed key too
+    group["name"] = "adam"
+    group.update({"wd": 0.1}, momentum=0.9)
+    group |= {"beta": 0.5}
+    group.sched.warmup = 10
+    group["sched"]["decay"] = 0.5
+    assert config.flat() == {
+        "opt.lr": 0.1,
+        "opt.name": "adam",
+        "opt.sched.k": 1,
+        "opt.wd": 0.1,
+        "opt.momentum": 0.9,
+        "opt.beta": 0.5,
+        "opt.sched.warmup": 10,
+        "opt.sched.decay": 0.5,
+    }
+    assert group["sched"] == {"k": 1, "warmup": 10, "decay": 0.5}
+    assert group["sched.k"] == 1 and "sched.k" in group and group.get("sched.nope") is None
+
+
+def test_a_group_is_plain_data_for_the_tools_that_read_dicts() -> None:
+    import pickle
+
+    import yaml
+
+    config = locked({"opt": {"lr": 0.1, "betas": [0.9, 0.99], "sched": {"k": 1}}})
+    plain = {"lr": 0.1, "betas": [0.9, 0.99], "sched": {"k": 1}}
+    group = config.opt
+    assert isinstance(group, dict) and group == plain and plain == group
+    assert repr(group) == repr(plain) and str(group) == str(plain)
+    assert json.dumps(group) == json.dumps(plain)
+    assert {**group} == plain and dict(**group) == plain
+    for copied in (
+        dict(group),
+        group.copy(),
+        group.as_dict(),
+        copy.copy(group),
+        copy.deepcopy(group),
+        pickle.loads(pickle.dumps(group)),
+        copy.deepcopy({"opt": group})["opt"],
+    ):
+        assert copied == plain and type(copied) is dict and type(copied["sched"]) is dict
+        assert type(copied["betas"]) is list and repr(copied) == repr(plain)
+    # pyyaml's safe_dump wants an exact dict: dump a copy (see the README)
+    assert yaml.safe_load(yaml.safe_dump(group.copy())) == plain
+    assert yaml.safe_load(yaml.safe_dump(dict(config))) == {"opt": plain}
+    mine = group.copy()
+    mine["sched"]["k"] = 2
+    mine["betas"].append(0.5)
+    assert config.opt == plain  # a copy is the caller's own
+    assert isinstance(group.betas, gitcfg.runconfig.FrozenList)  # lists stay read-only
+    with pytest.raises(ReadOnlyValueError):
+        group.betas.append(0.5)
+    # `dict(config)` copies shallowly: changing its nested dicts reaches no group
+    dict(config)["opt"]["lr"] = 5
+    assert config.opt.lr == 0.1
+
+
+def _group_ops() -> Any:
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["a", "b", "c", "d"])
+    return st.lists(
+        st.one_of(
+            st.tuples(st.just("pop"), keys),
+            st.tuples(st.just("popitem"), st.none()),
+            st.tuples(st.just("del"), keys),
+            st.tuples(st.just("setdefault"), keys),
+            st.tuples(st.just("clear"), st.none()),
+        ),
+        max_size=6,
+    )
+
+
+def _apply_local(target: dict[str, Any], op: str, key: str | None) -> Any:
+    """Apply one dict operation; what it returns, or the type of error it raised."""
+    try:
+        if op == "pop":
+            return target.pop(key)  # type: ignore[arg-type]
+        if op == "popitem":
+            return target.popitem()
+        if op == "del":
+            del target[key]  # type: ignore[arg-type]
+            return None
+        if op == "setdefault":
+            return target.setdefault(key, 7)  # type: ignore[arg-type]
+        target.clear()
+        return None
+    except KeyError:
+        return KeyError
+
+
+def test_a_group_reads_like_the_dict_it_copies() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3))
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(st.sampled_from(["x", "y"]), inner, min_size=1, max_size=2),
+        ),
+        max_leaves=6,
+    )
+    groups = st.dictionaries(st.sampled_from(["a", "b", "c"]), values, min_size=1, max_size=3)
+
+    @settings(max_examples=150, deadline=None)
+    @given(groups, _group_ops())
+    def check(plain: dict[str, Any], ops: list[tuple[str, str | None]]) -> None:
+        config = Config({"g": plain})
+        group, expected = config.g, copy.deepcopy(plain)
+        for op, key in ops:
+            assert _apply_local(group, op, key) == _apply_local(expected, op, key)
+        assert group == expected and len(group) == len(expected) and bool(group) == bool(expected)
+        assert list(group) == list(expected) and list(reversed(group)) == list(reversed(expected))
+        assert list(group.items()) == list(expected.items())
+        assert list(group.values()) == list(expected.values())
+        assert repr(group) == repr(expected) and json.dumps(group) == json.dumps(expected)
+        for key in ("a", "b", "c", "d"):
+            assert (key in group) == (key in expected)
+            assert group.get(key) == expected.get(key)
+            assert group.get(key, "none") == expected.get(key, "none")
+        assert config.flat() == Config({"g": plain}).flat()  # nothing reached the config
+
+    check()
+
+
+def test_groups_read_and_dropped_are_not_kept() -> None:
+    config = Config({"m": {"x": 1}})
+    for _ in range(1000):
+        assert config.m.x == 1
+    config["m.x"] = 2  # a change prunes the dead ones
+    assert len(config._views) <= 1
