@@ -70,8 +70,10 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
 
     ``allow_val_change=False`` refuses to change an existing key to a different value
     (``ValueChangeError``); setting the same value again is fine. Keys and iteration are the
-    top-level names; a group of nested keys reads as a ``ConfigView``. ``dict(config)``,
-    ``copy.deepcopy``, ``pickle`` and ``json.dumps`` give plain nested data.
+    top-level names; a group of nested keys reads as a ``ConfigView``, a dict through which
+    assignments are recorded and removals stay local. ``dict(config)``, ``copy.deepcopy``,
+    ``pickle`` and ``json.dumps`` give plain nested data. Removing through the config itself
+    (``del config["model.lr"]``, ``config.pop("lr")``) is recorded.
     """
 
     _data: dict[str, Any]
