@@ -40,8 +40,9 @@ def _value(text: str, arg: str) -> Any:
     try:
         return parse_value(text)
     except YamlError as exc:
+        shown = arg if len(arg) <= 80 else arg[:60] + "..."  # one line, even for a huge value
         raise InputError(
-            f"{arg!r}: {exc.problem}; quote the value to store it as a string"
+            f"{shown!r}: {exc.problem}; quote the value to store it as a string"
         ) from exc
 
 

@@ -311,6 +311,8 @@ def _load(text: str | bytes, source: str) -> Any:
         raise _yaml_error(source, exc) from exc
     except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
         raise YamlError(source, f"nesting is too deep; use at most {MAX_DEPTH} levels") from None
+    except ValueError:  # an int of more digits than Python reads (4,300)
+        raise YamlError(source, "a number has more digits than 4,300; quote it") from None
     check_shape(data, source)
     return data
 
@@ -420,7 +422,10 @@ def _fast_scalar(text: str) -> Any:
     if _PLAIN.fullmatch(text):
         return text if text.lower() not in _RESOLVED_WORDS else _FAST_WORDS.get(text, _MISS)
     if _FAST_INT.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python reads (4,300): the loader says so
+            return _MISS
     if _FAST_FLOAT.fullmatch(text):
         return float(text)
     return _FAST_WORDS.get(text, _MISS)
@@ -721,7 +726,10 @@ _ARG_WORDS: dict[str, Any] = {
 def _fast_arg(match: re.Match[str]) -> Any:
     text = match.group()
     if match.group("int") is not None:
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python reads (4,300)
+            raise YamlError(f"value {text[:40]!r}...", "it has more digits than 4,300") from None
     if match.group("float") is not None:
         return float(text)
     return _ARG_WORDS.get(text, text)

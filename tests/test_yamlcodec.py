@@ -469,3 +469,14 @@ def test_hot_path_does_not_import_ruamel() -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1]
     )
+
+
+def test_a_number_python_will_not_read_is_a_clear_error_not_a_traceback() -> None:
+    # Python reads an int of at most 4,300 digits; a hand-written file or a value may hold more
+    digits = "9" * 4301
+    with pytest.raises(YamlError, match="more digits than 4,300"):
+        load_config(f"a: {digits}\n", "config.yaml")
+    with pytest.raises(YamlError, match="more digits than 4,300"):
+        parse_value(digits)
+    assert parse_value(f"'{digits}'") == digits  # quoted, it is a string
+    assert load_config(f"a: '{digits}'\n", "config.yaml") == {"a": digits}
