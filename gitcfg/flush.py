@@ -88,7 +88,8 @@ def _hook_exit_status() -> None:
     """Note the status of ``sys.exit(n)`` and of an unhandled exception: ``atexit`` is not told.
 
     ``sys.exit`` is wrapped (as wandb does) because a ``SystemExit`` never reaches
-    ``sys.excepthook``; a bare ``raise SystemExit(n)`` is not seen and counts as 0.
+    ``sys.excepthook``; a bare ``raise SystemExit(n)`` is not seen and counts as 0, and a
+    ``sys.exit(n)`` the script catches and survives still counts (Python tells no hook).
     """
     global _hooked
     if _hooked:
@@ -98,7 +99,10 @@ def _hook_exit_status() -> None:
     original_hook = sys.excepthook
 
     def exit(status: Any = None) -> NoReturn:
-        _note_exit(status)
+        # Only the main thread's: sys.exit in a thread ends that thread, not the process.
+        # A SystemExit the script catches is still counted (wandb's hook counts it too).
+        if threading.current_thread() is threading.main_thread():
+            _note_exit(status)
         original_exit(status)
 
     def excepthook(

@@ -401,14 +401,20 @@ def init(
     ``name``, ``notes``, ``tags``, ``group``, ``job_type`` are stored in ``meta.yaml``.
 
     ``resume`` (``"allow"``, ``"auto"``, True: continue the run ``id`` if it exists, else create
-    it; ``"must"``: it must exist; ``"never"``/None: it must not). Continuing a run keeps its
-    stored config values over this call's ``config`` and the defaults files (new keys are
-    added); later changes are new commits on it. ``GITCFG_RUN_ID`` (set by ``gitcfg run``)
-    attaches the same way. ``mode="disabled"`` records nothing and returns a working run.
+    it; ``"must"``: it must exist; ``"never"``/None: it must not; ``"auto"``/True without an
+    ``id``: continue the project's last such run that did not finish cleanly, if any).
+    Continuing a run keeps its stored config values over this call's ``config`` and the
+    defaults files (new keys are added); later changes are new commits on it.
+    ``GITCFG_RUN_ID`` (set by ``gitcfg run``) attaches the same way. ``mode="disabled"``
+    records nothing and returns a working run.
     ``mode="shared"`` (also in ``settings``) with an ``id`` attaches like ``resume="allow"``.
-    The other keywords of ``wandb.init`` (``entity``, ``reinit``, ``settings``, ``save_code``,
-    ``sync_tensorboard``, ``monitor_gym``, ``magic``, ``anonymous``, ...) are accepted and
-    have no effect; ``dir`` sets ``run.dir``. A second ``init`` finishes the first run.
+    ``reinit``: while a run is open, ``init`` returns it (None, ``"default"``,
+    ``"return_previous"``; the arguments not applied are named on stderr), finishes the open
+    runs and starts a new one (True, ``"finish_previous"``), or starts another beside them
+    (``"create_new"``, which leaves ``gitcfg.run`` as it is). The other keywords of
+    ``wandb.init`` (``entity``, ``settings``, ``save_code``, ``sync_tensorboard``,
+    ``monitor_gym``, ``magic``, ``anonymous``, ...) are accepted and have no effect; ``dir``
+    sets ``run.dir``.
     """
     env = _Env()
     from gitcfg.wandbnames import setting

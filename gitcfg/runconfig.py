@@ -430,7 +430,12 @@ class ConfigView(dict[str, Any]):  # a dict on purpose: see the module docstring
                     plain.pop(key, None)
                 else:
                     plain[key] = value
-        dict.clear(self)
+        if dict.keys(self) != plain.keys():
+            # keys came or went: a loop over this object then fails as over a changed dict
+            for key in [k for k in dict.keys(self) if k not in plain]:
+                dict.__delitem__(self, key)
+        # Values set in place, not a cleared and refilled table: a loop over the group that
+        # assigns config values (each refreshes this object) goes on over every key.
         dict.update(self, plain)
 
     def _full(self, key: Any) -> str:

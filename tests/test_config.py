@@ -534,3 +534,18 @@ def test_groups_read_and_dropped_are_not_kept() -> None:
         assert config.m.x == 1
     config["m.x"] = 2  # a change prunes the dead ones
     assert len(config._views) <= 1
+
+
+def test_a_loop_over_a_held_group_that_assigns_config_values_sees_every_key() -> None:
+    # each assignment refreshes the held group: in place, so the loop goes on as over a dict
+    config = Config({"opt": {"a": 1, "b": 2, "c": 3}})
+    group = config.opt
+    group.pop("a")  # local to the group
+    for key in group:
+        config[f"opt.{key}"] = 0
+    assert config.as_dict() == {"opt": {"a": 1, "b": 0, "c": 0}}
+    assert dict(group) == {"b": 0, "c": 0}
+    # a key added to the config meanwhile: the loop fails as over a changed dict
+    with pytest.raises(RuntimeError, match="changed size"):
+        for key in group:
+            config[f"opt.new_{key}"] = 1

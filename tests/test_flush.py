@@ -74,6 +74,14 @@ def test_sys_exit_code_is_kept(repo: Path) -> None:
     assert exit_status(repo) == 3
 
 
+def test_sys_exit_in_a_thread_is_not_the_processs_status(repo: Path) -> None:
+    # sys.exit in a thread ends the thread only: the run ended well
+    script = START + "import threading\nt = threading.Thread(target=sys.exit, args=(1,))\n"
+    proc = run_script(repo, script + "t.start()\nt.join()\n")
+    assert (proc.returncode, exit_status(repo)) == (0, None)
+    assert subjects(repo) == TWO_COMMITS
+
+
 def wait_ready(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
