@@ -58,9 +58,10 @@ class Api:
         ``filters`` keeps the runs that match every condition: a dict of flat config key ->
         value means equality (``{"model.depth": 50}``); condition strings use the CLI's
         ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
-        ``"group=sweep1"``, with ``= != > >= < <=``); a list may mix both. A missing key only
-        meets ``!=``. As in wandb, ``{"tags": "best"}`` keeps the runs tagged best (so does
-        ``"tags=best"``), ``{"tags": {"$in": ["a", "b"]}}`` those tagged a or b, and a list of
+        ``"group=sweep1"``, ``"meta:exit_status>0"`` for a key of meta.yaml; with ``= != >
+        >= < <=``); a list may mix both. A missing key only meets ``!=``. As in wandb,
+        ``{"tags": "best"}`` keeps the runs tagged best (so does ``"tags=best"``),
+        ``{"tags": {"$in": ["a", "b"]}}`` those tagged a or b, and a list of
         tags the runs tagged exactly so.
 
         As wandb's ``Api().runs()``, the result is iterated a page (``per_page`` runs) at a
@@ -89,7 +90,6 @@ class Runs:
         self._length: int | None = None
 
     def __iter__(self) -> Iterator[StoredRun]:
-        from gitcfg.query import run_row, value
         from gitcfg.store import RunRecord
 
         with self.store.listing(self.project) as listing:
@@ -97,7 +97,7 @@ class Runs:
             for page in listing.pages(self.per_page):
                 for run in page:
                     record = RunRecord(run.entry.ref, run.config, run.meta, tip, run.summary)
-                    if all(c.test(value(run_row(record), c.key)) for c in self.conditions):
+                    if not self.conditions or _meets(record, self.conditions):
                         yield StoredRun(self.store, record)
                 # A StoredRun is a reference cycle (its config commits through it), which only
                 # the cycle collector frees: collect a page's worth now, or they pile up.
@@ -227,6 +227,15 @@ def _project_of(path: str) -> str:
             f"for one run use Api().run('entity/project/id')"
         )
     return check_project(parts[-1])
+
+
+def _meets(record: RunRecord, conditions: Sequence[Condition]) -> bool:
+    """Whether the run meets every condition, read as ``gitcfg runs --where`` reads them."""
+    from gitcfg.query import run_row, value
+
+    # a meta: column reads the row's "meta", which the JSON shape leaves out
+    row = {**run_row(record), "meta": record.meta}
+    return all(c.test(value(row, c.key)) for c in conditions)
 
 
 def _conditions(filters: Filters | None) -> list[Condition]:

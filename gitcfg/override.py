@@ -155,10 +155,20 @@ def parse_condition(arg: str) -> Condition:
             f"KEY>=VALUE, KEY<VALUE, KEY<=VALUE (quote a value that starts with one: "
             f"{key}{op}'{text.lstrip()}')"
         )
-    parsed = Condition(_key(key, arg), op, _value(text, arg))
+    parsed = Condition(_column(key, arg), op, _value(text, arg))
     if parsed.key == TAGS and op in ("=", "!="):
         return tag_condition(op, parsed.value, text)
     return parsed
+
+
+def _column(key: str, arg: str) -> str:
+    """``key`` checked as a column name: ``meta:`` alone, say, would silently match no run."""
+    from gitcfg.query import column_problem
+
+    problem = column_problem(_key(key, arg))
+    if problem is not None:
+        raise InputError(f"{arg!r}: {problem}")
+    return key
 
 
 def _second_operator(op: str, text: str) -> bool:

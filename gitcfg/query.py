@@ -6,15 +6,20 @@ Pure functions over run rows, the JSON shape ``gitcfg runs --format json`` print
      "name": ..., "group": ..., "job_type": ..., "tags": ..., "notes": ...,
      "config": {flat keys}, "summary": {flat keys}}
 
+and, when a ``meta:`` column is asked for, ``"meta": {flat keys of meta.yaml}`` (which rows
+carry it only then: every run's meta.yaml is more to read than its row).
+
 Column names (``--columns``, ``--where``, ``--sort``, ``--group-by``) follow one grammar that can
 never confuse a config key with anything else, whatever characters config keys hold:
 
 - ``summary:KEY`` is a key of the run's summary (its results);
+- ``meta:KEY`` is a key of the run's meta.yaml (``exit_status``, ``duration``, ``command``...
+  that ``gitcfg run`` records);
 - ``config:KEY`` is a config key, always;
 - any other name is a field (``FIELDS``, ``META_FIELDS``) if it is one, else a config key.
 
-Only the first ``summary:``/``config:`` is a namespace: the config key ``summary:x`` is
-``config:summary:x``, the config key ``id`` is ``config:id``.
+Only the first ``summary:``/``meta:``/``config:`` is a namespace: the config key ``summary:x``
+is ``config:summary:x``, the config key ``id`` is ``config:id``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ ALL_FIELDS = frozenset((*FIELDS, *META_FIELDS))
 # The table's fixed columns when --columns is not given; config keys that differ follow.
 DEFAULT_FIELDS = ("id", "project", "created", "code_commit")
 SUMMARY = "summary:"
+META = "meta:"
 CONFIG = "config:"
+NAMESPACES = (SUMMARY, META, CONFIG)
 
 
 def run_row(record: RunRecord) -> Row:
@@ -72,13 +79,18 @@ def meta_members(meta: Mapping[str, Any]) -> dict[str, Any]:
 def config_column(key: str) -> str:
     """The column name of config key ``key``: the key itself unless it would read as a field
     or a namespace, then ``config:KEY``."""
-    if key in ALL_FIELDS or key.startswith((SUMMARY, CONFIG)):
+    if key in ALL_FIELDS or key.startswith(NAMESPACES):
         return CONFIG + key
     return key
 
 
 def summary_column(key: str) -> str:
     return SUMMARY + key
+
+
+def meta_keys(columns: Iterable[str]) -> list[str]:
+    """The meta.yaml keys that ``meta:KEY`` columns among ``columns`` name, each once."""
+    return list(dict.fromkeys(c[len(META) :] for c in columns if c.startswith(META)))
 
 
 def where(rows: Iterable[Row], conditions: Sequence[Condition]) -> list[Row]:
@@ -95,6 +107,10 @@ def getter(column: str) -> Callable[[Row], Any]:
     if column.startswith(SUMMARY):
         key = column[len(SUMMARY) :]
         return lambda row: row["summary"].get(key, MISSING)
+    if column.startswith(META):
+        key = column[len(META) :]
+        # a row decoded without its meta.yaml fails here, not as a silently missing value
+        return lambda row: row["meta"].get(key, MISSING)
     if column.startswith(CONFIG):
         key = column[len(CONFIG) :]
         return lambda row: row["config"].get(key, MISSING)
@@ -165,61 +181,83 @@ def default_columns(rows: Sequence[Row], *, only_differing: bool) -> list[str]:
 
 
 def split_namespace(name: str) -> tuple[str, str]:
-    """``("summary", KEY)`` for ``summary:KEY``, ``("config", KEY)`` for ``config:KEY`` and for
-    any other name (only the first namespace counts: ``config:summary:x`` is the config key
-    ``summary:x``). Fields are not told apart: ``gitcfg update`` writes keys, not fields."""
-    if name.startswith(SUMMARY):
-        return "summary", name[len(SUMMARY) :]
-    if name.startswith(CONFIG):
-        return "config", name[len(CONFIG) :]
+    """``("summary", KEY)`` for ``summary:KEY``, ``("meta", KEY)`` for ``meta:KEY``,
+    ``("config", KEY)`` for ``config:KEY`` and for any other name (only the first namespace
+    counts: ``config:summary:x`` is the config key ``summary:x``). Fields are not told apart:
+    ``gitcfg update`` writes keys, not fields."""
+    for namespace in NAMESPACES:
+        if name.startswith(namespace):
+            return namespace[:-1], name[len(namespace) :]
     return "config", name
 
 
 def check_column_name(column: str, option: str) -> str:
-    """``column`` if it is a field or a well-formed key name (``summary:KEY``, ``config:KEY``,
-    ``KEY``); else ``InputError`` naming ``option``. Whether any run has it is another matter."""
-    from gitcfg.errors import ConfigError, InputError
-    from gitcfg.flat import check_key
+    """``column`` if it is a field or a well-formed key name (``summary:KEY``, ``meta:KEY``,
+    ``config:KEY``, ``KEY``); else ``InputError`` naming ``option``. Whether any run has it is
+    another matter."""
+    from gitcfg.errors import InputError
 
-    if column in ALL_FIELDS:
-        return column
-    key = column
-    for namespace in (SUMMARY, CONFIG):
-        if column.startswith(namespace):
-            key = column[len(namespace) :]
-            break
-    try:
-        check_key(key)
-    except ConfigError as exc:
+    problem = column_problem(column)
+    if problem is not None:
         raise InputError(
-            f"{option} {column!r} is not a column name: {exc} "
-            f"(columns look like lr, model.depth, summary:acc, config:id)"
-        ) from exc
+            f"{option} {column!r} is not a column name: {problem} "
+            f"(columns look like lr, model.depth, summary:acc, meta:exit_status, config:id)"
+        )
     return column
 
 
+def column_problem(column: str) -> str | None:
+    """Why ``column`` is not a column name, None if it is one."""
+    from gitcfg.errors import ConfigError
+    from gitcfg.flat import check_key
+
+    if column in ALL_FIELDS:
+        return None
+    namespace, key = split_namespace(column)
+    if not key and key != column:  # "summary:" alone would silently match no run
+        return f"{namespace}: names no key; write {namespace}:KEY"
+    try:
+        check_key(key)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def check_columns(rows: Sequence[Row], columns: Sequence[str]) -> None:
-    """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key."""
-    check_known(columns, config_keys(rows), config_keys(rows, "summary"))
+    """Raise ``UnknownColumnError`` for a column that is neither a field nor a listed run's key
+    (rows decoded with their meta.yaml answer ``meta:`` columns too)."""
+    meta = {k for row in rows for k in row.get("meta", ())}
+    check_known(columns, config_keys(rows), config_keys(rows, "summary"), meta)
 
 
-def check_known(columns: Sequence[str], config: Iterable[str], summary: Iterable[str]) -> None:
-    """``check_columns`` given every config and summary key of the runs listed."""
+def check_known(
+    columns: Sequence[str],
+    config: Iterable[str],
+    summary: Iterable[str],
+    meta: Iterable[str] = (),
+) -> None:
+    """``check_columns`` given every config, summary and meta.yaml key of the runs listed.
+
+    An unknown ``meta:`` column names the meta keys there are, which are a list of their own:
+    among config and summary keys they would be cut off."""
     known: set[str] | None = None
     for column in columns:
-        if column in ALL_FIELDS and not column.startswith((SUMMARY, CONFIG)):
+        if column in ALL_FIELDS and not column.startswith(NAMESPACES):
             continue
         if known is None:
-            config, summary = sorted(config), sorted(summary)
+            config, summary, meta = sorted(config), sorted(summary), sorted(meta)
             known = {CONFIG + k for k in config}
             known |= {k for k in config if config_column(k) == k}
             known |= {SUMMARY + k for k in summary}
+            known |= {META + k for k in meta}
         if column not in known:
+            if column.startswith(META):
+                raise UnknownColumnError(column, [META + k for k in meta])
             available = [
                 *FIELDS,
                 *META_FIELDS,
-                *(config_column(k) for k in sorted(config)),
-                *(summary_column(k) for k in sorted(summary)),
+                *(config_column(k) for k in config),
+                *(summary_column(k) for k in summary),
             ]
             raise UnknownColumnError(column, available)
 

@@ -5,6 +5,9 @@ grouping decode, per run, only the columns they name into a small row of the sha
 ``gitcfg.query`` works on (``slim``), so the answers are ``query``'s own; the JSON output pastes
 the texts unparsed; the "only what differs" columns come from one pass that keeps, per key,
 its first value and whether another differs (``KeyStats``), never the runs' values.
+
+A ``meta:KEY`` column is read from the row's meta.yaml text (``ListedRow.meta``), which a
+listing keeps only when asked to: the caller opens it so when such a column is named.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELD_NAMES = frozenset(query.ALL_FIELDS) - {"project", "id"}
 
 
+_KEYED = ("config", "summary", "meta")  # the parts of a run that are keys -> values
+
+
 def _part(column: str) -> tuple[str, str | None]:
-    """Which part of a run a column lives in — ``("fields"|"config"|"summary"|"", key)``."""
+    """Which part of a run a column lives in — ``("fields"|"config"|"summary"|"meta"|"",
+    key)``."""
     if column.startswith(query.SUMMARY):
         return "summary", column[len(query.SUMMARY) :]
+    if column.startswith(query.META):
+        return "meta", column[len(query.META) :]
     if column.startswith(query.CONFIG):
         return "config", column[len(query.CONFIG) :]
     if column in _FIELD_NAMES:
@@ -45,7 +54,7 @@ class Slicer:
 
     def __init__(self, columns: Iterable[str], *, whole: Iterable[str] = ()) -> None:
         self.fields = False
-        self.keys: dict[str, set[str] | None] = {"config": set(), "summary": set()}
+        self.keys: dict[str, set[str] | None] = {part: set() for part in _KEYED}
         for column in columns:
             part, key = _part(column)
             if part == "fields":
@@ -67,7 +76,19 @@ class Slicer:
                 slim[part] = {k: values[k] for k in wanted if k in values}
             else:
                 slim[part] = full[part]
+        wanted = self.keys["meta"]
+        if wanted:  # only then: decoding every run's meta.yaml is not free
+            meta = _meta(row)
+            slim["meta"] = {k: meta[k] for k in wanted if k in meta}
         return slim
+
+
+def _meta(row: ListedRow) -> dict[str, Any]:
+    """The row's meta.yaml, decoded."""
+    if not row.meta:  # a bug, never a run without meta.yaml (that one's text is "{}")
+        raise ValueError(f"the listing of run {row.ref} was opened without its meta.yaml")
+    decoded: dict[str, Any] = json.loads(row.meta)
+    return decoded
 
 
 def where(rows: Sequence[ListedRow], conditions: Sequence[Condition]) -> list[ListedRow]:
@@ -89,7 +110,7 @@ def sort(rows: Sequence[ListedRow], column: str, *, descending: bool) -> list[Li
     a column no row has keeps their order)."""
     slim = Slicer([column])
     part = _part(column)[0]
-    member = part if part in ("config", "summary") else column  # what its getter reads
+    member = part if part in _KEYED else column  # what its getter reads
     smalls = []
     for index, row in enumerate(rows):
         # only that, and where the row was: 100,000 of these are held at once
@@ -108,6 +129,7 @@ class KeyStats:
         # key -> [first value, rows holding the key, differs]
         self.seen: dict[str, dict[str, list[Any]]] = {"config": {}, "summary": {}}
         self.meta_used: set[str] = set()
+        self.meta_keys: set[str] = set()  # of meta.yaml, when ``key_stats`` is asked for them
 
     def add(self, row: Row) -> None:
         self.rows += 1
@@ -157,14 +179,17 @@ class KeyStats:
 
     def check(self, columns: Sequence[str]) -> None:
         """``query.check_columns`` against the keys seen."""
-        query.check_known(columns, self.seen["config"], self.seen["summary"])
+        query.check_known(columns, self.seen["config"], self.seen["summary"], self.meta_keys)
 
 
-def key_stats(rows: Iterable[ListedRow]) -> KeyStats:
-    """One pass over ``rows``, each decoded and dropped in turn."""
+def key_stats(rows: Iterable[ListedRow], *, meta: bool = False) -> KeyStats:
+    """One pass over ``rows``, each decoded and dropped in turn; with ``meta``, the keys of
+    their meta.yaml are gathered too."""
     stats = KeyStats()
     for row in rows:
         stats.add(row.row())
+        if meta:
+            stats.meta_keys.update(_meta(row))
     return stats
 
 
@@ -181,7 +206,7 @@ def absent_columns(
     unseen = [
         (c, query.getter(c))
         for c in columns
-        if c not in query.ALL_FIELDS or c.startswith((query.SUMMARY, query.CONFIG))
+        if c not in query.ALL_FIELDS or c.startswith(query.NAMESPACES)
     ]
     if not unseen or not rows:
         return []
@@ -189,7 +214,7 @@ def absent_columns(
         unseen = [(c, get) for c, get in unseen if get(small) is MISSING]
         if not unseen:
             return []
-    stats = key_stats(rows)
+    stats = key_stats(rows, meta=any(c.startswith(query.META) for c, _ in unseen))
     absent = []
     for column in dict.fromkeys(c for c, _ in unseen):
         try:
@@ -199,26 +224,48 @@ def absent_columns(
     return absent
 
 
-def json_chunks(rows: Sequence[ListedRow], per_chunk: int = 1000) -> Iterator[str]:
+def json_chunks(
+    rows: Sequence[ListedRow], per_chunk: int = 1000, meta_keys: Sequence[str] = ()
+) -> Iterator[str]:
     """``render.json_list_chunks`` of the rows, from their texts (those holding a NaN or an
-    infinity written as ``render.strict_json`` writes them)."""
+    infinity written as ``render.strict_json`` writes them); with ``meta_keys``, each object
+    ends with ``"meta"``: those of its meta.yaml keys it has."""
     from gitcfg.render import strict_text
 
     if not rows:
         yield "[]\n"
         return
     for start in range(0, len(rows), per_chunk):
-        body = ",\n".join([row.text for row in rows[start : start + per_chunk]])
+        page = rows[start : start + per_chunk]
+        if meta_keys:
+            texts = [_with_meta(row, meta_keys) for row in page]
+        else:
+            texts = [row.text for row in page]
+        body = ",\n".join(texts)
         if "NaN" in body or "Infinity" in body:  # rare: only then row by row
-            body = ",\n".join([strict_text(row.text) for row in rows[start : start + per_chunk]])
+            body = ",\n".join([strict_text(text) for text in texts])
         end = "\n]\n" if start + per_chunk >= len(rows) else ""
         yield ("[\n" if start == 0 else ",\n") + body + end
 
 
-def full_rows(rows: Sequence[ListedRow], per_page: int = 1000) -> Iterator[list[Row]]:
-    """The rows decoded whole (``query.run_row``'s shape), a page at a time."""
+def _with_meta(row: ListedRow, keys: Sequence[str]) -> str:
+    """The row's text with a last member ``"meta"``: its meta.yaml's ``keys`` that it has."""
+    meta = _meta(row)
+    picked = {k: meta[k] for k in keys if k in meta}
+    return f'{row.text[:-1]}, "meta": {json.dumps(picked)}}}'
+
+
+def full_rows(
+    rows: Sequence[ListedRow], per_page: int = 1000, meta_keys: Sequence[str] = ()
+) -> Iterator[list[Row]]:
+    """The rows decoded whole (``query.run_row``'s shape), a page at a time; with
+    ``meta_keys``, each with ``"meta"``: those of its meta.yaml keys it has."""
     for start in range(0, len(rows), per_page):
-        yield [row.row() for row in rows[start : start + per_page]]
+        page = rows[start : start + per_page]
+        if meta_keys:
+            yield [json.loads(_with_meta(row, meta_keys)) for row in page]
+        else:
+            yield [row.row() for row in page]
 
 
 def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[Row, list[Any]]]:
@@ -229,7 +276,7 @@ def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[R
         small = slim(row)
         values: list[Any] = []
         for part, keys, getters in blocks:
-            if part:  # a run of config or summary keys: one C-level pass of dict.get
+            if part:  # a run of config, summary or meta keys: one C-level pass of dict.get
                 values.extend(map(small[part].get, keys, repeat(MISSING)))
             else:
                 values.extend([get(small) for get in getters])
@@ -237,13 +284,13 @@ def cells(rows: Iterable[ListedRow], columns: Sequence[str]) -> Iterator[tuple[R
 
 
 def _blocks(columns: Sequence[str]) -> list[tuple[str, list[str], list[Any]]]:
-    """``columns`` as runs of neighbours read alike: ``(part, keys, [])`` for config or
-    summary keys (``query.getter``'s answer is ``row[part].get(key, MISSING)``), else
+    """``columns`` as runs of neighbours read alike: ``(part, keys, [])`` for config,
+    summary or meta keys (``query.getter``'s answer is ``row[part].get(key, MISSING)``), else
     ``("", [], getters)``."""
     blocks: list[tuple[str, list[str], list[Any]]] = []
     for column in columns:
         part, key = _part(column)
-        if part not in ("config", "summary") or key is None:
+        if part not in _KEYED or key is None:
             part, key = "", None
         if not blocks or blocks[-1][0] != part:
             blocks.append((part, [], []))

@@ -84,3 +84,45 @@ def test_an_unknown_column_among_runs_with_no_keys_says_so() -> None:
 
     assert str(UnknownColumnError("acc", [])).endswith("they have none to choose from yet")
     assert str(UnknownColumnError("acc", ["loss"])).endswith("available: loss")
+
+
+def test_meta_columns_read_the_rows_meta_and_never_a_config_key() -> None:
+    rows = [
+        {**row("a", **{"meta:x": 1}), "meta": {"exit_status": 3, "x": 2}},
+        {**row("b"), "meta": {"exit_status": 0}},
+        {**row("c"), "meta": {}},
+    ]
+    assert query.table_cells(rows, ["meta:exit_status", "meta:x", "config:meta:x"]) == [
+        [3, 2, 1],
+        [0, MISSING, MISSING],
+        [MISSING, MISSING, MISSING],
+    ]
+    failed = query.where(rows, [parse_condition("meta:exit_status>0")])
+    assert [r["id"] for r in failed] == ["a"]
+    ordered = query.sort_rows(rows, "meta:exit_status", descending=True)
+    assert [r["id"] for r in ordered] == ["a", "b", "c"]  # absent last either way
+    # the config key meta:x is named so that it cannot be read as a meta column
+    assert query.config_column("meta:x") == "config:meta:x"
+    assert query.default_columns(rows, only_differing=False)[-1] == "config:meta:x"
+    assert query.split_namespace("meta:a.b") == ("meta", "a.b")
+    assert query.meta_keys(["id", "meta:b", "summary:meta:c", "meta:a", "meta:b"]) == ["b", "a"]
+
+
+def test_unknown_meta_columns_name_the_meta_keys_there_are() -> None:
+    rows = [{**row("a", lr=1), "meta": {"exit_status": 3, "duration": 1.5}}]
+    query.check_columns(rows, ["meta:duration", "lr"])
+    with pytest.raises(UnknownColumnError) as info:
+        query.check_columns(rows, ["meta:durration"])
+    assert info.value.available == ["meta:duration", "meta:exit_status"]
+
+
+@pytest.mark.parametrize("column", ["meta:", "summary:", "config:", "meta:a..b"])
+def test_a_namespace_needs_a_well_formed_key(column: str) -> None:
+    from gitcfg.errors import InputError
+
+    assert query.column_problem(column) is not None
+    with pytest.raises(InputError, match="is not a column name"):
+        query.check_column_name(column, "--columns")
+    with pytest.raises(InputError):
+        parse_condition(f"{column}=1")
+    assert query.column_problem("meta:exit_status") is None

@@ -303,17 +303,17 @@ def update(
     from gitcfg.diff import Change
     from gitcfg.errors import ConfigKeyError
     from gitcfg.override import parse_override
-    from gitcfg.query import CONFIG, SUMMARY, split_namespace
+    from gitcfg.query import CONFIG, NAMESPACES, SUMMARY
     from gitcfg.render import change_lines
 
     parts: dict[str, dict[str, Any]] = {"config": {}, "summary": {}}
     for arg in assignments:
         name, value = parse_override(arg)
-        part, key = split_namespace(name)
+        part, key = _updated_part(name)
         parts[part][_namespaced_key(key, name)] = value
     unsets: dict[str, list[str]] = {"config": [], "summary": []}
     for name in unset:
-        part, key = split_namespace(name)
+        part, key = _updated_part(name)
         unsets[part].append(_namespaced_key(key, name))
     if not assignments and not unset:
         raise UsageError(
@@ -351,7 +351,7 @@ def update(
                 )
     # named as the command line names them: a config key "summary:x" is config:summary:x
     labelled = [
-        Change(CONFIG + c.key, c.old, c.new) if c.key.startswith((SUMMARY, CONFIG)) else c
+        Change(CONFIG + c.key, c.old, c.new) if c.key.startswith(NAMESPACES) else c
         for c in result.changes
     ]
     labelled += [Change(SUMMARY + c.key, c.old, c.new) for c in result.summary_changes]
@@ -365,6 +365,20 @@ def update(
         subject = message.strip().split("\n")[0] if message and message.strip() else "update"
         lines.append(f"[{store.branch} {result.commit[:7]}] {ref}: {subject}")
     opts.out("\n".join(lines) + "\n")
+
+
+def _updated_part(name: str) -> tuple[str, str]:
+    """``query.split_namespace`` of a key ``gitcfg update`` is to change: config or summary;
+    meta.yaml is gitcfg's record of the run, and a column name must mean one thing."""
+    from gitcfg.query import CONFIG, split_namespace
+
+    part, key = split_namespace(name)
+    if part == "meta":
+        raise InputError(
+            f"{name!r} is a key of the run's meta.yaml, which 'gitcfg update' does not change; "
+            f"for a config key of that name write {CONFIG}{name}"
+        )
+    return part, key
 
 
 def _namespaced_key(key: str, name: str) -> str:
@@ -735,9 +749,12 @@ def runs(
     code_commit, dirty, name, group, job_type, tags, notes, config, summary}; csv has one column
     per field, config key and summary key. --columns picks the table and csv columns.
 
-    Column names: summary:KEY is a summary key (a result), config:KEY always a config key;
-    any other name is a field (project, id, created, code_commit, dirty, name, group,
-    job_type, tags, notes) if it is one, else a config key.
+    Column names: summary:KEY is a summary key (a result); meta:KEY a key of the run's
+    meta.yaml (exit_status, duration, command, host, signal that 'gitcfg run' records;
+    sweep_id, sweep_point; started...), shown only when named, and added to json and yaml as
+    "meta": {KEY: ...}; config:KEY always a config key; any other name is a field (project,
+    id, created, code_commit, dirty, name, group, job_type, tags, notes) if it is one, else a
+    config key.
 
     \b
     Examples:
@@ -745,6 +762,8 @@ def runs(
       gitcfg runs --project mnist --columns id,name,lr,summary:acc --format csv
       gitcfg runs --group-by model --columns summary:acc
       gitcfg runs --format json | jq '.[].summary.loss'
+      gitcfg runs --where 'meta:exit_status>0' --columns id,meta:exit_status,meta:command
+      gitcfg runs --sort -meta:duration --columns id,meta:duration,lr
     """
     from gitcfg import query, runtable, tablecells
     from gitcfg.override import parse_condition
@@ -761,9 +780,12 @@ def runs(
     if group_by is not None:
         query.check_column_name(group_by, "--group-by")
     store = opts.store()
+    named = [*(c.key for c in parsed), *(picked or ()), *filter(None, (sort_by, group_by))]
+    meta_keys = query.meta_keys(name.removeprefix("-") for name in named)
     # The runs are held as JSON texts; each step below decodes only the columns it names.
+    # Their meta.yaml texts are more to read: only a meta: column needs them.
     pieces = None
-    with store.listing(project, meta=False) as listing:
+    with store.listing(project, meta=bool(meta_keys)) as listing:
         default_table = fmt == "table" and picked is None and group_by is None
         if default_table and sort_by is None:
             # the table from the cells cached per subtree: every run's (no row even read), or
@@ -790,11 +812,14 @@ def runs(
             return
         _grouped(opts, rows, group_by, picked, fmt, sort_by)
         return
+    # json and yaml print every run whole, and the meta.yaml keys --columns names
+    shown_meta = query.meta_keys(picked or ())
     if fmt == "json":
-        opts.out(runtable.json_chunks(rows), plain=True)
+        opts.out(runtable.json_chunks(rows, meta_keys=shown_meta), plain=True)
         return
     if fmt == "yaml":
-        opts.out((yaml_list(page) for page in runtable.full_rows(rows)) if rows else "[]\n")
+        pages = runtable.full_rows(rows, meta_keys=shown_meta)
+        opts.out((yaml_list(page) for page in pages) if rows else "[]\n")
         return
     if picked is None:
         names = runtable.key_stats(rows).default_columns(only_differing=fmt != "csv")
