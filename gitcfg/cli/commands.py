@@ -21,7 +21,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from gitcfg.errors import GitcfgError, InputError, UsageError
 
 if TYPE_CHECKING:
     from gitcfg.diff import Side
+    from gitcfg.layout import RunRef
     from gitcfg.listing import ListedRow, RunListing
     from gitcfg.override import Condition
     from gitcfg.remote import SyncResult
@@ -531,39 +532,36 @@ def log(opts: _Options, run: str | None, patch: bool, limit: int | None) -> None
     from gitcfg.render import log_entry
 
     store = opts.store()
-    lines: list[str] = []
-    runs: list[tuple[str | None, list[Change]]]
+    # the branch's log names each run a commit touched; one run's log names none
+    label: Callable[[RunRef], str | None]
     if run is None:
-        for entry in branch_log(store, limit):
-            runs = [(str(ref), changes) for ref, changes in entry.runs]
-            invalid: dict[str | None, tuple[str, ...]] = {
-                str(ref): files for ref, files in entry.invalid.items()
-            }
-            lines += log_entry(
-                entry.commit,
-                entry.time,
-                entry.subject,
-                runs,
-                patch=patch,
-                color=opts.color,
-                invalid=invalid,
-            )
+        entries = branch_log(store, limit)
+        label = str
     else:
         selection = store.resolve(run)
         entries = run_log(store, selection.ref)[selection.back :]
-        for entry in entries if limit is None else entries[:limit]:
-            runs = [(None, changes) for _, changes in entry.runs]
-            lines += log_entry(
-                entry.commit,
-                entry.time,
-                entry.subject,
-                runs,
-                patch=patch,
-                color=opts.color,
-                invalid={None: next(iter(entry.invalid.values()), ())},
-            )
+        entries = entries if limit is None else entries[:limit]
+        label = _no_label
+    lines: list[str] = []
+    for entry in entries:
+        runs: list[tuple[str | None, list[Change]]] = [
+            (label(ref), changes) for ref, changes in entry.runs
+        ]
+        lines += log_entry(
+            entry.commit,
+            entry.time,
+            entry.subject,
+            runs,
+            patch=patch,
+            color=opts.color,
+            invalid={label(ref): files for ref, files in entry.invalid.items()},
+        )
     if lines:
         opts.out("\n".join(lines) + "\n", page=True)
+
+
+def _no_label(ref: RunRef) -> None:
+    return None
 
 
 def _code_version(record: RunRecord) -> str:
