@@ -38,9 +38,9 @@ class RunArgs(NamedTuple):
 
 # Options taking a value: the group's (also accepted after the command, as click's copies are),
 # then run's own. The flag --no-pager takes none.
-_GLOBAL = ("--repo", "--color")
+GLOBAL_OPTIONS = ("--repo", "--color")
 _OWN = ("--set", "--config", "--project", "--name", "--group")
-_COLORS = ("auto", "always", "never")
+COLORS = ("auto", "always", "never")
 
 
 def parse(args: Sequence[str]) -> RunArgs | None:
@@ -64,15 +64,12 @@ def parse(args: Sequence[str]) -> RunArgs | None:
             continue
         if word == "--no-pager":
             continue
-        option, equals, value = word.partition("=")
-        if option not in _GLOBAL and not (in_run and option in _OWN):
+        option, value, i = option_value(words, i)
+        if option not in GLOBAL_OPTIONS and not (in_run and option in _OWN):
             return None
-        if not equals:
-            if i == len(words):
-                return None  # no value: click says so
-            value = words[i]
-            i += 1
-        if value.startswith("-") or (option == "--color" and value not in _COLORS):
+        if value is None:
+            return None  # no value: click says so
+        if value.startswith("-") or (option == "--color" and value not in COLORS):
             return None
         if option == "--set":
             assignments.append(value)
@@ -89,6 +86,17 @@ def parse(args: Sequence[str]) -> RunArgs | None:
         values.get("--group"),
         command,
     )
+
+
+def option_value(words: Sequence[str], i: int) -> tuple[str, str | None, int]:
+    """The option ``words[i - 1]`` names, its value (``--opt=v``, else the next word; None if
+    there is none) and where the next word is."""
+    option, equals, value = words[i - 1].partition("=")
+    if equals:
+        return option, value, i
+    if i == len(words):
+        return option, None, i
+    return option, words[i], i + 1
 
 
 def record(args: RunArgs, open_store: Callable[[], ConfigStore]) -> int:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from gitcfg.cli.runcommand import COLORS, GLOBAL_OPTIONS, option_value
 from gitcfg.errors import SweepSpecError
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ class SweepArgs(NamedTuple):
     dry_run: bool = False
 
 
-_GLOBAL = ("--repo", "--color")
-_COLORS = ("auto", "always", "never")
 _METHODS = ("grid", "random", "bayes")
 # sweep's options taking a value, by spelling, and the SweepArgs field each sets
 _OWN = {
@@ -89,17 +88,14 @@ def parse(args: Sequence[str]) -> SweepArgs | None:
         if word == "--dry-run" and in_sweep:
             values["dry_run"] = True
             continue
-        option, equals, value = word.partition("=")
-        if option == "-j" and equals:
+        if word.startswith("-j="):
             return None  # click reads "-j=2" as the value "=2"
-        if option not in _GLOBAL and not (in_sweep and option in _OWN):
+        option, value, i = option_value(words, i)
+        if option not in GLOBAL_OPTIONS and not (in_sweep and option in _OWN):
             return None
-        if not equals:
-            if i == len(words):
-                return None  # no value: click says so
-            value = words[i]
-            i += 1
-        name = option[2:] if option in _GLOBAL else _OWN[option]
+        if value is None:
+            return None  # no value: click says so
+        name = option[2:] if option in GLOBAL_OPTIONS else _OWN[option]
         if not _acceptable(name, value):
             return None
         values[name] = int(value) if name in _INTS else value  # the last one counts, as in click
@@ -115,7 +111,7 @@ def _acceptable(name: str, value: str) -> bool:
     if name in _INTS:
         return value.isascii() and value.isdigit()
     if name == "color":
-        return value in _COLORS
+        return value in COLORS
     if name == "method":
         return value in _METHODS
     return True
