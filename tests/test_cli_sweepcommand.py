@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -17,6 +14,7 @@ from gitcfg.cli.commands import _Options, cli
 from gitcfg.cli.sweepcommand import SweepArgs, parse
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean
+from tests.quickcli import gitcfg, imported, messages
 
 
 def click_reads(args: list[str]) -> SweepArgs | None:
@@ -109,26 +107,6 @@ def test_whatever_parse_reads_click_reads_the_same(args: list[str]) -> None:
     quick = parse(args)
     if quick is not None:
         assert quick == click_reads(args)
-
-
-def gitcfg(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "gitcfg", *args],
-        cwd=repo,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def imported(result: subprocess.CompletedProcess[str]) -> list[str]:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
-    return [line.rsplit("|", 1)[1].strip() for line in lines]
-
-
-def messages(result: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
 
 
 def test_the_common_form_sweeps_without_click_and_as_the_click_form_does(repo: Path) -> None:
