@@ -104,16 +104,10 @@ def where(rows: Iterable[Row], conditions: Sequence[Condition]) -> list[Row]:
 def getter(column: str) -> Callable[[Row], Any]:
     """A function giving a row's value in ``column`` (see the module docstring), ``MISSING``
     when absent; the name is parsed once, not once per row."""
-    if column.startswith(SUMMARY):
-        key = column[len(SUMMARY) :]
-        return lambda row: row["summary"].get(key, MISSING)
-    if column.startswith(META):
-        key = column[len(META) :]
+    if column.startswith(NAMESPACES):
+        part, key = split_namespace(column)
         # a row decoded without its meta.yaml fails here, not as a silently missing value
-        return lambda row: row["meta"].get(key, MISSING)
-    if column.startswith(CONFIG):
-        key = column[len(CONFIG) :]
-        return lambda row: row["config"].get(key, MISSING)
+        return lambda row: row[part].get(key, MISSING)
     if column in META_FIELDS:
         return lambda row: MISSING if row.get(column) is None else row[column]
     if column in FIELDS:

@@ -36,12 +36,8 @@ _KEYED = ("config", "summary", "meta")  # the parts of a run that are keys -> va
 def _part(column: str) -> tuple[str, str | None]:
     """Which part of a run a column lives in — ``("fields"|"config"|"summary"|"meta"|"",
     key)``."""
-    if column.startswith(query.SUMMARY):
-        return "summary", column[len(query.SUMMARY) :]
-    if column.startswith(query.META):
-        return "meta", column[len(query.META) :]
-    if column.startswith(query.CONFIG):
-        return "config", column[len(query.CONFIG) :]
+    if column.startswith(query.NAMESPACES):
+        return query.split_namespace(column)
     if column in _FIELD_NAMES:
         return "fields", None
     if column in ("project", "id"):
