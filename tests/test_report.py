@@ -241,7 +241,9 @@ def test_values_json_cannot_carry_become_text() -> None:
 
     from gitcfg.report.shape import plain
 
-    assert plain({"a": [float("nan"), float("inf"), 1.5], "d": date(2026, 1, 2)}) == {
-        "a": ["nan", "inf", 1.5],
+    # spelled as `gitcfg runs --format json` spells them, so the two can be compared
+    nonfinite = [float("nan"), float("inf"), float("-inf"), 1.5]
+    assert plain({"a": nonfinite, "d": date(2026, 1, 2)}) == {
+        "a": ["NaN", "Infinity", "-Infinity", 1.5],
         "d": "2026-01-02",
     }

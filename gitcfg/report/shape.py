@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gitcfg.diff import MISSING
 from gitcfg.errors import UnknownColumnError
 from gitcfg.query import differing_keys, run_row
+from gitcfg.render import finite
 
 if TYPE_CHECKING:
     from gitcfg.report.histories import RunHistory
@@ -45,7 +46,7 @@ def plain(item: Any) -> Any:
     if type(item) in _JSON_SAFE:  # the common case first: 10,000 runs have many values
         return item
     if isinstance(item, float):
-        return item if math.isfinite(item) else str(item)
+        return item if math.isfinite(item) else finite(item)  # "NaN", as `gitcfg runs` writes it
     if item is None or isinstance(item, (str, int, bool)):
         return item
     if isinstance(item, Mapping):
