@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+import gitcfg
 from gitcfg.cli.commands import cli
 from gitcfg.store import ConfigStore
 from tests.reportruns import HOSTILE, record_sweep
@@ -247,3 +248,14 @@ def test_values_json_cannot_carry_become_text() -> None:
         "a": ["NaN", "Infinity", "-Infinity", 1.5],
         "d": "2026-01-02",
     }
+
+
+def test_tags_and_failed_runs_are_shown(repo: Path, store: ConfigStore) -> None:
+    record_sweep(store)
+    gitcfg.init(project="mnist", id="tagged", config={"lr": 0.5}, tags=["baseline", "v2"]).finish()
+    gitcfg.init(project="mnist", id="failed", config={"lr": 0.7}).finish(exit_code=3)
+    invoke("report", "-o", "r.html")
+    runs = {r["id"]: r for r in page_data(repo / "r.html")["runs"]}
+    assert (runs["tagged"]["tags"], runs["tagged"]["exit"]) == (["baseline", "v2"], None)
+    assert (runs["failed"]["tags"], runs["failed"]["exit"]) == ([], 3)
+    assert (runs["run00"]["tags"], runs["run00"]["exit"]) == ([], None)

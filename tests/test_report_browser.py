@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import gitcfg
 from gitcfg.cli.commands import cli
 from gitcfg.store import ConfigStore
 from tests.browser import available, chromium, console_errors
@@ -271,3 +272,16 @@ def test_screenshot_of_the_demo_report(
         assert errors(browser) == []
     finally:
         browser.set_window_size(1400, 1000)
+
+
+def test_tags_and_exit_codes_get_columns_once_a_run_has_them(repo: Path, browser: Any) -> None:
+    record_sweep(ConfigStore.open())
+    gitcfg.init(project="mnist", id="tagged", config={"lr": 0.5}, tags=["baseline", "v2"]).finish()
+    gitcfg.init(project="mnist", id="failed", config={"lr": 0.7}).finish(exit_code=3)
+    page = open_report(browser, write_report())
+    ids = column(page, "id")
+    tags, codes = column(page, "tags"), column(page, "exit")
+    assert tags[ids.index("tagged")] == "baseline, v2"
+    assert codes[ids.index("failed")] == "3"
+    assert codes[ids.index("run00")] == "" and tags[ids.index("run00")] == ""
+    assert errors(page) == []

@@ -82,6 +82,13 @@ def goal_of(metric: str | None) -> str:
     return "min" if any(word in lowered for word in _LOWER_IS_BETTER) else "max"
 
 
+def _tags(tags: Any) -> list[str]:
+    """A run's tags as text; a hand-edited ``tags: x`` (not a list) is one tag."""
+    if tags is None:
+        return []
+    return [str(tag) for tag in tags] if isinstance(tags, list) else [str(tags)]
+
+
 def _history_data(history: RunHistory | None) -> dict[str, Any]:
     if history is None:
         return {"versions": [], "omitted": 0}
@@ -154,6 +161,9 @@ def report_data(
                 "name": plain(meta.get("name")),
                 "group": plain(meta.get("group")),
                 "created": plain(row["created"]),
+                "tags": _tags(meta.get("tags")),
+                # a failed run's code (recorded for failures, and by gitcfg run/sweep always)
+                "exit": plain(meta.get("exit_status")),
                 "commit": plain(row["code_commit"]),
                 "dirty": row["dirty"],
                 # plain() only where needed: a call per value is most of the cost at 10,000 runs

@@ -54,6 +54,11 @@
       show: RUNS.some((r) => r.name) },
     { id: "group", label: "group", kind: "field", get: (r) => r.group ?? undefined,
       show: RUNS.some((r) => r.group) },
+    { id: "tags", label: "tags", kind: "field", get: (r) => (r.tags.length ? r.tags.join(", ") : undefined),
+      show: RUNS.some((r) => r.tags.length) },
+    // shown once a run failed: its exit code, and "0" for the runs that ended well (when known)
+    { id: "exit", label: "exit", kind: "field", get: (r) => r.exit ?? undefined,
+      show: RUNS.some((r) => r.exit !== null && r.exit !== 0) },
     { id: "created", label: "created", kind: "field", get: (r) => r.created ?? undefined },
     { id: "commit", label: "code", kind: "field", get: (r) => r.commit ?? undefined },
   ].filter((c) => c.show !== false);
@@ -506,7 +511,8 @@
       ["branch", fmt(p.branch ?? undefined)], ["dirty", dirty], ["command", fmt(p.command ?? undefined)],
       ["host", fmt(p.host ?? undefined)], ["user", fmt(p.user ?? undefined)],
       ["python", fmt(p.python ?? undefined)], ["gitcfg", fmt(p.gitcfg ?? undefined)],
-      ["created", fmt(r.created ?? undefined)], ["group", fmt(r.group ?? undefined)]];
+      ["created", fmt(r.created ?? undefined)], ["group", fmt(r.group ?? undefined)],
+      ["tags", r.tags.join(", ")], ["exit status", fmt(r.exit ?? undefined)]];
     const history = el("ol", { class: "history" }, ...r.history.versions.map((v) => {
       const when = new Date(v.time * 1000).toISOString().slice(0, 19).replace("T", " ");
       const item = el("li", {}, el("strong", {}, v.message), ` · ${when} UTC · `, el("code", {}, v.commit.slice(0, 10)));
