@@ -13,6 +13,7 @@ the last ``loss``, as wandb's summary does; several aggregates may be given comm
 
 from __future__ import annotations
 
+import operator
 import time
 import warnings
 from collections.abc import Mapping
@@ -28,6 +29,18 @@ _now = time.time
 _BATCH = 1000  # rows buffered before a write
 _INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL or power loss)
 AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
+
+
+def _step_number(step: Any) -> int:
+    """``log``'s ``step`` as a plain int. Any integer (numpy's, a one-element integer tensor)
+    is taken and a float is refused, as by wandb (whose step is a protobuf int64: anything with
+    ``__index__``); a bool is refused too, since a step is never one."""
+    if not isinstance(step, bool):
+        try:
+            return operator.index(step)
+        except TypeError:
+            pass
+    raise UsageError(f"step must be an int, got {step!r} ({type(step).__name__})")
 
 
 class Metric(NamedTuple):
@@ -108,8 +121,7 @@ class Recorder:
                 f"e.g. gitcfg.log({{'loss': 0.5}})"
             )
         if step is not None:
-            if not isinstance(step, int) or isinstance(step, bool):
-                raise UsageError(f"step must be an int, got {step!r}")
+            step = _step_number(step)
             if step < self.step:
                 self._warn_once(
                     f"step:{step}",

@@ -154,6 +154,22 @@ def test_steps_follow_wandb(repo: Path) -> None:
     ]
 
 
+def test_a_step_may_be_any_integer_type_but_not_a_bool_or_a_float(repo: Path) -> None:
+    # a step counted in numpy (np.arange, a batch counter) is an int to wandb too
+    run = gitcfg.init(project="p", id="r")
+    run.log({"loss": 0.5}, step=np.int64(5))
+    run.log({"loss": 0.4}, step=np.int32(7))
+    run.log({"loss": 0.3}, step=np.uint8(9))
+    for bad in (True, 10.0, np.float64(10.0), np.bool_(True), "10"):
+        with pytest.raises(gitcfg.UsageError, match=r"^step must be an int, got "):
+            run.log({"loss": 0.2}, step=bad)
+    run.finish()
+    rows = list(gitcfg.Api().run("p/r").scan_history())
+    assert [(r["_step"], r["loss"]) for r in rows] == [(5, 0.5), (7, 0.4), (9, 0.3)]
+    assert all(type(r["_step"]) is int for r in rows)
+    assert run.step == 10
+
+
 def test_history_is_a_local_file_never_on_the_branch(repo: Path) -> None:
     run = gitcfg.init(project="p", id="r")
     for step in range(2500):  # more than one write batch
