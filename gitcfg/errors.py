@@ -37,6 +37,14 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     ├── MergeConflictError             pull met the same key changed both ways
     ├── RemoteError                    push/pull could not reach or update a remote
     └── SweepError                     a sweep cannot go on (a bayes sweep without optuna)
+
+wandb's error names are here too, so that ``import gitcfg as wandb`` scripts can name
+``wandb.errors.X`` (in ``except`` clauses above all); they are not gitcfg's API (not in
+``gitcfg.__all__``): ``Error`` is ``GitcfgError``, ``CommError`` is ``RemoteError`` (both
+are about reaching somewhere else), ``UsageError`` is gitcfg's own, and the ones gitcfg never
+raises are subclasses in the tree: ``AuthenticationError`` (of ``RemoteError``, as of
+``CommError`` in wandb), ``UnsupportedError`` (of ``UsageError``) and
+``WandbCoreNotAvailableError`` (of ``GitcfgError``).
 """
 
 from __future__ import annotations
@@ -49,6 +57,11 @@ class GitcfgError(Exception):
     """Root of every error gitcfg raises on purpose."""
 
     exit_code = 1
+
+    @property
+    def message(self) -> str:
+        """The message, as wandb's errors carry it (``except wandb.Error as e: e.message``)."""
+        return str(self)
 
     def one_line(self) -> str:
         """The message as the CLI prints it after ``Error:``, its lines joined by spaces."""
@@ -404,3 +417,30 @@ class SweepSpecError(InputError):
 
 class SweepError(GitcfgError):
     """A sweep that cannot go on: a missing optional library, a program that cannot start."""
+
+
+# wandb's names (see the module docstring)
+Error = GitcfgError
+CommError = RemoteError
+
+
+class AuthenticationError(RemoteError):
+    """wandb's error for refused credentials; gitcfg logs in nowhere and never raises it."""
+
+
+class UnsupportedError(UsageError):
+    """wandb's error for a feature it does not support; gitcfg never raises it."""
+
+
+class WandbCoreNotAvailableError(GitcfgError):
+    """wandb's error for its missing core service; gitcfg never raises it."""
+
+
+# the names above that are wandb's only, not gitcfg's API
+WANDB_ONLY = (
+    "AuthenticationError",
+    "CommError",
+    "Error",
+    "UnsupportedError",
+    "WandbCoreNotAvailableError",
+)

@@ -21,7 +21,8 @@ from gitcfg.runsummary import user_stacklevel
 
 # wandb name -> "module:attribute" of gitcfg's implementation
 IMPLEMENTED: dict[str, str] = {
-    "Error": "gitcfg.errors:GitcfgError",
+    "CommError": "gitcfg.errors:CommError",
+    "Error": "gitcfg.errors:Error",
     "join": "gitcfg.liverun:finish",  # wandb's older name of finish
     "Settings": "gitcfg.wandbnames:Settings",
 }

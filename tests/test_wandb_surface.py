@@ -242,3 +242,32 @@ def test_wandb_only_names_are_no_ops_that_warn_once(repo: Path) -> None:
     run.finish()
     assert open_store().read(RunRef("p", "r")).summary == {"loss": 0.5}
     git(repo, "fsck", "--strict")
+
+
+def test_wandb_error_names_are_served_and_catch_gitcfg_errors(repo: Path, tmp_path: Path) -> None:
+    # gitcfg.errors is gitcfg's own module, so wandb.errors.X must be found in it: an except
+    # clause naming a missing one raises AttributeError when an error reaches it
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    code = """
+        import gitcfg as wandb
+        try:
+            wandb.init(project="p")
+        except wandb.errors.CommError:
+            print("no server")
+        except (wandb.errors.UsageError, wandb.errors.UnsupportedError):
+            print("usage")
+        except wandb.errors.Error as error:
+            print(type(error).__name__, error.message == str(error))
+        print(wandb.CommError is wandb.errors.CommError, wandb.Error is wandb.errors.Error)
+    """
+    proc = run_script(outside, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "RepositoryError True\nTrue True\n"
+    errors = gitcfg.errors
+    assert errors.Error is gitcfg.GitcfgError and errors.UsageError is gitcfg.UsageError
+    assert errors.CommError is gitcfg.RemoteError  # push/pull failing to reach a remote
+    assert issubclass(errors.AuthenticationError, errors.CommError)
+    assert issubclass(errors.UnsupportedError, gitcfg.UsageError)
+    assert issubclass(errors.WandbCoreNotAvailableError, gitcfg.GitcfgError)
+    assert not {"CommError", "Error", "AuthenticationError"} & set(gitcfg.__all__)
