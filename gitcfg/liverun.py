@@ -23,7 +23,7 @@ import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
@@ -72,7 +72,7 @@ class Run(RunView):
     ) -> None:
         self._store = store
         self.ref = ref
-        self.config = config
+        self._config = config
         self.meta = meta
         self._meta_base = meta_copy(meta)
         self.commit = commit  # the latest commit that recorded this run ("" when disabled)
@@ -86,7 +86,7 @@ class Run(RunView):
         self._parent_records_status = False
         self._resume_file: Path | None = None  # resume="auto": removed by a clean finish
         self._settings: Any = None
-        self.summary = summary if summary is not None else Summary()
+        self._summary = summary if summary is not None else Summary()
         history = None
         if store is not None:
             from gitcfg.history import HistoryFile, history_path
@@ -94,10 +94,30 @@ class Run(RunView):
             history = HistoryFile(
                 history_path(store.repo.common_dir, ref.project, ref.id), str(ref)
             )
-        self._recorder = Recorder(self.summary, history, start_step)
+        self._recorder = Recorder(self._summary, history, start_step)
         # bound once, so that a log call costs one function call
         self.log = self._recorder.log  # type: ignore[method-assign]
         config._persist = self._flush
+
+    # Properties without a working setter, as wandb's run.config: ``run.config = {...}`` would
+    # leave the run recording a plain dict, and its finish failing (everything lost).
+    @property
+    def config(self) -> Config:
+        """The run's config: change it in place (``run.config.update({...})``)."""
+        return self._config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        _refuse_replacing("config")
+
+    @property
+    def summary(self) -> Summary:
+        """The run's results: change them in place (``run.summary["best"] = 0.9``)."""
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: Any) -> None:
+        _refuse_replacing("summary")
 
     @property
     def store(self) -> ConfigStore:  # type: ignore[override]
@@ -329,6 +349,13 @@ class Run(RunView):
         from gitcfg.wandbnames import run_noop
 
         return run_noop(name)
+
+
+def _refuse_replacing(name: str) -> NoReturn:
+    raise AttributeError(
+        f"run.{name} cannot be replaced (nor in wandb); change its values in place: "
+        f"run.{name}.update({{...}}) or run.{name}[key] = value"
+    )
 
 
 class ConfigStatic(Mapping[str, Any]):

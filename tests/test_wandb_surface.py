@@ -271,3 +271,25 @@ def test_wandb_error_names_are_served_and_catch_gitcfg_errors(repo: Path, tmp_pa
     assert issubclass(errors.UnsupportedError, gitcfg.UsageError)
     assert issubclass(errors.WandbCoreNotAvailableError, gitcfg.GitcfgError)
     assert not {"CommError", "Error", "AuthenticationError"} & set(gitcfg.__all__)
+
+
+def test_run_config_and_summary_cannot_be_replaced_and_the_run_records_on(repo: Path) -> None:
+    # wandb's run.config has no setter: the assignment fails at once and nothing is lost
+    with gitcfg.init(project="p", id="r", config={"lr": 0.1}) as run:
+        config, summary = run.config, run.summary
+        with pytest.raises(AttributeError, match=r"run\.config\.update\(\{\.\.\.\}\)"):
+            run.config = {"model": {"depth": 3}}  # type: ignore[assignment]
+        with pytest.raises(AttributeError, match=r"run\.summary\[key\] = value"):
+            run.summary = {"best": 0}  # type: ignore[assignment]
+        assert run.config is config is gitcfg.config and run.summary is summary
+        run.config.update({"model": {"depth": 3}})
+        run.log({"loss": 0.5})
+        run.summary["best"] = 1
+    record = open_store().read(RunRef("p", "r"))
+    assert record.config == {"lr": 0.1, "model.depth": 3}
+    assert record.summary == {"best": 1, "loss": 0.5}
+    assert "exit_status" not in record.meta  # it ended well
+    assert subjects(repo) == [
+        "update p/r: model.depth, summary:best, summary:loss",
+        "create p/r (1 key)",
+    ]
