@@ -13,9 +13,10 @@ ID_LENGTH = 8
 MAX_NAME_LENGTH = 128
 
 
-def new_run_id() -> str:
-    """Eight random lowercase base-36 characters, like wandb run ids."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(ID_LENGTH))
+def new_run_id(length: int = ID_LENGTH) -> str:
+    """``length`` (default eight) random lowercase base-36 characters, like wandb run ids:
+    a valid run id for any length from 1 to ``MAX_NAME_LENGTH``."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 def check_name(kind: str, name: object) -> str:

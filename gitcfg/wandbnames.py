@@ -5,10 +5,10 @@ the module and of ``Run``) from the tables below, never listed in ``__all__``: n
 nothing in a config store are no-ops that warn once each; any other name is still an
 ``AttributeError``.
 
-``IMPLEMENTED`` maps a wandb name to the ``"module:attribute"`` that really implements it, loaded
-on first use and without a warning (``gitcfg.sweep``/``gitcfg.agent`` are plain functions of
-``gitcfg``, so they need no entry). Add a name there, not to the no-op tables, when it does
-something.
+``IMPLEMENTED`` maps a wandb name to the ``"module:attribute"`` that really implements it (or to
+a ``"module"``, for a namespace such as ``wandb.util``), loaded on first use and without a
+warning (``gitcfg.sweep``/``gitcfg.agent`` are plain functions of ``gitcfg``, so they need no
+entry). Add a name there, not to the no-op tables, when it does something.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ IMPLEMENTED: dict[str, str] = {
     "Error": "gitcfg.errors:Error",
     "join": "gitcfg.liverun:finish",  # wandb's older name of finish
     "Settings": "gitcfg.wandbnames:Settings",
+    "util": "gitcfg.wandbutil",  # generate_id and the others whose value scripts use
 }
 
 # media and data types: constructed with any arguments, logged as nothing (skipped with a warning)
@@ -81,7 +82,7 @@ FUNCTIONS = frozenset(
 )
 # namespaces whose every attribute is a no-op (wandb.plot.line(...), wandb.AlertLevel.WARN)
 NAMESPACES = frozenset(
-    ("plot", "plots", "sklearn", "AlertLevel", "integration", "keras", "apis", "sdk", "util")
+    ("plot", "plots", "sklearn", "AlertLevel", "integration", "keras", "apis", "sdk")
 )
 # functions whose result a script goes on to use: they return a no-op object, not None
 _RETURNS_OBJECT = frozenset(("use_artifact", "use_model", "log_artifact", "link_artifact"))
@@ -176,7 +177,8 @@ def module_attribute(name: str) -> Any:
     """The object ``gitcfg.<name>`` serves for a wandb-only name; ``AttributeError`` if none."""
     if name in IMPLEMENTED:
         module, _, attribute = IMPLEMENTED[name].partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        loaded = importlib.import_module(module)
+        return getattr(loaded, attribute) if attribute else loaded
     if name in _made:
         if name in NAMESPACES:
             _warn(name)
@@ -192,6 +194,13 @@ def module_attribute(name: str) -> Any:
         raise AttributeError(f"module 'gitcfg' has no attribute {name!r}")
     _made[name] = made
     return made
+
+
+def namespace_member(namespace: str, name: str) -> Any:
+    """A name of a wandb namespace that gitcfg implements in part (``util.json_friendly``):
+    a no-op that warns once."""
+    _warn(f"{namespace}.{name}")
+    return NoOp()
 
 
 def run_noop(name: str) -> Any:

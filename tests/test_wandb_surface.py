@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import warnings
@@ -293,3 +295,46 @@ def test_run_config_and_summary_cannot_be_replaced_and_the_run_records_on(repo: 
         "update p/r: model.depth, summary:best, summary:loss",
         "create p/r (1 key)",
     ]
+
+
+def test_wandb_util_gives_the_values_scripts_go_on_to_use(repo: Path, tmp_path: Path) -> None:
+    # The usual resumable script: an id made once, kept in a file, given back on restart.
+    code = """
+        import os, sys
+        import gitcfg as wandb
+        path = os.path.join(sys.argv[1], "run_id.txt")
+        if os.path.exists(path):
+            run_id = open(path).read()
+        else:
+            run_id = wandb.util.generate_id()
+            open(path, "w").write(run_id)
+        run = wandb.init(project="p", id=run_id, resume="allow")
+        print(run.id == run_id, run.resumed, f"ckpt/{run_id}" != "ckpt/")
+        run.finish()
+    """
+    first = run_script(repo, code, str(tmp_path))
+    again = run_script(repo, code, str(tmp_path))
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert (first.stdout, again.stdout) == ("True False True\n", "True True True\n")
+    run_id = (tmp_path / "run_id.txt").read_text()
+    assert re.fullmatch(r"[0-9a-z]{8}", run_id) and subjects(repo) == [
+        f"create p/{run_id} (0 keys)"
+    ]
+    util = gitcfg.util
+    ids = {util.generate_id() for _ in range(100)}
+    assert len(ids) == 100 and all(re.fullmatch(r"[0-9a-z]{8}", i) for i in ids)
+    assert re.fullmatch(r"[0-9a-z]{16}", util.generate_id(length=16))
+    assert re.fullmatch(r"[0-9a-z]{4}", util.random_string(4))
+    assert util.make_artifact_name_safe("run 1/model:v") == "run_1_model_v"
+    long = util.make_artifact_name_safe("a" * 100 + "/" + "b" * 100)
+    assert long == "a" * 63 + ".." + "b" * 63
+    assert util.get_module("json") is json and util.get_module("no_such_module_x") is None
+    with pytest.raises(gitcfg.errors.Error, match=r"^install no_such_module_x$"):
+        util.get_module("no_such_module_x", required="install no_such_module_x")
+    assert util.get_optional_module("no_such_module_x") is None
+    assert util.to_forward_slash_path("a/b") == "a/b"
+    util.mkdir_exists_ok(tmp_path / "made" / "deep")
+    util.mkdir_exists_ok(tmp_path / "made" / "deep")
+    assert (tmp_path / "made" / "deep").is_dir()
+    with pytest.warns(UserWarning, match="wandb's util.json_friendly has no effect"):
+        assert not util.json_friendly(3)  # a name without a value to give stays a no-op
