@@ -55,9 +55,10 @@ class RunView:
         return self.store.path(self.ref)
 
     @property
-    def name(self) -> str | None:
-        """The run's display name (``meta.yaml``); settable, committed at the next flush."""
-        return self.meta.get("name")
+    def name(self) -> str:
+        """The run's display name (``meta.yaml``), else its id; settable, committed at the next
+        flush. Never None, as wandb's generated names: scripts build paths from it."""
+        return self.meta.get("name") or self.ref.id
 
     @name.setter
     def name(self, value: str | None) -> None:

@@ -338,3 +338,34 @@ def test_wandb_util_gives_the_values_scripts_go_on_to_use(repo: Path, tmp_path: 
     assert (tmp_path / "made" / "deep").is_dir()
     with pytest.warns(UserWarning, match="wandb's util.json_friendly has no effect"):
         assert not util.json_friendly(3)  # a name without a value to give stays a no-op
+
+
+def test_a_run_without_a_name_is_named_by_its_id(repo: Path, tmp_path: Path) -> None:
+    # wandb names every run, so scripts build paths from the name: os.path.join(out, run.name)
+    first = gitcfg.init(project="p")
+    assert first.name == first.id and first.settings.run_name == first.id
+    checkpoint = Path(tmp_path, first.name, "model.pt")
+    first.finish()
+    second = gitcfg.init(project="p", name="baseline")
+    assert second.name == "baseline"
+    second.name = None  # type: ignore[assignment]
+    assert second.name == second.id != first.id
+    second.finish()
+    assert checkpoint.parent.name == first.id
+    assert gitcfg.Api().run(first.path).name == first.id
+    # the default is not recorded: meta.yaml and the listing show only names that were given
+    assert "name" not in open_store().read(first.ref).meta
+    out = subprocess.run(
+        [sys.executable, "-m", "gitcfg", "runs", "--format", "json", "--columns", "id,name"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert {(r["id"], r["name"]) for r in json.loads(out)} == {
+        (first.id, None),
+        (second.id, None),
+    }
+    disabled = gitcfg.init(project="p", mode="disabled")
+    assert disabled.name == disabled.id
+    disabled.finish()
