@@ -757,6 +757,20 @@ def _opened(run: Run, reinit: str, settings: Any) -> None:
         _open.append(run)
         if reinit != "create_new":
             _active = run
+            _unshadow_globals()
+
+
+# gitcfg's module names that follow the global run (its module __getattr__)
+_FOLLOWING = ("config", "summary", "run")
+
+
+def _unshadow_globals() -> None:
+    """Let ``gitcfg.config``, ``summary`` and ``run`` follow the new global run again: a script's
+    own ``wandb.config = {...}`` made a module global that hid it for good (wandb's ``init``
+    rebinds these names too)."""
+    names = vars(sys.modules["gitcfg"])
+    for name in _FOLLOWING:
+        names.pop(name, None)
 
 
 def _auto_resume(resume: Any) -> bool:

@@ -369,3 +369,23 @@ def test_a_run_without_a_name_is_named_by_its_id(repo: Path, tmp_path: Path) -> 
     disabled = gitcfg.init(project="p", mode="disabled")
     assert disabled.name == disabled.id
     disabled.finish()
+
+
+def test_init_makes_a_script_assigned_wandb_config_follow_the_run(repo: Path) -> None:
+    # a script's own wandb.config = {...} (and wandb.run = None after a failed init) is a
+    # module global, which hid the run's config for good: init rebinds them, as wandb's does
+    code = """
+        import gitcfg as wandb
+        wandb.config = {"lr": 0.1}
+        wandb.run = None
+        run = wandb.init(project="p", id="a", config={"seed": 1})
+        wandb.config["b"] = 2
+        wandb.summary["acc"] = 0.9
+        print(wandb.config is run.config, wandb.summary is run.summary, wandb.run is run)
+        wandb.finish()
+    """
+    proc = run_script(repo, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "True True True\n"
+    record = open_store().read(RunRef("p", "a"))
+    assert (record.config, record.summary) == ({"b": 2, "seed": 1}, {"acc": 0.9})
