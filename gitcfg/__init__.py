@@ -7,7 +7,8 @@
     run.finish()
 
 ``gitcfg.config``, ``gitcfg.summary`` and ``gitcfg.run`` follow the active run (module
-``__getattr__``), so code that reads them after ``init`` sees the run, like ``wandb.config``.
+``__getattr__``), so code that reads them after ``init`` sees the run, like ``wandb.config``;
+assigning ``gitcfg.config = {...}`` (wandb's old quickstart) records the values (``_Package``).
 The same ``__getattr__`` serves wandb's names that mean nothing here (``watch``, ``Image``...)
 as no-ops that warn once (``gitcfg.wandbnames``); they are not part of gitcfg's API.
 Importing gitcfg loads no git or YAML code: the store is loaded by the first ``init`` or ``Api``.
@@ -15,7 +16,9 @@ Importing gitcfg loads no git or YAML code: the store is loaded by the first ``i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitcfg.errors import (
@@ -226,3 +229,26 @@ def _is_submodule(name: str) -> bool:
     return os.path.isfile(os.path.join(here, f"{name}.py")) or os.path.isfile(
         os.path.join(here, name, "__init__.py")
     )
+
+
+class _Package(ModuleType):
+    """The type of this module, for wandb's old quickstart, ``wandb.config = {...}`` after
+    ``init``: a plain module global would hide the run's config and record nothing (wandb drops
+    those values). While a run is active, assigning ``gitcfg.config`` or ``gitcfg.summary``
+    updates the run's (a config with ``allow_val_change=True``: what the script goes on to read
+    is what is recorded). Before ``init`` a ``config`` is kept, and ``init`` lays it beneath its
+    own ``config=``; a ``summary`` is refused, as is any use of it before ``init``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("config", "summary"):
+            if value is _NO_CONFIG or value is _NO_SUMMARY:
+                return  # gitcfg.config = gitcfg.config before init
+            liverun = sys.modules.get("gitcfg.liverun")  # not loaded: no run yet
+            if liverun is not None and liverun.assign_global(name, value):
+                return
+            if name == "summary":
+                _NO_SUMMARY._refuse()
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -499,6 +499,11 @@ def init(
     flat: dict[str, Any] = {}
     for layer in load_layers(config_paths()):
         flat = overlay(flat, _flat_items(layer, ""))
+    if reinit_mode != "create_new":  # the run that gitcfg.config is going to follow
+        assigned = _assigned_config()
+        if assigned:
+            assigned = select_keys(assigned, config_include_keys, config_exclude_keys)
+            flat = overlay(flat, _flat_items(assigned, ""))
     flat = overlay(flat, _flat_items(chosen, ""))
     if not secrets_allowed():
         for key, value in flat.items():
@@ -762,6 +767,27 @@ def _opened(run: Run, reinit: str, settings: Any) -> None:
 
 # gitcfg's module names that follow the global run (its module __getattr__)
 _FOLLOWING = ("config", "summary", "run")
+
+
+def assign_global(name: str, value: Any) -> bool:
+    """``gitcfg.config = value`` or ``gitcfg.summary = value``: the values go to the global run's
+    (see ``gitcfg._Package``); False when there is no global run."""
+    run = _active
+    if run is None:
+        return False
+    if name == "config":
+        if value is not run.config:
+            run.config.update(value, allow_val_change=True)
+    elif value is not run.summary:
+        run.summary.update(value)
+    return True
+
+
+def _assigned_config() -> Mapping[str, Any]:
+    """What the script assigned to ``gitcfg.config`` before ``init`` (``wandb.config = {...}``),
+    for the run: ``init`` lays it beneath its own ``config=``."""
+    value = vars(sys.modules["gitcfg"]).get("config")
+    return {} if value is None else to_mapping(value)
 
 
 def _unshadow_globals() -> None:

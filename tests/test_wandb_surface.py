@@ -388,4 +388,44 @@ def test_init_makes_a_script_assigned_wandb_config_follow_the_run(repo: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "True True True\n"
     record = open_store().read(RunRef("p", "a"))
-    assert (record.config, record.summary) == ({"b": 2, "seed": 1}, {"acc": 0.9})
+    assert (record.config, record.summary) == ({"b": 2, "lr": 0.1, "seed": 1}, {"acc": 0.9})
+
+
+def test_assigning_wandb_config_records_its_values_as_the_old_quickstart_meant(
+    repo: Path,
+) -> None:
+    code = """
+        import gitcfg as wandb
+        try:
+            wandb.summary = {"acc": 0.5}  # before init: no run to hold it
+        except wandb.UsageError as error:
+            print(error)
+        wandb.config = {"lr": 0.1, "epochs": 2}  # before init: the run's, beneath config=
+        wandb.config["epochs"] = 3  # a plain dict until init
+        wandb.init(project="p", id="a", config={"epochs": 4, "seed": 1})
+        wandb.finish()
+        # wandb's old quickstart: init, then "capture a dictionary of hyperparameters"
+        run = wandb.init(project="p", id="q", config={"lr": 1.0})
+        wandb.config = {"lr": 0.001, "epochs": 100, "batch_size": 128}
+        print(wandb.config is run.config, wandb.config.lr, wandb.config["epochs"])
+        wandb.config = wandb.config
+        wandb.summary = {"acc": 0.9}
+        wandb.log({"loss": 0.5})
+        wandb.finish()
+    """
+    proc = run_script(repo, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "there is no active run; call gitcfg.init() first, then use gitcfg.summary\n"
+        "True 0.001 100\n"
+    )
+    store = open_store()
+    assert store.read(RunRef("p", "a")).config == {"epochs": 4, "lr": 0.1, "seed": 1}
+    record = store.read(RunRef("p", "q"))
+    assert record.config == {"batch_size": 128, "epochs": 100, "lr": 0.001}
+    assert record.summary == {"acc": 0.9, "loss": 0.5}
+    run = gitcfg.init(project="p", id="r")
+    with pytest.raises(gitcfg.ConfigError, match="'model'"):  # checked as config.update is
+        gitcfg.config = {"model": object(), "lr": 0.1}
+    assert gitcfg.config is run.config and dict(run.config) == {}  # all or nothing
+    run.finish()
