@@ -332,9 +332,28 @@ def group_stats(rows: Sequence[Row], column: str, metrics: Sequence[str]) -> lis
                 if _is_number(v := r["summary"].get(key)) and not math.isnan(v)
             ]
             if numbers:
-                figures[key] = (sum(numbers) / len(numbers), min(numbers), max(numbers))
+                figures[key] = (mean(numbers), min(numbers), max(numbers))
         groups.append(Group(item, count, figures))
     return groups
+
+
+def mean(numbers: Sequence[float]) -> float:
+    """The mean of ``numbers``, rounded to the fewest digits that stay within its rounding
+    error: 0.57 for 0.56 and 0.58, where float arithmetic gives 0.5700000000000001, a digit
+    the data never had.
+
+    Each value is its decimal to within half an ulp, and the sum (exact, then rounded) and the
+    division add about an ulp more: a number within two ulps of the largest value is as much
+    the mean as the float computed, and the shortest one reads best."""
+    computed = math.fsum(numbers) / len(numbers)
+    if not math.isfinite(computed):
+        return computed
+    error = 2 * math.ulp(max(abs(float(n)) for n in numbers))
+    for digits in range(1, 17):
+        shorter = float(f"{computed:.{digits}g}")
+        if abs(shorter - computed) <= error:
+            return shorter
+    return computed
 
 
 def _is_number(item: Any) -> bool:

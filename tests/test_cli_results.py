@@ -276,3 +276,14 @@ def test_json_for_scripts_writes_nan_and_infinities_as_strings(repo: Path) -> No
     assert _gitcfg(repo, "runs", "--format", "yaml").stdout.count(".inf") == 2
     loss = ConfigStore.open().read(A).summary["loss"]
     assert loss == float("inf")
+
+
+def test_group_by_means_show_no_float_rounding_noise(repo: Path) -> None:
+    store = ConfigStore.open()
+    for run_id, acc in (("r1", 0.56), ("r2", 0.58)):
+        store.create("p", {"opt": "adam"}, run_id=run_id, summary={"acc": acc})
+    assert invoke("runs", "--group-by", "opt").stdout.splitlines()[1].split() == [
+        *("adam", "2", "0.57", "0.56", "0.58")
+    ]
+    (group,) = json.loads(invoke("runs", "--group-by", "opt", "--format", "json").stdout)
+    assert group["summary"]["acc"]["mean"] == 0.57

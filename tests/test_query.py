@@ -126,3 +126,34 @@ def test_a_namespace_needs_a_well_formed_key(column: str) -> None:
     with pytest.raises(InputError):
         parse_condition(f"{column}=1")
     assert query.column_problem("meta:exit_status") is None
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        ([0.56, 0.58], 0.57),  # float arithmetic: 0.5700000000000001
+        ([0.1, 0.2], 0.15),  # 0.15000000000000002
+        ([0.3, 0.6], 0.45),  # 0.44999999999999996
+        ([0.1, 0.2, 0.4], 0.2333333333333334),  # 0.23333333333333336: one digit less
+        ([1, 2], 1.5),
+        ([1e300, 3e300], 2e300),
+        ([2.5], 2.5),
+        ([1 / 3], 1 / 3),  # a value's own digits are all kept
+        ([float("inf"), 1.0], float("inf")),
+    ],
+)
+def test_group_means_carry_no_digit_of_float_rounding(
+    numbers: list[float], expected: float
+) -> None:
+    assert query.mean(numbers) == expected
+    rows = [{"id": str(i), "config": {"g": 1}, "summary": {"m": n}} for i, n in enumerate(numbers)]
+    (group,) = query.group_stats(rows, "g", ["m"])
+    assert group.metrics["m"] == (expected, min(numbers), max(numbers))
+
+
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=20))
+def test_a_group_mean_is_the_computed_one_within_its_rounding(numbers: list[float]) -> None:
+    import math
+
+    exact = math.fsum(numbers) / len(numbers)
+    assert abs(query.mean(numbers) - exact) <= 2 * math.ulp(max(abs(n) for n in numbers))
