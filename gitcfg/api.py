@@ -5,6 +5,7 @@ run = api.run("mnist/3k9x2a7q")        # project/id, id, or a unique id prefix
 run.config["foo"] = 32
 run.summary["best_acc"] = 0.91
 run.update()                            # one commit; nothing changed: no commit
+run.summary.update({"acc": 0.9})        # as in wandb: the summary alone, committed at once
 list(run.scan_history())                # per-step rows logged on this machine
 [r.id for r in api.runs("mnist", filters={"model": "resnet"})]
 api.runs(filters=["lr>0.01", "epochs<=10"])
@@ -15,7 +16,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from gitcfg.runconfig import Config
@@ -130,6 +131,31 @@ class Runs:
         return f"<gitcfg.Runs {self.project or 'all projects'}>"
 
 
+class StoredSummary(Summary):
+    """A stored run's summary. As in wandb's public API, ``update()`` writes at once: one
+    commit of the summary's changes (``summary[k] = v`` before it included; the config's wait
+    for ``run.update()``). A value gitcfg cannot store is an error, not a warning: this is
+    not a training loop to keep going."""
+
+    _persist: Callable[[], object]
+
+    def __init__(self, values: Mapping[str, Any], persist: Callable[[], object]) -> None:
+        super().__init__(values)
+        object.__setattr__(self, "_persist", persist)
+
+    def update(self, d: Any = None, /, **kwargs: Any) -> None:
+        """Set every key of ``d`` and ``kwargs`` (all or none) and commit the summary."""
+        super().update(d, **kwargs)
+        self._persist()
+
+    def _plain(self, key: Any, value: Any) -> tuple[str, Any]:
+        from gitcfg.flat import check_key
+        from gitcfg.values import coerce_value
+
+        name = check_key(key)
+        return name, coerce_value(name, value)
+
+
 class StoredRun(RunView):
     """A run read from the store: ``config`` (editable, no value-change lock), ``summary``
     (editable), ``update()``, ``history()``, ``scan_history()``, ``code`` (provenance), ``meta``."""
@@ -142,7 +168,7 @@ class StoredRun(RunView):
         self._meta_base = meta_copy(record.meta)
         self.config = Config._from_flat(record.config, allow_val_change=True)
         self.config._persist = self.update
-        self.summary = Summary(record.summary)
+        self.summary = StoredSummary(record.summary, self._commit_summary)
 
     @property  # type: ignore[override]
     def tags(self) -> list[str]:
@@ -165,6 +191,9 @@ class StoredRun(RunView):
         ``ConcurrentUpdateError``; their changes to other keys are kept.
         """
         return self._commit_pending(message)
+
+    def _commit_summary(self) -> str | None:
+        return self._commit_pending(summary_only=True)
 
     def history(self) -> list[RunVersion]:
         """Every version of the config, newest first: commit, time, message, config."""

@@ -102,11 +102,17 @@ class RunView:
         return provenance_from_meta(self.meta)
 
     def _commit_pending(
-        self, message: str | None = None, extra_meta: Mapping[str, Any] | None = None
+        self,
+        message: str | None = None,
+        extra_meta: Mapping[str, Any] | None = None,
+        *,
+        summary_only: bool = False,
     ) -> str | None:
         """Commit the changes to config, summary and meta since the last commit, in one
         commit; returns the commit, or None when nothing changed. ``extra_meta``: more
         ``meta.yaml`` fields to write in that commit (a live run's ``exit_status``).
+        ``summary_only``: commit the summary's changes alone (wandb's ``summary.update()``
+        on a stored run); the others stay pending.
 
         The last committed version is the base, so another writer's changes to other keys are
         kept and a different change to the same key raises ``ConcurrentUpdateError``.
@@ -114,17 +120,10 @@ class RunView:
         config = self.config
         summary = self.summary
         with config._lock:
-            sets, unsets = config._pending()
+            sets, unsets = ({}, []) if summary_only else config._pending()
             summary_now = summary._snapshot()
             summary_sets, summary_unsets = summary._pending(summary_now)
-            meta_sets = {
-                key: self.meta[key]
-                for key in EDITABLE_META
-                if key in self.meta
-                and not same_value(self._meta_base.get(key, MISSING), self.meta[key])
-                # run.tags read on a run without tags gives an empty list: not a change
-                and not (key not in self._meta_base and self.meta[key] == [])
-            }
+            meta_sets = {} if summary_only else self._meta_pending()
             meta_sets.update(extra_meta or {})
             if not (sets or unsets or summary_sets or summary_unsets or meta_sets):
                 return None
@@ -142,12 +141,24 @@ class RunView:
                 summary_base=summary._base,
                 meta=meta_sets,
             )
-            config._committed(snapshot)
+            if not summary_only:
+                config._committed(snapshot)
             summary._committed(summary_now)
             self._meta_base.update(meta_copy(meta_sets))
             if result.commit is not None:
                 self.commit = result.commit
             return result.commit
+
+    def _meta_pending(self) -> dict[str, Any]:
+        """The editable ``meta.yaml`` fields changed since the last commit."""
+        return {
+            key: self.meta[key]
+            for key in EDITABLE_META
+            if key in self.meta
+            and not same_value(self._meta_base.get(key, MISSING), self.meta[key])
+            # run.tags read on a run without tags gives an empty list: not a change
+            and not (key not in self._meta_base and self.meta[key] == [])
+        }
 
 
 def meta_copy(meta: Mapping[str, Any]) -> dict[str, Any]:

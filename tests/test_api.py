@@ -152,3 +152,42 @@ def test_api_persist_is_update(repo: Path, three_runs: ConfigStore) -> None:
     run.config.seed = 1
     run.config.persist()
     assert subjects(repo)[0] == "update mnist/aaaa1111: seed"
+
+
+# -- wandb's public API, as scripts written for it use it --------------------------------------
+
+
+def summary_text(repo: Path, project: str, run_id: str) -> str:
+    from gitcfg.layout import RunRef
+
+    return git(repo, "show", f"gitcfg:{RunRef(project, run_id).summary_path}")
+
+
+def test_summary_update_commits_the_summary_at_once(repo: Path, three_runs: ConfigStore) -> None:
+    # docs.wandb.ai's "log summary" recipe: set a key, then summary.update() writes it
+    run = gitcfg.Api().run("mnist/aaaa1111")
+    run.summary["key"] = 123
+    run.config["lr"] = 0.5  # the config waits for run.update(), as in wandb
+    run.summary.update()
+    assert subjects(repo)[0] == "update mnist/aaaa1111: summary:key"
+    assert gitcfg.Api().run("mnist/aaaa1111").summary["key"] == 123
+    assert "lr: 0.1" in config_text(repo, "mnist", "aaaa1111")
+    run.summary.update({"acc": 0.9})  # with values: the same, without run.update()
+    assert summary_text(repo, "mnist", "aaaa1111") == "acc: 0.9\nkey: 123\n"
+    assert len(subjects(repo)) == 5
+    run.summary.update()  # nothing new: no commit
+    assert len(subjects(repo)) == 5
+    assert run.update() is not None and "lr: 0.5" in config_text(repo, "mnist", "aaaa1111")
+
+
+def test_summary_update_with_a_bad_value_commits_nothing(
+    repo: Path, three_runs: ConfigStore
+) -> None:
+    run = gitcfg.Api().run("mnist/aaaa1111")
+    tip = git(repo, "rev-parse", "gitcfg")
+    with pytest.raises(gitcfg.ConfigError, match=r"cannot store 'model'.*object"):
+        run.summary.update({"acc": 0.9, "model": object()})
+    with pytest.raises(gitcfg.ConfigError, match="cannot store 'model'"):
+        run.summary["model"] = object()
+    assert "acc" not in run.summary  # all or nothing
+    assert git(repo, "rev-parse", "gitcfg") == tip
