@@ -1,13 +1,13 @@
 """``gitcfg.Api``: read and edit past runs, like ``wandb.Api``.
 
 api = gitcfg.Api()
-run = api.run("mnist/3k9x2a7q")        # project/id, id, or a unique id prefix
+run = api.run("mnist/3k9x2a7q")        # project/id, id, a unique id prefix, wandb's paths
 run.config["foo"] = 32
 run.summary["best_acc"] = 0.91
 run.update()                            # one commit; nothing changed: no commit
 run.summary.update({"acc": 0.9})        # as in wandb: the summary alone, committed at once
 list(run.scan_history())                # per-step rows logged on this machine
-[r.id for r in api.runs("mnist", filters={"model": "resnet"})]
+[r.id for r in api.runs("mnist", filters={"config.model": "resnet"}, order="-created_at")]
 api.runs(filters=["lr>0.01", "epochs<=10"])
 """
 
@@ -25,53 +25,99 @@ from gitcfg.runview import RunView, checked_tags, meta_copy
 
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
-    from gitcfg.override import Condition
     from gitcfg.store import ConfigStore, RunRecord, RunVersion
 
 Filters = Mapping[str, Any] | str | Sequence[str | Mapping[str, Any]]
+_Row = dict[str, Any]
+_Predicate = Callable[[_Row], bool]
+_CREATED = ("+created_at", "created_at", "+createdAt", "createdAt")
 
 
 class Api:
-    """Past runs of ``repo`` (default ``$GITCFG_REPO``, else the working directory's repository)."""
+    """Past runs of ``repo`` (default ``$GITCFG_REPO``, else the working directory's repository).
 
-    def __init__(self, repo: str | os.PathLike[str] | None = None) -> None:
+    wandb's arguments are accepted too. ``overrides`` (wandb's first argument: a dict there
+    is taken as it) may hold a default ``project`` for ``run()`` and ``runs()`` and an
+    ``entity`` for the runs to report; its other settings (``base_url``...), ``timeout`` and
+    ``api_key`` mean nothing without a server and are not used.
+    """
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        timeout: int | None = None,
+        api_key: str | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        from gitcfg.errors import UsageError
+        from gitcfg.names import check_project
         from gitcfg.stores import open_store
 
+        if isinstance(repo, Mapping):  # wandb.Api({"project": ...})
+            if overrides is not None:
+                raise UsageError("Api() got overrides twice; pass them once: overrides={...}")
+            repo, overrides = None, repo
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise UsageError(f"Api(overrides=...) takes a dict, got {overrides!r}")
+        settings = dict(overrides or {})
+        project = settings.get("project")
+        self.project: str | None = check_project(project) if project else None
+        entity = settings.get("entity")
+        self.entity: str | None = str(entity) if entity else None
         self.store = open_store(repo)
 
     def run(self, path: str) -> StoredRun:
         """The run named by ``project/id``, ``id`` or a unique id prefix, as it is now.
 
-        wandb's ``entity/project/id`` is accepted too; the entity is not used.
+        wandb's paths are accepted too: ``entity/project/id``, ``entity/project/runs/id``
+        (a run's URL path), ``project:id``, ``entity/project:id``; the entity is not used for
+        finding the run. Without a project, ``overrides={"project": ...}`` gives it.
         """
-        if path.count("/") == 2:
-            path = path.split("/", 1)[1]
-        selection = self.store.resolve(path)
-        return StoredRun(self.store, self.store.read(selection.ref))
+        entity, selector = _run_selector(path, self.project)
+        selection = self.store.resolve(selector)
+        return StoredRun(self.store, self.store.read(selection.ref), entity or self.entity)
 
     def runs(
-        self, project: str | None = None, filters: Filters | None = None, per_page: int = 1000
+        self,
+        path: str | None = None,
+        filters: Filters | None = None,
+        order: str = "+created_at",
+        per_page: int = 1000,
+        include_sweeps: bool = False,
+        lazy: bool = True,
+        *,
+        project: str | None = None,
     ) -> Runs:
-        """Runs at the branch tip, oldest first, of one ``project`` or all, read lazily.
+        """Runs at the branch tip, oldest first, of one project or all, read lazily.
 
-        ``project`` may be wandb's ``entity/project``; the entity is not used.
+        ``path`` (or ``project=``) is a project or wandb's ``entity/project`` (the entity is
+        not used); none: ``overrides={"project": ...}``, else every project.
 
-        ``filters`` keeps the runs that match every condition: a dict of flat config key ->
-        value means equality (``{"model.depth": 50}``); condition strings use the CLI's
-        ``--where`` syntax and column names (``"lr>0.01"``, ``"summary:acc>=0.9"``,
-        ``"group=sweep1"``, ``"meta:exit_status>0"`` for a key of meta.yaml; with ``= != >
-        >= < <=``); a list may mix both. A missing key only meets ``!=``. As in wandb,
-        ``{"tags": "best"}`` keeps the runs tagged best (so does ``"tags=best"``),
-        ``{"tags": {"$in": ["a", "b"]}}`` those tagged a or b, and a list of
-        tags the runs tagged exactly so.
+        ``filters`` keeps the runs that match every condition. A dict is wandb's MongoDB-style
+        filter (``gitcfg.wandbquery``): ``{"config.lr": 0.1}``, ``{"summary_metrics.acc":
+        {"$gt": 0.9}}``, ``{"state": "finished"}``, ``{"group": "g"}``, ``{"$or": [...]}``;
+        any name that is not one of wandb's run fields is a config key (``{"model.depth":
+        50}``). Condition strings use the CLI's ``--where`` syntax and column names
+        (``"lr>0.01"``, ``"summary:acc>=0.9"``, ``"meta:exit_status>0"``); a list may mix
+        both. What gitcfg cannot answer is an ``InputError``, never an empty result.
+
+        ``order`` is wandb's: ``+created_at`` (the default, oldest first), ``-created_at``,
+        ``+/-summary_metrics.KEY`` or ``+/-config.KEY``; runs without the key come last.
 
         As wandb's ``Api().runs()``, the result is iterated a page (``per_page`` runs) at a
-        time; ``len()`` and indexing work too.
+        time; ``len()`` and indexing work too. ``include_sweeps`` and ``lazy`` are wandb's
+        and change nothing here.
         """
-        conditions = _conditions(filters)
-        if project is not None:
-            project = _project_of(project)
-        return Runs(self.store, project, conditions, per_page)
+        from gitcfg.errors import InputError
+
+        if path is not None and project is not None:
+            raise InputError("Api().runs() takes path or project=, not both; they are one thing")
+        named = path if path is not None else project
+        if named is None:
+            named = self.project
+        checked = None if named is None else _project_of(named)
+        return Runs(self.store, checked, _filters(filters), per_page, order, self.entity)
 
 
 class Runs:
@@ -81,33 +127,61 @@ class Runs:
         self,
         store: ConfigStore,
         project: str | None,
-        conditions: Sequence[Condition],
+        filters: Sequence[_Predicate] = (),
         per_page: int = 1000,
+        order: str = "+created_at",
+        entity: str | None = None,
     ) -> None:
         self.store = store
         self.project = project
-        self.conditions = list(conditions)
+        self.filters = list(filters)
         self.per_page = per_page
+        self.order = order
+        self.entity = entity
+        self._sort: Callable[[_Row], Any] | None = None
+        self._descending = False
+        if order not in _CREATED:  # checked now, not at the first next()
+            from gitcfg.wandbquery import order_getter
+
+            self._sort, self._descending = order_getter(order)
         self._length: int | None = None
 
     def __iter__(self) -> Iterator[StoredRun]:
+        for count, record in enumerate(self._records(), 1):
+            yield StoredRun(self.store, record, self.entity)
+            if count % self.per_page == 0:
+                # A StoredRun is a reference cycle (its config commits through it), which
+                # only the cycle collector frees: collect a page's worth now, or they pile up.
+                gc.collect()
+
+    def _records(self) -> Iterator[RunRecord]:
+        """The runs that meet the filters, in the order asked."""
         from gitcfg.store import RunRecord
 
         with self.store.listing(self.project) as listing:
             tip = listing.tip or ""
-            for page in listing.pages(self.per_page):
+            newest_first = self._descending and self._sort is None
+            kept: list[tuple[Any, RunRecord]] = []
+            for page in listing.pages(self.per_page, newest_first=newest_first):
                 for run in page:
                     record = RunRecord(run.entry.ref, run.config, run.meta, tip, run.summary)
-                    if not self.conditions or _meets(record, self.conditions):
-                        yield StoredRun(self.store, record)
-                # A StoredRun is a reference cycle (its config commits through it), which only
-                # the cycle collector frees: collect a page's worth now, or they pile up.
-                gc.collect()
+                    if not self.filters and self._sort is None:
+                        yield record
+                        continue
+                    row = _row(record)
+                    if not all(test(row) for test in self.filters):
+                        continue
+                    if self._sort is None:
+                        yield record
+                    else:
+                        kept.append((self._sort(row), record))
+            if self._sort is not None:
+                yield from _sorted(kept, self._descending)
 
     def __len__(self) -> int:
         if self._length is None:
-            if self.conditions:
-                self._length = sum(1 for _ in self)
+            if self.filters:
+                self._length = sum(1 for _ in self._records())
             else:
                 with self.store.listing(self.project) as listing:
                     self._length = len(listing)
@@ -158,9 +232,10 @@ class StoredSummary(Summary):
 
 class StoredRun(RunView):
     """A run read from the store: ``config`` (editable, no value-change lock), ``summary``
-    (editable), ``update()``, ``history()``, ``scan_history()``, ``code`` (provenance), ``meta``."""
+    (editable), ``update()``, ``history()``, ``scan_history()``, ``code`` (provenance), ``meta``,
+    ``entity``."""
 
-    def __init__(self, store: ConfigStore, record: RunRecord) -> None:
+    def __init__(self, store: ConfigStore, record: RunRecord, entity: str | None = None) -> None:
         self.store = store
         self.ref: RunRef = record.ref
         self.commit = record.commit  # the branch tip the run was read at (or last updated to)
@@ -169,6 +244,7 @@ class StoredRun(RunView):
         self.config = Config._from_flat(record.config, allow_val_change=True)
         self.config._persist = self.update
         self.summary = StoredSummary(record.summary, self._commit_summary)
+        self._entity = entity
 
     @property  # type: ignore[override]
     def tags(self) -> list[str]:
@@ -182,6 +258,13 @@ class StoredRun(RunView):
     @tags.setter
     def tags(self, value: Any) -> None:
         self.meta["tags"] = checked_tags(value)
+
+    @property
+    def entity(self) -> str | None:
+        """The entity named when the run was asked for (a path or ``overrides``), else the
+        user who ran it, as wandb's default entity is the user."""
+        user = self.meta.get("user")
+        return self._entity or (str(user) if user else None)
 
     def update(self, message: str | None = None) -> str | None:
         """Commit the config, summary and name/notes/tags changes made since it was read, in
@@ -244,6 +327,37 @@ def _select_rows(
         yield row
 
 
+def _run_selector(path: str, default_project: str | None) -> tuple[str | None, str]:
+    """``(entity, project/id or id)`` of a run path in any of wandb's forms."""
+    from gitcfg.errors import InputError
+
+    if not isinstance(path, str):
+        raise InputError(f"Api().run() takes a path such as 'project/id', got {path!r}")
+    # wandb reads entity/project/runs/id (a run's URL path) as entity/project/id
+    parts = path.replace("/runs/", "/").strip("/ ").split("/")
+    entity: str | None = None
+    project: str | None = None
+    if len(parts) == 3:
+        entity, project, run_id = parts
+    elif len(parts) == 2:
+        project, run_id = parts
+        if ":" in run_id:  # entity/project:id
+            entity, (project, run_id) = project, run_id.split(":", 1)
+    elif len(parts) == 1:
+        run_id = parts[0]
+        if ":" in run_id:  # project:id
+            project, run_id = run_id.split(":", 1)
+    else:
+        raise InputError(
+            f"cannot read run {path!r}; give project/id, an id (or its prefix), or wandb's "
+            f"entity/project/id or entity/project/runs/id"
+        )
+    if not run_id:
+        raise InputError(f"no run id in {path!r}; give project/id or an id")
+    project = project or default_project
+    return entity or None, f"{project}/{run_id}" if project else run_id
+
+
 def _project_of(path: str) -> str:
     """The project named by ``project`` or wandb's ``entity/project`` (the entity unused)."""
     from gitcfg.errors import InputError
@@ -258,59 +372,59 @@ def _project_of(path: str) -> str:
     return check_project(parts[-1])
 
 
-def _meets(record: RunRecord, conditions: Sequence[Condition]) -> bool:
-    """Whether the run meets every condition, read as ``gitcfg runs --where`` reads them."""
-    from gitcfg.query import run_row, value
+def _row(record: RunRecord) -> _Row:
+    """The run's row as filters read it: ``query.run_row``'s shape with its meta.yaml."""
+    from gitcfg.query import run_row
 
-    # a meta: column reads the row's "meta", which the JSON shape leaves out
-    row = {**run_row(record), "meta": record.meta}
-    return all(c.test(value(row, c.key)) for c in conditions)
+    return {**run_row(record), "meta": record.meta}
 
 
-def _conditions(filters: Filters | None) -> list[Condition]:
-    from gitcfg.flat import check_key
-    from gitcfg.override import TAGS, Condition, parse_condition
-    from gitcfg.values import coerce_value
+def _sorted(kept: list[tuple[Any, RunRecord]], descending: bool) -> list[RunRecord]:
+    """The records by their sort values (as ``gitcfg runs --sort``); those without last."""
+    from gitcfg.diff import MISSING
+    from gitcfg.query import sort_key
+
+    present = [item for item in kept if item[0] is not MISSING]
+    present.sort(key=lambda item: sort_key(item[0]), reverse=descending)
+    return [record for _, record in present] + [r for value, r in kept if value is MISSING]
+
+
+def _filters(filters: Filters | None) -> list[_Predicate]:
+    """One test of a run's row per filter: wandb's dict filters and ``--where`` strings."""
+    from gitcfg.errors import InputError
 
     if filters is None:
         return []
-    items: Sequence[Any] = [filters] if isinstance(filters, (str, Mapping)) else filters
-    conditions: list[Condition] = []
+    if isinstance(filters, (str, Mapping)):
+        items: Sequence[Any] = [filters]
+    elif isinstance(filters, (list, tuple)):
+        items = filters
+    else:
+        raise InputError(
+            f"cannot filter runs by a {type(filters).__name__}; give a dict such as "
+            f"{{'config.lr': 0.1}}, condition strings such as 'lr>0.01', or a list of them"
+        )
+    tests: list[_Predicate] = []
     for item in items:
         if isinstance(item, str):
-            conditions.append(parse_condition(item))
+            tests.append(_where(item))
         elif isinstance(item, Mapping):
-            for key, value in item.items():
-                if key == TAGS:  # wandb's {"tags": "best"}: the run's tags, not a config key
-                    conditions.append(_tags_filter(value))
-                    continue
-                flat_key = check_key(key)
-                # a dict names config keys, whatever they are called
-                column = "config:" + flat_key
-                conditions.append(Condition(column, "=", coerce_value(flat_key, value)))
+            from gitcfg.wandbquery import compile_filters
+
+            tests.append(compile_filters(item))
         else:
-            from gitcfg.errors import InputError
-
             raise InputError(
-                f"cannot filter runs by a {type(item).__name__}; give a dict of key -> value "
-                f"or condition strings such as 'lr>0.01'"
+                f"cannot filter runs by a {type(item).__name__}; give a dict such as "
+                f"{{'config.lr': 0.1}} or condition strings such as 'lr>0.01'"
             )
-    return conditions
+    return tests
 
 
-def _tags_filter(value: Any) -> Condition:
-    """wandb's filter on tags: ``"best"`` (runs tagged best), ``{"$in": ["a", "b"]}`` (runs
-    tagged a or b), or a list (exactly those tags)."""
-    from gitcfg.errors import InputError
-    from gitcfg.override import tag_condition
+def _where(text: str) -> _Predicate:
+    """A ``--where`` condition string as a test of a run's row."""
+    from gitcfg.override import parse_condition
+    from gitcfg.query import getter
 
-    if isinstance(value, Mapping):
-        if list(value) == ["$in"] and isinstance(value["$in"], (list, tuple)):
-            return tag_condition("in", [str(tag) for tag in value["$in"]])
-        raise InputError(
-            f"cannot filter runs by tags {dict(value)!r}: only {{'$in': [...]}} of MongoDB's "
-            f"operators is understood; give a tag, a list of tags or condition strings"
-        )
-    if isinstance(value, (list, tuple)):
-        return tag_condition("=", [str(tag) for tag in value])
-    return tag_condition("=", value)
+    condition = parse_condition(text)
+    get, test = getter(condition.key), condition.test
+    return lambda row: test(get(row))

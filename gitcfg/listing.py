@@ -711,9 +711,9 @@ class RunListing:
 
     # -- pages ---------------------------------------------------------------------------
 
-    def pages(self, size: int = PAGE) -> Iterator[list[ListedRun]]:
+    def pages(self, size: int = PAGE, *, newest_first: bool = False) -> Iterator[list[ListedRun]]:
         """The runs with their config, meta and summary decoded, ``size`` at a time, oldest
-        first; each run gets dicts of its own."""
-        rows = self.rows
+        first (or newest first); each run gets dicts of its own."""
+        rows = self.rows[::-1] if newest_first else self.rows
         for start in range(0, len(rows), size):
             yield [listed.decoded() for listed in rows[start : start + size]]

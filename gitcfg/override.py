@@ -83,6 +83,12 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def compare(op: str, left: Any, right: Any) -> bool:
+    """Whether ``left op right`` holds (``op`` one of = != > >= < <=), as ``--where`` compares:
+    ints and floats as numbers; bools and every other type only with their own type."""
+    return _OPERATORS[op](left, right)
+
+
 class Condition(NamedTuple):
     """One ``--where`` condition: ``key op value``, with ``op`` one of = != > >= < <=."""
 
@@ -107,17 +113,14 @@ class Condition(NamedTuple):
 
 class TagCondition(Condition):
     """A condition on the run's tags, a list: ``tags=X`` holds when X is one of them and
-    ``tags!=X`` when it is not (wandb's ``filters={"tags": X}``); a list value
-    (``tags=[a, b]``) compares the whole list, as any other condition. The op ``in``
-    (wandb's ``{"tags": {"$in": [...]}}``) holds when any of the values is one of them.
+    ``tags!=X`` when it is not (as wandb's ``filters={"tags": X}``); a list value
+    (``tags=[a, b]``) compares the whole list, as any other condition.
 
     A class of its own, so that a condition on any other column costs what it always did."""
 
     __slots__ = ()
 
     def test(self, item: Any) -> bool:
-        if self.op == "in":
-            return isinstance(item, list) and any(tag in self.value for tag in item)
         if isinstance(self.value, list) or not isinstance(item, list):
             return super().test(item)
         found = any(_equal(tag, self.value) for tag in item)

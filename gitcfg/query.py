@@ -256,7 +256,7 @@ def check_known(
             raise UnknownColumnError(column, available)
 
 
-def _order(item: Any) -> tuple[int, Any]:
+def sort_key(item: Any) -> tuple[int, Any]:
     """Sort key that never compares unlike types: numbers, then strings, then the rest."""
     if item is MISSING:
         return (4, "")
@@ -274,7 +274,7 @@ def sort_rows(rows: Iterable[Row], column: str, *, descending: bool = False) -> 
     get = getter(column)
     present = [row for row in rows if get(row) is not MISSING]
     absent = [row for row in rows if get(row) is MISSING]
-    present.sort(key=lambda row: _order(get(row)), reverse=descending)
+    present.sort(key=lambda row: sort_key(get(row)), reverse=descending)
     return present + absent
 
 
@@ -290,7 +290,7 @@ def group_counts(rows: Iterable[Row], column: str) -> list[tuple[Any, int]]:
         entry = counts.setdefault(_identity(item), [item, 0])
         entry[1] += 1
     groups = [(item, count) for item, count in counts.values()]
-    groups.sort(key=lambda group: _order(group[0]))
+    groups.sort(key=lambda group: sort_key(group[0]))
     return groups
 
 

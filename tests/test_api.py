@@ -133,8 +133,10 @@ def test_runs_filter_tags_as_wandb(repo: Path) -> None:
     assert ids("tags=t1") == ["both", "one"]
     assert ids("tags!=t1") == ["none", "two"]
     assert len(api.runs("p", filters="config:tags=a config key")) == 4
-    with pytest.raises(gitcfg.InputError, match=r"only \{'\$in': \[...\]\}"):
-        api.runs(filters={"tags": {"$nin": ["t1"]}})
+    assert ids({"tags": {"$nin": ["t1"]}}) == ["none", "two"]  # MongoDB's: no tag among them
+    assert ids({"tags": {"$regex": "^t[2-9]"}}) == ["both", "two"]
+    with pytest.raises(gitcfg.InputError, match=r"operator '\$all'"):
+        api.runs(filters={"tags": {"$all": ["t1"]}})
 
 
 def test_run_from_init_is_readable_through_api(repo: Path) -> None:
@@ -191,3 +193,158 @@ def test_summary_update_with_a_bad_value_commits_nothing(
         run.summary["model"] = object()
     assert "acc" not in run.summary  # all or nothing
     assert git(repo, "rev-parse", "gitcfg") == tip
+
+
+@pytest.fixture
+def wandb_runs(repo: Path) -> ConfigStore:
+    """Three runs with what wandb's filters name: group, job type, name, state, start time."""
+    store = ConfigStore.open()
+    store.create(
+        "p",
+        {"lr": 0.1, "opt": {"name": "adam", "beta": 0.9}, "group": "a config key"},
+        run_id="a1",
+        meta={
+            "group": "g1",
+            "job_type": "train",
+            "name": "alpha",
+            "tags": ["best"],
+            "started": "2024-01-01T10:00:00.000+02:00",
+            "user": "ann",
+        },
+        summary={"best": 0.9, "val": {"acc": 0.5}},
+    )
+    store.create(
+        "p",
+        {"lr": 0.2, "opt": {"name": "sgd"}},
+        run_id="b2",
+        meta={
+            "group": "g1",
+            "job_type": "eval",
+            "name": "beta",
+            "started": "2024-03-01T00:00:00.000+00:00",
+            "exit_status": 1,
+        },
+        summary={"best": 0.4},
+    )
+    store.create(
+        "p",
+        {"lr": 0.3},
+        run_id="c3",
+        meta={
+            "group": "sw1",
+            "name": "base-3",
+            "started": "2024-06-01T00:00:00.000+00:00",
+            "exit_status": 0,
+            "sweep_id": "sw1",
+        },
+        summary={"best": 0.7},
+    )
+    return store
+
+
+def test_runs_filters_read_wandb_queries(wandb_runs: ConfigStore) -> None:
+    api = gitcfg.Api()
+
+    def ids(filters: object) -> list[str]:
+        return [r.id for r in api.runs("p", filters=filters)]  # type: ignore[arg-type]
+
+    assert ids({"config.lr": 0.2}) == ["b2"]
+    assert ids({"config.lr.value": 0.2}) == ["b2"]  # how wandb stores a config value
+    assert ids({"config.opt.name": "adam"}) == ["a1"]
+    assert ids({"config.opt.value.name": "adam"}) == ["a1"]
+    assert ids({"config.opt": {"$eq": {"name": "sgd"}}}) == ["b2"]  # the whole group
+    assert ids({"lr": 0.3}) == ["c3"]  # any other name is a config key, as before
+    assert ids({"group": "g1"}) == ["a1", "b2"]  # the run's group, not the config key
+    assert ids({"config.group": "a config key"}) == ["a1"]
+    assert ids({"jobType": "train"}) == ["a1"]
+    assert ids({"display_name": "beta"}) == ["b2"]
+    assert ids({"display_name": {"$regex": "^base"}}) == ["c3"]
+    assert ids({"display_name": {"$regex": "ALPHA", "$options": "i"}}) == ["a1"]
+    assert ids({"name": "c3"}) == ["c3"]  # wandb's name of a run is its id
+    assert ids({"state": "finished"}) == ["a1", "c3"]
+    assert ids({"state": "failed"}) == ["b2"]
+    assert ids({"state": {"$in": ["finished", "crashed"]}}) == ["a1", "c3"]
+    assert ids({"state": {"$ne": "running"}}) == ["a1", "b2", "c3"]
+    assert ids({"summary_metrics.best": {"$gt": 0.5}}) == ["a1", "c3"]
+    assert ids({"summary_metrics.val.acc": {"$lte": 0.5}}) == ["a1"]
+    assert ids({"$and": [{"group": "g1"}, {"summary_metrics.best": {"$gte": 0.5}}]}) == ["a1"]
+    assert ids({"$or": [{"config.lr": 0.1}, {"config.lr": {"$gte": 0.3}}]}) == ["a1", "c3"]
+    assert ids({"$nor": [{"group": "g1"}]}) == ["c3"]
+    assert ids({"config.lr": {"$gt": 0.15, "$lt": 0.25}}) == ["b2"]
+    assert ids({"config.lr": {"$not": {"$gt": 0.15}}}) == ["a1"]
+    assert ids({"config.opt.name": {"$exists": False}}) == ["c3"]
+    assert ids({"config.opt.name": {"$ne": "adam"}}) == ["b2", "c3"]  # absent meets $ne
+    assert ids({"config.opt.name": {"$nin": ["adam", "lion"]}}) == ["b2", "c3"]
+    assert ids({"config.opt.name": {"$in": ["adam", "lion"]}}) == ["a1"]
+    assert ids({"job_type": None}) == ["c3"]  # null: no such field, as in MongoDB
+    assert ids({"createdAt": {"$gte": "2024-02-01"}}) == ["b2", "c3"]
+    assert ids({"created_at": {"$lt": "2024-01-01T09:00:00Z"}}) == ["a1"]  # 10:00+02:00
+    assert ids({"sweep": "sw1"}) == ["c3"]
+    assert ids([{"group": "g1"}, "lr>0.15"]) == ["b2"]  # with --where strings
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"opt": {"name": "adam"}}, r"nested dict is ambiguous.*'config\.opt\.KEY'.*\$eq"),
+        ({"state": "running"}, "never reports a run as 'running'"),
+        ({"state": {"$in": ["crashed", "killed"]}}, "never reports a run as 'crashed', 'killed'"),
+        ({"state": "done"}, "'done' is not a run state"),
+        ({"config.lr": {"$all": [0.1]}}, r"operator '\$all'"),
+        ({"config.lr": {"$gt": 0.1, "x": 1}}, "mixes operators and keys"),
+        ({"$where": "this.lr > 0"}, r"\$and, \$or and \$nor"),
+        ({"$or": {"lr": 0.1}}, "non-empty list"),
+        ({"heartbeatAt": {"$gt": "2024-01-01"}}, "no heartbeat"),
+        ({"entity": "me"}, "no entity"),
+        ({"createdAt": {"$gt": "last week"}}, "'last week' is not a time"),
+        ({"config.lr": {"$in": 0.1}}, r"\$in takes a list"),
+        ({"display_name": {"$regex": "("}}, "is not valid"),
+        ({"summary_metrics": 1}, "names no key"),
+        ({"config.a..b": 1}, "empty part"),
+    ],
+)
+def test_runs_filters_gitcfg_cannot_answer_are_errors(
+    wandb_runs: ConfigStore, filters: dict[str, object], message: str
+) -> None:
+    with pytest.raises(gitcfg.InputError, match=message):
+        gitcfg.Api().runs("p", filters=filters)
+
+
+def test_api_takes_wandb_arguments_and_paths(wandb_runs: ConfigStore) -> None:
+    assert gitcfg.Api(timeout=19).run("p/a1").id == "a1"
+    assert gitcfg.Api(api_key="not used").run("a1").id == "a1"
+    api = gitcfg.Api(overrides={"project": "p", "entity": "team", "base_url": "https://x"})
+    assert api.run("b2").entity == "team"  # the project from overrides
+    assert [r.id for r in api.runs()] == ["a1", "b2", "c3"]
+    assert gitcfg.Api({"project": "p"}).run("c3").project == "p"  # wandb's first argument
+    api = gitcfg.Api()
+    assert api.run("ent/p/runs/a1").id == "a1"  # the path of a run's URL
+    assert api.run("ent/p/runs/a1").entity == "ent"
+    assert api.run("p:b2").id == api.run("ent/p:b2").id == "b2"
+    assert [r.id for r in api.runs(path="ent/p")] == ["a1", "b2", "c3"]
+    assert [r.id for r in api.runs(project="p", filters={"group": "g1"})] == ["a1", "b2"]
+    with pytest.raises(gitcfg.InputError, match="entity/project/runs/id"):
+        api.run("a/b/c/d/e")
+
+
+def test_runs_order_as_wandb(wandb_runs: ConfigStore) -> None:
+    api = gitcfg.Api()
+
+    def ids(order: str, **kwargs: object) -> list[str]:
+        return [r.id for r in api.runs("p", order=order, **kwargs)]  # type: ignore[arg-type]
+
+    assert ids("+created_at") == ids("created_at") == ["a1", "b2", "c3"]
+    assert ids("-created_at") == ["c3", "b2", "a1"]
+    assert ids("+summary_metrics.best") == ["b2", "c3", "a1"]
+    assert ids("-summary_metrics.best") == ["a1", "c3", "b2"]
+    assert ids("-config.lr") == ids("-config.lr.value") == ["c3", "b2", "a1"]
+    assert ids("-config.opt.name") == ["b2", "a1", "c3"]  # runs without the key last
+    assert ids("+config.opt.name") == ["a1", "b2", "c3"]
+    assert ids("-created_at", filters={"group": "g1"}) == ["b2", "a1"]
+    assert ids("-summary_metrics.best", filters={"group": "g1"}) == ["a1", "b2"]
+    assert len(api.runs("p", order="-summary_metrics.best", filters={"group": "g1"})) == 2
+    assert api.runs("p", order="-config.lr")[0].id == "c3"
+    with pytest.raises(gitcfg.InputError, match="no heartbeat"):
+        api.runs("p", order="-heartbeat_at")
+    with pytest.raises(gitcfg.InputError, match=r"summary_metrics\.KEY"):
+        api.runs("p", order="lr")
