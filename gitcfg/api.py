@@ -17,19 +17,22 @@ import gc
 import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from gitcfg.runconfig import Config
 from gitcfg.runsummary import Summary
 from gitcfg.runview import RunView, checked_tags, meta_copy
 
 if TYPE_CHECKING:
+    from gitcfg.history import HistoryFile
     from gitcfg.layout import RunRef
     from gitcfg.store import ConfigStore, RunRecord, RunVersion
 
 Filters = Mapping[str, Any] | str | Sequence[str | Mapping[str, Any]]
 _Row = dict[str, Any]
 _Predicate = Callable[[_Row], bool]
+# The arguments of StoredRun.history that were not given (None is a value some take).
+_UNSET: Any = object()
 _CREATED = ("+created_at", "created_at", "+createdAt", "createdAt")
 
 
@@ -205,6 +208,28 @@ class Runs:
         return f"<gitcfg.Runs {self.project or 'all projects'}>"
 
 
+class StoredUser(NamedTuple):
+    """Who ran a run (``meta.yaml``'s ``user``), as wandb's ``run.user`` names it."""
+
+    username: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class StoredSweep(NamedTuple):
+    """The sweep a run came from (``gitcfg sweep``, ``gitcfg.agent``): its id, which is also
+    the runs' group; ``name`` is the id too, as gitcfg names sweeps by their id."""
+
+    id: str
+    name: str
+    project: str
+
+    def __str__(self) -> str:
+        return self.id
+
+
 class StoredSummary(Summary):
     """A stored run's summary. As in wandb's public API, ``update()`` writes at once: one
     commit of the summary's changes (``summary[k] = v`` before it included; the config's wait
@@ -233,7 +258,8 @@ class StoredSummary(Summary):
 class StoredRun(RunView):
     """A run read from the store: ``config`` (editable, no value-change lock), ``summary``
     (editable), ``update()``, ``history()``, ``scan_history()``, ``code`` (provenance), ``meta``,
-    ``entity``."""
+    and wandb's ``state``, ``created_at``, ``url``, ``entity``, ``display_name``,
+    ``summary_metrics``, ``lastHistoryStep``, ``user``, ``metadata``, ``sweep``."""
 
     def __init__(self, store: ConfigStore, record: RunRecord, entity: str | None = None) -> None:
         self.store = store
@@ -260,11 +286,85 @@ class StoredRun(RunView):
         self.meta["tags"] = checked_tags(value)
 
     @property
+    def display_name(self) -> str | None:
+        """wandb's name for ``name`` (its ``name`` of a stored run is the id)."""
+        return self.name
+
+    @display_name.setter
+    def display_name(self, value: str | None) -> None:
+        self.name = value
+
+    @property
+    def state(self) -> str:
+        """wandb's state: ``"failed"`` when the run recorded an exit status other than 0,
+        else ``"finished"``. gitcfg keeps no heartbeat, so a run still going reads as
+        finished."""
+        from gitcfg.wandbquery import run_state
+
+        return run_state(self.meta)
+
+    @property
+    def created_at(self) -> str | None:
+        """When the run started, as wandb writes it: UTC to the second, no zone
+        (``created`` is the time as recorded, with its zone)."""
+        from gitcfg.wandbquery import utc_text
+
+        return utc_text(self.meta.get("started"))
+
+    @property
+    def url(self) -> str:
+        """Where to see the run: the command that shows it (there is no server)."""
+        return f"gitcfg show {self.ref}"
+
+    @property
     def entity(self) -> str | None:
         """The entity named when the run was asked for (a path or ``overrides``), else the
         user who ran it, as wandb's default entity is the user."""
         user = self.meta.get("user")
         return self._entity or (str(user) if user else None)
+
+    @property
+    def user(self) -> StoredUser | None:
+        """Who ran it (``meta.yaml``'s ``user``): ``run.user.username``, ``run.user.name``."""
+        user = self.meta.get("user")
+        return StoredUser(str(user), str(user)) if user else None
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        """The summary as plain nested dicts (a copy), as wandb's ``summary_metrics``."""
+        return self.summary.as_dict()
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The run's ``meta.yaml`` (a copy), with wandb's names of what it shares with
+        wandb-metadata.json: ``startedAt``, ``username``, ``git`` (commit, branch)."""
+        data = meta_copy(self.meta)
+        data.update(
+            startedAt=self.created_at,
+            username=self.meta.get("user"),
+            git={"commit": self.meta.get("code_commit"), "branch": self.meta.get("branch")},
+        )
+        return data
+
+    @property
+    def sweep(self) -> StoredSweep | None:
+        """The sweep the run came from (its ``id``, which is also its group), else None."""
+        sweep_id = self.meta.get("sweep_id")
+        if not isinstance(sweep_id, str):
+            return None
+        return StoredSweep(sweep_id, sweep_id, self.project)
+
+    @property
+    def sweep_name(self) -> str | None:
+        """The id of the sweep the run came from, else None."""
+        sweep = self.sweep
+        return None if sweep is None else sweep.id
+
+    @property
+    def lastHistoryStep(self) -> int:  # wandb's name
+        """The last step of the run's history on this machine; -1 when there is none."""
+        step = self._history_file().last_step()
+        return -1 if step is None else step
 
     def update(self, message: str | None = None) -> str | None:
         """Commit the config, summary and name/notes/tags changes made since it was read, in
@@ -278,9 +378,80 @@ class StoredRun(RunView):
     def _commit_summary(self) -> str | None:
         return self._commit_pending(summary_only=True)
 
-    def history(self) -> list[RunVersion]:
-        """Every version of the config, newest first: commit, time, message, config."""
-        return self.store.history(self.ref)
+    @overload
+    def history(self) -> list[RunVersion]: ...
+
+    @overload
+    def history(
+        self,
+        samples: int = ...,
+        keys: Sequence[str] | None = ...,
+        x_axis: str = ...,
+        pandas: bool = ...,
+        stream: str = ...,
+    ) -> Any: ...
+
+    def history(
+        self,
+        samples: int = _UNSET,
+        keys: Sequence[str] | None = _UNSET,
+        x_axis: str = _UNSET,
+        pandas: bool = _UNSET,
+        stream: str = _UNSET,
+    ) -> Any:
+        """Without arguments: every version of the run, newest first (commit, time, message,
+        config, summary), gitcfg's own history.
+
+        With any of wandb's arguments, wandb's ``history()``: the metrics ``log`` recorded on
+        this machine (``scan_history``'s rows), at most ``samples`` rows (default 500) picked
+        evenly from first to last; with ``keys``, only the rows that have all of them, each
+        with ``x_axis`` (default ``_step``) and those keys. A pandas ``DataFrame`` if
+        ``pandas`` (the default) and pandas is installed, else a list of dicts.
+        ``HistoryNotFoundError`` where there is no history (the run ran elsewhere).
+        """
+        arguments = {"samples": samples, "keys": keys, "x_axis": x_axis, "pandas": pandas}
+        given: dict[str, Any] = {k: v for k, v in arguments.items() if v is not _UNSET}
+        if not given and stream is _UNSET:
+            return self.store.history(self.ref)
+        if stream is not _UNSET and stream != "default":
+            from gitcfg.errors import InputError
+
+            raise InputError(
+                f"history(stream={stream!r}): gitcfg records no system metrics; only the "
+                f"default stream (what log recorded) is there"
+            )
+        return self._sampled_history(**given)
+
+    def _sampled_history(
+        self,
+        samples: int = 500,
+        keys: Sequence[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+    ) -> Any:
+        from gitcfg.errors import InputError
+
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+            raise InputError(f"history(samples={samples!r}): give a number of rows, 1 or more")
+        if keys is not None and (
+            isinstance(keys, str) or not all(isinstance(key, str) for key in keys)
+        ):
+            raise InputError(f"history(keys={keys!r}): give a list of key names")
+        wanted = None if not keys else list(dict.fromkeys([x_axis, *keys]))
+
+        def matching() -> Iterator[dict[str, Any]]:
+            for row in self._history_file().rows():
+                if x_axis not in row:
+                    continue
+                if wanted is None:
+                    yield row
+                elif all(key in row for key in wanted):
+                    yield {key: row[key] for key in wanted}
+
+        # two passes, so that only the rows kept are held, however long the history
+        picked = _evenly(sum(1 for _ in matching()), samples)
+        rows = [row for i, row in enumerate(matching()) if i in picked]
+        return _table(rows) if pandas else rows
 
     def scan_history(
         self,
@@ -288,18 +459,23 @@ class StoredRun(RunView):
         page_size: int = 1000,
         min_step: int | None = None,
         max_step: int | None = None,
+        use_cache: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """The per-step rows ``log`` wrote for this run on this machine, oldest first, as
-        wandb's ``scan_history``: ``keys`` keeps those keys (and ``_step``), steps in
-        ``[min_step, max_step)``. Raises ``HistoryNotFoundError`` where there is no history
-        (the run ran on another machine: history is never pushed). ``page_size`` is unused.
+        wandb's ``scan_history``: with ``keys``, only the rows that have all of them, each
+        with ``_step`` and those keys; steps in ``[min_step, max_step)``. Raises
+        ``HistoryNotFoundError`` where there is no history (the run ran on another machine:
+        history is never pushed). ``page_size`` and ``use_cache`` change nothing here.
         """
+        rows = self._history_file().rows()
+        first = next(rows, None)  # raises here, not at the caller's first next()
+        return _select_rows(first, rows, keys, min_step, max_step)
+
+    def _history_file(self) -> HistoryFile:
         from gitcfg.history import HistoryFile, history_path
 
         path = history_path(self.store.repo.common_dir, self.project, self.id)
-        rows = HistoryFile(path, str(self.ref)).rows()
-        first = next(rows, None)  # raises here, not at the caller's first next()
-        return _select_rows(first, rows, keys, min_step, max_step)
+        return HistoryFile(path, str(self.ref))
 
     def __repr__(self) -> str:
         return f"<gitcfg.StoredRun {self.ref}>"
@@ -314,7 +490,7 @@ def _select_rows(
 ) -> Iterator[dict[str, Any]]:
     if first is None:
         return
-    wanted = None if keys is None else ["_step", *keys]
+    wanted = None if keys is None else list(dict.fromkeys(["_step", *keys]))
     for row in itertools.chain((first,), rows):
         step = row.get("_step")
         if isinstance(step, int):
@@ -323,8 +499,40 @@ def _select_rows(
             if max_step is not None and step >= max_step:
                 continue
         if wanted is not None:
-            row = {k: row[k] for k in wanted if k in row}
+            if not all(key in row for key in wanted):
+                continue  # as wandb: a row without one of the keys is not one of them
+            row = {key: row[key] for key in wanted}
         yield row
+
+
+def _evenly(total: int, samples: int) -> set[int]:
+    """``samples`` indices of ``range(total)`` spread evenly, the first and the last among
+    them (all of them when there are no more)."""
+    if total <= samples:
+        return set(range(total))
+    if samples == 1:
+        return {total - 1}
+    return {i * (total - 1) // (samples - 1) for i in range(samples)}
+
+
+def _table(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as a pandas DataFrame, as wandb's ``history()`` gives; the list itself, with a
+    warning, when pandas is not installed (wandb does the same)."""
+    try:
+        import pandas
+    except ImportError:
+        import warnings
+
+        from gitcfg.runsummary import user_stacklevel
+
+        warnings.warn(
+            "gitcfg: pandas is not installed, so history() gives a list of dicts; "
+            "pass pandas=False to ask for that",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+        return rows
+    return pandas.DataFrame.from_records(rows)
 
 
 def _run_selector(path: str, default_project: str | None) -> tuple[str | None, str]:

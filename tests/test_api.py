@@ -348,3 +348,56 @@ def test_runs_order_as_wandb(wandb_runs: ConfigStore) -> None:
         api.runs("p", order="-heartbeat_at")
     with pytest.raises(gitcfg.InputError, match=r"summary_metrics\.KEY"):
         api.runs("p", order="lr")
+
+
+def test_stored_run_has_wandbs_attributes(wandb_runs: ConfigStore) -> None:
+    api = gitcfg.Api()
+    first, failed, swept = api.run("p/a1"), api.run("p/b2"), api.run("p/c3")
+    assert (first.state, failed.state, swept.state) == ("finished", "failed", "finished")
+    assert first.created_at == "2024-01-01T08:00:00"  # UTC, as wandb writes it
+    assert first.url == "gitcfg show p/a1"
+    assert first.entity == "ann" and first.user is not None  # wandb's default entity: the user
+    assert (first.user.username, first.user.name, str(first.user)) == ("ann", "ann", "ann")
+    assert first.display_name == "alpha"
+    assert first.summary_metrics == {"best": 0.9, "val": {"acc": 0.5}}
+    assert first.lastHistoryStep == -1  # no history on this machine
+    metadata = first.metadata
+    assert metadata["startedAt"] == "2024-01-01T08:00:00" and metadata["username"] == "ann"
+    assert metadata["git"]["commit"] == metadata["code_commit"] and metadata["python"]
+    assert first.sweep is None and first.sweep_name is None
+    assert swept.sweep is not None and (swept.sweep.id, str(swept.sweep)) == ("sw1", "sw1")
+    assert swept.sweep_name == "sw1"
+    first.display_name = "renamed"
+    first.update()
+    assert gitcfg.Api().run("p/a1").name == "renamed"
+
+
+def test_history_with_wandbs_arguments_reads_the_logged_metrics(repo: Path) -> None:
+    run = gitcfg.init(config={"lr": 0.1}, project="p", id="h")
+    for step in range(10):
+        run.log({"loss": 1.0 / (step + 1), **({"acc": step / 10} if step % 2 else {})})
+    run.finish()
+    stored = gitcfg.Api().run("p/h")
+    assert stored.lastHistoryStep == 9
+    rows = stored.history(keys=["acc"], pandas=False)
+    assert rows == [{"_step": s, "acc": s / 10} for s in (1, 3, 5, 7, 9)]  # rows with acc
+    assert [r["_step"] for r in stored.history(samples=3, pandas=False)] == [0, 4, 9]
+    (last,) = stored.history(samples=1, pandas=False)  # without keys: whole rows
+    assert sorted(last) == ["_step", "_timestamp", "acc", "loss"] and last["_step"] == 9
+    scanned = stored.scan_history(keys=["acc"], use_cache=False)  # rows that have acc, too
+    assert [r["_step"] for r in scanned] == [1, 3, 5, 7, 9]
+    versions = stored.history()  # no argument: gitcfg's versions, newest first, as before
+    assert versions[0].summary["loss"] == 0.1 and versions[-1].config == {"lr": 0.1}
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.warns(UserWarning, match="pandas is not installed"):
+            table = stored.history(keys=["loss"])
+        assert table[0] == {"_step": 0, "loss": 1.0}
+    else:
+        table = stored.history(keys=["loss"])
+        assert list(table.columns) == ["_step", "loss"] and len(table) == 10
+    with pytest.raises(gitcfg.InputError, match="no system metrics"):
+        stored.history(stream="system")
+    with pytest.raises(gitcfg.InputError, match="list of key names"):
+        stored.history(keys="loss")
