@@ -267,10 +267,25 @@ class StoredRun(RunView):
         self.commit = record.commit  # the branch tip the run was read at (or last updated to)
         self.meta: dict[str, Any] = dict(record.meta)
         self._meta_base = meta_copy(record.meta)
-        self.config = Config._from_flat(record.config, allow_val_change=True)
-        self.config._persist = self.update
+        self._config = Config._from_flat(record.config, allow_val_change=True)
+        self._config._persist = self.update
         self.summary = StoredSummary(record.summary, self._commit_summary)
         self._entity = entity
+
+    @property
+    def config(self) -> Config:
+        """The run's config, edited in place; ``run.update()`` commits it."""
+        return self._config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        """``run.config = {...}`` then ``run.update()`` (wandb's public API): the config becomes
+        ``value``, keys it lacks removed. Checked first: a value that cannot be stored changes
+        nothing."""
+        replacement = Config(value)
+        with self._config._lock:
+            self._config.clear()
+            self._config.update(replacement.as_dict(), allow_val_change=True)
 
     @property  # type: ignore[override]
     def tags(self) -> list[str]:

@@ -57,6 +57,19 @@ def test_api_config_has_no_value_lock_and_tracks_unsets(
     assert subjects(repo)[0] == "retune"
 
 
+def test_assigning_a_stored_runs_config_replaces_it(repo: Path, three_runs: ConfigStore) -> None:
+    # wandb's public API: run.config = {...}; run.update()
+    run = gitcfg.Api().run("cccc3333")
+    run.config = {"lr": 0.2, "opt": {"name": "adam"}}
+    run.update()
+    assert config_text(repo, "cifar", "cccc3333") == "lr: 0.2\nopt.name: adam\n"
+    before = git(repo, "rev-parse", "gitcfg")
+    with pytest.raises(gitcfg.ConfigError):
+        run.config = {"lr": object()}  # cannot be stored: the config is left as it was
+    assert run.config.as_dict() == {"lr": 0.2, "opt": {"name": "adam"}}
+    assert run.update() is None and git(repo, "rev-parse", "gitcfg") == before
+
+
 def test_concurrent_edits_other_keys_kept_same_key_conflicts(
     repo: Path, three_runs: ConfigStore
 ) -> None:
