@@ -19,6 +19,7 @@ from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
 from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError, RepositoryError
 from gitcfg.git import GitRepo, Identity, default_identity
+from gitcfg.git.packwrite import PackWriter
 from gitcfg.layout import check_store_root
 from gitcfg.provenance import KEEP_PREFIX
 from gitcfg.treemerge import merge_commits
@@ -141,18 +142,20 @@ def pull(
             if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
                 return SyncResult(remote, branch, before, theirs)
             continue
-        outcome = merge_commits(repo, base, ours, theirs, prefer)
-        if outcome.conflicts:
-            raise MergeConflictError(outcome.conflicts, tracking_ref(remote, branch), remote)
-        message = (
-            f"merge {remote}: {outcome.added} run(s) added, {outcome.updated} updated\n\n"
-            f"Gitcfg-Merge: {remote}\n"
-        )
-        commit = repo.write_commit(outcome.tree, [ours, theirs], message, who)
-        if repo.update_ref(ref, commit, ours, f"gitcfg: merge {remote}"):
-            return SyncResult(
-                remote, branch, before, commit, outcome.added, outcome.updated, merged=True
+        # the merge's pack is kept from repack and gc until the branch points at it
+        with PackWriter(repo) as writer:
+            outcome = merge_commits(repo, base, ours, theirs, prefer, writer=writer)
+            if outcome.conflicts:
+                raise MergeConflictError(outcome.conflicts, tracking_ref(remote, branch), remote)
+            message = (
+                f"merge {remote}: {outcome.added} run(s) added, {outcome.updated} updated\n\n"
+                f"Gitcfg-Merge: {remote}\n"
             )
+            commit = repo.write_commit(outcome.tree, [ours, theirs], message, who)
+            if repo.update_ref(ref, commit, ours, f"gitcfg: merge {remote}"):
+                return SyncResult(
+                    remote, branch, before, commit, outcome.added, outcome.updated, merged=True
+                )
 
 
 def push(

@@ -119,8 +119,14 @@ def merge_commits(
     ours: str,
     theirs: str,
     prefer: Side | None = None,
+    *,
+    writer: PackWriter,
 ) -> MergeOutcome:
-    """Merge commit ``theirs`` into ``ours``; conflicts are reported, not written."""
+    """Merge commit ``theirs`` into ``ours``; conflicts are reported, not written.
+
+    The new objects go through ``writer``; the caller releases its pack once the branch
+    points at the merge (or will not).
+    """
     empty = repo.write_tree([])
     base_rev = base or empty
     mine = changed_files(repo, base_rev, ours)
@@ -129,7 +135,6 @@ def merge_commits(
     outcome = MergeOutcome(tree="")
     new_runs: set[str] = set()
     changed_runs: set[str] = set()
-    writer = PackWriter(repo)
     whole = _deleted_against_changed(mine, their)
     for directory, deleter in whole.items():
         parsed = parse_run_path(directory + "/" + CONFIG_FILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,19 +29,21 @@ def test_many_objects_become_one_pack_that_git_reads(tmp_path: Path, object_form
     path = tmp_path / "r"
     git(tmp_path, "init", "-q", f"--object-format={object_format}", str(path))
     repo = GitRepo.discover(path)
-    writer = PackWriter(repo)
-    blobs = [writer.write_blob(f"value {i}\n".encode() * (i % 50 + 1)) for i in range(300)]
-    trees = [
-        writer.write_tree([TreeEntry("100644", f"f{j}.yaml", blobs[i + j]) for j in range(3)])
-        for i in range(0, 297, 3)
-    ]
-    root = writer.write_tree([TreeEntry("40000", f"d{i:03d}", t) for i, t in enumerate(trees)])
-    assert len(writer) == 300 + 99 + 1  # trees repeat nothing; the writer dedupes by id
-    writer.flush()
-    assert loose_files(path) == 0
-    names = packs(path)
-    assert [n.rsplit(".", 1)[1] for n in names if n.endswith((".pack", ".idx"))] == ["idx", "pack"]
-    assert not any(n.startswith("tmp_") for n in names)
+    with PackWriter(repo) as writer:
+        blobs = [writer.write_blob(f"value {i}\n".encode() * (i % 50 + 1)) for i in range(300)]
+        trees = [
+            writer.write_tree([TreeEntry("100644", f"f{j}.yaml", blobs[i + j]) for j in range(3)])
+            for i in range(0, 297, 3)
+        ]
+        root = writer.write_tree([TreeEntry("40000", f"d{i:03d}", t) for i, t in enumerate(trees)])
+        assert len(writer) == 300 + 99 + 1  # trees repeat nothing; the writer dedupes by id
+        writer.flush()
+        assert loose_files(path) == 0
+        names = packs(path)
+        # kept from repack and gc while nothing refers to it yet
+        assert sorted(n.rsplit(".", 1)[1] for n in names) == ["idx", "keep", "pack"]
+        assert not any(n.startswith("tmp_") for n in names)
+    assert [n.rsplit(".", 1)[1] for n in packs(path)] == ["idx", "pack"]  # released
     # every object reads back through git, byte for byte
     assert git(path, "cat-file", "-p", f"{blobs[7]}") == "value 7\n" * 8
     assert git(path, "ls-tree", "-r", "--name-only", root).count("\n") == 297
@@ -107,3 +110,44 @@ def test_a_pull_merging_many_runs_writes_one_pack(
     assert listed["a007"] == {"i": 7, "lr": 0.07, "machine": "a"}
     assert listed["b149"]["machine"] == "b"
     assert_fsck_clean(b)
+
+
+# git on PATH, with a repack (or gc) right after each 'git index-pack' gitcfg runs: in the
+# moment before gitcfg's ref update, when the merge's pack is not yet reachable
+RACING_GIT = """#!/bin/sh
+"$REAL_GIT" "$@"
+status=$?
+case " $* " in
+  *" index-pack "*) "$REAL_GIT" $RACE >/dev/null 2>&1 ;;
+esac
+exit $status
+"""
+
+
+@pytest.mark.parametrize("race", ["repack -a -d -q", "gc -q --prune=now"])
+def test_a_repack_racing_a_pull_never_deletes_the_merges_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, race: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    seed = tmp_path / "seed"
+    git(tmp_path, "init", "-q", "-b", "main", str(seed))
+    git(seed, "commit", "-q", "--allow-empty", "-m", "code")
+    git(seed, "push", "-q", str(bare), "main")
+    a = _machine(tmp_path, bare, "a", 40)
+    b = _machine(tmp_path, bare, "b", 40)
+    remote.push(GitRepo.discover(a), "gitcfg", "origin")
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "git").write_text(RACING_GIT)
+    (wrapper / "git").chmod(0o755)
+    monkeypatch.setenv("REAL_GIT", str(shutil.which("git")))
+    monkeypatch.setenv("RACE", race)
+    monkeypatch.setenv("PATH", f"{wrapper}{os.pathsep}{os.environ['PATH']}")
+    result = remote.pull(GitRepo.discover(b), "gitcfg", "origin")
+    assert result.merged and result.added == 40
+    monkeypatch.setenv("PATH", os.environ["PATH"].split(os.pathsep, 1)[1])
+    assert_fsck_clean(b)
+    assert len(ConfigStore.open(b).runs()) == 80
+    assert not list((b / ".git" / "objects" / "pack").glob("*.keep"))  # released after the ref
