@@ -199,6 +199,22 @@ def test_gitcfg_starts_gc_exactly_when_git_would(repo: Path, in_17: int, packs: 
     assert decided == (in_17 > 3 or packs > 3)
 
 
+@pytest.mark.parametrize("setting", ["maintenance.auto", "maintenance.gc.enabled"])
+def test_no_gc_is_started_when_the_user_turned_it_off(repo: Path, setting: str) -> None:
+    git(repo, "config", "gc.auto", "600")
+    git(repo, "config", "gc.autoDetach", "false")  # a gc would run to the end before we look
+    git(repo, "config", setting, "false")
+    for blob in _loose_in_17(repo, 4):  # past git's threshold: gc --auto alone would pack
+        git(repo, "tag", f"t{blob[:8]}", blob)
+    (repo / "more.py").write_text("x = 1\n")
+    git(repo, "add", "more.py")
+    git(repo, "commit", "-q", "-m", "more")  # git's own commit starts no maintenance either
+    assert not list((repo / ".git" / "objects" / "pack").glob("*.pack"))
+    ConfigStore.open().create("p", {"a": 1}, run_id="r1")
+    assert not list((repo / ".git" / "objects" / "pack").glob("*.pack"))
+    assert len(list((repo / ".git" / "objects" / "17").iterdir())) >= 4
+
+
 def test_objects_are_deflated_as_git_deflates_them_by_default(repo: Path) -> None:
     # a run's files and trees, and a config file past the small-object path: each a zlib
     # stream with the header git's own writer gives it by default (level 1, 32 KiB window)

@@ -69,6 +69,9 @@ class GitRepo:
         self.identity: Identity | None = None
         self._trees: dict[str, tuple[TreeEntry, ...]] = {}
         self.gc_detach = True  # gc.autoDetach
+        # maintenance.auto and maintenance.gc.enabled: whether git's own commands would start
+        # the gc after a commit (run-command.c run_auto_maintenance, builtin/gc.c)
+        self.auto_gc_enabled = True
         self.gc_pack_limit = _GC_AUTO_PACK_LIMIT  # gc.autoPackLimit
 
     # -- discovery ---------------------------------------------------------------------------
@@ -140,6 +143,9 @@ class GitRepo:
             self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
         self.refs.log_all = config.get("core.logallrefupdates") or None
         self.gc_detach = config.get("gc.autodetach", "true").lower() in _TRUE
+        self.auto_gc_enabled = _config_bool(config.get("maintenance.auto"), True) and (
+            _config_bool(config.get("maintenance.gc.enabled"), True)
+        )
         limit = config.get("gc.autopacklimit", "")
         self.gc_pack_limit = int(limit) if limit.lstrip("-").isdigit() else _GC_AUTO_PACK_LIMIT
 
@@ -215,8 +221,9 @@ class GitRepo:
 
     def needs_gc(self, auto: int) -> bool:
         """Whether ``git gc --auto`` would do anything with ``gc.auto`` = ``auto``: too many loose
-        objects, or more packs than ``gc.autoPackLimit`` (git's two tests, made the same way)."""
-        if auto <= 0:
+        objects, or more packs than ``gc.autoPackLimit`` (git's two tests, made the same way).
+        Never when the user turned automatic maintenance off (``maintenance.auto=false``)."""
+        if auto <= 0 or not self.auto_gc_enabled:
             return False
         if self.gc_pack_limit > 0:
             try:
@@ -282,7 +289,8 @@ _TREES_REMEMBERED = 256
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
 SETTINGS = (
     r"user\.(name|email)|gc\.(autodetach|autopacklimit)|"
-    r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)"
+    r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)|"
+    r"maintenance\.(auto|gc\.enabled)"
 )
 
 
@@ -305,6 +313,22 @@ def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> 
     """The user's git identity from the environment or git config, else a gitcfg identity."""
     values = config if config is not None else repo.config_values(r"^user\.(name|email)$")
     return identity_from(values)
+
+
+def _config_bool(value: str | None, default: bool) -> bool:
+    """A boolean setting as git reads it (``git_config_bool``); ``default`` when unset or not a
+    boolean at all (git would stop there with an error of its own)."""
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text in ("true", "yes", "on"):
+        return True
+    if text in ("false", "no", "off", ""):
+        return False
+    try:
+        return int(text, 0) != 0
+    except ValueError:
+        return default
 
 
 def _fsync_components(value: str) -> set[str]:
