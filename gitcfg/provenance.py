@@ -280,4 +280,4 @@ def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: lis
             os.unlink(index)
     who = repo.identity or default_identity(repo)
     parents = [head] if head is not None else []
-    return repo.write_commit(tree, parents, "gitcfg: snapshot of uncommitted changes\n", who)
+    return repo.write_commit(tree, parents, "gitcfg: snapshot of uncommitted changes\n", *who)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from gitcfg.checkedout import check_not_checked_out
 from gitcfg.diff import Side
 from gitcfg.errors import GitcfgError, MergeConflictError, RemoteError, RepositoryError
-from gitcfg.git import GitRepo, Identity, default_identity
+from gitcfg.git import GitRepo, Signers, default_identity
 from gitcfg.git.packwrite import PackWriter
 from gitcfg.layout import check_store_root
 from gitcfg.provenance import KEEP_PREFIX
@@ -106,7 +106,7 @@ def pull(
     remote: str = "origin",
     *,
     prefer: Side | None = None,
-    identity: Identity | None = None,
+    identity: Signers | None = None,
 ) -> SyncResult:
     """Bring the remote's runs into the local store branch; the work tree is never touched.
 
@@ -151,7 +151,7 @@ def pull(
                 f"merge {remote}: {outcome.added} run(s) added, {outcome.updated} updated\n\n"
                 f"Gitcfg-Merge: {remote}\n"
             )
-            commit = repo.write_commit(outcome.tree, [ours, theirs], message, who)
+            commit = repo.write_commit(outcome.tree, [ours, theirs], message, *who)
             if repo.update_ref(ref, commit, ours, f"gitcfg: merge {remote}"):
                 return SyncResult(
                     remote, branch, before, commit, outcome.added, outcome.updated, merged=True
@@ -164,7 +164,7 @@ def push(
     remote: str = "origin",
     *,
     prefer: Side | None = None,
-    identity: Identity | None = None,
+    identity: Signers | None = None,
 ) -> SyncResult:
     """Publish the store branch and keep refs; merge the remote's new runs first and retry."""
     ref = f"refs/heads/{branch}"
@@ -201,7 +201,7 @@ def push(
     )
 
 
-def push_soft(repo: GitRepo, branch: str, remote: str, identity: Identity | None = None) -> bool:
+def push_soft(repo: GitRepo, branch: str, remote: str, identity: Signers | None = None) -> bool:
     """Automatic push after a run commit: never fails the run, warns how to retry instead.
 
     Anything that goes wrong (a gitcfg error, an OSError from the system, a bug) is one warning

@@ -37,7 +37,7 @@ from gitcfg.errors import (
     YamlError,
 )
 from gitcfg.flat import check_key, find_collision, flatten, is_secret, secrets_allowed
-from gitcfg.git import SETTINGS, GitRepo, Identity, ObjectReader, TreeEntry, default_identity
+from gitcfg.git import SETTINGS, GitRepo, ObjectReader, Signers, TreeEntry, default_identity
 from gitcfg.git.process import start_git
 from gitcfg.git.refnames import branch_name_problem
 from gitcfg.git.repo import config_command, parse_config
@@ -135,7 +135,7 @@ class ConfigStore:
         repo: GitRepo,
         branch: str = DEFAULT_BRANCH,
         *,
-        identity: Identity | None = None,
+        identity: Signers | None = None,
         code_repo: GitRepo | bool | None = True,
         autopush: str | None = None,
         gc_auto: int = 0,
@@ -186,7 +186,7 @@ class ConfigStore:
         )
 
     @property
-    def identity(self) -> Identity:
+    def identity(self) -> Signers:
         if self._identity is None:
             self._identity = self.repo.identity = default_identity(self.repo)
         return self._identity
@@ -583,7 +583,8 @@ class ConfigStore:
                     return None
                 new_root = self._replace(root, replacements, reader)
                 text = _joined(messages)
-                commit = self.repo.write_commit(new_root, [tip] if tip else [], text, self.identity)
+                parents = [tip] if tip else []
+                commit = self.repo.write_commit(new_root, parents, text, *self.identity)
                 if self.repo.update_ref(self.ref, commit, tip, "gitcfg: " + text.split("\n")[0]):
                     # the next commit starts from this one, whose root it need not read again
                     self._root_seen = (commit, new_root)

@@ -102,6 +102,7 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             ("GIT_AUTHOR", "GIT_COMMITTER", "GITCFG_", "WANDB_", "GIT_DIR", "GIT_WORK_TREE")
         ):
             monkeypatch.delenv(name)
+    monkeypatch.delenv("EMAIL", raising=False)  # git's last source of an email address
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:git")
 
 

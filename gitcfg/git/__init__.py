@@ -7,7 +7,7 @@ module, as dulwich splits them:
 - ``process``: running git (no hooks, no fsmonitor, no optional locks)
 - ``hashes``: SHA-1 and SHA-256 object names
 - ``objects``: tree and commit bodies
-- ``identity``: names and emails cleaned as git cleans them
+- ``identity``: author and committer, taken and cleaned as git takes and cleans them
 - ``loose``: loose objects, complete before they are named
 - ``pack``: packed objects read in-process
 - ``catfile``: ``git cat-file --batch``, the reader of last resort
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from gitcfg.git.catfile import ObjectReader
 from gitcfg.git.hashes import SHA1, SHA256, HashAlgo, is_null
-from gitcfg.git.identity import Identity
+from gitcfg.git.identity import Identity, Signers
 from gitcfg.git.objects import Commit, TreeEntry, format_tree, parse_tree
 from gitcfg.git.process import git_env, run_git
 from gitcfg.git.repo import SETTINGS, GitRepo, default_identity
@@ -37,6 +37,7 @@ __all__ = [
     "HashAlgo",
     "Identity",
     "ObjectReader",
+    "Signers",
     "TreeEntry",
     "default_identity",
     "format_tree",

@@ -12,7 +12,7 @@ from pathlib import Path
 from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.catfile import ObjectReader
 from gitcfg.git.hashes import HashAlgo, object_format, read_config_text
-from gitcfg.git.identity import Identity, identity_from
+from gitcfg.git.identity import Identity, Signers, git_date, signers_from
 from gitcfg.git.loose import LooseObjects
 from gitcfg.git.maintenance import start_auto_gc
 from gitcfg.git.objects import (
@@ -65,8 +65,9 @@ class GitRepo:
             bare=bare,
             reftable=_uses_reftable(config_text),
         )
-        # Who appears in reflog entries; set by the store from the config it read at open.
-        self.identity: Identity | None = None
+        # Who commits (the committer also appears in reflog entries); set by the store from
+        # the config it read at open.
+        self.identity: Signers | None = None
         self._trees: dict[str, tuple[TreeEntry, ...]] = {}
         self.gc_detach = True  # gc.autoDetach
         # maintenance.auto and maintenance.gc.enabled: whether git's own commands would start
@@ -207,11 +208,14 @@ class GitRepo:
         author: Identity,
         committer: Identity | None = None,
     ) -> str:
+        """A commit object; ``committer`` defaults to the author, dates to now."""
         now = time.time()
-        body = format_commit(
-            tree, parents, author.signature(now), (committer or author).signature(now), message
-        )
-        return self.write_object("commit", body)
+        signed = author.signature(now)
+        if committer is not None and committer != author:
+            committed = committer.signature(now)
+        else:
+            committed = signed
+        return self.write_object("commit", format_commit(tree, parents, signed, committed, message))
 
     def read_commit(self, sha: str, reader: ObjectReader | None = None) -> Commit:
         kind, body = self.read_object(sha, reader)
@@ -257,7 +261,7 @@ class GitRepo:
 
         Returns False when another writer got there first, so the caller can retry on the new tip.
         """
-        who = (self.identity or default_identity(self)).signature()
+        who = (self.identity or default_identity(self)).committer.signature()
         return self.refs.update(name, new, old, message, who)
 
     def check_ref_room(self, name: str) -> None:
@@ -287,8 +291,9 @@ _GC_AUTO_PACK_LIMIT = 50  # git's default gc.autoPackLimit
 _TREES_REMEMBERED = 256
 
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
+_IDENTITY = r"(user|author|committer)\.(name|email)"
 SETTINGS = (
-    r"user\.(name|email)|gc\.(autodetach|autopacklimit)|"
+    _IDENTITY + r"|gc\.(autodetach|autopacklimit)|"
     r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)|"
     r"maintenance\.(auto|gc\.enabled)"
 )
@@ -309,10 +314,11 @@ def parse_config(out: bytes) -> dict[str, str]:
     return values
 
 
-def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> Identity:
-    """The user's git identity from the environment or git config, else a gitcfg identity."""
-    values = config if config is not None else repo.config_values(r"^user\.(name|email)$")
-    return identity_from(values)
+def default_identity(repo: GitRepo, config: Mapping[str, str] | None = None) -> Signers:
+    """The author and committer git would use, from the environment or git config (``config``:
+    the entries ``SETTINGS`` names, already read), else gitcfg's own identity."""
+    values = config if config is not None else repo.config_values(f"^{_IDENTITY}$")
+    return signers_from(values, lambda variable, value: git_date(variable, value, repo.cwd))
 
 
 def _config_bool(value: str | None, default: bool) -> bool:
