@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import git as gitpython
@@ -117,3 +120,64 @@ def test_discover_in_a_bare_repository_and_outside_any(
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     with pytest.raises(RepositoryError, match="not inside a git repository"):
         GitRepo.discover(plain)
+
+
+RECORD = "import gitcfg; gitcfg.init(config={'lr': 0.1}, project='p', id='r1').finish()"
+
+
+def _loose(objects: Path) -> set[str]:
+    return {p.parent.name + p.name for p in objects.glob("??/*")}
+
+
+def _run(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``args`` (``git ...``, or Python's arguments) run in ``repo`` with ``env`` added."""
+    command = list(args) if args[0] == "git" else [sys.executable, *args]
+    return subprocess.run(
+        command, cwd=repo, env={**os.environ, **env}, capture_output=True, text=True
+    )
+
+
+def test_objects_go_to_gits_object_directory_as_in_a_hooks_quarantine(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "train.py").write_text("print('changed')\n")  # dirty: git write-tree runs too
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    env = {
+        "GIT_OBJECT_DIRECTORY": str(incoming),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(repo / ".git" / "objects"),
+    }
+    before = _loose(repo / ".git" / "objects")
+    proc = _run(repo, env, "-c", RECORD)
+    assert proc.returncode == 0, proc.stderr
+    assert _loose(repo / ".git" / "objects") == before  # all of the run went where git's went
+    fsck = _run(repo, env, "git", "fsck", "--strict", "--no-dangling")
+    assert fsck.returncode == 0 and not fsck.stdout + fsck.stderr, fsck.stdout + fsck.stderr
+    shown = _run(repo, env, "-m", "gitcfg", "show", "r1")
+    assert shown.returncode == 0 and shown.stdout == "lr: 0.1\n", shown.stderr
+    # git moves the objects in when it accepts them: the repository is then whole
+    for path in incoming.glob("??/*"):
+        target = repo / ".git" / "objects" / path.parent.name / path.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.move(path, target)
+
+
+def test_objects_go_to_an_object_store_kept_outside_the_repository(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "train.py").write_text("print('changed')\n")
+    elsewhere = tmp_path / "objects"
+    shutil.move(repo / ".git" / "objects", elsewhere)
+    (repo / ".git" / "objects").mkdir()
+    env = {"GIT_OBJECT_DIRECTORY": str(elsewhere)}
+    try:
+        proc = _run(repo, env, "-c", RECORD)
+        assert proc.returncode == 0, proc.stderr
+        assert not _loose(repo / ".git" / "objects")
+        fsck = _run(repo, env, "git", "fsck", "--strict", "--no-dangling")
+        assert fsck.returncode == 0 and not fsck.stdout + fsck.stderr, fsck.stdout + fsck.stderr
+        shown = _run(repo, env, "-m", "gitcfg", "show", "r1")
+        assert shown.returncode == 0 and shown.stdout == "lr: 0.1\n", shown.stderr
+    finally:
+        shutil.rmtree(repo / ".git" / "objects")
+        shutil.move(elsewhere, repo / ".git" / "objects")

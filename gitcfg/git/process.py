@@ -28,6 +28,11 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["GIT_OPTIONAL_LOCKS"] = "0"
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.pop("GIT_INDEX_FILE", None)
+    objects = env.get("GIT_OBJECT_DIRECTORY")
+    if objects and not os.path.isabs(objects):
+        # git starts in the work tree's top: the directory the caller meant, as gitcfg's own
+        # writes take it (gitcfg.git.repo.object_directory)
+        env["GIT_OBJECT_DIRECTORY"] = os.path.abspath(objects)
     if extra:
         env.update(extra)
     return env

@@ -46,7 +46,7 @@ class GitRepo:
         self.git_dir = git_dir
         self.common_dir = common_dir
         self.worktree = worktree
-        self.objects_dir = common_dir / "objects"
+        self.objects_dir = object_directory(common_dir)
         config_text = read_config_text(common_dir)
         algo = object_format(config_text)
         if algo is None:
@@ -350,6 +350,14 @@ def _fsync_components(value: str) -> set[str]:
         elif item:
             enabled |= parts
     return enabled
+
+
+def object_directory(common_dir: Path) -> Path:
+    """Where git keeps this repository's objects: ``$GIT_OBJECT_DIRECTORY`` when set (as in a
+    hook's object quarantine), else ``objects`` in the common directory. Every object gitcfg
+    writes goes where the git processes it starts write theirs."""
+    override = os.environ.get("GIT_OBJECT_DIRECTORY")
+    return Path(os.path.abspath(override)) if override else common_dir / "objects"
 
 
 def _uses_reftable(config_text: str) -> bool:
