@@ -14,6 +14,7 @@ import tempfile
 from typing import Any, NamedTuple
 
 from gitcfg import snapshotmemo
+from gitcfg.errors import RepositoryError
 from gitcfg.git import GitRepo, default_identity
 from gitcfg.worktree import (
     known_clean,
@@ -251,16 +252,30 @@ def _within_caps(repo: GitRepo, paths: list[str]) -> tuple[list[str], list[str]]
     return taken, left_out
 
 
+def _no_snapshot(repo: GitRepo, exc: OSError) -> RepositoryError:
+    return RepositoryError(
+        f"could not snapshot the uncommitted changes in {repo.git_dir}: {exc.strerror or exc}; "
+        f"free disk space or check the permissions of the repository, then retry"
+    )
+
+
 def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: list[str]) -> str:
     """A commit of the work tree: tracked changes plus ``untracked`` and ``forced`` files."""
-    fd, index = tempfile.mkstemp(prefix="gitcfg-index-", dir=repo.git_dir)
+    try:
+        fd, index = tempfile.mkstemp(prefix="gitcfg-index-", dir=repo.git_dir)
+    except OSError as exc:  # a read-only repository, a full disk
+        raise _no_snapshot(repo, exc) from exc
     os.close(fd)
     try:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             # copy2 keeps the index's mtime: git trusts an entry's stat data only when the file
             # is older than the index, so a fresh mtime would hide a same-size edit made in the
             # second the index was written (git's "racy clean" case).
             shutil.copy2(repo.git_dir / "index", index)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _no_snapshot(repo, exc) from exc
         env = {"GIT_INDEX_FILE": index}
         if os.path.getsize(index) == 0:
             if head is not None:

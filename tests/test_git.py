@@ -181,3 +181,20 @@ def test_objects_go_to_an_object_store_kept_outside_the_repository(
     finally:
         shutil.rmtree(repo / ".git" / "objects")
         shutil.move(elsewhere, repo / ".git" / "objects")
+
+
+def test_refs_do_not_move_inside_gits_object_quarantine(repo: Path, tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    env = {
+        "GIT_OBJECT_DIRECTORY": str(incoming),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(repo / ".git" / "objects"),
+        "GIT_QUARANTINE_PATH": str(incoming),  # as git sets it for a pre-receive hook
+    }
+    by_git = _run(repo, env, "git", "update-ref", "refs/heads/x", "HEAD")
+    assert by_git.returncode != 0 and "quarantine" in by_git.stderr
+    proc = _run(repo, env, "-m", "gitcfg", "run", "--", "true")
+    assert proc.returncode == 1
+    assert "refs may not move inside git's object quarantine" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert subprocess.run(["git", "rev-parse", "-q", "--verify", "gitcfg"], cwd=repo).returncode

@@ -16,6 +16,7 @@ from gitcfg.errors import RepositoryError
 from gitcfg.git import GitRepo
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git, wait_for_gitcfg_gc
+from tests.mounts import read_only
 
 BIG_RUN = """
 import random, gitcfg
@@ -100,6 +101,23 @@ def test_a_full_disk_is_one_clear_error_and_moves_nothing(tiny_disk: Path) -> No
         store.create("p", {"big": value}, run_id="big")
     assert store.tip() == tip
     assert_fsck_clean(repo)
+
+
+def test_a_read_only_repository_is_one_clear_error_and_changes_nothing(repo: Path) -> None:
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")
+    tip = git(repo, "rev-parse", "gitcfg")
+    with read_only(repo):  # as for a user without write access to it
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitcfg", "update", "r1", "lr=0.2"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: could not create a file in ")
+    assert "Read-only file system; check the permissions" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert git(repo, "rev-parse", "gitcfg") == tip
 
 
 WRITER = """

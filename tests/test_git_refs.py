@@ -12,6 +12,7 @@ import pytest
 from gitcfg.errors import RefNameClashError, RepositoryError
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git
+from tests.mounts import full_disk, read_only
 
 
 def test_a_lock_held_by_git_is_waited_for_then_refused_never_removed(repo: Path) -> None:
@@ -255,3 +256,51 @@ def test_an_empty_directory_where_the_branch_goes_is_no_clash(repo: Path) -> Non
     ConfigStore.open().create("p", {"lr": 0.1})
     assert git(repo, "rev-parse", "--verify", "-q", "gitcfg").strip()
     assert_fsck_clean(repo)
+
+
+def _gitcfg(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitcfg", *args], cwd=repo, capture_output=True, text=True
+    )
+
+
+def test_a_full_disk_at_the_ref_update_is_one_line_and_moves_nothing(repo: Path) -> None:
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")
+    tip = git(repo, "rev-parse", "gitcfg")
+    # the objects fit; the ref update's files (gitcfg/locks, gitcfg/write.lock) do not
+    with full_disk(repo / ".git" / "gitcfg"):
+        proc = _gitcfg(repo, "update", "r1", "lr=0.2")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: could not update refs/heads/gitcfg in ")
+    assert "No space left on device; free disk space" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert git(repo, "rev-parse", "gitcfg") == tip
+    assert not list((repo / ".git" / "refs").rglob("*.lock"))
+    assert ConfigStore.open().read(_ref("r1")).config == {"lr": 0.1}
+
+
+def test_read_only_refs_are_one_line_and_move_nothing(repo: Path) -> None:
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")
+    tip = git(repo, "rev-parse", "gitcfg")
+    with read_only(repo / ".git" / "refs"):
+        proc = _gitcfg(repo, "update", "r1", "lr=0.2")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: could not update refs/heads/gitcfg in ")
+    assert "Read-only file system" in proc.stderr and proc.stderr.count("\n") == 1
+    assert git(repo, "rev-parse", "gitcfg") == tip
+
+
+def test_a_reflog_that_cannot_be_written_fails_the_update_as_in_git(repo: Path) -> None:
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")
+    tip = git(repo, "rev-parse", "gitcfg").strip()
+    with read_only(repo / ".git" / "logs"):
+        git_says = subprocess.run(
+            ["git", "update-ref", "-m", "by git", "refs/heads/gitcfg", "HEAD", tip],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        proc = _gitcfg(repo, "update", "r1", "lr=0.2")
+    assert git_says.returncode != 0 and "unable to append" in git_says.stderr
+    assert proc.returncode == 1 and "Read-only file system" in proc.stderr
+    assert git(repo, "rev-parse", "gitcfg").strip() == tip

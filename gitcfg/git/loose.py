@@ -122,14 +122,15 @@ class LooseObjects:
                 continue
             except FileNotFoundError:  # first object of this fan-out, or gc just removed it
                 try:
-                    _mkdir(directory)
+                    os.mkdir(directory)
+                except FileExistsError:
+                    pass  # made meanwhile (or a file is in the way: the next open says so)
                 except FileNotFoundError as exc:
                     raise RepositoryError(f"{self.objects_dir} does not exist") from exc
+                except OSError as exc:  # a read-only repository, or one not ours
+                    raise _cannot_create(directory, exc) from exc
             except OSError as exc:
-                raise RepositoryError(
-                    f"could not create a file in {directory}: {exc.strerror or exc}; "
-                    f"check the permissions and free space of the repository"
-                ) from exc
+                raise _cannot_create(directory, exc) from exc
         raise RepositoryError(f"could not create a temporary object file in {directory}; retry")
 
     def read(self, sha: str) -> tuple[str, bytes] | None:
@@ -178,9 +179,11 @@ def _tmp_name() -> str:
     return "tmp_obj_" + "".join(_NAMES.choices(_TMP_ALPHABET, k=6))
 
 
-def _mkdir(directory: str) -> None:
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(directory)
+def _cannot_create(directory: str, exc: OSError) -> RepositoryError:
+    return RepositoryError(
+        f"could not create a file in {directory}: {exc.strerror or exc}; "
+        f"check the permissions and free space of the repository"
+    )
 
 
 def _unlink(path: str) -> None:

@@ -36,13 +36,17 @@ def gc_running(common_dir: Path) -> bool:
 
 
 def start_auto_gc(common_dir: Path, cwd: Path, *, detach: bool = True) -> bool:
-    """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running.
+    """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running, or if
+    its lock cannot be made (a gc is housekeeping: it never fails the commit before it).
 
     ``detach=False`` (the user set ``gc.autoDetach=false``) runs it to the end first, as git would.
     """
     lock_dir = common_dir / "gitcfg"
-    lock_dir.mkdir(exist_ok=True)
-    fd = os.open(lock_dir / "gc.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        lock_dir.mkdir(exist_ok=True)
+        fd = os.open(lock_dir / "gc.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,7 +2,8 @@
 
 A ref update takes ``<ref>.lock`` exactly as git does (created exclusively, holding the new id,
 renamed over the ref), checks the old value under it, and appends to the reflog where git would.
-Two rules keep gitcfg from ever breaking another writer:
+Anything the file system refuses (a full disk, a read-only repository) fails the update before
+the ref moves, with one clear error. Two rules keep gitcfg from ever breaking another writer:
 
 - gitcfg never removes a lock it did not take. A lock held by git is waited for
   (``core.filesRefLockTimeout``), then the update fails with one clear error; while the gc that
@@ -17,6 +18,7 @@ Two rules keep gitcfg from ever breaking another writer:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -24,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from gitcfg.errors import CorruptStoreError, RefNameClashError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
@@ -157,6 +160,12 @@ class Refs:
         ``who`` is the reflog identity (a signature line). Returns False when another writer
         got there first, so the caller can retry on the new tip.
         """
+        if os.environ.get("GIT_QUARANTINE_PATH"):
+            # as git itself refuses (refs.c): the objects of a quarantine may be thrown away
+            raise RepositoryError(
+                f"cannot update {name}: refs may not move inside git's object quarantine "
+                f"(GIT_QUARANTINE_PATH is set, as in a pre-receive hook); record runs outside it"
+            )
         if self.reftable:
             proc = self._git(
                 "update-ref", "-m", message, name, new, old or self.algo.null, check=False
@@ -165,38 +174,58 @@ class Refs:
             if proc.returncode != 0 and clash is not None:  # not a lost race: never retried
                 raise RefNameClashError(name, clash.group(1))
             return proc.returncode == 0
-        ref_path = self._common_dir + name
-        lock_path = ref_path + ".lock"
-        with self._writer_lock() as own_dir:
-            if old is None:
-                # before the lock: a ref that is a directory of ``name`` leaves no room for it
-                self._check_loose_room(name)
-            own = own_dir + name.replace("/", "%")
-            _clear_own_leftover(own, lock_path)
-            _write_file(own, (new + "\n").encode(), fsync=self.fsync)
-            try:
-                self._acquire(own, lock_path, name)
-                try:
-                    # a new ref is checked against the same parse of packed-refs as its value
-                    packed = self.packed(fresh=True) if old is None else None
-                    if self.read(name, fresh=True, packed=packed) != old:
-                        os.unlink(lock_path)
-                        return False
-                    if packed is not None:
-                        _check_packed_room(name, packed)
-                    # logged while the ref's lock is held, as git does: entries stay in the
-                    # order the ref moved, whoever (gitcfg or git) moves it next
-                    self._append_reflog(name, old, new, message, who)
-                    os.replace(lock_path, ref_path)
-                except BaseException:
-                    with contextlib.suppress(FileNotFoundError):
-                        if os.path.samefile(own, lock_path):
-                            os.unlink(lock_path)
-                    raise
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(own)
-        return True
+        try:
+            with self._writer_lock() as own_dir:
+                return self._update_locked(own_dir, name, new, old, message, who)
+        except OSError as exc:  # a full disk, a read-only repository: nothing has moved
+            raise RepositoryError(
+                f"could not update {name} in {self.common_dir}: {exc.strerror or exc}; "
+                f"free disk space or check the permissions of the repository, then retry"
+            ) from exc
+
+    def _update_locked(
+        self, own_dir: str, name: str, new: str, old: str | None, message: str, who: str
+    ) -> bool:
+        if old is None:
+            # before the lock: a ref that is a directory of ``name`` leaves no room for it
+            self._check_loose_room(name)
+        lock = self._lock(own_dir, name, new)
+        moved = False
+        try:
+            # a new ref is checked against the same parse of packed-refs as its value
+            packed = self.packed(fresh=True) if old is None else None
+            if self.read(name, fresh=True, packed=packed) != old:
+                return False
+            if packed is not None:
+                _check_packed_room(name, packed)
+            # logged while the ref's lock is held, as git does: entries stay in the order the
+            # ref moved, whoever (gitcfg or git) moves it next
+            self._append_reflog(name, old, new, message, who)
+            os.replace(lock.path, self._path(name))
+            moved = True
+            return True
+        finally:
+            lock.release(keep=moved)
+
+    def _lock(self, own_dir: str, name: str, new: str) -> _Lock:
+        """Take ``name``'s lock file, holding ``new``, as git does (see the module docstring)."""
+        own = own_dir + name.replace("/", "%")
+        lock_path = self._path(name) + ".lock"
+        _clear_own_leftover(own, lock_path)
+        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, (new + "\n").encode())
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            linked = self._acquire(own, lock_path, name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(own)
+            raise
+        return _Lock(own, lock_path, linked)
 
     def check_room(self, name: str) -> None:
         """Raise RefNameClashError if ``name`` cannot be created beside the refs there are now
@@ -246,14 +275,16 @@ class Refs:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _acquire(self, own: str, lock_path: str, name: str) -> None:
+    def _acquire(self, own: str, lock_path: str, name: str) -> bool:
+        """Create ``lock_path`` as a hard link of ``own`` (True) or, on a file system without
+        hard links, as a copy of it (False); wait while another process holds it."""
         started = time.monotonic()
         deadline = started + self.lock_timeout_ms / 1000
         delay = 0.001
         while True:
             try:
                 os.link(own, lock_path)
-                return
+                return True
             except FileExistsError:
                 pass
             except FileNotFoundError:  # the ref's directory: new, or removed by pack-refs
@@ -262,7 +293,7 @@ class Refs:
             except OSError:  # a file system without hard links: git's own O_EXCL create
                 with open(own, "rb") as fh:
                     if _create_exclusive(lock_path, fh.read()):
-                        return
+                        return False
             if time.monotonic() >= deadline and not self._waiting_for_own_gc(started):
                 raise RepositoryError(
                     f"{name} is locked by another git process ({lock_path} exists); wait for it "
@@ -278,13 +309,19 @@ class Refs:
         log = f"{self._common_dir}logs{os.sep}{name}"
         if not (self._logs(name) or os.path.exists(log)):
             return
-        with contextlib.suppress(OSError):
-            line = f"{old or self.algo.null} {new} {who}\t{message.splitlines()[0]}\n"
-            try:
-                _append(log, line)
-            except FileNotFoundError:  # the reflog's first entry: its directory is new
-                os.makedirs(os.path.dirname(log), exist_ok=True)
-                _append(log, line)
+        line = f"{old or self.algo.null} {new} {who}\t{message.splitlines()[0]}\n"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            fd = os.open(log, flags, 0o666)
+        except FileNotFoundError:  # the reflog's first entry: its directory is new
+            os.makedirs(os.path.dirname(log), exist_ok=True)
+            fd = os.open(log, flags, 0o666)
+        try:
+            # one write: an entry is never interleaved with another writer's (O_APPEND); one
+            # that cannot be written fails the update, as in git, before the ref moves
+            _write_all(fd, line.encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
 
     def _logs(self, name: str) -> bool:
         """Whether git would start a reflog for ``name`` (``core.logAllRefUpdates``)."""
@@ -327,21 +364,30 @@ def _clear_own_leftover(own: str, lock_path: str) -> None:
         os.unlink(own)
 
 
-def _append(path: str, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
+class _Lock(NamedTuple):
+    """A ref lock this writer holds: its own file, the lock, and whether they are one file."""
+
+    own: str
+    path: str
+    linked: bool
+
+    def release(self, *, keep: bool) -> None:
+        """Drop the lock (unless ``keep``: it has become the ref) and the writer's own file."""
+        if not keep:
+            with contextlib.suppress(OSError):
+                if not self.linked or os.path.samefile(self.own, self.path):
+                    os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            os.unlink(self.own)
 
 
-def _write_file(path: str, data: bytes, *, fsync: bool) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _create_exclusive(path: str, data: bytes) -> bool:
@@ -350,7 +396,11 @@ def _create_exclusive(path: str, data: bytes) -> bool:
     except FileExistsError:
         return False
     try:
-        os.write(fd, data)
-    finally:
+        _write_all(fd, data)
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
     return True
