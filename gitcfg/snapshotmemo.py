@@ -28,6 +28,7 @@ import json
 import os
 
 from gitcfg.git import GitRepo
+from gitcfg.git.perms import adjust
 from gitcfg.worktree import (
     mtime_stamp,
     not_ignored,
@@ -138,6 +139,7 @@ def remember(
     tmp = repo.git_dir / f"{_MEMO}.{os.getpid()}.tmp"
     try:
         tmp.write_text(json.dumps(record))
+        adjust(str(tmp), repo.shared)  # core.sharedRepository: the next user rewrites it
         os.replace(tmp, target)
     except OSError:
         with contextlib.suppress(OSError):

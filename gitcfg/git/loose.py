@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
+from gitcfg.git.perms import adjust_fd, make_dir
 
 _TMP_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # A fan-out directory that 'git prune-packed' removes between our mkdir and open is made again;
@@ -49,11 +50,14 @@ def deflate(raw: bytes) -> bytes:
 class LooseObjects:
     """The loose objects of one object directory."""
 
-    def __init__(self, objects_dir: Path, algo: HashAlgo, *, fsync: bool = False) -> None:
+    def __init__(
+        self, objects_dir: Path, algo: HashAlgo, *, fsync: bool = False, shared: int = 0
+    ) -> None:
         self.objects_dir = objects_dir
         self._prefix = str(objects_dir) + os.sep  # strings: pathlib costs ~10 us per join
         self.algo = algo
         self.fsync = fsync
+        self.shared = shared  # core.sharedRepository (gitcfg.git.perms)
 
     def path(self, sha: str) -> str:
         return f"{self._prefix}{sha[:2]}{os.sep}{sha[2:]}"
@@ -99,6 +103,7 @@ class LooseObjects:
                 view = view[written:]
             if self.fsync:
                 os.fsync(fd)
+            adjust_fd(fd, self.shared)  # git widens the named object; same mode, same inode
         except OSError as exc:
             os.close(fd)
             _unlink(tmp)
@@ -122,12 +127,10 @@ class LooseObjects:
                 continue
             except FileNotFoundError:  # first object of this fan-out, or gc just removed it
                 try:
-                    os.mkdir(directory)
-                except FileExistsError:
-                    pass  # made meanwhile (or a file is in the way: the next open says so)
+                    make_dir(directory, self.shared)
                 except FileNotFoundError as exc:
                     raise RepositoryError(f"{self.objects_dir} does not exist") from exc
-                except OSError as exc:  # a read-only repository, or one not ours
+                except OSError as exc:  # read-only, not ours, or a file in the way
                     raise _cannot_create(directory, exc) from exc
             except OSError as exc:
                 raise _cannot_create(directory, exc) from exc

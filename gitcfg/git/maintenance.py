@@ -17,6 +17,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from gitcfg.git.perms import adjust_quietly, make_dir
 from gitcfg.git.process import git_command, git_env
 
 
@@ -35,18 +36,21 @@ def gc_running(common_dir: Path) -> bool:
     return False
 
 
-def start_auto_gc(common_dir: Path, cwd: Path, *, detach: bool = True) -> bool:
+def start_auto_gc(common_dir: Path, cwd: Path, *, detach: bool = True, shared: int = 0) -> bool:
     """Start ``git gc --auto`` detached; False if a gitcfg-started gc is still running, or if
     its lock cannot be made (a gc is housekeeping: it never fails the commit before it).
 
     ``detach=False`` (the user set ``gc.autoDetach=false``) runs it to the end first, as git would.
+    ``shared``: core.sharedRepository, for the modes of gitcfg's directory and lock file.
     """
-    lock_dir = common_dir / "gitcfg"
+    lock_dir = str(common_dir / "gitcfg")
     try:
-        lock_dir.mkdir(exist_ok=True)
-        fd = os.open(lock_dir / "gc.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+        make_dir(lock_dir, shared)
+        # read-only: in a shared repository the lock file may be another user's
+        fd = os.open(os.path.join(lock_dir, "gc.lock"), os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError:
         return False
+    adjust_quietly(os.path.join(lock_dir, "gc.lock"), shared)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

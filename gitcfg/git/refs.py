@@ -31,6 +31,7 @@ from typing import NamedTuple
 from gitcfg.errors import CorruptStoreError, RefNameClashError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.maintenance import gc_running
+from gitcfg.git.perms import adjust_fd, adjust_quietly, create_file, make_dirs
 
 GitRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 # git's own default for core.filesRefLockTimeout is 100 ms.
@@ -68,6 +69,7 @@ class Refs:
         self.lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
         self.fsync = False
         self.log_all: str | None = None  # core.logAllRefUpdates, None when unset
+        self.shared = 0  # core.sharedRepository (gitcfg.git.perms)
         # As strings: a run's two commits read and move refs a dozen times, and joining
         # strings costs a fraction of building Paths.
         self._git_dir = f"{git_dir}{os.sep}"
@@ -212,7 +214,7 @@ class Refs:
         own = own_dir + name.replace("/", "%")
         lock_path = self._path(name) + ".lock"
         _clear_own_leftover(own, lock_path)
-        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = create_file(own, os.O_WRONLY | os.O_TRUNC, self.shared)
         try:
             _write_all(fd, (new + "\n").encode())
             if self.fsync:
@@ -267,13 +269,20 @@ class Refs:
         # An flock dies with its process, so a SIGKILLed writer cannot block the others; it also
         # makes gitcfg writers take turns instead of spinning on each other's ref lock.
         own_dir = f"{self._common_dir}gitcfg{os.sep}locks{os.sep}"
-        os.makedirs(own_dir, exist_ok=True)
-        with open(f"{self._common_dir}gitcfg{os.sep}write.lock", "a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        make_dirs(own_dir, self.shared)
+        # read-only: a shared repository's lock file may be another user's
+        path = f"{self._common_dir}gitcfg{os.sep}write.lock"
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        try:
+            if self.shared:
+                adjust_quietly(path, self.shared)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield own_dir
             finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _acquire(self, own: str, lock_path: str, name: str) -> bool:
         """Create ``lock_path`` as a hard link of ``own`` (True) or, on a file system without
@@ -288,11 +297,11 @@ class Refs:
             except FileExistsError:
                 pass
             except FileNotFoundError:  # the ref's directory: new, or removed by pack-refs
-                os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+                make_dirs(os.path.dirname(lock_path), self.shared)
                 continue
             except OSError:  # a file system without hard links: git's own O_EXCL create
                 with open(own, "rb") as fh:
-                    if _create_exclusive(lock_path, fh.read()):
+                    if _create_exclusive(lock_path, fh.read(), self.shared):
                         return False
             if time.monotonic() >= deadline and not self._waiting_for_own_gc(started):
                 raise RepositoryError(
@@ -314,9 +323,12 @@ class Refs:
         try:
             fd = os.open(log, flags, 0o666)
         except FileNotFoundError:  # the reflog's first entry: its directory is new
-            os.makedirs(os.path.dirname(log), exist_ok=True)
+            make_dirs(os.path.dirname(log), self.shared)
             fd = os.open(log, flags, 0o666)
         try:
+            if self.shared:
+                with contextlib.suppress(OSError):  # another user's log: git leaves it too
+                    adjust_fd(fd, self.shared)
             # one write: an entry is never interleaved with another writer's (O_APPEND); one
             # that cannot be written fails the update, as in git, before the ref moves
             _write_all(fd, line.encode("utf-8", "surrogateescape"))
@@ -390,9 +402,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _create_exclusive(path: str, data: bytes) -> bool:
+def _create_exclusive(path: str, data: bytes, shared: int) -> bool:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = create_file(path, os.O_WRONLY | os.O_EXCL, shared)
     except FileExistsError:
         return False
     try:

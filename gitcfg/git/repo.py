@@ -24,6 +24,7 @@ from gitcfg.git.objects import (
     parse_tree,
 )
 from gitcfg.git.pack import PackStore
+from gitcfg.git.perms import parse_shared, shared_in
 from gitcfg.git.process import run_git
 from gitcfg.git.refs import Refs
 
@@ -55,7 +56,9 @@ class GitRepo:
                 f"gitcfg supports SHA-1 and SHA-256 repositories"
             )
         self.algo: HashAlgo = algo
-        self.loose = LooseObjects(self.objects_dir, algo)
+        # core.sharedRepository: the repository's own setting until the full config is read
+        self.shared = shared_in(config_text)
+        self.loose = LooseObjects(self.objects_dir, algo, shared=self.shared)
         self._packs = PackStore(self.objects_dir, algo, self.loose.read)
         self.refs = Refs(
             git_dir,
@@ -65,6 +68,7 @@ class GitRepo:
             bare=bare,
             reftable=_uses_reftable(config_text),
         )
+        self.refs.shared = self.shared
         # Who commits (the committer also appears in reflog entries); set by the store from
         # the config it read at open.
         self.identity: Signers | None = None
@@ -143,6 +147,9 @@ class GitRepo:
         if timeout.lstrip("-").isdigit():
             self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
         self.refs.log_all = config.get("core.logallrefupdates") or None
+        if "core.sharedrepository" in config:
+            self.shared = parse_shared(config["core.sharedrepository"])
+            self.loose.shared = self.refs.shared = self.shared
         self.gc_detach = config.get("gc.autodetach", "true").lower() in _TRUE
         self.auto_gc_enabled = _config_bool(config.get("maintenance.auto"), True) and (
             _config_bool(config.get("maintenance.gc.enabled"), True)
@@ -244,7 +251,7 @@ class GitRepo:
 
     def auto_gc(self) -> bool:
         """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
-        return start_auto_gc(self.common_dir, self.cwd, detach=self.gc_detach)
+        return start_auto_gc(self.common_dir, self.cwd, detach=self.gc_detach, shared=self.shared)
 
     # -- refs --------------------------------------------------------------------------------
 
@@ -294,7 +301,7 @@ _TREES_REMEMBERED = 256
 _IDENTITY = r"(user|author|committer)\.(name|email)"
 SETTINGS = (
     _IDENTITY + r"|gc\.(autodetach|autopacklimit)|"
-    r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates)|"
+    r"core\.(fsync|fsyncobjectfiles|filesreflocktimeout|logallrefupdates|sharedrepository)|"
     r"maintenance\.(auto|gc\.enabled)"
 )
 
