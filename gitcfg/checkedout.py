@@ -74,9 +74,12 @@ def checked_out_at(common_dir: Path, ref: str) -> tuple[Path, bool] | None:
     return None
 
 
-def check_not_checked_out(common_dir: Path, ref: str) -> None:
-    """Raise ``BranchCheckedOutError`` when a work tree has branch ``ref`` checked out."""
-    found = checked_out_at(common_dir, ref)
-    if found is not None:
-        where, main = found
-        raise BranchCheckedOutError(ref.removeprefix("refs/heads/"), str(where), main=main)
+def check_not_checked_out(common_dir: Path, ref: str, target: str | None = None) -> None:
+    """Raise ``BranchCheckedOutError`` when a work tree has branch ``ref`` checked out, or
+    ``target``, the branch that ``ref`` moves when it is a symbolic ref."""
+    names = [ref] if target is None or target == ref else [ref, target]
+    for name in names:
+        found = checked_out_at(common_dir, name)
+        if found is not None:
+            where, main = found
+            raise BranchCheckedOutError(name.removeprefix("refs/heads/"), str(where), main=main)

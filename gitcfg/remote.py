@@ -127,7 +127,8 @@ def pull(
             _check_store(repo, ours, branch)
             checked = ours
         if ours is None:
-            check_not_checked_out(repo.common_dir, ref)  # an unborn branch can be checked out too
+            # an unborn branch can be checked out too
+            check_not_checked_out(repo.common_dir, ref, repo.ref_target(ref))
             if repo.update_ref(ref, theirs, None, f"gitcfg: pull {remote}"):
                 return SyncResult(remote, branch, before, theirs)
             continue
@@ -137,7 +138,7 @@ def pull(
         if ours == theirs or base == theirs:
             return SyncResult(remote, branch, before, ours)
         # The local branch must move: not under a work tree that has it checked out.
-        check_not_checked_out(repo.common_dir, ref)
+        check_not_checked_out(repo.common_dir, ref, repo.ref_target(ref))
         if base == ours:
             if repo.update_ref(ref, theirs, ours, f"gitcfg: pull {remote} (fast-forward)"):
                 return SyncResult(remote, branch, before, theirs)

@@ -221,8 +221,8 @@ class ConfigStore:
         checked-out branch would make the next commit in that work tree silently undo the runs
         recorded meanwhile. The commit itself checks the branch again.
         """
-        check_not_checked_out(self.repo.common_dir, self.ref)
-        tip = self.tip()
+        target, tip = self.repo.resolve_ref(self.ref)  # the branch a symbolic ref moves too
+        check_not_checked_out(self.repo.common_dir, self.ref, target)
         if tip is None:
             self.repo.check_ref_room(self.ref)
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitcfg.errors import RefNameClashError, RepositoryError
+from gitcfg.errors import BranchCheckedOutError, RefNameClashError, RepositoryError
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git
 from tests.mounts import full_disk, read_only
@@ -304,3 +304,31 @@ def test_a_reflog_that_cannot_be_written_fails_the_update_as_in_git(repo: Path) 
     assert git_says.returncode != 0 and "unable to append" in git_says.stderr
     assert proc.returncode == 1 and "Read-only file system" in proc.stderr
     assert git(repo, "rev-parse", "gitcfg").strip() == tip
+
+
+def test_a_symbolic_store_branch_moves_the_branch_it_names_as_git_does(repo: Path) -> None:
+    ConfigStore.open().create("p", {"a": 1}, run_id="r1")
+    git(repo, "branch", "-m", "gitcfg", "runs")
+    git(repo, "symbolic-ref", "refs/heads/gitcfg", "refs/heads/runs")
+    ConfigStore.open().create("p", {"a": 2}, run_id="r2")
+    assert git(repo, "symbolic-ref", "refs/heads/gitcfg") == "refs/heads/runs\n"
+    assert git(repo, "log", "--format=%s", "runs") == "create p/r2 (1 key)\ncreate p/r1 (1 key)\n"
+    # a reflog entry for each, as 'git update-ref refs/heads/gitcfg' writes them
+    assert "gitcfg: create p/r2" in git(repo, "reflog", "show", "refs/heads/runs")
+    assert "gitcfg: create p/r2" in git(repo, "reflog", "show", "refs/heads/gitcfg")
+    tip = git(repo, "rev-parse", "runs").strip()
+    git(repo, "update-ref", "-m", "by git", "refs/heads/gitcfg", f"{tip}~1", tip)
+    assert git(repo, "symbolic-ref", "refs/heads/gitcfg") == "refs/heads/runs\n"
+    assert git(repo, "reflog", "-1", "--format=%gs", "refs/heads/gitcfg") == "by git\n"
+
+
+def test_a_symbolic_store_branch_naming_a_checked_out_branch_is_refused(repo: Path) -> None:
+    ConfigStore.open().create("p", {"a": 1}, run_id="r1")
+    git(repo, "branch", "-m", "gitcfg", "runs")
+    git(repo, "symbolic-ref", "refs/heads/gitcfg", "refs/heads/runs")
+    git(repo, "worktree", "add", "-q", str(repo.parent / "runs-tree"), "runs")
+    tip = git(repo, "rev-parse", "runs")
+    with pytest.raises(BranchCheckedOutError, match="'runs' is checked out in the work tree"):
+        ConfigStore.open().create("p", {"a": 2}, run_id="r2")
+    assert git(repo, "rev-parse", "runs") == tip
+    assert git(repo, "symbolic-ref", "refs/heads/gitcfg") == "refs/heads/runs\n"

@@ -2,6 +2,7 @@
 
 A ref update takes ``<ref>.lock`` exactly as git does (created exclusively, holding the new id,
 renamed over the ref), checks the old value under it, and appends to the reflog where git would.
+A symbolic ref is followed as ``git update-ref`` follows it: the ref at the end of the chain moves.
 Anything the file system refuses (a full disk, a read-only repository) fails the update before
 the ref moves, with one clear error. Two rules keep gitcfg from ever breaking another writer:
 
@@ -44,6 +45,8 @@ _LOGGED_PREFIXES = ("refs/heads/", "refs/remotes/", "refs/notes/")
 _GIT_CLASH = re.compile(r"'([^']+)' exists; cannot create")
 # A file written this recently may be rewritten within the same tick of a coarse clock.
 _RACY_NS = 2_000_000_000
+# How many symbolic refs in a row git follows (refs.c SYMREF_MAXDEPTH).
+_MAX_SYMREF_DEPTH = 5
 
 
 class Refs:
@@ -91,22 +94,32 @@ class Refs:
         ``fresh``: packed-refs is read again, whatever was parsed before (a compare-and-swap
         checks the old value that way); ``packed``: the parse of it to use instead.
         """
+        return self.resolve(name, fresh=fresh, packed=packed)[1]
+
+    def target(self, name: str) -> str:
+        """The ref ``name`` stands for: itself, or the end of its chain of symbolic refs (the
+        ref that an update of ``name`` moves)."""
+        return self.resolve(name)[0]
+
+    def resolve(
+        self, name: str, *, fresh: bool = False, packed: Mapping[str, str] | None = None
+    ) -> tuple[str, str | None]:
+        """``target(name)`` and ``read(name)`` together, from one read of the ref."""
         if self.reftable:
             proc = self._git("rev-parse", "--verify", "-q", name + "^{}", check=False)
-            return proc.stdout.decode().strip() or None
-        for _ in range(5):
-            try:
-                with open(self._path(name), encoding="utf-8") as fh:
-                    content = fh.read().strip()
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                return (packed if packed is not None else self.packed(fresh=fresh)).get(name)
+            link = self._git("symbolic-ref", "-q", name, check=False)
+            return link.stdout.decode().strip() or name, proc.stdout.decode().strip() or None
+        for _ in range(_MAX_SYMREF_DEPTH):
+            content = self._loose(name)
+            if content is None:
+                return name, (packed if packed is not None else self.packed(fresh=fresh)).get(name)
             if content.startswith("ref: "):
                 name = content[5:].strip()
                 continue
             if not self.algo.is_id(content):
                 raise CorruptStoreError(f"ref {name} holds {content[:70]!r}")
-            return content
-        return None
+            return name, content
+        return name, None
 
     def symbolic_head(self) -> str | None:
         """The branch HEAD points to (``refs/heads/main``), or None when detached."""
@@ -159,8 +172,10 @@ class Refs:
     def update(self, name: str, new: str, old: str | None, message: str, who: str) -> bool:
         """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
 
-        ``who`` is the reflog identity (a signature line). Returns False when another writer
-        got there first, so the caller can retry on the new tip.
+        A symbolic ref is followed, as ``git update-ref`` follows it: the ref it names moves
+        (locked together with the symbolic ref), and both get a reflog entry where git
+        would write one. ``who`` is the reflog identity (a signature line). Returns False
+        when another writer got there first, so the caller can retry on the new tip.
         """
         if os.environ.get("GIT_QUARANTINE_PATH"):
             # as git itself refuses (refs.c): the objects of a quarantine may be thrown away
@@ -188,26 +203,45 @@ class Refs:
     def _update_locked(
         self, own_dir: str, name: str, new: str, old: str | None, message: str, who: str
     ) -> bool:
-        if old is None:
-            # before the lock: a ref that is a directory of ``name`` leaves no room for it
-            self._check_loose_room(name)
-        lock = self._lock(own_dir, name, new)
+        names = [name]  # the ref asked for, then the refs its symbolic ref chain leads to
+        held: list[_Lock] = []
         moved = False
         try:
+            while True:
+                if old is None:
+                    # before the lock: a ref that is a directory of it leaves no room for it
+                    self._check_loose_room(names[-1])
+                held.append(self._lock(own_dir, names[-1], new))
+                content = self._loose(names[-1])
+                if content is None or not content.startswith("ref: "):
+                    break
+                referent = content[5:].strip()
+                if len(names) >= _MAX_SYMREF_DEPTH or referent in names:
+                    raise CorruptStoreError(
+                        f"ref {name} is a loop or a chain of too many symbolic refs; "
+                        f"point it at a branch with 'git symbolic-ref {name} refs/heads/...'"
+                    )
+                names.append(referent)
+            target = names[-1]
             # a new ref is checked against the same parse of packed-refs as its value
-            packed = self.packed(fresh=True) if old is None else None
-            if self.read(name, fresh=True, packed=packed) != old:
+            packed = self.packed(fresh=True) if old is None or content is None else None
+            current = content if content is not None else (packed or {}).get(target)
+            if current is not None and not self.algo.is_id(current):
+                raise CorruptStoreError(f"ref {target} holds {current[:70]!r}")
+            if current != old:
                 return False
-            if packed is not None:
-                _check_packed_room(name, packed)
+            if old is None and packed is not None:
+                _check_packed_room(target, packed)
             # logged while the ref's lock is held, as git does: entries stay in the order the
             # ref moved, whoever (gitcfg or git) moves it next
-            self._append_reflog(name, old, new, message, who)
-            os.replace(lock.path, self._path(name))
+            for ref in names:
+                self._append_reflog(ref, old, new, message, who)
+            os.replace(held[-1].path, self._path(target))
             moved = True
             return True
         finally:
-            lock.release(keep=moved)
+            for lock in reversed(held):
+                lock.release(keep=moved and lock is held[-1])
 
     def _lock(self, own_dir: str, name: str, new: str) -> _Lock:
         """Take ``name``'s lock file, holding ``new``, as git does (see the module docstring)."""
@@ -228,6 +262,14 @@ class Refs:
                 os.unlink(own)
             raise
         return _Lock(own, lock_path, linked)
+
+    def _loose(self, name: str) -> str | None:
+        """The content of ``name``'s loose file (an id or ``ref: ...``), None without one."""
+        try:
+            with open(self._path(name), encoding="utf-8") as fh:
+                return fh.read().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
 
     def check_room(self, name: str) -> None:
         """Raise RefNameClashError if ``name`` cannot be created beside the refs there are now

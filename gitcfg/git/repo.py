@@ -259,12 +259,21 @@ class GitRepo:
         """The object id a ref points to (symbolic refs followed), or None if it does not exist."""
         return self.refs.read(name)
 
+    def ref_target(self, name: str) -> str:
+        """The ref that an update of ``name`` moves: ``name``, or where its symbolic ref leads."""
+        return self.refs.target(name)
+
+    def resolve_ref(self, name: str) -> tuple[str, str | None]:
+        """``ref_target(name)`` and ``read_ref(name)``, from one read of the ref."""
+        return self.refs.resolve(name)
+
     def symbolic_head(self) -> str | None:
         """The branch HEAD points to (``refs/heads/main``), or None when detached."""
         return self.refs.symbolic_head()
 
     def update_ref(self, name: str, new: str, old: str | None, message: str) -> bool:
-        """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist).
+        """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist);
+        a symbolic ref is followed, as ``git update-ref`` follows it.
 
         Returns False when another writer got there first, so the caller can retry on the new tip.
         """
