@@ -24,7 +24,9 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     │   ├── CorruptStoreError          the store branch holds something unreadable
     │   ├── NotAStoreError             the store branch holds something else (the user's code)
     │   ├── RefNameClashError          a new ref and an existing one are file and directory
-    │   └── BranchCheckedOutError      a work tree has the store branch checked out
+    │   ├── RefLockedError             git holds the store branch's lock past the wait
+    │   ├── BranchCheckedOutError      a work tree has the store branch checked out
+    │   └── UnsafeRepositoryError      git refuses a repository owned by another user
     ├── RunError
     │   ├── RunNotFoundError (LookupError)
     │   ├── AmbiguousRunError (LookupError)
@@ -210,7 +212,30 @@ class YamlError(GitcfgError):
 
 
 class RepositoryError(GitcfgError):
-    """No usable git repository, or git itself failed."""
+    """No usable git repository, or git itself failed.
+
+    ``reason`` says what is wrong without the next step, ``until`` what must change before a
+    write can succeed (both None: the message says it all); a run that ends while the store
+    cannot be written keeps its changes and says so with them (``gitcfg.pending``).
+    """
+
+    reason: str | None = None
+    until: str | None = None
+
+
+class UnsafeRepositoryError(RepositoryError):
+    """git refuses a repository owned by another user that ``safe.directory`` does not list
+    (git's "dubious ownership")."""
+
+    def __init__(self, path: str, command: str) -> None:
+        self.path = path
+        self.command = command  # what git suggests: git config --global --add safe.directory
+        super().__init__(
+            f"git refuses the repository at {path}: it is owned by another user and git's "
+            f"safe.directory setting does not list it (git: detected dubious ownership); if you "
+            f"trust it, run '{command}', or set GITCFG_REPO (or pass repo=) to a repository "
+            f"of your own"
+        )
 
 
 class CorruptStoreError(RepositoryError):

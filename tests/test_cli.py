@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -200,6 +200,37 @@ def test_not_a_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         f"Error: {tmp_path.resolve()} is not inside a git repository; run 'git init' there, "
         f"or set GITCFG_REPO (or pass repo=) to the repository that should hold the runs\n"
     )
+
+
+@pytest.fixture
+def foreign_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``repo`` owned by another user, as git sees it: really (chown) when the tests run as
+    root, else through git's own switch for that (GIT_TEST_ASSUME_DIFFERENT_OWNER)."""
+    if os.geteuid() != 0:
+        monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+        yield repo
+        return
+    monkeypatch.delenv("SUDO_UID", raising=False)  # git would take root for that user
+    subprocess.run(["chown", "-R", "65534:65534", str(repo)], check=True)
+    try:
+        yield repo
+    finally:
+        subprocess.run(["chown", "-R", "0:0", str(repo)], check=True)
+
+
+def test_a_repository_of_another_user_says_what_git_says(foreign_repo: Path) -> None:
+    # git refuses it ("dubious ownership"): it is a repository, so 'git init' is the wrong advice
+    result = invoke("runs", code=1)
+    path = foreign_repo.resolve()
+    assert result.stderr == (
+        f"Error: git refuses the repository at {path}: it is owned by another user and git's "
+        f"safe.directory setting does not list it (git: detected dubious ownership); if you "
+        f"trust it, run 'git config --global --add safe.directory {path}', or set GITCFG_REPO "
+        f"(or pass repo=) to a repository of your own\n"
+    )
+    # the advice works
+    subprocess.run(["git", "config", "--global", "--add", "safe.directory", str(path)], check=True)
+    assert invoke("runs").stderr == "no runs\n"
 
 
 def test_repo_option_names_the_repository(

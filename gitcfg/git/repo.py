@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from gitcfg.errors import CorruptStoreError, RepositoryError
+from gitcfg.errors import CorruptStoreError, RepositoryError, UnsafeRepositoryError
 from gitcfg.git.catfile import ObjectReader
 from gitcfg.git.hashes import HashAlgo, object_format, read_config_text
 from gitcfg.git.identity import Identity, Signers, git_date, signers_from
@@ -102,10 +102,7 @@ class GitRepo:
             check=False,
         )
         if proc.returncode != 0:
-            raise RepositoryError(
-                f"{where.resolve()} is not inside a git repository; run 'git init' there, "
-                f"or set GITCFG_REPO (or pass repo=) to the repository that should hold the runs"
-            )
+            raise _discovery_error(where, proc.stderr.decode(errors="replace"))
         lines = proc.stdout.decode().split("\n")
         git_dir = Path(lines[0])
         common = Path(lines[1])
@@ -300,6 +297,38 @@ class GitRepo:
         proc = self.git("rev-parse", "--verify", "-q", "--end-of-options", rev, check=False)
         return proc.stdout.decode().strip() or None
 
+
+def _discovery_error(where: Path, stderr: str) -> RepositoryError:
+    """Why git found no repository at ``where``, as git said it (its ``fatal:`` line)."""
+    dubious = _DUBIOUS.search(stderr)
+    if dubious is not None:
+        # git finds the repository and refuses it: saying "not a repository" would send the
+        # user to 'git init' over their own repository
+        command = _SAFE_DIRECTORY.search(stderr)
+        path = dubious.group(1)
+        return UnsafeRepositoryError(
+            path,
+            command.group(0).strip()
+            if command is not None
+            else f"git config --global --add safe.directory {path}",
+        )
+    lines = [line for line in stderr.splitlines() if line.startswith("fatal: ")]
+    if not lines or "not a git repository" in lines[-1]:
+        return RepositoryError(
+            f"{where.resolve()} is not inside a git repository; run 'git init' there, "
+            f"or set GITCFG_REPO (or pass repo=) to the repository that should hold the runs"
+        )
+    return RepositoryError(
+        f"git cannot open the repository around {where.resolve()}: "
+        f"{lines[-1].removeprefix('fatal: ')}; fix that (see 'git status' there), or set "
+        f"GITCFG_REPO (or pass repo=) to another repository"
+    )
+
+
+# How git (2.35.2 and later) refuses a repository owned by another user, and the command it
+# suggests for it.
+_DUBIOUS = re.compile(r"dubious ownership in repository at '([^\n]*)'")
+_SAFE_DIRECTORY = re.compile(r"git config --global --add safe\.directory [^\n]*")
 
 _GC_AUTO_PACK_LIMIT = 50  # git's default gc.autoPackLimit
 
