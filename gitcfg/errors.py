@@ -317,9 +317,19 @@ class RunError(GitcfgError):
 
 
 class RunNotFoundError(RunError, LookupError):
-    def __init__(self, run: str) -> None:
+    """No such run. ``remote``: the store branch is not in this clone yet, and that remote
+    has it (a fresh clone), so pulling is the next step."""
+
+    def __init__(self, run: str, *, remote: str | None = None, branch: str = "gitcfg") -> None:
         self.run = run
-        super().__init__(f"no run {run!r}; list the runs with 'gitcfg runs'")
+        self.remote = remote
+        if remote is None:
+            super().__init__(f"no run {run!r}; list the runs with 'gitcfg runs'")
+            return
+        super().__init__(
+            f"no run {run!r} here: this clone has no {branch} branch yet, and the remote "
+            f"{remote!r} has one; 'gitcfg pull {remote}' brings its runs here"
+        )
 
     def __str__(self) -> str:
         return str(self.args[0])

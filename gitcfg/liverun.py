@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
-from gitcfg.errors import GitcfgError, RunExistsError, RunNotFoundError, SecretKeyError, UsageError
+from gitcfg.errors import GitcfgError, RunExistsError, SecretKeyError, UsageError
 from gitcfg.flat import is_secret, secrets_allowed
 from gitcfg.results import Metric, Recorder
 from gitcfg.runconfig import Config, _flat_items
@@ -586,7 +586,7 @@ def start(
         if store.exists(ref):
             return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
         if resume == "must":
-            raise RunNotFoundError(str(ref))
+            raise store.run_not_found(str(ref))
     from gitcfg.provenance import capture
 
     # captured here rather than by the store, so that the run knows what meta.yaml holds

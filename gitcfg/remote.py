@@ -62,6 +62,14 @@ def tracking_ref(remote: str, branch: str) -> str:
     return f"{TRACKING_PREFIX}url-{hashlib.sha1(remote.encode()).hexdigest()[:12]}/{branch}"
 
 
+def remotes_with_branch(repo: GitRepo, branch: str) -> list[str]:
+    """The remotes whose ``branch`` this clone has a copy of (``refs/remotes/REMOTE/BRANCH``,
+    as a fresh clone has them), named as ``gitcfg pull REMOTE`` takes them; origin first."""
+    names = repo.git("remote", check=False).stdout.decode(errors="replace").split()
+    names.sort(key=lambda name: name != "origin")
+    return [name for name in names if repo.read_ref(f"refs/remotes/{name}/{branch}") is not None]
+
+
 def fetch(repo: GitRepo, branch: str, remote: str) -> str | None:
     """Fetch the remote store branch and keep refs; return the remote tip (None: no branch).
 

@@ -706,8 +706,9 @@ class ConfigStore:
             commit, root = self._root_at(at, reader)
             run_tree = self._lookup(root, [*run.segments], reader)
             if run_tree is None or commit is None:
-                where = "" if at is None else f" at {at}"
-                raise RunNotFoundError(f"{run}{where}")
+                if at is None:
+                    raise self.run_not_found(str(run))
+                raise RunNotFoundError(f"{run} at {at}")
             entries = {e.name: e for e in self.repo.read_tree(run_tree, reader)}
             files: dict[str, dict[str, Any]] = {}
             for name, path in (
@@ -722,6 +723,17 @@ class ConfigStore:
                 files[name] = self._parse(entry.sha, self._blob_text(entry.sha, reader), path)
         return RunRecord(run, files[CONFIG_FILE], files[META_FILE], commit, files[SUMMARY_FILE])
 
+    def run_not_found(self, name: str) -> RunNotFoundError:
+        """The error for run ``name``, which is not on the branch; in a clone that has no store
+        branch yet while a remote has one (a fresh clone), it says to pull."""
+        if self.tip() is None:
+            from gitcfg.remote import remotes_with_branch  # only on this error's path
+
+            remotes = remotes_with_branch(self.repo, self.branch)
+            if remotes:
+                return RunNotFoundError(name, remote=remotes[0], branch=self.branch)
+        return RunNotFoundError(name)
+
     def exists(self, run: RunRef) -> bool:
         with ObjectReader(self.repo) as reader:
             _, root = self._root_at(None, reader)
@@ -730,7 +742,7 @@ class ConfigStore:
     def history(self, run: RunRef) -> list[RunVersion]:
         """Every version of the run (commits that changed its config or summary), newest first."""
         if self.tip() is None:
-            raise RunNotFoundError(str(run))
+            raise self.run_not_found(str(run))
         proc = self.repo.git(
             "log",
             "--format=%x1e%H%x1f%ct%x1f%B%x1f",
@@ -892,7 +904,7 @@ class ConfigStore:
                 if r.id.startswith(run_id) and (not project or r.project == project)
             ]
         if not exact:
-            raise RunNotFoundError(name)
+            raise self.run_not_found(name)
         if len(exact) > 1:
             raise AmbiguousRunError(name, sorted(str(r) for r in exact))
         return Selection(exact[0], back)

@@ -241,16 +241,51 @@ def test_a_fresh_clone_says_how_to_bring_the_remotes_runs_here(tmp_path: Path, r
     store.create("p", {"lr": 0.1}, run_id="r1")
     fresh = tmp_path / "fresh"
     git(tmp_path, "clone", "-q", "--no-single-branch", str(repo), str(fresh))
-    gitcfg = [sys.executable, "-m", "gitcfg"]
-    out = subprocess.run([*gitcfg, "runs"], cwd=fresh, capture_output=True, text=True)
+    out = gitcfg_cli(fresh, "runs")
     assert out.returncode == 0 and out.stdout == ""
     assert out.stderr == (
         "no runs; the remote 'origin' has a gitcfg branch: 'gitcfg pull origin' brings its "
         "runs here\n"
     )
-    subprocess.run([*gitcfg, "pull", "origin"], cwd=fresh, capture_output=True, check=True)
-    listed = subprocess.run([*gitcfg, "runs", "--format", "json"], cwd=fresh, capture_output=True)
-    assert '"id": "r1"' in listed.stdout.decode()
+    # a script's formats print what they print for no runs; the reason goes to stderr
+    listed = gitcfg_cli(fresh, "runs", "--format", "json")
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "[]\n", out.stderr)
+    pull = subprocess.run(
+        [sys.executable, "-m", "gitcfg", "pull", "origin"], cwd=fresh, capture_output=True
+    )
+    assert pull.returncode == 0
+    listed = gitcfg_cli(fresh, "runs", "--format", "json")
+    assert '"id": "r1"' in listed.stdout and listed.stderr == ""
+
+
+def test_a_run_asked_of_a_fresh_clone_says_to_pull(tmp_path: Path, repo: Path) -> None:
+    ConfigStore.open().create("p", {"lr": 0.1}, run_id="U-0")
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", "--origin", "team", str(repo), str(fresh))
+    hint = (
+        "no run 'U-0' here: this clone has no gitcfg branch yet, and the remote 'team' has "
+        "one; 'gitcfg pull team' brings its runs here"
+    )
+    for command in (["show", "U-0"], ["log", "U-0"], ["history", "U-0"]):
+        shown = gitcfg_cli(fresh, *command)
+        assert (shown.returncode, shown.stdout, shown.stderr) == (1, "", f"Error: {hint}\n")
+    resumed = subprocess.run(
+        [sys.executable, "-c", "import gitcfg; gitcfg.init(project='p', id='U-0', resume='must')"],
+        cwd=fresh,
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 1 and resumed.stderr.endswith(
+        f"RunNotFoundError: {hint.replace('U-0', 'p/U-0', 1)}\n"
+    )
+    assert git(fresh, "branch", "--list", "gitcfg") == ""  # nothing was written
+    # the advice works: the name is the one pull takes
+    assert gitcfg_cli(fresh, "pull", "team").returncode == 0
+    assert gitcfg_cli(fresh, "show", "U-0").stdout == "lr: 0.1\n"
+    # a run that is not there once the branch is: the plain message
+    assert gitcfg_cli(fresh, "show", "nope").stderr == (
+        "Error: no run 'nope'; list the runs with 'gitcfg runs'\n"
+    )
 
 
 def test_prefer_ours_keeps_the_local_value(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -804,6 +804,10 @@ def runs(
     if pieces is not None:
         opts.out(pieces, page=True)
         return
+    if not rows and fmt != "table" and not filtered_out and _pull_hint(store) is not None:
+        # the output stays what a script reads for no runs ([], a CSV header); the reason
+        # there are none here goes to stderr
+        _no_runs(project, store)
     if group_by is not None:
         if not rows and fmt == "table":
             _no_runs(project, store, filtered_out)
@@ -880,19 +884,24 @@ def _no_runs(
         named = " ".join(f"--where {shlex.quote(condition)}" for condition in where)
         click.echo(f"{text} match {named}", err=True)
         return
-    if store is not None and store.tip() is None:
-        listed = store.repo.git(
-            "for-each-ref", "--format=%(refname:lstrip=2)", f"refs/remotes/*/{store.branch}",
-            check=False,
-        )  # fmt: skip
-        suffix = "/" + store.branch
-        remotes = [name.removesuffix(suffix) for name in listed.stdout.decode().split()]
-        if remotes:
-            text += (
-                f"; the remote {remotes[0]!r} has a {store.branch} branch: "
-                f"'gitcfg pull {remotes[0]}' brings its runs here"
-            )
-    click.echo(text, err=True)
+    hint = _pull_hint(store) if store is not None else None
+    click.echo(text + (f"; {hint}" if hint else ""), err=True)
+
+
+def _pull_hint(store: ConfigStore) -> str | None:
+    """How to bring the runs of a remote into a clone that has no store branch yet (a fresh
+    clone: the remote's is there as ``REMOTE/BRANCH``); None when that is not the case."""
+    if store.tip() is not None:
+        return None
+    from gitcfg.remote import remotes_with_branch
+
+    remotes = remotes_with_branch(store.repo, store.branch)
+    if not remotes:
+        return None
+    return (
+        f"the remote {remotes[0]!r} has a {store.branch} branch: "
+        f"'gitcfg pull {remotes[0]}' brings its runs here"
+    )
 
 
 def _note_absent(
