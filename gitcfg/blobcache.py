@@ -31,13 +31,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import sqlite3
 
-FILE_NAME = "blobcache-v3.sqlite3"
-# Caches of earlier versions (JSON lines; SQLite with a BLAKE2 digest): dropped, not migrated.
+FILE_NAME = "blobcache-v4.sqlite3"
+# Caches of earlier versions, dropped, not migrated: JSON lines; SQLite with a BLAKE2 digest;
+# listing rows ordered by start times as text, not by the instant (``gitcfg.starttime``).
 _OLD_FILES = (
     "blobcache-v1.jsonl",
     "blobcache-v2.sqlite3",
     "blobcache-v2.sqlite3-wal",
     "blobcache-v2.sqlite3-shm",
+    "blobcache-v3.sqlite3",
+    "blobcache-v3.sqlite3-wal",
+    "blobcache-v3.sqlite3-shm",
 )
 MAX_ENTRIES = 2_000_000  # two files per run: a million runs
 _BATCH = 500  # blob ids per lookup query (SQLite allows 32,766 parameters; this is plenty)

@@ -48,6 +48,7 @@ from gitcfg.layout import (
     parse_run_dir,
 )
 from gitcfg.query import meta_members
+from gitcfg.starttime import start_order
 
 if TYPE_CHECKING:
     from gitcfg.git import GitRepo
@@ -72,7 +73,7 @@ class ListedRow(NamedTuple):
     has none, ``''`` when the listing was asked not to keep it). Rows sort oldest first (start
     time, then project and id)."""
 
-    order: str  # meta.yaml's start time as text ('' when absent)
+    order: str  # meta.yaml's start time in UTC (starttime.start_order; '' when absent)
     project: str
     id: str
     text: str
@@ -157,7 +158,7 @@ def _fast_head(meta: str, tails: dict[str, str | None]) -> tuple[str, str] | Non
         start = at + len(_STARTED)
         if meta.startswith('"', start):
             end = meta.index('"', start + 1) + 1
-            order = meta[start + 1 : end - 1]
+            order = start_order(meta[start + 1 : end - 1])
         elif meta.startswith("null", start):
             end = start + 4
             order = ""
@@ -644,7 +645,7 @@ class RunListing:
                 fast = None if meta_blob in slow else _fast_head(texts[meta_blob], tails)
                 if fast is None:
                     meta = json.loads(texts[meta_blob])
-                    fast = str(meta.get("started") or ""), _head(meta)
+                    fast = start_order(str(meta.get("started") or "")), _head(meta)
                 heads[meta_blob] = fast
             order, head = heads[meta_blob]
             config = files.get(CONFIG_FILE)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitcfg.diff import MISSING, same_value
 from gitcfg.errors import UnknownColumnError
+from gitcfg.starttime import start_order
 
 if TYPE_CHECKING:
     from gitcfg.override import Condition
@@ -269,12 +270,18 @@ def sort_key(item: Any) -> tuple[int, Any]:
     return (3, _identity(item))
 
 
+def _created_order(item: Any) -> tuple[int, Any]:
+    """``_order`` of a start time: by the instant it names, whatever its UTC offset."""
+    return sort_key(start_order(item) if isinstance(item, str) else item)
+
+
 def sort_rows(rows: Iterable[Row], column: str, *, descending: bool = False) -> list[Row]:
     """Rows sorted by ``column``; rows without the column go last either way."""
     get = getter(column)
+    order = _created_order if column == "created" else sort_key
     present = [row for row in rows if get(row) is not MISSING]
     absent = [row for row in rows if get(row) is MISSING]
-    present.sort(key=lambda row: sort_key(get(row)), reverse=descending)
+    present.sort(key=lambda row: order(get(row)), reverse=descending)
     return present + absent
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+import gitcfg
 from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
@@ -484,6 +485,33 @@ def test_runs_where_columns_sort_and_group(repo: Path, store: ConfigStore) -> No
     assert (
         invoke("runs", "--project", "nope", "--where", "lr>1").stderr == "no runs in project nope\n"
     )
+
+
+def test_runs_from_machines_in_other_zones_list_by_the_instant_they_started(repo: Path) -> None:
+    # meta.yaml keeps each machine's local time: as text, 07:53+00:00 sorts after 02:53-05:00,
+    # which is 30 seconds later (and 09:00+01:00 is 08:00 UTC)
+    store = ConfigStore.open()
+    started = {
+        "first": "2026-03-29T07:53:00.000+00:00",
+        "second": "2026-03-29T02:53:30.000-05:00",
+        "third": "2026-03-29T09:00:00.000+01:00",
+        "fourth": "2026-03-29T13:31:00.000+05:30",  # 08:01 UTC
+    }
+    for run_id, when in started.items():
+        store.create("p", {"run": run_id}, run_id=run_id, meta={"started": when})
+    order = list(started)
+
+    def ids(*args: str) -> list[str]:
+        return [item["id"] for item in json.loads(invoke("runs", "--format", "json", *args).stdout)]
+
+    for _ in ("cold", "warm"):
+        table = invoke("runs").stdout.splitlines()[1:]
+        assert [line.split()[0] for line in table] == order
+        assert ids() == order
+    assert [run.id for run in gitcfg.Api().runs("p")] == order
+    assert ids("--sort", "created") == order
+    assert ids("--sort", "-created") == order[::-1]
+    assert ids("--where", "run!=third") == [i for i in order if i != "third"]
 
 
 def test_runs_json_yaml_and_csv_for_scripts(repo: Path, store: ConfigStore) -> None:

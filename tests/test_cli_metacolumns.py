@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 import gitcfg
+from gitcfg.blobcache import FILE_NAME
 from gitcfg.cli.commands import cli
 from gitcfg.errors import InputError
 from gitcfg.store import ConfigStore
@@ -56,7 +57,7 @@ def runs(repo: Path) -> dict[str, str]:
 def cache(request: pytest.FixtureRequest, repo: Path, runs: dict[str, str]) -> Iterator[str]:
     """The blob cache empty (cold: every run read from git), or filled by a plain ``gitcfg
     runs``, which keeps no meta.yaml in memory (warm: the meta texts come from the cache)."""
-    for path in (repo / ".git" / "gitcfg").glob("blobcache-v3.sqlite3*"):
+    for path in (repo / ".git" / "gitcfg").glob(FILE_NAME + "*"):
         path.unlink()
     if request.param == "warm":
         invoke("runs")

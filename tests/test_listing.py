@@ -564,6 +564,7 @@ def test_a_listing_that_cannot_fork_reads_everything_itself(
     "meta",
     [
         "started: '2026-01-01T00:00:00+00:00'\nuser: me\n",
+        "started: '2026-01-01T00:00:00.123-05:00'\nuser: me\n",
         "dirty: true\nname: a\nstarted: null\ntags: [x, z]\n",
         "code_commit: abc\ndirty: null\ngroup: g\njob_type: train\nnotes: note\n",
         "host: vm\nname: 'my run'\nstarted: '2026-01-02T00:00:00+00:00'\ntags: []\n",
@@ -574,6 +575,7 @@ def test_a_listing_that_cannot_fork_reads_everything_itself(
 def test_a_rows_head_from_meta_text_is_the_head_of_the_parsed_meta(meta: str) -> None:
     from gitcfg.flatjson import fast_json
     from gitcfg.listing import _fast_head, _head
+    from gitcfg.starttime import start_order
 
     text = fast_json(meta)
     assert text is not None
@@ -582,5 +584,5 @@ def test_a_rows_head_from_meta_text_is_the_head_of_the_parsed_meta(meta: str) ->
     for _ in range(2):  # made, then from what the first call kept
         fast = _fast_head(text, tails)
         if fast is not None:
-            assert fast == (str(parsed.get("started") or ""), _head(parsed))
+            assert fast == (start_order(str(parsed.get("started") or "")), _head(parsed))
     assert (fast is None) == (meta in ("started: 5\n", "dirty: 1\n"))
