@@ -26,6 +26,7 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     │   ├── RefNameClashError          a new ref and an existing one are file and directory
     │   ├── RefLockedError             git holds the store branch's lock past the wait
     │   ├── BranchCheckedOutError      a work tree has the store branch checked out
+    │   ├── PendingChangesError        a run's kept last changes cannot be committed yet
     │   └── UnsafeRepositoryError      git refuses a repository owned by another user
     ├── RunError
     │   ├── RunNotFoundError (LookupError)
@@ -306,9 +307,53 @@ class BranchCheckedOutError(RepositoryError):
                 f"commit your edits there, then 'git worktree remove {worktree}' "
                 f"(or 'git -C {worktree} switch --detach')"
             )
+        self.reason = f"the store branch {branch!r} is checked out in the work tree {worktree}"
+        if main:
+            self.until = (
+                f"once that work tree is on another branch ('git -C {worktree} switch -', "
+                f"after committing your edits there)"
+            )
+        else:
+            self.until = (
+                f"once that work tree is removed or detached ('git worktree remove {worktree}' "
+                f"or 'git -C {worktree} switch --detach', after committing your edits there)"
+            )
         super().__init__(
-            f"the store branch {branch!r} is checked out in the work tree {worktree}, and gitcfg "
-            f"will not move a checked-out branch (git would not either); {step}, and retry"
+            f"{self.reason}, and gitcfg will not move a checked-out branch (git would not "
+            f"either); {step}, and retry"
+        )
+
+
+class RefLockedError(RepositoryError):
+    """Another git process holds a ref's lock past the wait (``core.filesRefLockTimeout``)."""
+
+    def __init__(self, ref: str, lock_path: str) -> None:
+        self.ref = ref
+        self.lock_path = lock_path
+        self.reason = f"{ref} is locked by another git process ({lock_path} exists)"
+        self.until = f"once that lock is gone (if no git command is running, remove {lock_path})"
+        super().__init__(
+            f"{self.reason}; wait for it to finish and retry; if no git command is running, "
+            f"remove that file"
+        )
+
+
+class PendingChangesError(RepositoryError):
+    """A run's changes kept when it could not commit them at its end (``gitcfg.pending``) are
+    still not committed, so the run cannot go on from its last state (``resume``)."""
+
+    def __init__(self, run: str, path: str, error: RepositoryError) -> None:
+        self.run = run
+        self.path = path
+        self.error = error
+        self.reason = (
+            f"run {run!r} has changes it could not commit when it last ended (kept in {path}), "
+            f"and they cannot be committed now: {error.reason or error}"
+        )
+        self.until = error.until
+        super().__init__(
+            f"{self.reason}; "
+            + (f"resume it {error.until}" if error.until else "resume it once they can be")
         )
 
 

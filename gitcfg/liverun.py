@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitcfg import flush
 from gitcfg.defaults import config_paths, load_layers, overlay
-from gitcfg.errors import GitcfgError, RunExistsError, SecretKeyError, UsageError
+from gitcfg.errors import (
+    GitcfgError,
+    RepositoryError,
+    RunExistsError,
+    SecretKeyError,
+    UsageError,
+)
 from gitcfg.flat import is_secret, secrets_allowed
 from gitcfg.results import Metric, Recorder
 from gitcfg.runconfig import Config, _flat_items
@@ -37,7 +43,7 @@ from gitcfg.sources import select_keys, to_mapping
 
 if TYPE_CHECKING:
     from gitcfg.layout import RunRef
-    from gitcfg.store import ConfigStore
+    from gitcfg.store import ConfigStore, UpdateResult
 
 _active: Run | None = None  # the global run: gitcfg.run, gitcfg.log, gitcfg.config
 _open: list[Run] = []  # every run of this process not finished yet, oldest first
@@ -77,6 +83,7 @@ class Run(RunView):
         self._meta_base = meta_copy(meta)
         self.commit = commit  # the latest commit that recorded this run ("" when disabled)
         self.finished = False
+        self._ending = False  # finish has begun: its commit is the run's last (gitcfg.pending)
         self.resumed = resumed
         self.entity = entity
         self._dir = run_dir
@@ -283,6 +290,7 @@ class Run(RunView):
         with _active_lock:
             if self.finished:
                 return
+            self._ending = True
             self._recorder.close()
             with flush.critical():
                 self._recorder.write()
@@ -325,6 +333,20 @@ class Run(RunView):
             from gitcfg.resumefile import forget
 
             forget(self._resume_file, self.id)
+
+    def _update(
+        self, run: RunRef, set_values: Mapping[str, Any], unset: Sequence[str], **options: Any
+    ) -> UpdateResult:
+        try:
+            return super()._update(run, set_values, unset, **options)
+        except RepositoryError as error:
+            if not self._ending:
+                raise  # the run goes on: its next flush commits the change
+            # the run's last commit: nobody is left to retry it, so a change the branch
+            # cannot take now is kept until it can (gitcfg.pending)
+            from gitcfg.pending import keep_at_end
+
+            return keep_at_end(self.store, error, run, set_values, unset, **options)
 
     def __enter__(self) -> Run:
         return self
@@ -626,7 +648,12 @@ def attach(
     continues after the last step of its local history.
     """
     from gitcfg.history import HistoryFile, history_path
+    from gitcfg.stores import has_kept
 
+    if has_kept(store):  # changes it kept when it last ended come first
+        from gitcfg.pending import commit_before_resume
+
+        commit_before_resume(store, ref)
     record = store.read(ref)
     stored = record.config
     added = _missing_keys(stored, flat or {})

@@ -8,7 +8,7 @@ last committed version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitcfg.diff import MISSING, same_value
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from gitcfg.provenance import Provenance
     from gitcfg.runconfig import Config
     from gitcfg.runsummary import Summary
-    from gitcfg.store import ConfigStore
+    from gitcfg.store import ConfigStore, UpdateResult
 
 # meta.yaml fields a user may change on a run (the rest is provenance, written once)
 EDITABLE_META = ("name", "notes", "tags", "group", "job_type")
@@ -101,6 +101,13 @@ class RunView:
         """What the run ran with: code_commit, branch, dirty, snapshot, command, host, ..."""
         return provenance_from_meta(self.meta)
 
+    def _update(
+        self, run: RunRef, set_values: Mapping[str, Any], unset: Sequence[str], **options: Any
+    ) -> UpdateResult:
+        """The commit of ``_commit_pending``: ``store.update``'s (a live run's last one keeps
+        its change if the branch cannot take it, ``gitcfg.pending``)."""
+        return self.store.update(run, set_values, unset, **options)
+
     def _commit_pending(
         self,
         message: str | None = None,
@@ -129,7 +136,7 @@ class RunView:
                 return None
             snapshot = config.flat()
             # Config checked new keys for secrets when they were set
-            result = self.store.update(
+            result = self._update(
                 self.ref,
                 sets,
                 unsets,

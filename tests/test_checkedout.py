@@ -68,7 +68,9 @@ def test_cli_update_is_one_line_and_changes_nothing(repo: Path, edit: Path) -> N
     assert cli(repo, "update", "p/r1", "lr=0.3", "--dry-run").returncode == 0
 
 
-def test_a_flush_at_exit_is_refused_with_one_warning(repo: Path, tmp_path: Path) -> None:
+def test_a_run_ending_while_the_branch_is_checked_out_keeps_its_changes(
+    repo: Path, tmp_path: Path
+) -> None:
     edit = tmp_path / "edit"
     result = run_script(
         repo,
@@ -80,9 +82,24 @@ def test_a_flush_at_exit_is_refused_with_one_warning(repo: Path, tmp_path: Path)
         """,
     )
     assert result.returncode == 0
-    assert "could not commit the changes of run p/r1" in result.stderr
-    assert "checked out in the work tree" in result.stderr and "Traceback" not in result.stderr
+    (kept,) = (repo / ".git" / "gitcfg" / "pending").glob("*.json")
+    assert result.stderr == (
+        f"gitcfg: run p/r1 ended, but its last changes (epochs) could not be committed: the "
+        f"store branch 'gitcfg' is checked out in the work tree {edit}; they are kept in {kept}, "
+        f"and the next gitcfg command in this repository commits them (e.g. 'gitcfg show p/r1') "
+        f"once that work tree is removed or detached ('git worktree remove {edit}' or 'git -C "
+        f"{edit} switch --detach', after committing your edits there)\n"
+    )
     assert git(repo, "log", "--format=%s", "gitcfg").splitlines() == ["create p/r1 (1 key)"]
+    # while the branch is checked out, a command says they are still kept, and why
+    still = cli(repo, "show", "p/r1")
+    assert still.stdout == "lr: 0.1\n" and "are still kept in" in still.stderr
+    git(repo, "worktree", "remove", str(edit))
+    shown = cli(repo, "show", "p/r1")
+    assert shown.stdout == "epochs: 3\nlr: 0.1\n"
+    assert shown.stderr == (
+        "gitcfg: committed the last changes of run p/r1 (epochs), kept when it ended\n"
+    )
 
 
 def test_the_main_work_tree_on_the_store_branch_is_refused(repo: Path) -> None:

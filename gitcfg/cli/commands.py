@@ -140,8 +140,10 @@ class _Options:
     def store(self) -> ConfigStore:
         if self._store is None:
             from gitcfg.store import ConfigStore
+            from gitcfg.stores import commit_kept
 
             self._store = ConfigStore.open(self.repo)
+            commit_kept(self._store)  # changes runs kept when they ended (gitcfg.pending)
         return self._store
 
     @property

@@ -134,9 +134,9 @@ def run_parsed(args: RunArgs, *, own_process: bool) -> NoReturn:
         gc.disable()
 
     def call() -> int:
-        from gitcfg.store import ConfigStore
+        from gitcfg.stores import open_store  # it commits changes runs kept (gitcfg.pending)
 
-        return record(args, lambda: ConfigStore.open(args.repo))
+        return record(args, lambda: open_store(args.repo))
 
     end_parsed(call, own_process=own_process)
 

@@ -275,6 +275,6 @@ def _write(text: str) -> None:
 
 def sweep_parsed(args: SweepArgs) -> int:
     """``run_sweep`` for the command line ``parse`` read: its exit status."""
-    from gitcfg.store import ConfigStore
+    from gitcfg.stores import open_store  # it commits changes runs kept (gitcfg.pending)
 
-    return run_sweep(args, lambda: ConfigStore.open(args.repo), _write)
+    return run_sweep(args, lambda: open_store(args.repo), _write)

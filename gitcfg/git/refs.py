@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from gitcfg.errors import CorruptStoreError, RefNameClashError, RepositoryError
+from gitcfg.errors import CorruptStoreError, RefLockedError, RefNameClashError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.maintenance import gc_running
 from gitcfg.git.perms import adjust_fd, adjust_quietly, create_file, make_dirs
@@ -346,10 +346,7 @@ class Refs:
                     if _create_exclusive(lock_path, fh.read(), self.shared):
                         return False
             if time.monotonic() >= deadline and not self._waiting_for_own_gc(started):
-                raise RepositoryError(
-                    f"{name} is locked by another git process ({lock_path} exists); wait for it "
-                    f"to finish and retry; if no git command is running, remove that file"
-                )
+                raise RefLockedError(name, lock_path)
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
 

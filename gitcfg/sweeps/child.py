@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitcfg.errors import GitcfgError, SecretKeyError, SweepError, SweepSpecError
+from gitcfg.errors import GitcfgError, RepositoryError, SecretKeyError, SweepError, SweepSpecError
 
 if TYPE_CHECKING:
     import subprocess
@@ -174,6 +174,14 @@ class ChildRun:
         ending = self.ending(returncode, extra_meta, at=at)
         try:
             self.store.update(self.ref, summary=ending.summary, meta=ending.meta)
+        except RepositoryError as error:
+            # the run's last commit: how the program ended is kept until the branch can take
+            # it (gitcfg.pending)
+            from gitcfg.pending import keep_at_end
+
+            keep_at_end(
+                self.store, error, self.ref, {}, [], summary=ending.summary, meta=ending.meta
+            )
         finally:
             self.clean_up()
 
