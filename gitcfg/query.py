@@ -271,7 +271,7 @@ def sort_key(item: Any) -> tuple[int, Any]:
 
 
 def _created_order(item: Any) -> tuple[int, Any]:
-    """``_order`` of a start time: by the instant it names, whatever its UTC offset."""
+    """``sort_key`` of a start time: by the instant it names, whatever its UTC offset."""
     return sort_key(start_order(item) if isinstance(item, str) else item)
 
 
