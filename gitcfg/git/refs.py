@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from gitcfg.errors import CorruptStoreError, RefLockedError, RefNameClashError
+from gitcfg.errors import CorruptStoreError, RefLockedError, RefNameClashError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.maintenance import gc_running
 from gitcfg.git.perms import adjust_fd, adjust_quietly, create_file, make_dirs
