@@ -120,6 +120,16 @@ class Summary(MutableMapping[str, Any]):
         """The summary as plain nested dicts (a copy)."""
         return unflatten(self.flat())
 
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        # copies and pickles are plain dicts, as the config's are: the lock stays behind
+        return dict, (self.as_dict(),)
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return self.as_dict()
+
     # -- writing -----------------------------------------------------------------------------
 
     def __setitem__(self, key: str, value: Any) -> None:

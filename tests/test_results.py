@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import marshal
+import pickle
 import signal
 import subprocess
 import sys
@@ -431,3 +433,12 @@ def test_the_store_refuses_new_secret_results_and_keeps_stored_ones(
     store.update_summary(ref, {"api_key": "k2"})  # stored already: no new secret
     assert store.read(ref).summary == {"acc": 1, "api_key": "k2"}
     assert_fsck_clean(repo)
+
+
+def test_the_summary_copies_and_pickles_as_plain_data(repo: Path) -> None:
+    # as the config does (and wandb's summary): no lock or run travels with it
+    run = gitcfg.init(project="p", id="run")
+    run.log({"loss": 0.5, "val": {"acc": 0.9}})
+    assert pickle.loads(pickle.dumps(run.summary)) == {"loss": 0.5, "val": {"acc": 0.9}}
+    assert type(copy.deepcopy(run.summary)) is dict and copy.copy(run.summary)["loss"] == 0.5
+    run.finish()
