@@ -11,6 +11,14 @@ record its exit status: at exit, the code of ``sys.exit(n)``, 1 after an unhandl
 (130 after an unhandled KeyboardInterrupt, which Python turns into death by SIGINT), else 0; at a
 signal whose default action follows, 128+N; at a signal the process may survive (a handler of
 the user's, SIGINT's KeyboardInterrupt), None.
+
+A forked child (a DataLoader worker) inherits the exit hook, which does nothing there, but not
+the signal handlers: they are set back to what they replaced in the child (a child that starts
+a run of its own sets them again), and the two signals are blocked while the process forks, so
+that one sent to the child as it starts is not lost. CPython drops the Python-level signals a
+child has received before its fork is done; a multiprocessing worker that lost the SIGTERM of
+``Pool.terminate`` that way would wait forever for its queue's lock, which ``terminate`` holds,
+and ``terminate`` for it.
 """
 
 from __future__ import annotations
@@ -28,9 +36,11 @@ from typing import Any, NoReturn
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _callback: Callable[[str, int | None], None] | None = None
-# Forked children (DataLoader workers) inherit handlers and atexit; only the owner flushes.
+# Forked children (DataLoader workers) inherit atexit; only the owner flushes.
 _owner_pid: int | None = None
+_handling = False  # the signal handlers are set in this process (a forked child's are not)
 _previous: dict[int, Any] = {}
+_mask: set[int] | None = None  # the signal mask the forking thread had before a fork
 _busy = False
 _deferred: list[int] = []
 _exit_status: int | None = None  # set by sys.exit(n) or an unhandled exception
@@ -43,7 +53,7 @@ def install(callback: Callable[[str, int | None], None]) -> None:
     Signal handlers can only be set from the main thread; from another thread only the exit
     hook is installed.
     """
-    global _callback, _owner_pid
+    global _callback, _owner_pid, _handling
     _callback = callback
     if _owner_pid == os.getpid():
         return
@@ -52,6 +62,7 @@ def install(callback: Callable[[str, int | None], None]) -> None:
     _hook_exit_status()
     if threading.current_thread() is not threading.main_thread():
         return
+    _handling = True
     for signum in _SIGNALS:
         previous = signal.getsignal(signum)
         if previous is signal.SIG_IGN or previous is _on_signal:
@@ -140,6 +151,39 @@ def _run(reason: str, status: int | None) -> None:
     if _callback is None or os.getpid() != _owner_pid:
         return
     _callback(reason, status)
+
+
+def _before_fork() -> None:
+    global _mask
+    if _handling:  # (see the module docstring)
+        _mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+
+
+def _after_fork_in_parent() -> None:
+    global _mask
+    if _mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _mask)  # a signal held meanwhile comes now
+        _mask = None
+
+
+def _after_fork_in_child() -> None:
+    global _handling, _mask
+    if _handling:  # (see the module docstring)
+        _handling = False
+        for signum, previous in _previous.items():
+            if signal.getsignal(signum) is _on_signal:  # not replaced by the user since
+                with contextlib.suppress(ValueError, OSError):  # not the main thread after all
+                    signal.signal(signum, previous)
+    if _mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _mask)  # a signal sent meanwhile comes now
+        _mask = None
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def _at_exit() -> None:

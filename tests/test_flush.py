@@ -240,3 +240,27 @@ print('not reached', flush=True)
     assert stdout == "after critical\n"
     assert proc.returncode == -signal.SIGTERM
     assert config_text(repo, "f", "run") == SETTLED
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and signals as on Linux")
+def test_pools_terminated_as_their_workers_start_do_not_hang(repo: Path) -> None:
+    # `with Pool()` ends with terminate(): a worker still starting when its SIGTERM came lost it
+    # to the inherited Python handler (CPython drops those at a fork), then waited forever for
+    # the queue lock terminate holds; about one pool in twenty hung so
+    proc = run_script(
+        repo,
+        """
+        import multiprocessing as mp, gitcfg
+
+        if __name__ == "__main__":
+            run = gitcfg.init(project="p", id="run")
+            for i in range(40):
+                with mp.get_context("fork").Pool(2) as pool:
+                    assert pool.map(abs, [-1, -2]) == [1, 2]
+                gitcfg.log({"pool": i})
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = gitcfg.Api(repo=str(repo)).run("p/run").scan_history()
+    assert [row["pool"] for row in rows] == list(range(40))
