@@ -11,10 +11,20 @@ rows ``{"_step": 0, "_timestamp": 1700000000.1, "loss": 0.5, ...}`` holding only
 float, bool and None. ``marshal`` is used for its cost, under a microsecond per row where JSON
 text costs several (a ``log`` call must stay cheap), and it never runs code when read. A batch
 cut short by a crash ends the file: the rows before it are read.
+
+Several processes may write one run's history (a forked or spawned child logging to its parent's
+run, ``mode="shared"``). Each appends under an exclusive ``flock`` of the file and first reads what
+the others appended since its own last append: those rows are returned to the writer (its summary
+takes their values), and its own rows are numbered on after them, so that steps follow the order
+in which rows reach the file and no two rows share a step (wandb numbers the rows of attached
+processes in the order its service receives them). A writer that named its steps
+(``log(step=N)``) keeps them as named.
 """
 
 from __future__ import annotations
 
+import fcntl
+import io
 import marshal
 import os
 import sys
@@ -53,29 +63,65 @@ class HistoryFile:
         self.path = path
         self.run = run  # project/id, for messages
         self._failed = False
+        # Where the file ended after this writer's last append (or read): what lies beyond was
+        # appended by other processes. None until ``mark_end`` or ``last_step`` sets it.
+        self._end: int | None = None
+        self._last: int | None = None  # the largest step up to there, when known
 
-    def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append ``rows`` as one record, in one write. A failure (disk full) warns once and
-        never raises: losing curves must not stop a training run."""
-        if not rows or self._failed:
-            return
+    def mark_end(self) -> None:
+        """Take the file as it is now as this writer's starting point (a run just created)."""
         try:
-            data = marshal.dumps(list(rows), _MARSHAL_VERSION)
-        except ValueError:  # a value log() let through that marshal cannot hold
-            data = marshal.dumps([_plain(row) for row in rows], _MARSHAL_VERSION)
+            self._end = os.stat(self.path).st_size
+        except OSError:
+            self._end = 0
+
+    def append(
+        self, rows: Sequence[dict[str, Any]], *, renumber: bool = True
+    ) -> list[dict[str, Any]]:
+        """Append ``rows`` as one record, in one write, and return the rows other processes
+        appended since this writer's last append (oldest first); ``rows`` are renumbered
+        (``_step``, in place) to follow theirs unless ``renumber`` is false. With no ``rows``,
+        only reads theirs. A failure (disk full) warns once and never raises: losing curves
+        must not stop a training run."""
+        if self._failed:
+            return []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # one write in append mode: concurrent writers never interleave inside a record
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if rows:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+            else:
+                flags = os.O_RDONLY
             try:
-                if os.fstat(fd).st_size == 0:
-                    data = _HEADER + data
-                os.write(fd, data)
+                fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:  # nothing logged by anyone yet
+                return []
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if rows else fcntl.LOCK_SH)
+                size = os.fstat(fd).st_size
+                end = size if self._end is None else self._end
+                theirs = _read_rows(fd, end, size) if size > end else []
+                last = _larger(self._last, max_step(theirs))
+                if rows:
+                    if renumber:
+                        _follow(rows, last)
+                    data = _dump(rows)
+                    if size == 0:
+                        data = _HEADER + data
+                    # one write in append mode: a reader never sees half a record of another
+                    os.write(fd, data)
+                    size += len(data)
+                    # one writer's steps never go down: its last row has its largest
+                    last = _larger(last, max_step(rows[-1:]))
+                self._end = size
+                self._last = last
             finally:
-                os.close(fd)
+                os.close(fd)  # the lock goes with it
         except OSError as exc:
-            self._failed = True
-            sys.stderr.write(f"gitcfg: cannot write the history of run {self.run}: {exc}\n")
+            if rows:  # a failed read only costs the other processes' values, this once
+                self._failed = True
+                sys.stderr.write(f"gitcfg: cannot write the history of run {self.run}: {exc}\n")
+            return []
+        return theirs
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -87,29 +133,85 @@ class HistoryFile:
         except FileNotFoundError:
             raise HistoryNotFoundError(self.run, str(self.path)) from None
         with handle:
-            first = True
-            while True:
-                try:
-                    record = marshal.load(handle)
-                except (EOFError, ValueError, TypeError):
-                    return  # the end, or a batch cut short by a crash
-                if first:
-                    first = False
-                    if isinstance(record, dict) and "gitcfg_history" in record:
-                        continue
-                if isinstance(record, list):
-                    yield from (row for row in record if isinstance(row, dict))
+            yield from _records(handle)
 
     def last_step(self) -> int | None:
-        """The ``_step`` of the last complete row, or None (no file, no rows)."""
-        if not self.exists():
+        """The ``_step`` of the last complete row, or None (no file, no rows). This writer's
+        later appends start from the file as read here."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._end = 0
             return None
-        last: int | None = None
-        for row in self.rows():
-            step = row.get("_step")
-            if isinstance(step, int):
-                last = step
-        return last
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # no other writer's record half read
+            size = os.fstat(fd).st_size
+            rows = _read_rows(fd, 0, size)
+        finally:
+            os.close(fd)
+        self._end = size
+        self._last = max_step(rows)
+        return self._last
+
+
+def _records(handle: Any) -> Iterator[dict[str, Any]]:
+    """The rows of the records ``handle`` reads, skipping the header."""
+    first = True
+    while True:
+        try:
+            record = marshal.load(handle)
+        except (EOFError, ValueError, TypeError):
+            return  # the end, or a batch cut short by a crash
+        if first:
+            first = False
+            if isinstance(record, dict) and "gitcfg_history" in record:
+                continue
+        if isinstance(record, list):
+            yield from (row for row in record if isinstance(row, dict))
+
+
+def _read_rows(fd: int, start: int, end: int) -> list[dict[str, Any]]:
+    """The rows of the records between offsets ``start`` and ``end`` of the open file ``fd``."""
+    data = b""
+    while len(data) < end - start:
+        block = os.pread(fd, end - start - len(data), start + len(data))
+        if not block:
+            break
+        data += block
+    return list(_records(io.BytesIO(data)))
+
+
+def max_step(rows: Sequence[dict[str, Any]]) -> int | None:
+    """The largest ``_step`` of ``rows``, or None."""
+    last: int | None = None
+    for row in rows:
+        step = row.get("_step")
+        if isinstance(step, int) and (last is None or step > last):
+            last = step
+    return last
+
+
+def _larger(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _follow(rows: Sequence[dict[str, Any]], last: int | None) -> None:
+    """Renumber ``rows`` (consecutive steps of one writer) to start after step ``last``."""
+    first = rows[0].get("_step")
+    if last is None or not isinstance(first, int) or first > last:
+        return
+    shift = last + 1 - first
+    for row in rows:
+        step = row.get("_step")
+        if isinstance(step, int):
+            row["_step"] = step + shift
+
+
+def _dump(rows: Sequence[dict[str, Any]]) -> bytes:
+    try:
+        return marshal.dumps(list(rows), _MARSHAL_VERSION)
+    except ValueError:  # a value log() let through that marshal cannot hold
+        return marshal.dumps([_plain(row) for row in rows], _MARSHAL_VERSION)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from gitcfg.runview import RunView, meta_copy
 from gitcfg.sources import select_keys, to_mapping
 
 if TYPE_CHECKING:
+    from gitcfg.history import HistoryFile
     from gitcfg.layout import RunRef
     from gitcfg.store import ConfigStore, UpdateResult
 
@@ -75,8 +76,10 @@ class Run(RunView):
         resumed: bool = False,
         run_dir: str | None = None,
         entity: str | None = None,
+        history: HistoryFile | None = None,
     ) -> None:
         self._store = store
+        self._shared = False  # other processes may change it too: see _summary_base
         self.ref = ref
         self._config = config
         self.meta = meta
@@ -94,13 +97,13 @@ class Run(RunView):
         self._resume_file: Path | None = None  # resume="auto": removed by a clean finish
         self._settings: Any = None
         self._summary = summary if summary is not None else Summary()
-        history = None
-        if store is not None:
+        if store is not None and history is None:
             from gitcfg.history import HistoryFile, history_path
 
             history = HistoryFile(
                 history_path(store.repo.common_dir, ref.project, ref.id), str(ref)
             )
+            history.mark_end()
         self._recorder = Recorder(self._summary, history, start_step)
         # bound once, so that a log call costs one function call
         self.log = self._recorder.log  # type: ignore[method-assign]
@@ -272,10 +275,17 @@ class Run(RunView):
     def _flush(self, message: str | None = None) -> str | None:
         """Write the buffered history and commit what changed since the last commit."""
         with flush.critical():
-            self._recorder.write()
+            self._recorder.write(sync=True)  # with the values other processes logged
             if self._store is None:
                 return None
             return self._commit_pending(message)
+
+    def _summary_base(self, unsets: bool) -> Mapping[str, Any] | None:
+        # Results that several processes log are the latest one's (as wandb keeps them), not
+        # a conflict; a removal still goes against the version it started from.
+        if (self._shared or self._recorder.shared) and not unsets:
+            return None
+        return self.summary._base
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit what changed and end the run; ``gitcfg.config`` is unset again if this was
@@ -293,7 +303,7 @@ class Run(RunView):
             self._ending = True
             self._recorder.close()
             with flush.critical():
-                self._recorder.write()
+                self._recorder.write(sync=True)
                 if self._store is not None:
                     self._commit_pending(None, self._ending_meta(status))
                     self._forget_resume(status)
@@ -568,6 +578,11 @@ def init(
         run._dir = run_dir
         run.entity = entity
         run._parent_records_status = env_attach
+        if shared:  # other processes log to it too
+            run._shared = True
+            # the process that started it takes their values into its summary; the others
+            # commit their own only
+            run._recorder.own = not run.resumed
         _opened(run, reinit_mode, settings)
     if resume_file is not None:
         _keep_resume(run, resume_file, resume_given)
@@ -671,9 +686,8 @@ def attach(
         if result.commit is not None:
             commit = result.commit
     config = Config._from_flat({**stored, **added}, allow_val_change=allow_val_change)
-    last = HistoryFile(
-        history_path(store.repo.common_dir, ref.project, ref.id), str(ref)
-    ).last_step()
+    history = HistoryFile(history_path(store.repo.common_dir, ref.project, ref.id), str(ref))
+    last = history.last_step()
     return Run(
         store,
         ref,
@@ -683,6 +697,7 @@ def attach(
         summary=Summary(record.summary),
         start_step=0 if last is None else last + 1,
         resumed=True,
+        history=history,
     )
 
 

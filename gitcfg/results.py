@@ -9,11 +9,17 @@ and a smaller ``N`` than the current one is ignored with a warning.
 ``define_metric(name, summary="min"|"max"|"mean"|"first"|"last"|"best"|"none", goal=...)``
 changes what the summary keeps for ``name`` (a ``*`` glob is allowed): ``loss.min`` instead of
 the last ``loss``, as wandb's summary does; several aggregates may be given comma-separated.
+
+When other processes log to the same run (``gitcfg.history``), each write brings back the rows
+they wrote meanwhile: their values go into the summary as if logged here, and the step goes on
+after theirs. Those rows came before the ones written with them, so a key this process logged
+again keeps its own, later value.
 """
 
 from __future__ import annotations
 
 import operator
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from gitcfg.history import HistoryFile
 
 _now = time.time
+_ROW_KEYS = ("_step", "_timestamp")  # what a history row holds besides the logged values
 _BATCH = 1000  # rows buffered before a write
 _INTERVAL = 1.0  # seconds between writes at most (rows are lost only by SIGKILL or power loss)
 AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
@@ -72,8 +79,16 @@ class Recorder:
         self._means: dict[str, list[float]] = {}
         self._warned: set[str] = set()
         self._last_write = time.time()
+        self._writing = threading.RLock()
+        self._in_write = False
         # True while a log call may take the fast path: no open step, no define_metric rules
         self._simple = True
+        self._named = False  # a step was given (log(step=N)): steps stay as named
+        # Whether the values other processes log become changes of this process's summary
+        # (committed by it), or only show in it (a handle of another process's run: the
+        # process that started the run commits them).
+        self.own = True
+        self.shared = False  # rows of other processes were seen in the history
 
     # -- log -----------------------------------------------------------------------------------
 
@@ -122,6 +137,7 @@ class Recorder:
             )
         if step is not None:
             step = _step_number(step)
+            self._named = True
             if step < self.step:
                 self._warn_once(
                     f"step:{step}",
@@ -180,12 +196,16 @@ class Recorder:
             f"None, so this value is not recorded",
         )
 
-    def _summarize(self, key: str, value: Any) -> None:
+    def _rule(self, key: str) -> Metric | None:
         rule = self._metrics.get(key)
         if rule is None and self._globs:
             from fnmatch import fnmatchcase
 
             rule = next((m for m in self._globs if fnmatchcase(key, m.name)), None)
+        return rule
+
+    def _summarize(self, key: str, value: Any) -> None:
+        rule = self._rule(key)
         data = self._data
         if rule is None or not rule.summary:
             data[key] = value
@@ -253,18 +273,87 @@ class Recorder:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self) -> None:
-        """Write the buffered history rows (the row of an open ``commit=False`` step waits)."""
-        rows, self._rows = self._rows, []
+    def write(self, *, sync: bool = False) -> None:
+        """Write the buffered history rows (the row of an open ``commit=False`` step waits)
+        and take in the rows other processes wrote meanwhile; ``sync``: take those in even
+        when no row of ours is waiting (before a commit)."""
+        with self._writing:  # one writer at a time (a pickling or forking thread too)
+            if self._in_write:
+                # a signal's flush on the thread it interrupted, mid-write: that write goes on
+                # after it (waiting here for the file's lock it holds would never end)
+                return
+            self._in_write = True
+            try:
+                self._write(sync)
+            finally:
+                self._in_write = False
+
+    def _write(self, sync: bool) -> None:
+        # The rows are taken from the list, not the list swapped for a new one: a log call on
+        # another thread appends to the list it read, which is still this one.
+        buffered = self._rows
+        rows = buffered[:]
+        del buffered[: len(rows)]
         self._last_write = _now()
-        if self.history is not None:
-            self.history.append(rows)
+        if self.history is None or not (rows or sync):
+            return
+        theirs = self.history.append(rows, renumber=not self._named)
+        if rows and not self._named and rows[-1]["_step"] >= self.step:
+            self.step = rows[-1]["_step"] + 1  # renumbered after other processes' rows
+        if theirs:
+            self._take(theirs, rows)
 
     def close(self) -> None:
-        """End the run's logging: the open step is a row too, then everything is written."""
+        """End the run's logging: the open step is a row too (``write`` writes it)."""
         if self._pending is not None:
             self._emit(self._pending)
-        self.write()
+
+    def _take(self, theirs: list[dict[str, Any]], ours: list[dict[str, Any]]) -> None:
+        """Rows other processes wrote before ``ours``: their values into the summary, the
+        step on after theirs."""
+        from gitcfg.history import max_step
+
+        self.shared = True
+        if self._named:
+            if "step:shared" not in self._warned:
+                self._warned.add("step:shared")
+                warnings.warn(
+                    "gitcfg: log: other processes log to this run too; steps given with "
+                    "log(step=...) are kept as given, so rows of different processes may share "
+                    "a step (wandb warns the same: define_metric(..., step_metric=...) instead)",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
+        else:
+            last = max_step(theirs)
+            if last is not None and last >= self.step:
+                self.step = last + 1
+        data = self._data
+        before = None if self.own else dict(data)
+        for row in theirs:
+            for key, value in row.items():
+                if key not in _ROW_KEYS:
+                    self._summarize(key, value)
+        # ours were written after theirs: a key logged in both keeps our value
+        later: dict[str, Any] = {}
+        for row in ours:
+            later.update(row)
+        if self._pending is not None:
+            later.update(self._pending)
+        for key, value in later.items():
+            if key in _ROW_KEYS:
+                continue
+            rule = self._rule(key)
+            if rule is None or not rule.summary:
+                data[key] = value
+            elif "last" in rule.summary:
+                data[f"{key}.last"] = value
+        if before is not None:
+            # their values are theirs to commit: shown here, not changes of this process
+            base = self.summary._base
+            for key, value in list(data.items()):  # a log call may add keys meanwhile
+                if key not in before or before[key] is not value:
+                    base[key] = value
 
     def _warn_once(self, key: str, text: str) -> None:
         if key in self._warned:

@@ -145,7 +145,7 @@ class RunView:
                 allow_secrets=True,
                 summary=summary_sets,
                 summary_unset=summary_unsets,
-                summary_base=summary._base,
+                summary_base=self._summary_base(bool(summary_unsets)),
                 meta=meta_sets,
             )
             if not summary_only:
@@ -166,6 +166,11 @@ class RunView:
             # run.tags read on a run without tags gives an empty list: not a change
             and not (key not in self._meta_base and self.meta[key] == [])
         }
+
+    def _summary_base(self, unsets: bool) -> Mapping[str, Any] | None:
+        """The summary version the pending changes started from, to find conflicting edits
+        (None: none are looked for, the changes win)."""
+        return self.summary._base
 
 
 def meta_copy(meta: Mapping[str, Any]) -> dict[str, Any]:

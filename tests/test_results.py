@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 import gitcfg
 from gitcfg.cli.commands import cli
+from gitcfg.history import HistoryFile
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
 from gitcfg.stores import open_store
@@ -442,3 +443,55 @@ def test_the_summary_copies_and_pickles_as_plain_data(repo: Path) -> None:
     assert pickle.loads(pickle.dumps(run.summary)) == {"loss": 0.5, "val": {"acc": 0.9}}
     assert type(copy.deepcopy(run.summary)) is dict and copy.copy(run.summary)["loss"] == 0.5
     run.finish()
+
+
+def test_named_steps_stay_as_named_beside_another_writer_with_one_warning(repo: Path) -> None:
+    run = gitcfg.init(project="p", id="run")
+    run.log({"loss": 1.0}, step=10)
+    run.log({"loss": 0.9}, step=20)
+    other = HistoryFile(run._recorder.history.path, "p/run")  # as another process writes it
+    other.last_step()
+    other.append([{"_step": 21, "_timestamp": 0.0, "acc": 0.5}])
+    with pytest.warns(UserWarning, match="rows of different processes may share a step"):
+        run.log({"loss": 0.8}, step=21)
+        run.finish()
+    # the other writer's row reached the file first; ours keep the steps they were given
+    rows = history_rows(repo, "p", "run")
+    assert [{k: v for k, v in row.items() if k != "_timestamp"} for row in rows] == [
+        {"_step": 21, "acc": 0.5},
+        {"_step": 10, "loss": 1.0},
+        {"_step": 20, "loss": 0.9},
+        {"_step": 21, "loss": 0.8},
+    ]
+    assert gitcfg.Api(repo=str(repo)).run("p/run").summary.flat() == {"acc": 0.5, "loss": 0.8}
+
+
+SHARED_WRITER = """
+import sys, gitcfg
+w = int(sys.argv[1])
+run = gitcfg.init(project="p", id="run", mode="shared")
+for i in range(1500):  # more than a batch: rows are written while the others write theirs
+    run.log({f"w{w}": i})
+run.finish()
+"""
+
+
+def test_processes_sharing_a_run_lose_no_row_and_share_no_step(repo: Path) -> None:
+    script = repo.parent / "writer.py"
+    script.write_text(SHARED_WRITER)
+    writers = [
+        subprocess.Popen([sys.executable, str(script), str(w)], cwd=repo, stderr=subprocess.PIPE)
+        for w in range(3)
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+    rows = list(gitcfg.Api(repo=str(repo)).run("p/run").scan_history())
+    assert [row["_step"] for row in rows] == list(range(4500))
+    for w in range(3):
+        assert [row[f"w{w}"] for row in rows if f"w{w}" in row] == list(range(1500))
+    assert gitcfg.Api(repo=str(repo)).run("p/run").summary.flat() == {
+        "w0": 1499,
+        "w1": 1499,
+        "w2": 1499,
+    }
