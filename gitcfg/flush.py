@@ -12,9 +12,10 @@ record its exit status: at exit, the code of ``sys.exit(n)``, 1 after an unhandl
 signal whose default action follows, 128+N; at a signal the process may survive (a handler of
 the user's, SIGINT's KeyboardInterrupt), None.
 
-A forked child (a DataLoader worker) inherits the exit hook, which does nothing there, but not
-the signal handlers: they are set back to what they replaced in the child (a child that starts
-a run of its own sets them again), and the two signals are blocked while the process forks, so
+A forked child inherits the exit hook and runs the callback too (a child that logs to its
+parent's run commits what it changed; the callback tells whose runs are whose), but not the
+signal handlers: they are set back to what they replaced in the child (a child that starts a
+run of its own sets them again), and the two signals are blocked while the process forks, so
 that one sent to the child as it starts is not lost. CPython drops the Python-level signals a
 child has received before its fork is done; a multiprocessing worker that lost the SIGTERM of
 ``Pool.terminate`` that way would wait forever for its queue's lock, which ``terminate`` holds,
@@ -36,8 +37,7 @@ from typing import Any, NoReturn
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _callback: Callable[[str, int | None], None] | None = None
-# Forked children (DataLoader workers) inherit atexit; only the owner flushes.
-_owner_pid: int | None = None
+_exit_hooked = False  # in this interpreter: a forked child inherits the exit hook
 _handling = False  # the signal handlers are set in this process (a forked child's are not)
 _previous: dict[int, Any] = {}
 _mask: set[int] | None = None  # the signal mask the forking thread had before a fork
@@ -47,20 +47,19 @@ _exit_status: int | None = None  # set by sys.exit(n) or an unhandled exception
 _hooked = False
 
 
-def install(callback: Callable[[str, int | None], None]) -> None:
+def install(callback: Callable[[str, int | None], None], *, signals: bool = True) -> None:
     """Call ``callback(reason, exit_status)`` at exit, SIGTERM and SIGINT; once per process.
 
     Signal handlers can only be set from the main thread; from another thread only the exit
-    hook is installed.
+    hook is installed, and only it with ``signals=False``.
     """
-    global _callback, _owner_pid, _handling
+    global _callback, _exit_hooked, _handling
     _callback = callback
-    if _owner_pid == os.getpid():
-        return
-    _owner_pid = os.getpid()
-    atexit.register(_at_exit)
-    _hook_exit_status()
-    if threading.current_thread() is not threading.main_thread():
+    if not _exit_hooked:
+        _exit_hooked = True
+        atexit.register(_at_exit)
+        _hook_exit_status()
+    if _handling or not signals or threading.current_thread() is not threading.main_thread():
         return
     _handling = True
     for signum in _SIGNALS:
@@ -148,7 +147,7 @@ def status_of(error: BaseException) -> int:
 
 
 def _run(reason: str, status: int | None) -> None:
-    if _callback is None or os.getpid() != _owner_pid:
+    if _callback is None:
         return
     _callback(reason, status)
 
@@ -167,7 +166,12 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _handling, _mask
+    # The child has one thread: a flush another thread of the parent was in is not its own,
+    # and how the parent was going to end is not how the child ends.
+    global _busy, _exit_status, _handling, _mask
+    _busy = False
+    _deferred.clear()
+    _exit_status = None
     if _handling:  # (see the module docstring)
         _handling = False
         for signum, previous in _previous.items():

@@ -12,6 +12,17 @@ Several runs may be open in one process (``reinit="create_new"``), each logging 
 its own; ``gitcfg.run`` (and ``gitcfg.log``/``config``/``summary``) follow the global run, which
 only ``init`` without ``create_new`` sets, as in wandb. At exit or a deadly signal every open
 run is finished with the process's exit status (``gitcfg.flush``), recorded in ``meta.yaml``.
+
+A run may be used from other processes, as wandb's is: a forked child's copy of a run, and a run
+unpickled in another process (passed to a spawn or forkserver child), are *handles* on it. As
+wandb's attached processes send everything at once, a handle writes each logged row to the
+history at once and commits its config and summary changes as they are made (multiprocessing
+ends its children with ``os._exit`` or SIGTERM, past any exit hook); its logged values are
+committed at its end (exit, multiprocessing's finalizers), ``persist()`` or ``finish()``, and
+by the process that started the run, whose summary takes in the values the others logged
+(``gitcfg.results``). A handle commits only what its own process changed, and never finishes
+the run nor records an exit status: the process that started it does. A forked child that does
+not use the run (a DataLoader worker) commits nothing.
 """
 
 from __future__ import annotations
@@ -79,6 +90,10 @@ class Run(RunView):
         history: HistoryFile | None = None,
     ) -> None:
         self._store = store
+        self._store_pid = os.getpid()  # a child opens a store of its own (git processes, locks)
+        # A handle on a run another process started (see the module docstring): it commits
+        # what its process changed and never finishes the run.
+        self._handle = False
         self._shared = False  # other processes may change it too: see _summary_base
         self.ref = ref
         self._config = config
@@ -136,6 +151,11 @@ class Run(RunView):
                 f"run {self.ref} was started with mode='disabled' and has no store; "
                 f"start it without mode='disabled' to record it"
             )
+        if self._store_pid != os.getpid():  # a forked child's copy of its parent's store
+            from gitcfg.store import ConfigStore
+
+            self._store = ConfigStore.open(self._store.repo.cwd, branch=self._store.branch)
+            self._store_pid = os.getpid()
         return self._store
 
     @property
@@ -260,6 +280,15 @@ class Run(RunView):
     def _log_after_finish(self, *args: Any, **kwargs: Any) -> None:
         raise UsageError(f"run {self.ref} is finished; call gitcfg.init() for a new run")
 
+    def _log_now(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
+        # A handle's log: the row is written at once, as the process may end with os._exit
+        # (multiprocessing's children do), and the run's own process sums it up then.
+        recorder = self._recorder
+        recorder.log(data, step, commit)
+        recorder.write()
+
     def define_metric(
         self,
         name: str,
@@ -275,7 +304,9 @@ class Run(RunView):
     def _flush(self, message: str | None = None) -> str | None:
         """Write the buffered history and commit what changed since the last commit."""
         with flush.critical():
-            self._recorder.write(sync=True)  # with the values other processes logged
+            # a handle's rows are written already; the values others logged are not its to
+            # commit (a DataLoader worker at its end reads nothing)
+            self._recorder.write(sync=not self._handle)
             if self._store is None:
                 return None
             return self._commit_pending(message)
@@ -303,13 +334,17 @@ class Run(RunView):
             self._ending = True
             self._recorder.close()
             with flush.critical():
-                self._recorder.write(sync=True)
+                self._recorder.write(sync=not self._handle)
                 if self._store is not None:
-                    self._commit_pending(None, self._ending_meta(status))
-                    self._forget_resume(status)
+                    if self._handle:  # its process's changes; the run goes on elsewhere
+                        self._commit_pending(None)
+                    else:
+                        self._commit_pending(None, self._ending_meta(status))
+                        self._forget_resume(status)
             self.finished = True
             self.log = self._log_after_finish  # type: ignore[method-assign]
             self.config._closed = f"run {self.ref} is finished; call gitcfg.init() for a new run"
+            self.summary._on_change = None  # a handle's later summary changes stay here
             if self in _open:
                 _open.remove(self)
             if _active is self:
@@ -381,6 +416,69 @@ class Run(RunView):
         from gitcfg.wandbnames import run_noop
 
         return run_noop(name)
+
+    # -- other processes -------------------------------------------------------------------
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """A pickled run is a handle on it: unpickled in another process (a spawn or
+        forkserver child), it records into this run, as wandb's run attaches there."""
+        if self._store is None:
+            return _disabled_copy, (self.project, self.id, self.config.flat(), dict(self.meta))
+        store = self._store
+        self._hand_over()
+        return _handle_of, (str(store.repo.cwd), store.branch, self.project, self.id)
+
+    def __copy__(self) -> Run:
+        return self  # one run, as wandb's deepcopy of a run
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Run:
+        return self
+
+    def _hand_over(self) -> None:
+        """Before another process uses this run: its rows so far come before that one's, and
+        the config it will read is committed."""
+        self._shared = True
+        if self.finished:
+            return
+        try:
+            with flush.critical():
+                self._recorder.write()
+                if self.config._pending() != ({}, []):
+                    self._commit_pending(None)
+        except GitcfgError as error:  # the hand-over goes on; the change waits for finish
+            _warn(self, error)
+
+    def _adopt(self) -> None:
+        """In a forked child: this copy becomes a handle on the parent's run. What the parent
+        had not written or committed is the parent's; the child starts from it."""
+        self._recorder.drop()
+        # the parent's threads may have held these at the fork; the child has one thread
+        config, summary = self.config, self.summary
+        config._lock = threading.RLock()
+        summary._lock = threading.RLock()
+        config._committed(config.flat())
+        summary._committed(dict(summary._data))
+        self._meta_base = meta_copy(self.meta)
+        self._become_handle()
+
+    def _become_handle(self) -> None:
+        """This object, in a process that did not start the run, is a handle on it."""
+        self._handle = True
+        self._shared = True
+        self._recorder.own = False
+        self.config._on_change = self.summary._on_change = self._commit_now
+        if not self.finished:
+            self.log = self._log_now  # type: ignore[method-assign]
+
+    def _commit_now(self) -> None:
+        # A handle's config and summary changes are committed as they are made, as wandb sends
+        # them at once: its process may end with os._exit, or a SIGTERM it does not handle
+        # (see gitcfg.flush), and nothing of it runs after that.
+        try:
+            with flush.critical():
+                self._commit_pending(None)
+        except GitcfgError as error:  # the change stays pending, for the handle's next commit
+            _warn(self, error)
 
 
 def _refuse_replacing(name: str) -> NoReturn:
@@ -987,3 +1085,117 @@ def _at_exit_or_signal(reason: str, status: int | None) -> None:
 def _warn(run: Run, error: BaseException) -> None:
     sys.stderr.write(f"gitcfg: could not commit the changes of run {run.ref}: {error}\n")
     sys.stderr.flush()
+
+
+# -- runs used from other processes (see the module docstring) ---------------------------------
+
+
+def _handle_of(repo: str, branch: str, project: str, run_id: str) -> Run:
+    """The run a pickle names: this process's own object for it if it has one, else a handle
+    on it, made the global run if there is none (as wandb's attach does)."""
+    global _active
+    from gitcfg.layout import RunRef
+
+    ref = RunRef(project, run_id)
+    with _active_lock:
+        for run in reversed(_open):
+            if run.ref == ref and _store_named(run._store, repo, branch):
+                return run
+    from gitcfg.store import ConfigStore
+
+    run = attach(ConfigStore.open(repo, branch=branch), ref)
+    run._become_handle()
+    with _active_lock:
+        _open.append(run)
+        if _active is None:
+            _active = run
+    # no signal handlers: a handle's changes are committed already (see gitcfg.flush)
+    flush.install(_at_exit_or_signal, signals=False)
+    _flush_at_multiprocessing_end()
+    return run
+
+
+def _store_named(store: ConfigStore | None, repo: str, branch: str) -> bool:
+    return store is not None and store.branch == branch and str(store.repo.cwd) == repo
+
+
+def _disabled_copy(project: str, run_id: str, flat: dict[str, Any], meta: dict[str, Any]) -> Run:
+    """A pickled ``mode="disabled"`` run: this process's own object for it, else a copy that
+    records nothing either."""
+    from gitcfg.layout import RunRef
+
+    ref = RunRef(project, run_id)
+    for run in reversed(_open):
+        if run.ref == ref and run._store is None:
+            return run
+    return Run(None, ref, Config._from_flat(flat, allow_val_change=False), meta, "")
+
+
+_forking: list[Run] = []  # the runs whose history writes wait for a fork to be done
+
+
+def _before_fork() -> None:
+    # The child's rows must come after those logged here so far: write them now, not a
+    # second later (the child drops its copy of them).
+    _forking[:] = _open  # another thread may start a run meanwhile
+    for run in _forking:
+        run._shared = True
+        run._recorder.before_fork()
+    if _forking:
+        _refinalize_in_children()
+
+
+def _after_fork_in_parent() -> None:
+    for run in _forking:
+        run._recorder.after_fork_in_parent()
+    _forking.clear()
+
+
+def _after_fork_in_child() -> None:
+    global _active_lock
+    _active_lock = threading.RLock()  # another thread of the parent may have held it
+    _forking.clear()
+    for run in _open:
+        run._adopt()
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
+
+
+class _AfterFork:
+    """What multiprocessing keeps to call ``_refinalize`` in each child it starts."""
+
+
+_AFTER_FORK = _AfterFork()
+_finalizing = False
+
+
+def _flush_at_multiprocessing_end() -> None:
+    """Commit the runs' changes when this process, a multiprocessing child, ends: its Process
+    and Pool workers end with os._exit, past atexit, after multiprocessing's own finalizers."""
+    _refinalize(_AFTER_FORK)
+    _refinalize_in_children()
+
+
+def _refinalize_in_children() -> None:
+    # A child that multiprocessing starts clears the finalizers it inherited or unpickled,
+    # then calls what was registered here: ours is set again there.
+    global _finalizing
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and not _finalizing:
+        _finalizing = True
+        util.register_after_fork(_AFTER_FORK, _refinalize)
+
+
+def _refinalize(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:  # else not a multiprocessing child
+        util.Finalize(None, _at_process_end, exitpriority=0)
+
+
+def _at_process_end() -> None:
+    _at_exit_or_signal("exit", None)

@@ -303,10 +303,29 @@ class Recorder:
         if theirs:
             self._take(theirs, rows)
 
+    def before_fork(self) -> None:
+        """Write the rows logged so far (a child's rows come after them) and hold off other
+        writes until the fork is done: a child must not inherit the history file open and
+        locked by another thread. ``after_fork_in_parent`` (or ``drop`` in the child) ends it."""
+        self._writing.acquire()
+        self.write()
+
+    def after_fork_in_parent(self) -> None:
+        self._writing.release()
+
     def close(self) -> None:
         """End the run's logging: the open step is a row too (``write`` writes it)."""
         if self._pending is not None:
             self._emit(self._pending)
+
+    def drop(self) -> None:
+        """Forget the rows not written yet and the open step (a forked child's copies of its
+        parent's: the parent writes them)."""
+        self._rows = []
+        self._pending = None
+        self._simple = not self._metrics and not self._globs
+        self._writing = threading.RLock()  # held by the parent's forking thread
+        self._in_write = False
 
     def _take(self, theirs: list[dict[str, Any]], ours: list[dict[str, Any]]) -> None:
         """Rows other processes wrote before ``ours``: their values into the summary, the

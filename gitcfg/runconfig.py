@@ -82,6 +82,8 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
     _lock: threading.RLock
     _persist: Callable[[], object] | None
     _closed: str | None
+    # Called after each change: a run used from a child process commits there at once.
+    _on_change: Callable[[], object] | None
     # A private nested copy of ``_data`` that groups are copied from (built when first needed;
     # the dict's own storage cannot serve: a shallow copy of it can be changed by the caller).
     _tree: dict[str, Any] | None
@@ -98,6 +100,7 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_persist", None)
         object.__setattr__(self, "_closed", None)
+        object.__setattr__(self, "_on_change", None)
         object.__setattr__(self, "_tree", None)
         object.__setattr__(self, "_views", [])
         object.__setattr__(self, "_prune_at", _PRUNE_MIN)
@@ -115,6 +118,11 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         if committed:
             config._base.update(flat)
         return config
+
+    def _changed(self) -> None:
+        self._sync()
+        if self._on_change is not None:
+            self._on_change()
 
     def _sync(self) -> None:
         """Make the dict's own storage the plain nested copy of ``_data`` again.
@@ -189,14 +197,14 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
                 raise ConfigKeyError(repr(key))
             if key in data:
                 del data[key]
-                self._sync()
+                self._changed()
                 return
             under = [k for k in data if k.startswith(key + ".")]
             if not under:
                 raise ConfigKeyError(key)
             for k in under:
                 del data[k]
-            self._sync()
+            self._changed()
 
     def __delattr__(self, name: str) -> None:
         if name.startswith("_"):
@@ -265,7 +273,7 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         for key in removes:
             self._data.pop(key, None)
         self._data.update(sets)
-        self._sync()
+        self._changed()
 
     def _check_open(self) -> None:
         if self._closed is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from gitcfg.diff import same_value
@@ -62,6 +62,9 @@ class Summary(MutableMapping[str, Any]):
     _warned: set[str]
     _seen: set[Any]
     _numbers: set[Any]
+    # Called after a change made through the mapping (not by log): a run used from a child
+    # process commits there at once.
+    _on_change: Callable[[], object] | None
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", dict(values or {}))
@@ -74,6 +77,7 @@ class Summary(MutableMapping[str, Any]):
         # Keys of ``_seen`` that look like a credential but held a number (a metric such as
         # loss_per_token): their values are checked again, by type alone.
         object.__setattr__(self, "_numbers", set())
+        object.__setattr__(self, "_on_change", None)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -149,6 +153,7 @@ class Summary(MutableMapping[str, Any]):
                 raise KeyError(key)
             for k in under:
                 del data[k]
+        self._changed()
 
     def update(self, d: Any = None, /, **kwargs: Any) -> None:
         """Set every key of ``d`` (a mapping) and ``kwargs``; a key that looks like a
@@ -160,6 +165,7 @@ class Summary(MutableMapping[str, Any]):
         with self._lock:
             for name, plain in checked:
                 self._put(name, plain)
+        self._changed()
 
     def _set(self, key: Any, value: Any) -> None:
         item = self._plain(key, value)
@@ -168,6 +174,11 @@ class Summary(MutableMapping[str, Any]):
         self.check_new_keys(_leaves(*item))
         with self._lock:
             self._put(*item)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     def _plain(self, key: Any, value: Any) -> tuple[str, Any] | None:
         """``(key, value)`` as stored, or None (with one warning) when it cannot be stored."""

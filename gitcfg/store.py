@@ -159,8 +159,11 @@ class ConfigStore:
         self._root_seen: tuple[str, str] | None = None
 
     @classmethod
-    def open(cls, repo: str | os.PathLike[str] | None = None) -> ConfigStore:
-        """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd."""
+    def open(
+        cls, repo: str | os.PathLike[str] | None = None, *, branch: str | None = None
+    ) -> ConfigStore:
+        """Open the store of ``repo``, else ``$GITCFG_REPO``, else the repository of the cwd;
+        ``branch``: the store branch, else the one the settings name."""
         explicit = repo if repo is not None else os.environ.get("GITCFG_REPO") or None
         where = Path(explicit) if explicit is not None else Path.cwd()
         # git config runs beside rev-parse: both find the same repository from ``where``
@@ -172,7 +175,12 @@ class ConfigStore:
             out = pending.communicate()[0] if pending is not None else None
         config = parse_config(out) if out is not None else git_repo.config_values(listing[-1])
         git_repo.apply_settings(config)
-        branch = os.environ.get("GITCFG_BRANCH") or config.get("gitcfg.branch") or DEFAULT_BRANCH
+        branch = (
+            branch
+            or os.environ.get("GITCFG_BRANCH")
+            or config.get("gitcfg.branch")
+            or DEFAULT_BRANCH
+        )
         code_repo: GitRepo | bool | None = True
         if explicit is not None:
             code_repo = _code_repo_of_cwd(git_repo)

@@ -78,6 +78,21 @@ def test_wandb_shared_mode_train_and_eval_scripts(tmp_path: Path) -> None:
     assert len(subjects) == 4  # create, two eval flushes, train's final flush
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
+def test_wandb_run_shared_with_a_child_process(tmp_path: Path, start_method: str) -> None:
+    # wandb/wandb tests/system_tests/test_functional/multiprocessing/share_child_base.py: the
+    # run object is passed to a multiprocessing child (pickled, or copied by fork), which sets
+    # config.c2 and logs s1; wandb's own test (test_mp.py) expects both in the one run.
+    repo = setup_repo(tmp_path, "wandb_sdk", "share_child_base.py")
+    run(repo, "share_child_base.py", "--start-method", start_method)
+    (record,) = recorded(repo)
+    assert record.config == {"c1": 11, "c2": 22}
+    assert record.summary == {"s1": 21}  # the child logged last
+    history = list(gitcfg.Api(repo=str(repo)).run(str(record.ref)).scan_history())
+    assert [(row["_step"], row["s1"]) for row in history] == [(0, 11), (1, 21)]
+    assert record.meta.get("exit_status") is None  # the child did not finish the run
+
+
 def test_wandb_benchmark_script_in_parallel_processes(tmp_path: Path) -> None:
     # wandb/wandb tools/bench/bench.py: forked processes, each `with wandb.init() as run`,
     # logging floats, ints and strings (kept) and wandb.Table / wandb.Image (skipped).
