@@ -349,3 +349,42 @@ def _loaded(text: str, source: str) -> str:
     from gitcfg.yamlcodec import load_config
 
     return encode(load_config(text, source))
+
+
+# -- the plain form alone, without the translation (``gitcfg.linecells`` reads table cells from
+# the lines of such files, and a cold table needs no JSON of them) -------------------------------
+
+
+def plain_lines(texts: Sequence[str]) -> list[bool]:
+    """Whether each text is in the plain form line by line, checked as ``fast_json_many``
+    checks a batch (files of mostly shared lines by their distinct lines, others as one
+    text). ``fast_json`` takes exactly such a text whose keys are sound (``sound_keys``)."""
+    found = [text == "{}\n" for text in texts]
+    batch = [
+        i for i, text in enumerate(texts) if text[-1:] == "\n" and "\0" not in text and not found[i]
+    ]
+    if not batch:
+        return found
+    patterns = _re()
+    sample = "".join([texts[i] for i in batch[:64]]).split("\n")
+    if len(set(sample)) * 2 < len(sample):
+        unique = dict.fromkeys(_lines(texts, batch))
+        unique.pop("\0", None)
+        distinct = "\n".join(unique) + "\n"
+        longest = max(map(len, unique))
+        if not _plain(distinct, longest):
+            batch = _without_lines(texts, batch, _odd_lines(distinct, longest))
+    else:
+        long_number = patterns.long_number.search
+        batch = [i for i in batch if len(texts[i]) <= _MAX_DIGITS or not long_number(texts[i])]
+        if patterns.plain_files.fullmatch(_FILE_END.join([texts[i] for i in batch])) is None:
+            batch = [i for i in batch if patterns.plain_file.fullmatch(texts[i])]
+    for i in batch:
+        found[i] = True
+    return found
+
+
+def sound_keys(keys: list[str]) -> bool:
+    """Whether a file's ``keys`` (in its order) are those of a flat config: none repeated, too
+    long, or a dotted parent of another."""
+    return not keys or _sound_keys(keys)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gitcfg.flatjson import fast_json
+from gitcfg.flatjson import fast_json, sound_keys
 from gitcfg.render import cell_text
 
 # After each file of the joined text: a line of key "\0" and value "\0", so that the text's
@@ -80,11 +80,12 @@ _UNSURE_FLOAT = (
 )
 
 
-def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells] | None:
+def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells | None]:
     """Each file's keys, letters and cells (``sep`` after each key and cell); ``""`` and
-    ``"{}\\n"`` are files without keys. Every body must be in the plain form (flatjson's fast
-    path took it), else the answer is wrong; None if a value is of a kind this does not know
-    (not expected)."""
+    ``"{}\\n"`` are files without keys. Every body must be in the plain form line by line
+    (``flatjson.plain_lines``), else the answer is wrong. None for a file whose keys are not
+    sound (``flatjson.sound_keys``: ``fast_json`` does not take it), and for every file if a
+    value is of a kind this does not know (not expected)."""
     if not bodies:
         return []
     joined = _FILE_END.join(["" if body == "{}\n" else body for body in bodies]) + _FILE_END
@@ -97,12 +98,21 @@ def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells] | None:
     try:
         letters = "".join(map(_WORDS.get, values, kinds)).split("\0")
     except (KeyError, IndexError):  # a first character not known, an empty value
-        return None
+        return [None] * len(bodies)
     letters.pop()
     again = _written_again(joined)
     cells = list(map(again.get, values, values)) if again else values
-    found = list(zip(_per_file(keys, sep), letters, _per_file(cells, sep), strict=False))
-    return found if len(found) == len(bodies) == len(letters) else None
+    per_file = _per_file(keys, sep)
+    found: list[FileCells | None] = list(
+        zip(per_file, letters, _per_file(cells, sep), strict=False)
+    )
+    if not len(found) == len(bodies) == len(letters):
+        return [None] * len(bodies)
+    # judged once per distinct sequence of keys: a store's files share theirs
+    unsound = {k for k in set(per_file) if not sound_keys(k.split(sep)[:-1])}
+    if unsound:
+        found = [None if k in unsound else cells for k, cells in zip(per_file, found, strict=True)]
+    return found
 
 
 def _written_again(joined: str) -> dict[str, str]:

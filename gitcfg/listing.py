@@ -29,12 +29,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring as encode_string
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from gitcfg import forkread, yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.flatjson import encode, fast_json_many, to_json
+from gitcfg.flatjson import encode, fast_json_many, plain_lines, to_json
 from gitcfg.git import ObjectReader
 from gitcfg.git.catfile import BlobStream
 from gitcfg.git.process import git_command, git_env, widen_pipe
@@ -188,18 +188,25 @@ def _head_tail(meta: str) -> str | None:
     )
 
 
-class SubtreeRead(NamedTuple):
-    """A subtree's runs as read from git, for a caller that keeps a text of its own per
-    subtree (``RunListing.also_cache``): their rows, and per run its config and summary files
-    as text if in flatjson's plain form (``""``: it has none), else None."""
+class ReadRun(NamedTuple):
+    """A run as read from git, for a caller that keeps a text of its own per subtree
+    (``RunListing.also_cache``): its sort order, project and id, its row's members from its
+    meta.yaml as JSON text (``"created": ..., "notes": ...``), and its config and summary
+    files: when ``plain``, their texts, each in flatjson's plain form line by line (``""``:
+    it has none; its keys are not checked, see ``flatjson.sound_keys``), else their JSON texts."""
 
-    rows: list[ListedRow]
-    plain: list[tuple[str | None, str | None]]
+    order: str
+    project: str
+    id: str
+    head: str
+    config: str
+    summary: str
+    plain: bool
 
 
 # What a caller keeps per subtree (``RunListing.also_cache``): the suffix of its cache key,
-# and what makes the texts of a chunk's subtrees (None: not cached).
-AlsoCache = tuple[str, Callable[[Sequence[SubtreeRead]], list[str | None]]]
+# and what makes the texts of a chunk's subtrees from their runs (None: not cached).
+AlsoCache = tuple[str, Callable[[Sequence[Sequence[ReadRun]]], list[str | None]]]
 
 # A run directory found by ls-tree: the run, its path and its files {name: blob}.
 _RunFiles = tuple[RunRef, str, dict[str, str]]
@@ -212,6 +219,37 @@ class _Chunk(NamedTuple):
     runs: list[_RunFiles]
     sources: dict[str, str]
     metas: dict[str, str]
+
+
+# What a read makes of each chunk (listing rows, or a caller's texts): from the chunk, the
+# stream of its files, the missed subtrees ``{path: cache key}`` and the cache writer's queue.
+_R = TypeVar("_R", bound=tuple[str, ...])
+_Convert = Callable[
+    [_Chunk, BlobStream, Mapping[str, str], "queue.Queue[dict[str, str] | None]"], list[_R]
+]
+
+
+def _dropped(made: Iterable[Sequence[str]]) -> None:
+    """A forked copy's sink when nothing it makes is sent back (it is in the cache)."""
+
+
+def _json_of(
+    bodies: Mapping[str, str], sources: Mapping[str, str], slow: set[str]
+) -> dict[str, str]:
+    """Files ``{blob: text}`` as JSON text (``gitcfg.flatjson``; ``sources`` name them); those
+    the loader read are added to ``slow``. A file that does not parse is a
+    ``CorruptStoreError``."""
+    blobs = list(bodies)
+    texts = fast_json_many(list(bodies.values()))
+    for i, text in enumerate(texts):
+        if text is None:
+            blob = blobs[i]
+            slow.add(blob)
+            try:
+                texts[i] = to_json(bodies[blob], sources[blob])
+            except YamlError as exc:
+                raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+    return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
 
 
 def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterator[_RunFiles]:
@@ -428,6 +466,20 @@ class RunListing:
         keys = self.subtree_keys()
         return self._rows_of({keys[path]: path for path in paths})
 
+    def read_also(self, paths: Iterable[str]) -> dict[str, str]:
+        """Read the subtrees ``paths`` (of ``subtree_keys``) from git for ``also_cache``'s texts
+        alone: they are made and cached, no listing rows (a listing that needs the rows reads
+        the files again). ``{path: text}`` of the texts made in this process; those of a
+        forked copy's half are in the cache only, and a subtree whose text was not made (a
+        file that ``also_cache`` cannot show) is in neither."""
+        keys = self.subtree_keys()
+        missed = {path: keys[path] for path in paths}
+        with _no_cycle_collection():
+            made, helper, theirs = self._read_split(missed, self._convert_also, back=False)
+            if helper is not None and helper.records() is None:  # the copy failed
+                made += self._read_here(theirs, self._convert_also)
+        return dict(made)
+
     def _read_rows(self) -> list[ListedRow]:
         found = self._rows_of({key: path for path, key in self.subtree_keys().items()})
         found.sort()
@@ -487,8 +539,26 @@ class RunListing:
         """The rows of the ``missed`` subtrees ``{path: cache key}``, read and cached; many
         of them are split with a forked copy of this process (``gitcfg.forkread``), which
         reads and caches its half and streams its rows back."""
+        rows, helper, theirs = self._read_split(missed, self._convert, back=True)
+        if helper is None:
+            return rows
+        # each half sorted apart (this one while the copy finishes): the final sort then
+        # merges two runs, a comparison a row, not seventeen
+        rows.sort()
+        records = helper.records()
+        if records is None:  # the copy failed: read its half here
+            return rows + self._read_here(theirs, self._convert)
+        return rows + sorted(itertools.starmap(ListedRow, records))
+
+    def _read_split(
+        self, missed: Mapping[str, str], convert: _Convert[_R], *, back: bool
+    ) -> tuple[list[_R], forkread.Helper | None, Mapping[str, str]]:
+        """What ``convert`` makes of the ``missed`` subtrees, read and cached here; many of
+        them split with a forked copy, which reads and caches its half (``theirs``) and, if
+        ``back``, streams what it makes back: ``(what this process made, the copy, theirs)``;
+        no copy if the read was not split."""
         if len(missed) < _FORK_SUBTREES or not forkread.can_fork():
-            return self._read_here(missed)
+            return self._read_here(missed, convert), None, {}
         mine, theirs = _halves(missed)
         cache_dir = self.cache.path.parent
         # SQLite forbids carrying an open connection across a fork: close it (it reopens on use)
@@ -496,30 +566,24 @@ class RunListing:
 
         def work(sink: forkread.Sink) -> None:  # in the copy: its own cache connection
             self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries)
-            self._read_here(theirs, sink)
+            self._read_here(theirs, convert, sink if back else _dropped)
 
         try:
             helper = forkread.Helper(work, fields=len(ListedRow._fields))
         except OSError:  # no process or pipe to be had (a limit): all of it here, then
-            return self._read_here(missed)
+            return self._read_here(missed, convert), None, {}
         try:
-            rows = self._read_here(mine)
+            made = self._read_here(mine, convert)
         except BaseException:
             helper.stop()
             raise
-        # each half sorted apart (this one while the copy finishes): the final sort then
-        # merges two runs, a comparison a row, not seventeen
-        rows.sort()
-        records = helper.records()
-        if records is None:  # the copy failed: read its half here
-            return rows + self._read_here(theirs)
-        return rows + sorted(itertools.starmap(ListedRow, records))
+        return made, helper, theirs
 
     def _read_here(
-        self, missed: Mapping[str, str], sink: forkread.Sink | None = None
-    ) -> list[ListedRow]:
-        """The rows of the ``missed`` subtrees, read and cached in this process (passed to
-        ``sink`` a chunk at a time, if given, rather than returned).
+        self, missed: Mapping[str, str], convert: _Convert[_R], sink: forkread.Sink | None = None
+    ) -> list[_R]:
+        """What ``convert`` makes of the ``missed`` subtrees, read and cached in this process
+        (passed to ``sink`` a chunk at a time, if given, rather than returned).
 
         A thread lists them (ls-tree) and asks cat-file for their files a chunk of whole
         subtrees at a time; this thread converts each chunk while git reads the next, and
@@ -532,36 +596,38 @@ class RunListing:
         writer = threading.Thread(target=_write_cache, args=(self.cache, writes), daemon=True)
         writer.start()
         try:
-            rows = self._read_chunks(missed, chunks, seen, writes, sink)
+            made = self._read_chunks(missed, convert, chunks, seen, writes, sink)
         finally:
             writes.put(None)
             writer.join()
         # a subtree without a run in it (only other files) is remembered as such
         empty = [key for path, key in missed.items() if path not in seen]
-        self.cache.add_subtrees({k: "" for k in empty} | {k + _META: "" for k in empty})
-        return rows
+        suffixes = ["", _META] + ([self.also_cache[0]] if self.also_cache is not None else [])
+        self.cache.add_subtrees({key + suffix: "" for key in empty for suffix in suffixes})
+        return made
 
     def _read_chunks(
         self,
         missed: Mapping[str, str],
+        convert: _Convert[_R],
         chunks: queue.Queue[_Chunk | BaseException | None],
         seen: set[str],
         writes: queue.Queue[dict[str, str] | None],
         sink: forkread.Sink | None,
-    ) -> list[ListedRow]:
+    ) -> list[_R]:
         with BlobStream(self.repo) as stream:
             lister = threading.Thread(
                 target=self._list_chunks, args=(missed, stream, chunks, seen), daemon=True
             )
             lister.start()
-            rows: list[ListedRow] = []
+            made: list[_R] = []
             try:
                 while (chunk := chunks.get()) is not None:
                     if isinstance(chunk, BaseException):
                         raise chunk
-                    converted = self._convert(chunk, stream, missed, writes)
+                    converted = convert(chunk, stream, missed, writes)
                     if sink is None:
-                        rows.extend(converted)
+                        made.extend(converted)
                     else:
                         sink(converted)
             finally:
@@ -570,7 +636,7 @@ class RunListing:
                     with contextlib.suppress(queue.Empty):
                         chunks.get(timeout=0.05)
                 lister.join()
-        return rows
+        return made
 
     def _list_chunks(
         self,
@@ -632,31 +698,24 @@ class RunListing:
         # the plain files' texts, for a caller that keeps a text of its own
         plain: dict[str | None, str] | None = None if self.also_cache is None else {None: ""}
         texts = self._json_texts(chunk.sources, stream, slow, plain)
-        texts.update(self._json_texts(chunk.metas, stream, slow, None))
+        heads = self._heads(chunk, stream, slow, texts)
         by_subtree: dict[str, tuple[list[ListedRow], list[str]]] = {}  # rows, meta texts
-        run_files: dict[str, list[tuple[str | None, str | None]]] = {}  # of ``plain``
-        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}  # by meta blob
-        tails: dict[str, str | None] = {}  # of _fast_head
+        read: dict[str, list[ReadRun]] = {}  # for ``also_cache``
         projects: dict[str, str] = {}
         keep_meta = self.keep_meta
         for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
-            if meta_blob is not None and meta_blob not in heads:
-                fast = None if meta_blob in slow else _fast_head(texts[meta_blob], tails)
-                if fast is None:
-                    meta = json.loads(texts[meta_blob])
-                    fast = start_order(str(meta.get("started") or "")), _head(meta)
-                heads[meta_blob] = fast
             order, head = heads[meta_blob]
             config = files.get(CONFIG_FILE)
             summary = files.get(SUMMARY_FILE)
             project = projects.get(ref.project) or projects.setdefault(
                 ref.project, encode_string(ref.project)
             )
+            config_text = "{}" if config is None else texts[config]
+            summary_text = "{}" if summary is None else texts[summary]
             text = (
                 f'{{"project": {project}, "id": {encode_string(ref.id)}, {head}, '
-                f'"config": {"{}" if config is None else texts[config]}, '
-                f'"summary": {"{}" if summary is None else texts[summary]}}}'
+                f'"config": {config_text}, "summary": {summary_text}}}'
             )
             meta_text = "{}" if meta_blob is None else texts[meta_blob]
             row = ListedRow(order, ref.project, ref.id, text, meta_text if keep_meta else "")
@@ -665,8 +724,12 @@ class RunListing:
             rows.append(row)
             meta_texts.append(meta_text)
             if plain is not None:
-                pair = (plain.get(config), plain.get(summary))
-                run_files.setdefault(subtree, []).append(pair)
+                lined_config, lined_summary = plain.get(config), plain.get(summary)
+                if lined_config is None or lined_summary is None:
+                    run = ReadRun(*row[:3], head, config_text, summary_text, False)
+                else:
+                    run = ReadRun(*row[:3], head, lined_config, lined_summary, True)
+                read.setdefault(subtree, []).append(run)
         packed = {}
         for path, (rows, meta_texts) in by_subtree.items():
             both = _pack(rows, meta_texts)
@@ -675,13 +738,97 @@ class RunListing:
                 packed[key], packed[key + _META] = both
         if self.also_cache is not None:
             suffix, make = self.also_cache
-            paths = list(by_subtree)
-            made = make([SubtreeRead(by_subtree[path][0], run_files[path]) for path in paths])
-            for path, also in zip(paths, made, strict=True):
+            for path, also in zip(read, make(list(read.values())), strict=True):
                 if also is not None and missed[path] in packed:
                     packed[missed[path] + suffix] = also
         writes.put(packed)
         return [row for rows, _ in by_subtree.values() for row in rows]
+
+    def _convert_also(
+        self,
+        chunk: _Chunk,
+        stream: BlobStream,
+        missed: Mapping[str, str],
+        writes: queue.Queue[dict[str, str] | None],
+    ) -> list[tuple[str, str]]:
+        """``also_cache``'s texts of whole subtrees, from their files, and no rows: config and
+        summary files in the plain form are handed over as they are, not turned into JSON.
+        The texts made are cached; ``(path, text)`` of each."""
+        assert self.also_cache is not None
+        suffix, make = self.also_cache
+        blobs = list(chunk.sources)
+        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
+        lined = {
+            blob: body
+            for blob, body, ok in zip(blobs, bodies, plain_lines(bodies), strict=True)
+            if ok
+        }
+        # made JSON: files not in the plain form, those beside one in a run, meta files
+        wanted = dict.fromkeys(blob for blob in blobs if blob not in lined)
+        for _ref, _directory, files in chunk.runs:
+            pair = [files.get(CONFIG_FILE), files.get(SUMMARY_FILE)]
+            if any(blob is not None and blob not in lined for blob in pair):
+                wanted.update(dict.fromkeys(blob for blob in pair if blob is not None))
+            wanted.update(dict.fromkeys(blob for blob in [files.get(META_FILE)] if blob in lined))
+        slow: set[str] = set()
+        texts = _json_of(
+            {blob: body for blob, body in zip(blobs, bodies, strict=True) if blob in wanted},
+            chunk.sources,
+            slow,
+        )
+        heads = self._heads(chunk, stream, slow, texts)
+        read: dict[str, list[ReadRun]] = {}
+        for ref, directory, files in chunk.runs:
+            order, head = heads[files.get(META_FILE)]
+            config, summary = files.get(CONFIG_FILE), files.get(SUMMARY_FILE)
+            if (config is None or config in lined) and (summary is None or summary in lined):
+                run = ReadRun(
+                    order,
+                    ref.project,
+                    ref.id,
+                    head,
+                    "" if config is None else lined[config],
+                    "" if summary is None else lined[summary],
+                    True,
+                )
+            else:
+                run = ReadRun(
+                    order,
+                    ref.project,
+                    ref.id,
+                    head,
+                    "{}" if config is None else texts[config],
+                    "{}" if summary is None else texts[summary],
+                    False,
+                )
+            read.setdefault(_subtree_of(directory), []).append(run)
+        made = [
+            (path, text)
+            for path, text in zip(read, make(list(read.values())), strict=True)
+            if text is not None
+        ]
+        writes.put({missed[path] + suffix: text for path, text in made})
+        return made
+
+    def _heads(
+        self, chunk: _Chunk, stream: BlobStream, slow: set[str], texts: dict[str, str]
+    ) -> dict[str | None, tuple[str, str]]:
+        """``(order, head)`` of each meta file of a chunk's runs by blob (None: a run without
+        one): its sort order and the members of a row it makes, as JSON text. The meta files
+        are read next from ``stream`` and their JSON texts added to ``texts``, where those also
+        read as config files are already."""
+        texts.update(self._json_texts(chunk.metas, stream, slow, None))
+        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}
+        tails: dict[str, str | None] = {}  # of _fast_head
+        for _ref, _directory, files in chunk.runs:
+            blob = files.get(META_FILE)
+            if blob is not None and blob not in heads:
+                fast = None if blob in slow else _fast_head(texts[blob], tails)
+                if fast is None:
+                    meta = json.loads(texts[blob])
+                    fast = start_order(str(meta.get("started") or "")), _head(meta)
+                heads[blob] = fast
+        return heads
 
     def _json_texts(
         self,
@@ -693,22 +840,17 @@ class RunListing:
         """The next files of ``stream`` (``{blob: source}``) as JSON text (``gitcfg.flatjson``);
         those the loader read are added to ``slow``, the others' texts to ``plain`` if given.
         A file that does not parse is a ``CorruptStoreError``."""
-        blobs = list(sources)
-        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
-        texts = fast_json_many(bodies)
+        bodies = dict(
+            zip(
+                sources,
+                (body.decode("utf-8", "replace") for body in stream.take(len(sources))),
+                strict=True,
+            )
+        )
+        texts = _json_of(bodies, sources, slow)
         if plain is not None:
-            plain.update(zip(blobs, bodies, strict=True))
-        for i, text in enumerate(texts):
-            if text is None:
-                if plain is not None:
-                    del plain[blobs[i]]
-                blob = blobs[i]
-                slow.add(blob)
-                try:
-                    texts[i] = to_json(bodies[i], sources[blob])
-                except YamlError as exc:
-                    raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
-        return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
+            plain.update((blob, body) for blob, body in bodies.items() if blob not in slow)
+        return texts
 
     # -- pages ---------------------------------------------------------------------------
 

@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitcfg import linecells, query
 from gitcfg.diff import MISSING
+from gitcfg.flatjson import fast_json
 from gitcfg.layout import RunRef
 from gitcfg.linecells import FileCells
 from gitcfg.render import BOLD, cell_texts, line_pattern, paint
 
 if TYPE_CHECKING:
-    from gitcfg.listing import ListedRow, RunListing, SubtreeRead
+    from gitcfg.listing import ListedRow, ReadRun, RunListing
 
 # A subtree's text, its parts apart by _US: its header (the config keys any of its runs has,
 # _GS, its summary keys, each sorted, apart by _RS), its figures (``_figures``: the widest
@@ -125,7 +126,7 @@ def run_cells(row: Row, order: str) -> RunCells | None:
             elif letters[i] in "ld" and _order_matters(item):
                 return None
         parts.append(dict(zip(part, zip(letters, cell_texts(values), strict=True), strict=True)))
-    used, cells = _field_cells(row)
+    used, cells = _field_cells(row, row["project"], row["id"])
     texts = [*parts[0], *parts[1], order, row["project"], row["id"], *cells]
     texts += [cell for _, cell in itertools.chain(parts[0].values(), parts[1].values())]
     if _SEPARATOR.search("".join(texts)):
@@ -133,17 +134,18 @@ def run_cells(row: Row, order: str) -> RunCells | None:
     return RunCells(sort_key(order, row["project"], row["id"]), used, cells, *parts)
 
 
-def _field_cells(row: Row) -> tuple[str, list[str]]:
-    """A run's meta fields' use and the cells of ``_FIELDS``, from its row (its members of
-    ``query.meta_members`` are enough): ``table_values``' and ``cell_texts``' answer, spelt
-    out for these fields and the common case (no meta field set), as it is asked once a run."""
+def _field_cells(row: Row, project: str, run_id: str) -> tuple[str, list[str]]:
+    """A run's meta fields' use and the cells of ``_FIELDS``, from its row's members of
+    ``query.meta_members``, project and id: ``table_values``' and ``cell_texts``' answer,
+    spelt out for these fields and the common case (no meta field set), as it is asked once
+    a run."""
     meta = [row.get(name) for name in query.META_FIELDS]
     created, commit = row["created"], row["code_commit"]
     if type(created) is str:
         created = _short_time(created)
     if type(commit) is str:
         commit = _short_commit(commit, row["dirty"])
-    fields = cell_texts((row["id"], row["project"], created, commit))
+    fields = cell_texts((run_id, project, created, commit))
     if meta == _NO_META:
         return _UNUSED, fields + _NO_META_CELLS
     used = "".join(["0" if item is None else "1" for item in meta])
@@ -223,64 +225,57 @@ def _pairs(part: FileCells) -> dict[str, tuple[str, str]]:
     return dict(zip(_split(keys[:-1]), pairs, strict=True))
 
 
-def subtree_texts(subtrees: Sequence[SubtreeRead]) -> list[str | None]:
-    """The cached text of each subtree read from git (None if a run makes none): the cells of
-    runs whose files are in the plain form come from the files' lines (``gitcfg.linecells``),
-    the others' from their decoded rows."""
-    bodies: list[str] = []
-    for subtree in subtrees:
-        for config, summary in subtree.plain:
-            if config is not None and summary is not None:
-                bodies += (config, summary)
-    parsed = linecells.files_cells(bodies, _RS)
-    if parsed is None:  # not expected: every run the long way
-        return [subtree_text_of(subtree.rows) for subtree in subtrees]
-    files = iter(parsed)
-    runs: list[tuple[ListedRow, FileCells, FileCells]] = []
-    for subtree in subtrees:
-        for row, (config, summary) in zip(subtree.rows, subtree.plain, strict=True):
-            if config is not None and summary is not None:
-                runs.append((row, next(files), next(files)))
-    lined = iter(_lined_runs(runs))
-    texts: list[str | None] = []
-    for subtree in subtrees:
-        made: list[RunCells | _LinedRun | None] = [
-            run_cells(row.row(), row.order) if None in pair else next(lined)
-            for row, pair in zip(subtree.rows, subtree.plain, strict=True)
-        ]
-        texts.append(_subtree_text_of_made(made))
-    return texts
+def subtree_texts(subtrees: Sequence[Sequence[ReadRun]]) -> list[str | None]:
+    """The cached text of each subtree of runs read from git (None if a run makes none): the
+    cells of runs whose files are in the plain form come from the files' lines
+    (``gitcfg.linecells``), the others' from their decoded files; the fields', from their
+    heads, all decoded at once."""
+    runs = [run for subtree in subtrees for run in subtree]
+    if not runs:
+        return ["" for _ in subtrees]
+    bodies = [text for run in runs if run.plain for text in (run.config, run.summary)]
+    files = iter(linecells.files_cells(bodies, _RS))
+    heads = json.loads("[{" + "},{".join([run.head for run in runs]) + "}]")
+    made = iter(_runs_made(runs, heads, files))
+    return [_subtree_text_of_made([next(made) for _ in subtree]) for subtree in subtrees]
 
 
-def _lined_runs(
-    runs: Sequence[tuple[ListedRow, FileCells, FileCells]],
+def _runs_made(
+    runs: Sequence[ReadRun], heads: Sequence[Row], files: Iterator[FileCells | None]
 ) -> list[_LinedRun | RunCells | None]:
-    """Runs' cells from their files' (``linecells``), their fields' from their rows' members
-    taken from meta.yaml, all decoded at once (not the config and summary after them)."""
-    texts = [row.text for row, _, _ in runs]
-    try:
-        heads = json.loads(
-            "[" + ",".join([t[: t.index(_CONFIG_MEMBER)] + "}" for t in texts]) + "]"
-        )
-    except ValueError:  # a head cut too early (see _CONFIG_MEMBER): from the decoded rows
-        return [run_cells(row.row(), row.order) for row, _, _ in runs]
+    """Runs' cells: from their files' lines (``files``, two a run in the plain form) where
+    ``linecells`` read them, else from their decoded files."""
     made: list[_LinedRun | RunCells | None] = []
     checked = []  # the texts that must hold no separator
-    for (row, config, summary), head in zip(runs, heads, strict=True):
-        used, fields = _field_cells(head)
-        made.append(
-            _LinedRun(sort_key(row.order, row.project, row.id), used, fields, config, summary)
-        )
+    for run, head in zip(runs, heads, strict=True):
+        config = summary = None
+        if run.plain:
+            config, summary = next(files), next(files)
+        if config is None or summary is None:
+            made.append(_decoded_cells(run, head))
+            continue
+        used, fields = _field_cells(head, run.project, run.id)
+        key = sort_key(run.order, run.project, run.id)
+        made.append(_LinedRun(key, used, fields, config, summary))
         checked += fields
-        checked += (row.order, row.project, row.id)
-    if _SEPARATOR.search("".join(checked)):  # not expected: from the decoded rows, run by run
-        return [run_cells(row.row(), row.order) for row, _, _ in runs]
+        checked += (run.order, run.project, run.id)
+    if _SEPARATOR.search("".join(checked)):  # not expected: from the decoded files, run by run
+        return [_decoded_cells(run, head) for run, head in zip(runs, heads, strict=True)]
     return made
 
 
-# Where a row's config member starts. No JSON string holds it (a string's quotes are escaped);
-# a mapping in a meta value may (tags: [{config: 1}]), but cut there the head is no JSON text.
-_CONFIG_MEMBER = ', "config": '
+def _decoded_cells(run: ReadRun, head: Row) -> RunCells | None:
+    """A run's cells from its decoded files; None if it makes none, or if a file in the plain
+    form has keys flatjson leaves to the loader (its listing row tells what they are)."""
+    config, summary = run.config, run.summary
+    if run.plain:
+        fast = [fast_json(text) if text else "{}" for text in (config, summary)]
+        if fast[0] is None or fast[1] is None:
+            return None
+        config, summary = fast[0], fast[1]
+    row = {**head, "project": run.project, "id": run.id}
+    row["config"], row["summary"] = json.loads(config), json.loads(summary)
+    return run_cells(row, run.order)
 
 
 def _subtree_text_of_made(made: Sequence[RunCells | _LinedRun | None]) -> str | None:
@@ -657,6 +652,13 @@ def table(
     listing.also_cache = (_SUFFIX, subtree_texts)
     for batch in listing.batches():
         missed = _add_cached(listing, runs, batch)
+        if missed and sort_keys is None:
+            # every run: the texts alone are read from git, no listing rows (those of a forked
+            # copy's half from the cache it wrote them to); a subtree left, the long way
+            made = listing.read_also(missed)
+            missed = [path for path in missed if path not in made or not runs.add_text(made[path])]
+            if missed:
+                missed = _add_cached(listing, runs, missed)
         if missed:
             read = listing.rows_of(missed)
             lacking = _add_cached(listing, runs, missed)
