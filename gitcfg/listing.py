@@ -453,11 +453,11 @@ class RunListing:
             self._subtree_keys = {path: f"{path}:{tree}" for path, tree in subtrees}
         return self._subtree_keys
 
-    def batches(self) -> Iterator[list[str]]:
-        """The paths of ``subtree_keys`` a batch at a time, for a caller that reads them with
-        ``rows_of`` so as never to hold every run: a batch is as big as a cold read that the
-        listing splits with a forked copy."""
-        paths = list(self.subtree_keys())
+    def batches(self, paths: Sequence[str] | None = None) -> Iterator[list[str]]:
+        """The paths of ``subtree_keys`` (or ``paths`` of them) a batch at a time, for a caller
+        that reads them with ``rows_of`` so as never to hold every run: a batch is as big as
+        a cold read that the listing splits with a forked copy."""
+        paths = list(self.subtree_keys() if paths is None else paths)
         for start in range(0, len(paths), _FORK_SUBTREES):
             yield paths[start : start + _FORK_SUBTREES]
 

@@ -646,24 +646,23 @@ def table(
     when it must be made from the decoded rows (no run, or a run ``run_cells`` cannot show).
     The texts of subtrees the cache lacks are made from their runs' rows and cached."""
     runs = Runs()
-    # Subtrees the listing reads from git get their texts made as they are converted (by its
-    # forked copy too); the others' are made here, from their cached rows. A batch at a time,
-    # so the rows read are never all held at once.
     listing.also_cache = (_SUFFIX, subtree_texts)
-    for batch in listing.batches():
-        missed = _add_cached(listing, runs, batch)
-        if missed and sort_keys is None:
-            # every run: the texts alone are read from git, no listing rows (those of a forked
-            # copy's half from the cache it wrote them to); a subtree left, the long way
-            made = listing.read_also(missed)
-            missed = [path for path in missed if path not in made or not runs.add_text(made[path])]
-            if missed:
-                missed = _add_cached(listing, runs, missed)
+    missed = _add_cached(listing, runs, list(listing.subtree_keys()))
+    if missed and sort_keys is None:
+        # every run: the texts alone are read from git, all at once (no listing row is made
+        # or held); those of a forked copy's half, from the cache it wrote them to
+        made = listing.read_also(missed)
+        missed = [path for path in missed if path not in made or not runs.add_text(made[path])]
         if missed:
-            read = listing.rows_of(missed)
-            lacking = _add_cached(listing, runs, missed)
-            if lacking and not _add_made(listing, runs, lacking, read):
-                return None
+            missed = _add_cached(listing, runs, missed)
+    # The subtrees left: those the listing reads from git get their texts made as they are
+    # converted (by its forked copy too); the others' are made here, from their cached rows.
+    # A batch at a time, so the rows read are never all held at once.
+    for batch in listing.batches(missed):
+        read = listing.rows_of(batch)
+        lacking = _add_cached(listing, runs, batch)
+        if lacking and not _add_made(listing, runs, lacking, read):
+            return None
     if not runs.cells:
         return None
     indices = None
