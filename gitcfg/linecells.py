@@ -47,6 +47,30 @@ _WORDS = {"true": "b", "false": "b", "null": "n"}
 FileCells = tuple[str, str, str]
 
 
+class LinedFiles(NamedTuple):
+    """Files' cells read from their lines: per file its keys, each followed by the separator
+    (None if they are not sound, ``flatjson.sound_keys``: ``fast_json`` does not take such a
+    file, and its letters and cells mean nothing), its type letters, and where its cells
+    start in ``cells``, which holds every file's cells one after another, each file's
+    followed by a ``"\\0"``."""
+
+    keys: list[str | None]
+    letters: list[str]
+    starts: list[int]
+    cells: list[str]
+
+    def of(self, index: int, sep: str) -> FileCells | None:
+        """A file's keys, letters and cells (``sep`` after each cell); None if its keys are
+        not sound."""
+        keys = self.keys[index]
+        if keys is None:
+            return None
+        letters = self.letters[index]
+        start = self.starts[index]
+        cells = self.cells[start : start + len(letters)]
+        return keys, letters, sep.join(cells) + sep if cells else ""
+
+
 class _Patterns(NamedTuple):
     quoted: re.Pattern[str]
     dot_zero_e: re.Pattern[str]
@@ -80,14 +104,11 @@ _UNSURE_FLOAT = (
 )
 
 
-def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells | None]:
-    """Each file's keys, letters and cells (``sep`` after each key and cell); ``""`` and
-    ``"{}\\n"`` are files without keys. Every body must be in the plain form line by line
-    (``flatjson.plain_lines``), else the answer is wrong. None for a file whose keys are not
-    sound (``flatjson.sound_keys``: ``fast_json`` does not take it), and for every file if a
+def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
+    """Each file's keys, letters and cells (``sep`` after each key); ``""`` and ``"{}\\n"``
+    are files without keys. Every body must be in the plain form line by line
+    (``flatjson.plain_lines``), else the answer is wrong. Every file's keys are None if a
     value is of a kind this does not know (not expected)."""
-    if not bodies:
-        return []
     joined = _FILE_END.join(["" if body == "{}\n" else body for body in bodies]) + _FILE_END
     parts = joined.replace(": ", "\n").split("\n")
     parts.pop()  # after the last newline
@@ -98,21 +119,28 @@ def files_cells(bodies: Sequence[str], sep: str) -> list[FileCells | None]:
     try:
         letters = "".join(map(_WORDS.get, values, kinds)).split("\0")
     except (KeyError, IndexError):  # a first character not known, an empty value
-        return [None] * len(bodies)
+        return _unknown(bodies)
     letters.pop()
     again = _written_again(joined)
     cells = list(map(again.get, values, values)) if again else values
     per_file = _per_file(keys, sep)
-    found: list[FileCells | None] = list(
-        zip(per_file, letters, _per_file(cells, sep), strict=False)
-    )
-    if not len(found) == len(bodies) == len(letters):
-        return [None] * len(bodies)
+    if not len(per_file) == len(bodies) == len(letters):
+        return _unknown(bodies)
     # judged once per distinct sequence of keys: a store's files share theirs
     unsound = {k for k in set(per_file) if not sound_keys(k.split(sep)[:-1])}
+    file_keys: list[str | None] = list(per_file)
     if unsound:
-        found = [None if k in unsound else cells for k, cells in zip(per_file, found, strict=True)]
-    return found
+        file_keys = [None if k in unsound else k for k in per_file]
+    # each file's cells, then its "\0"
+    sizes = map(operator.add, map(len, letters), itertools.repeat(1))
+    starts = list(itertools.accumulate(sizes, initial=0))
+    starts.pop()
+    return LinedFiles(file_keys, letters, starts, cells)
+
+
+def _unknown(bodies: Sequence[str]) -> LinedFiles:
+    count = len(bodies)
+    return LinedFiles([None] * count, [""] * count, [0] * count, [])
 
 
 def _written_again(joined: str) -> dict[str, str]:

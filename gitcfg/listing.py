@@ -131,9 +131,25 @@ def parse_blobs(
     return fresh
 
 
-def _head(meta: Mapping[str, Any]) -> str:
-    """The members of a run's row taken from its meta.yaml, as JSON text."""
-    return encode(meta_members(meta))[1:-1]
+class Head(NamedTuple):
+    """What a run's meta.yaml gives its row: its sort order (its start time in UTC,
+    ``starttime.start_order``; '' if none), and as JSON text the row's start time
+    (``created``) and its members after it (``"code_commit": ..., "notes": ...``)."""
+
+    order: str
+    created: str
+    rest: str
+
+    def members(self) -> str:
+        """The row's members from meta.yaml, as JSON text."""
+        return f'"created": {self.created}, {self.rest}'
+
+
+def _head(meta: Mapping[str, Any]) -> Head:
+    """A run's ``Head`` from its parsed meta.yaml."""
+    members = meta_members(meta)
+    created = encode(members.pop("created"))
+    return Head(start_order(str(meta.get("started") or "")), created, encode(members)[1:-1])
 
 
 # The members of a meta file's JSON text that make a row's fixed columns. Only for text from
@@ -145,8 +161,8 @@ _STARTED = '"started": '
 _UNSEEN = ""  # no tail is empty
 
 
-def _fast_head(meta: str, tails: dict[str, str | None]) -> tuple[str, str] | None:
-    """``(order, head)`` from a meta file's fast-path JSON text, None if a value needs more
+def _fast_head(meta: str, tails: dict[str, str | None]) -> Head | None:
+    """A run's ``Head`` from its meta file's fast-path JSON text, None if a value needs more
     than its text (a start time or dirty flag that is not a string, a bool or null).
 
     Runs differ in their start time and share the rest (host, code commit...): the head's
@@ -169,7 +185,7 @@ def _fast_head(meta: str, tails: dict[str, str | None]) -> tuple[str, str] | Non
     tail = tails.get(rest, _UNSEEN)
     if tail == _UNSEEN:
         tail = tails[rest] = _head_tail(rest)
-    return None if tail is None else (order, f'"created": {started}, {tail}')
+    return None if tail is None else Head(order, started, tail)
 
 
 def _head_tail(meta: str) -> str | None:
@@ -190,15 +206,13 @@ def _head_tail(meta: str) -> str | None:
 
 class ReadRun(NamedTuple):
     """A run as read from git, for a caller that keeps a text of its own per subtree
-    (``RunListing.also_cache``): its sort order, project and id, its row's members from its
-    meta.yaml as JSON text (``"created": ..., "notes": ...``), and its config and summary
+    (``RunListing.also_cache``): its project, id and ``Head``, and its config and summary
     files: when ``plain``, their texts, each in flatjson's plain form line by line (``""``:
     it has none; its keys are not checked, see ``flatjson.sound_keys``), else their JSON texts."""
 
-    order: str
     project: str
     id: str
-    head: str
+    head: Head
     config: str
     summary: str
     plain: bool
@@ -705,7 +719,7 @@ class RunListing:
         keep_meta = self.keep_meta
         for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
-            order, head = heads[meta_blob]
+            head = heads[meta_blob]
             config = files.get(CONFIG_FILE)
             summary = files.get(SUMMARY_FILE)
             project = projects.get(ref.project) or projects.setdefault(
@@ -714,11 +728,11 @@ class RunListing:
             config_text = "{}" if config is None else texts[config]
             summary_text = "{}" if summary is None else texts[summary]
             text = (
-                f'{{"project": {project}, "id": {encode_string(ref.id)}, {head}, '
+                f'{{"project": {project}, "id": {encode_string(ref.id)}, {head.members()}, '
                 f'"config": {config_text}, "summary": {summary_text}}}'
             )
             meta_text = "{}" if meta_blob is None else texts[meta_blob]
-            row = ListedRow(order, ref.project, ref.id, text, meta_text if keep_meta else "")
+            row = ListedRow(head.order, ref.project, ref.id, text, meta_text if keep_meta else "")
             subtree = _subtree_of(directory)
             rows, meta_texts = by_subtree.get(subtree) or by_subtree.setdefault(subtree, ([], []))
             rows.append(row)
@@ -726,9 +740,9 @@ class RunListing:
             if plain is not None:
                 lined_config, lined_summary = plain.get(config), plain.get(summary)
                 if lined_config is None or lined_summary is None:
-                    run = ReadRun(*row[:3], head, config_text, summary_text, False)
+                    run = ReadRun(*row[1:3], head, config_text, summary_text, False)
                 else:
-                    run = ReadRun(*row[:3], head, lined_config, lined_summary, True)
+                    run = ReadRun(*row[1:3], head, lined_config, lined_summary, True)
                 read.setdefault(subtree, []).append(run)
         packed = {}
         for path, (rows, meta_texts) in by_subtree.items():
@@ -779,11 +793,10 @@ class RunListing:
         heads = self._heads(chunk, stream, slow, texts)
         read: dict[str, list[ReadRun]] = {}
         for ref, directory, files in chunk.runs:
-            order, head = heads[files.get(META_FILE)]
+            head = heads[files.get(META_FILE)]
             config, summary = files.get(CONFIG_FILE), files.get(SUMMARY_FILE)
             if (config is None or config in lined) and (summary is None or summary in lined):
                 run = ReadRun(
-                    order,
                     ref.project,
                     ref.id,
                     head,
@@ -793,7 +806,6 @@ class RunListing:
                 )
             else:
                 run = ReadRun(
-                    order,
                     ref.project,
                     ref.id,
                     head,
@@ -812,21 +824,19 @@ class RunListing:
 
     def _heads(
         self, chunk: _Chunk, stream: BlobStream, slow: set[str], texts: dict[str, str]
-    ) -> dict[str | None, tuple[str, str]]:
-        """``(order, head)`` of each meta file of a chunk's runs by blob (None: a run without
-        one): its sort order and the members of a row it makes, as JSON text. The meta files
-        are read next from ``stream`` and their JSON texts added to ``texts``, where those also
-        read as config files are already."""
+    ) -> dict[str | None, Head]:
+        """The ``Head`` of each meta file of a chunk's runs by blob (None: a run without one).
+        The meta files are read next from ``stream`` and their JSON texts added to ``texts``,
+        where those also read as config files are already."""
         texts.update(self._json_texts(chunk.metas, stream, slow, None))
-        heads: dict[str | None, tuple[str, str]] = {None: ("", _head({}))}
+        heads: dict[str | None, Head] = {None: _head({})}
         tails: dict[str, str | None] = {}  # of _fast_head
         for _ref, _directory, files in chunk.runs:
             blob = files.get(META_FILE)
             if blob is not None and blob not in heads:
                 fast = None if blob in slow else _fast_head(texts[blob], tails)
                 if fast is None:
-                    meta = json.loads(texts[blob])
-                    fast = start_order(str(meta.get("started") or "")), _head(meta)
+                    fast = _head(json.loads(texts[blob]))
                 heads[blob] = fast
         return heads
 

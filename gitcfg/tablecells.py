@@ -24,6 +24,7 @@ import bisect
 import functools
 import itertools
 import json
+import operator
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -32,8 +33,8 @@ from gitcfg import linecells, query
 from gitcfg.diff import MISSING
 from gitcfg.flatjson import fast_json
 from gitcfg.layout import RunRef
-from gitcfg.linecells import FileCells
-from gitcfg.render import BOLD, cell_texts, line_pattern, paint
+from gitcfg.linecells import FileCells, LinedFiles
+from gitcfg.render import BOLD, cell_text, cell_texts, line_pattern, paint
 
 if TYPE_CHECKING:
     from gitcfg.listing import ListedRow, ReadRun, RunListing
@@ -126,7 +127,7 @@ def run_cells(row: Row, order: str) -> RunCells | None:
             elif letters[i] in "ld" and _order_matters(item):
                 return None
         parts.append(dict(zip(part, zip(letters, cell_texts(values), strict=True), strict=True)))
-    used, cells = _field_cells(row, row["project"], row["id"])
+    used, cells = _field_cells(row)
     texts = [*parts[0], *parts[1], order, row["project"], row["id"], *cells]
     texts += [cell for _, cell in itertools.chain(parts[0].values(), parts[1].values())]
     if _SEPARATOR.search("".join(texts)):
@@ -134,22 +135,29 @@ def run_cells(row: Row, order: str) -> RunCells | None:
     return RunCells(sort_key(order, row["project"], row["id"]), used, cells, *parts)
 
 
-def _field_cells(row: Row, project: str, run_id: str) -> tuple[str, list[str]]:
-    """A run's meta fields' use and the cells of ``_FIELDS``, from its row's members of
-    ``query.meta_members``, project and id: ``table_values``' and ``cell_texts``' answer,
-    spelt out for these fields and the common case (no meta field set), as it is asked once
-    a run."""
-    meta = [row.get(name) for name in query.META_FIELDS]
-    created, commit = row["created"], row["code_commit"]
+def _field_cells(row: Row) -> tuple[str, list[str]]:
+    """A run's meta fields' use and the cells of ``_FIELDS``, from its row (its members of
+    ``query.meta_members`` are enough): ``table_values``' and ``cell_texts``' answer, spelt
+    out for these fields, as it is asked once a run."""
+    created = row["created"]
     if type(created) is str:
         created = _short_time(created)
+    used, rest = _rest_cells(row)
+    return used, [*cell_texts((row["id"], row["project"], created)), *rest]
+
+
+def _rest_cells(row: Row) -> tuple[str, list[str]]:
+    """A run's meta fields' use and the cells of ``_FIELDS`` after its start time, from its
+    row's members of ``query.meta_members``; the common case (no meta field set) spelt out."""
+    meta = [row.get(name) for name in query.META_FIELDS]
+    commit = row["code_commit"]
     if type(commit) is str:
         commit = _short_commit(commit, row["dirty"])
-    fields = cell_texts((run_id, project, created, commit))
+    cells = cell_texts((commit,))
     if meta == _NO_META:
-        return _UNUSED, fields + _NO_META_CELLS
+        return _UNUSED, cells + _NO_META_CELLS
     used = "".join(["0" if item is None else "1" for item in meta])
-    return used, fields + cell_texts([MISSING if item is None else item for item in meta])
+    return used, cells + cell_texts([MISSING if item is None else item for item in meta])
 
 
 def _order_matters(item: Any) -> bool:
@@ -177,16 +185,30 @@ def subtree_text(runs: Sequence[RunCells]) -> str:
 
 def _joined(header: str, texts: Sequence[tuple[str, str, str, str]]) -> str:
     """A subtree's text from its header and per run its sort key, letters, use and every
-    cell (each followed by _RS): the cells all its runs share go to its figures only."""
+    cell (each followed by _RS)."""
     columns = _columns([t[3] for t in texts])
-    widths, firsts = _figures([t[1] for t in texts], columns)
+    keys, letters, used = ([t[i] for t in texts] for i in range(3))
+    return _text_of_columns(header, keys, letters, used, columns)
+
+
+def _text_of_columns(
+    header: str,
+    sort_keys: Sequence[str],
+    letters: Sequence[str],
+    used: Sequence[str],
+    columns: Sequence[Sequence[str]],
+) -> str:
+    """A subtree's text from its header, per run its sort key, letters and use, and the
+    columns of its runs' cells (fields, then keys): the cells all its runs share go to its
+    figures only."""
+    widths, firsts = _figures(letters, columns)
     differing = [columns[i] for i, first in enumerate(firsts) if not first]
     if differing:
         kept = [_RS.join(cells) + _RS for cells in zip(*differing, strict=True)]
     else:
-        kept = [""] * len(texts)
+        kept = [""] * len(sort_keys)
     figures = _RS.join(map(str, widths)) + _GS + _RS.join(firsts)
-    runs = ((t[0], t[1], t[2], cells) for t, cells in zip(texts, kept, strict=True))
+    runs = zip(sort_keys, letters, used, kept, strict=True)
     return _US.join((header, figures, *itertools.chain.from_iterable(runs)))
 
 
@@ -228,43 +250,123 @@ def _pairs(part: FileCells) -> dict[str, tuple[str, str]]:
 def subtree_texts(subtrees: Sequence[Sequence[ReadRun]]) -> list[str | None]:
     """The cached text of each subtree of runs read from git (None if a run makes none): the
     cells of runs whose files are in the plain form come from the files' lines
-    (``gitcfg.linecells``), the others' from their decoded files; the fields', from their
-    heads, all decoded at once."""
+    (``gitcfg.linecells``), the others' from their decoded files. A subtree whose runs are
+    all in the plain form and share their keys is put together a column at a time."""
     runs = [run for subtree in subtrees for run in subtree]
     if not runs:
         return ["" for _ in subtrees]
     bodies = [text for run in runs if run.plain for text in (run.config, run.summary)]
-    files = iter(linecells.files_cells(bodies, _RS))
-    heads = json.loads("[{" + "},{".join([run.head for run in runs]) + "}]")
-    made = iter(_runs_made(runs, heads, files))
-    return [_subtree_text_of_made([next(made) for _ in subtree]) for subtree in subtrees]
+    lined = linecells.files_cells(bodies, _RS)
+    fields = _Fields(runs)
+    texts: list[str | None] = []
+    at = file = 0  # the subtree's first run in ``runs``, its first file in ``lined``
+    for subtree in subtrees:
+        count = len(subtree)
+        text = None
+        if fields.sound and all(run.plain for run in subtree):
+            text = _lined_text(lined, file, fields, at, count)
+        if text is None:
+            text = _subtree_text_of_made(_runs_made(subtree, lined, file, fields, at))
+        texts.append(text)
+        at += count
+        file += 2 * sum(run.plain for run in subtree)
+    return texts
+
+
+class _Fields:
+    """The cells of ``_FIELDS`` of runs read from git, per run (``sound``: no text holds a
+    separator): the start time's and the rest's (code commit, meta fields) made once per
+    distinct rest of the head (runs differ in their start time and share the rest)."""
+
+    def __init__(self, runs: Sequence[ReadRun]) -> None:
+        self.sort_keys = [sort_key(run.head.order, run.project, run.id) for run in runs]
+        self.ids = cell_texts([run.id for run in runs])
+        self.projects = cell_texts([run.project for run in runs])
+        self.created = list(map(_created_cell, [run.head.created for run in runs]))
+        rests: dict[str, int] = {}
+        self.rest_of = [rests.setdefault(run.head.rest, len(rests)) for run in runs]
+        made = [_rest_cells(json.loads("{" + rest + "}")) for rest in rests]
+        self.used = [used for used, _ in made]
+        self.rests = [cells for _, cells in made]
+        checked = [run.head.order + run.project + run.id for run in runs]
+        checked += [*self.ids, *self.projects, *self.created]
+        checked += itertools.chain.from_iterable(self.rests)
+        self.sound = _SEPARATOR.search("".join(checked)) is None
+
+    def of(self, at: int) -> tuple[str, list[str]]:
+        """A run's meta fields' use and its cells of ``_FIELDS``."""
+        rest = self.rest_of[at]
+        cells = [self.ids[at], self.projects[at], self.created[at], *self.rests[rest]]
+        return self.used[rest], cells
+
+    def columns(self, at: int, count: int) -> tuple[list[str], list[list[str]]]:
+        """The meta fields' use and the columns of ``_FIELDS`` of ``count`` runs from ``at``."""
+        end = at + count
+        rest_of = self.rest_of[at:end]
+        columns = [self.ids[at:end], self.projects[at:end], self.created[at:end]]
+        if rest_of.count(rest_of[0]) == count:  # most subtrees: one rest
+            used = [self.used[rest_of[0]]] * count
+            columns += [[cell] * count for cell in self.rests[rest_of[0]]]
+        else:
+            used = [self.used[rest] for rest in rest_of]
+            columns += map(list, zip(*(self.rests[rest] for rest in rest_of), strict=True))
+        return used, columns
+
+
+def _created_cell(text: str) -> str:
+    """The cell of a start time from its JSON text: a string without escapes read as it is."""
+    if text[:1] == '"' and "\\" not in text:
+        short = _short_time(text[1:-1])
+        return short if short.isprintable() else cell_text(short)
+    value = json.loads(text)
+    return cell_texts([_short_time(value) if type(value) is str else value])[0]
+
+
+def _lined_text(lined: LinedFiles, file: int, fields: _Fields, at: int, count: int) -> str | None:
+    """The text of a subtree of ``count`` runs from ``at`` whose files are all in the plain
+    form (from ``file`` in ``lined``, a config and a summary file a run), put together a
+    column at a time; None unless they share their keys."""
+    end = file + 2 * count
+    config, summary = lined.keys[file:end:2], lined.keys[file + 1 : end : 2]
+    if config.count(config[0]) != count or summary.count(summary[0]) != count:
+        return None
+    if config[0] is None or summary[0] is None:
+        return None
+    header = config[0][:-1] + _GS + summary[0][:-1]
+    if _key_count(header) is None:  # keys out of order (not expected of the plain form)
+        return None
+    letters = list(map(operator.add, lined.letters[file:end:2], lined.letters[file + 1 : end : 2]))
+    held = len(lined.letters[file])
+    stride = len(letters[0]) + 2  # a run's cells, a "\0" after each file's
+    start = lined.starts[file]
+    cells = lined.cells[start : start + stride * count]
+    used, columns = fields.columns(at, count)
+    columns += [cells[i::stride] for i in range(held)]
+    columns += [cells[i::stride] for i in range(held + 1, stride - 1)]
+    return _text_of_columns(header, fields.sort_keys[at : at + count], letters, used, columns)
 
 
 def _runs_made(
-    runs: Sequence[ReadRun], heads: Sequence[Row], files: Iterator[FileCells | None]
+    subtree: Sequence[ReadRun], lined: LinedFiles, file: int, fields: _Fields, at: int
 ) -> list[_LinedRun | RunCells | None]:
-    """Runs' cells: from their files' lines (``files``, two a run in the plain form) where
-    ``linecells`` read them, else from their decoded files."""
+    """A subtree's runs' cells, one by one: from their files' lines (``lined`` from
+    ``file``, two a run in the plain form) where ``linecells`` read them, else from their
+    decoded files."""
     made: list[_LinedRun | RunCells | None] = []
-    checked = []  # the texts that must hold no separator
-    for run, head in zip(runs, heads, strict=True):
+    for place, run in enumerate(subtree, at):
         config = summary = None
         if run.plain:
-            config, summary = next(files), next(files)
-        if config is None or summary is None:
-            made.append(_decoded_cells(run, head))
-            continue
-        used, fields = _field_cells(head, run.project, run.id)
-        key = sort_key(run.order, run.project, run.id)
-        made.append(_LinedRun(key, used, fields, config, summary))
-        checked += fields
-        checked += (run.order, run.project, run.id)
-    if _SEPARATOR.search("".join(checked)):  # not expected: from the decoded files, run by run
-        return [_decoded_cells(run, head) for run, head in zip(runs, heads, strict=True)]
+            config, summary = lined.of(file, _RS), lined.of(file + 1, _RS)
+            file += 2
+        if config is None or summary is None or not fields.sound:
+            made.append(_decoded_cells(run))
+        else:
+            used, cells = fields.of(place)
+            made.append(_LinedRun(fields.sort_keys[place], used, cells, config, summary))
     return made
 
 
-def _decoded_cells(run: ReadRun, head: Row) -> RunCells | None:
+def _decoded_cells(run: ReadRun) -> RunCells | None:
     """A run's cells from its decoded files; None if it makes none, or if a file in the plain
     form has keys flatjson leaves to the loader (its listing row tells what they are)."""
     config, summary = run.config, run.summary
@@ -273,9 +375,10 @@ def _decoded_cells(run: ReadRun, head: Row) -> RunCells | None:
         if fast[0] is None or fast[1] is None:
             return None
         config, summary = fast[0], fast[1]
-    row = {**head, "project": run.project, "id": run.id}
-    row["config"], row["summary"] = json.loads(config), json.loads(summary)
-    return run_cells(row, run.order)
+    row = json.loads("{" + run.head.members() + "}")
+    row.update(project=run.project, id=run.id, config=json.loads(config))
+    row["summary"] = json.loads(summary)
+    return run_cells(row, run.head.order)
 
 
 def _subtree_text_of_made(made: Sequence[RunCells | _LinedRun | None]) -> str | None:
@@ -321,14 +424,21 @@ def _figures(
     _FIELD_MARK for a field, the letter for a key; ``_ABSENT``'s if none has the key), else
     ''."""
     widths = [max(map(len, column)) for column in columns]
+    same = [column.count(column[0]) == len(column) for column in columns]
     firsts = [
-        _FIELD_MARK + column[0] if column.count(column[0]) == len(column) else ""
-        for column in columns[: len(_FIELDS)]
+        _FIELD_MARK + column[0] if one else ""
+        for column, one in zip(columns[: len(_FIELDS)], same, strict=False)
     ]
-    for column, kind in zip(columns[len(_FIELDS) :], zip(*letters, strict=True), strict=True):
-        cell, letter = column[0], kind[0]
-        same = column.count(cell) == len(column) and kind.count(letter) == len(kind)
-        firsts.append(letter + cell if same else "")
+    keys = zip(columns[len(_FIELDS) :], same[len(_FIELDS) :], strict=True)
+    if letters.count(letters[0]) == len(letters):  # most subtrees: each key of one type
+        firsts += [
+            kind + column[0] if one else ""
+            for (column, one), kind in zip(keys, letters[0], strict=True)
+        ]
+    else:
+        for (column, one), kind in zip(keys, zip(*letters, strict=True), strict=True):
+            letter = kind[0]
+            firsts.append(letter + column[0] if one and kind.count(letter) == len(kind) else "")
     return widths, firsts
 
 
