@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from gitcfg import forkread, yamlcodec
 from gitcfg.blobcache import BlobCache
 from gitcfg.errors import CorruptStoreError, YamlError
-from gitcfg.flatjson import encode, fast_json_many, plain_lines, to_json
+from gitcfg.flatjson import encode, fast_json, fast_json_many, plain_lines, to_json
 from gitcfg.git import ObjectReader
 from gitcfg.git.catfile import BlobStream
 from gitcfg.git.process import git_command, git_env, widen_pipe
@@ -202,6 +202,50 @@ def _head_tail(meta: str) -> str | None:
         f'"group": {get("group", "null")}, "job_type": {get("job_type", "null")}, '
         f'"tags": {get("tags", "null")}, "notes": {get("notes", "null")}'
     )
+
+
+_STARTED_LINE = "\nstarted: "
+
+
+def _line_heads(metas: Sequence[str]) -> list[Head | None]:
+    """The ``Head`` of each meta file from its lines, not its JSON, or None where it needs
+    more (a file, or a start time, not in the plain form; a start time neither a quoted
+    string nor null): the start time's line is cut out, and the rest, which runs share but
+    for a few, made JSON once per distinct rest."""
+    values: list[str] = []  # each file's start time as written (null: none; '': no line end)
+    rests: list[str] = []
+    for meta in metas:
+        before, found, after = ("\n" + meta).partition(_STARTED_LINE)
+        if not found:
+            values.append("null")
+            rests.append(meta)
+            continue
+        value, newline, after = after.partition("\n")
+        values.append(value if newline else "")
+        rests.append(before[1:] + "\n" + after if before else after)
+    if not all(plain_lines([f"started: {value}\n" for value in values if value])):
+        return [None] * len(metas)  # not expected: each from its JSON
+    tails = {rest: _rest_tail(rest) for rest in set(rests)}
+    return [
+        None
+        if (members := tails[rest]) is None
+        else Head("", value, members)
+        if value == "null"
+        # a quoted string in the plain form: its text is its JSON's
+        else Head(start_order(value[1:-1]), f'"{value[1:-1]}"', members)
+        if value[:1] == "'"
+        else None
+        for value, rest in zip(values, rests, strict=True)
+    ]
+
+
+def _rest_tail(rest: str) -> str | None:
+    """``_head_tail`` of a meta file's lines but its start time's, None if not in the plain
+    form or holding another start time."""
+    text = fast_json(rest) if rest else "{}"
+    if text is None or '"started' in text:
+        return None
+    return _head_tail(text)
 
 
 class ReadRun(NamedTuple):
@@ -790,7 +834,7 @@ class RunListing:
             chunk.sources,
             slow,
         )
-        heads = self._heads(chunk, stream, slow, texts)
+        heads = self._heads(chunk, stream, slow, texts, lines=True)
         read: dict[str, list[ReadRun]] = {}
         for ref, directory, files in chunk.runs:
             head = heads[files.get(META_FILE)]
@@ -823,13 +867,26 @@ class RunListing:
         return made
 
     def _heads(
-        self, chunk: _Chunk, stream: BlobStream, slow: set[str], texts: dict[str, str]
+        self,
+        chunk: _Chunk,
+        stream: BlobStream,
+        slow: set[str],
+        texts: dict[str, str],
+        *,
+        lines: bool = False,
     ) -> dict[str | None, Head]:
         """The ``Head`` of each meta file of a chunk's runs by blob (None: a run without one).
         The meta files are read next from ``stream`` and their JSON texts added to ``texts``,
-        where those also read as config files are already."""
-        texts.update(self._json_texts(chunk.metas, stream, slow, None))
+        where those also read as config files are already; with ``lines``, only those whose
+        head is not read from their lines (``_line_heads``) are made JSON."""
         heads: dict[str | None, Head] = {None: _head({})}
+        blobs = list(chunk.metas)
+        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
+        if lines:
+            found = zip(blobs, _line_heads(bodies), strict=True)
+            heads.update((blob, head) for blob, head in found if head is not None)
+        rest = {b: body for b, body in zip(blobs, bodies, strict=True) if b not in heads}
+        texts.update(_json_of(rest, chunk.metas, slow))
         tails: dict[str, str | None] = {}  # of _fast_head
         for _ref, _directory, files in chunk.runs:
             blob = files.get(META_FILE)
