@@ -30,12 +30,13 @@ from gitcfg.render import cell_text
 # lines, split at ': ' too, are keys and values by turns.
 _FILE_END = "\0: \0\n"
 # A value's type letter (as tablecells writes them) by its first character and whether it
-# holds a dot: numbers, .inf/.nan, quoted strings, lists, {}, words (true, false and null
-# apart, in _WORDS), and the file end's value.
+# holds a dot: numbers, .inf/.nan, quoted strings (their quote, until their cells are made:
+# they are strings), lists, {}, words (true, false and null apart, in _WORDS), and the file
+# end's value.
 _LETTERS: dict[tuple[str, bool], str] = {}
 for _char in "0123456789-":
     _LETTERS[_char, False], _LETTERS[_char, True] = "i", "f"
-for _char, _letter in (("'", "s"), ("[", "l"), ("{", "d"), ("\0", "\0"), (".", "f")):
+for _char, _letter in (("'", "'"), ("[", "l"), ("{", "d"), ("\0", "\0"), (".", "f")):
     _LETTERS[_char, False] = _LETTERS[_char, True] = _letter
 for _char in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/":
     _LETTERS[_char, False] = _LETTERS[_char, True] = "s"
@@ -117,12 +118,12 @@ def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
     dots = map(operator.contains, values, itertools.repeat("."))
     kinds = map(_LETTERS.__getitem__, zip(firsts, dots, strict=True))
     try:
-        letters = "".join(map(_WORDS.get, values, kinds)).split("\0")
+        found = "".join(map(_WORDS.get, values, kinds))  # a letter a value
     except (KeyError, IndexError):  # a first character not known, an empty value
         return _unknown(bodies)
+    cells = _cells(joined, values, found)
+    letters = found.replace("'", "s").split("\0")
     letters.pop()
-    again = _written_again(joined)
-    cells = list(map(again.get, values, values)) if again else values
     per_file = _per_file(keys, sep)
     if not len(per_file) == len(bodies) == len(letters):
         return _unknown(bodies)
@@ -143,22 +144,54 @@ def _unknown(bodies: Sequence[str]) -> LinedFiles:
     return LinedFiles([None] * count, [""] * count, [0] * count, [])
 
 
-def _written_again(joined: str) -> dict[str, str]:
-    """``{value: cell}`` of the values of the joined files whose cell is not their text (a
-    few kinds, each found by a pass over the text that stops at little else)."""
+def _cells(joined: str, values: list[str], letters: str) -> list[str]:
+    """Each value's cell: its text, but for a few kinds (quoted strings, lists, floats not as
+    repr writes them) found by their ``letters``, and the floats checked a few at a time."""
+    again = _floats_again(values, letters)
+    rewritten = letters.count("'") + letters.count("l")
+    if again or rewritten * 8 > len(values):  # each value looked up
+        if ": '" in joined:
+            again.update((text, text[1:-1]) for text in set(_re().quoted.findall(joined)))
+        if ": [" in joined:
+            lists = set(_re().list_value.findall(joined))
+            again.update(zip(lists, map(_list_cell, lists), strict=True))
+        return list(map(again.get, values, values)) if again else values
+    cells = values  # its own list (a slice): written in place
+    for letter, cell in (("'", _unquoted), ("l", _list_cell)):
+        at = letters.find(letter)
+        while at >= 0:
+            cells[at] = cell(values[at])
+            at = letters.find(letter, at + 1)
+    return cells
+
+
+def _unquoted(text: str) -> str:
+    return text[1:-1]
+
+
+def _floats_again(values: list[str], letters: str) -> dict[str, str]:
+    """``{text: cell}`` of the float values whose cell is not their text: written with
+    ``.0e`` (dump_config writes repr(1e-05) as 1.0e-05: YAML 1.1 wants a dot), or not as
+    repr would (hand-written). Most floats are plainly not such: none is when no float has
+    an exponent, a trailing zero (but a lone one), 17 characters or more or ``0.0000``."""
+    floats = list(itertools.compress(values, map(operator.eq, letters, itertools.repeat("f"))))
+    if not floats:
+        return {}
+    text = "\n".join(floats) + "\n"
+    if (
+        "e" not in text
+        and "0.0000" not in text
+        and text.count("0\n") == text.count(".0\n")
+        and max(map(len, floats)) < 17
+    ):
+        return {}
+    text = ": " + text.replace("\n", "\n: ")
     patterns = _re()
-    again: dict[str, str] = {}
-    if ": '" in joined:
-        again.update((text, text[1:-1]) for text in set(patterns.quoted.findall(joined)))
-    if ": [" in joined:
-        lists = set(patterns.list_value.findall(joined))
-        again.update(zip(lists, map(_list_cell, lists), strict=True))
-    if ".0e" in joined:  # dump_config writes repr(1e-05) as 1.0e-05 (YAML 1.1 wants a dot)
-        again.update((text, _repr_form(text)) for text in patterns.dot_zero_e.findall(joined))
-    unsure = set(patterns.unsure_float.findall(joined))
+    again = {value: _repr_form(value) for value in patterns.dot_zero_e.findall(text)}
+    unsure = set(patterns.unsure_float.findall(text))
     if unsure:  # a few (long floats, hand-written ones): each read and written again
         cells = zip(unsure, map(cell_text, map(float, unsure)), strict=True)
-        again.update((text, cell) for text, cell in cells if cell != _repr_form(text))
+        again.update((value, cell) for value, cell in cells if cell != _repr_form(value))
     return again
 
 

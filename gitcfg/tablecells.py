@@ -423,8 +423,8 @@ def _figures(
     keys): the widest cell of each column, and per column the cell every run has (after
     _FIELD_MARK for a field, the letter for a key; ``_ABSENT``'s if none has the key), else
     ''."""
-    widths = [max(map(len, column)) for column in columns]
     same = [column.count(column[0]) == len(column) for column in columns]
+    widths = [len(c[0]) if one else max(map(len, c)) for c, one in zip(columns, same, strict=True)]
     firsts = [
         _FIELD_MARK + column[0] if one else ""
         for column, one in zip(columns[: len(_FIELDS)], same, strict=False)
