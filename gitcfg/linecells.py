@@ -4,9 +4,11 @@ A config or summary file as ``dump_config`` writes it (``gitcfg.flatjson``'s pla
 ``key: value`` line per key, each value a number, a word, a simple quoted string, ``true``,
 ``false``, ``null``, ``{}`` or a flat list) shows its values in the table as written, but a
 quoted string without its quotes and a float's ``1.0e-05`` as ``repr``'s ``1e-05``. So the
-keys, type letters and cells of thousands of files come from a few C passes over their joined
-text and its lines, with no Python code per value: decoding every file's JSON to write each
-value again was most of the time of a table over a cold cache.
+keys, values, type letters and cells of thousands of files come from a few C passes over
+their joined text and its lines, with no Python code per value: decoding every file's JSON
+to write each value again was most of the time of a table over a cold cache. Values of one
+key (a column of runs sharing their keys) are mostly of one kind: such a column is known by
+a pass over its joined text, not value by value.
 
 A file written by hand may hold a float or a list as gitcfg would not write it (``0.10``,
 ``['a']``): such values are found (a float that may not be ``repr``'s text is checked, most
@@ -49,45 +51,59 @@ FileCells = tuple[str, str, str]
 
 
 class LinedFiles(NamedTuple):
-    """Files' cells read from their lines: per file its keys, each followed by the separator
-    (None if they are not sound, ``flatjson.sound_keys``: ``fast_json`` does not take such a
-    file, and its letters and cells mean nothing), its type letters, and where its cells
-    start in ``cells``, which holds every file's cells one after another, each file's
-    followed by a ``"\\0"``."""
+    """Files in the plain form split into their lines: per file its keys, each followed by
+    the separator (None if they are not sound, ``flatjson.sound_keys``: ``fast_json`` does
+    not take such a file), and where its values start in ``values``, which holds every
+    file's values one after another, each file's followed by a ``"\\0"`` (``starts`` has one
+    more place: the end)."""
 
     keys: list[str | None]
-    letters: list[str]
     starts: list[int]
-    cells: list[str]
+    values: list[str]
 
-    def of(self, index: int, sep: str) -> FileCells | None:
-        """A file's keys, letters and cells (``sep`` after each cell); None if its keys are
-        not sound."""
-        keys = self.keys[index]
-        if keys is None:
-            return None
-        letters = self.letters[index]
-        start = self.starts[index]
-        cells = self.cells[start : start + len(letters)]
-        return keys, letters, sep.join(cells) + sep if cells else ""
+    def files(self, first: int, end: int, sep: str) -> list[FileCells | None]:
+        """The keys, letters and cells (``sep`` after each) of the files ``first`` to
+        ``end`` (not included); None for a file whose keys are not sound, or every file if
+        a value is of a kind this does not know (not expected)."""
+        start = self.starts[first]
+        made = cells_of(self.values[start : self.starts[end]])
+        if made is None:
+            return [None] * (end - first)
+        letters, cells = made
+        found: list[FileCells | None] = []
+        for at in range(first, end):
+            keys = self.keys[at]
+            begin, stop = self.starts[at] - start, self.starts[at + 1] - start - 1
+            if keys is None:
+                found.append(None)
+            else:
+                text = sep.join(cells[begin:stop]) + sep if stop > begin else ""
+                found.append((keys, letters[begin:stop], text))
+        return found
 
 
 class _Patterns(NamedTuple):
-    quoted: re.Pattern[str]
     dot_zero_e: re.Pattern[str]
     unsure_float: re.Pattern[str]
-    list_value: re.Pattern[str]
+    numbers: re.Pattern[str]
+    quoted: re.Pattern[str]
+    lists: re.Pattern[str]
+    words: re.Pattern[str]
 
 
 @functools.cache
 def _re() -> _Patterns:
     """The patterns, compiled on first use: only a table over files read from git needs them.
-    Each finds a value after its ': ', so a list's items are left as they are."""
+    The first two find a value after its ': ', so a list's items are left as they are; the
+    others tell whether every value of a text of values (each followed by a newline) is of
+    one kind, by its first character, as the plain form tells them apart."""
     return _Patterns(
-        quoted=re.compile(r": ('[^'\n]*+')\n"),
         dot_zero_e=re.compile(r": (-?[0-9]\.0e[^\n]*+)\n"),
         unsure_float=re.compile(_UNSURE_FLOAT),
-        list_value=re.compile(r": (\[[^\n]*+)\n"),
+        numbers=re.compile(r"(?:[-0-9][^\n]*+\n)++"),
+        quoted=re.compile(r"(?:'[^\n]*+\n)++"),
+        lists=re.compile(r"(?:\[[^\n]*+\n)++"),
+        words=re.compile(r"(?:[A-Za-z_/][^\n]*+\n)++"),
     )
 
 
@@ -106,58 +122,93 @@ _UNSURE_FLOAT = (
 
 
 def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
-    """Each file's keys, letters and cells (``sep`` after each key); ``""`` and ``"{}\\n"``
-    are files without keys. Every body must be in the plain form line by line
-    (``flatjson.plain_lines``), else the answer is wrong. Every file's keys are None if a
-    value is of a kind this does not know (not expected)."""
+    """The files' keys and values, split out of their lines (``sep`` after each key);
+    ``""`` and ``"{}\\n"`` are files without keys. Every body must be in the plain form line
+    by line (``flatjson.plain_lines``), else the answer is wrong; ``cells_of`` makes the
+    values' letters and cells."""
     joined = _FILE_END.join(["" if body == "{}\n" else body for body in bodies]) + _FILE_END
     parts = joined.replace(": ", "\n").split("\n")
     parts.pop()  # after the last newline
     keys, values = parts[0::2], parts[1::2]
-    firsts = map(operator.itemgetter(0), values)
-    dots = map(operator.contains, values, itertools.repeat("."))
-    kinds = map(_LETTERS.__getitem__, zip(firsts, dots, strict=True))
-    try:
-        found = "".join(map(_WORDS.get, values, kinds))  # a letter a value
-    except (KeyError, IndexError):  # a first character not known, an empty value
-        return _unknown(bodies)
-    cells = _cells(joined, values, found)
-    letters = found.replace("'", "s").split("\0")
-    letters.pop()
     per_file = _per_file(keys, sep)
-    if not len(per_file) == len(bodies) == len(letters):
-        return _unknown(bodies)
+    if len(per_file) != len(bodies):  # not expected of files in the plain form
+        return LinedFiles([None] * len(bodies), [0] * (len(bodies) + 1), [])
     # judged once per distinct sequence of keys: a store's files share theirs
     unsound = {k for k in set(per_file) if not sound_keys(k.split(sep)[:-1])}
     file_keys: list[str | None] = list(per_file)
     if unsound:
         file_keys = [None if k in unsound else k for k in per_file]
-    # each file's cells, then its "\0"
-    sizes = map(operator.add, map(len, letters), itertools.repeat(1))
-    starts = list(itertools.accumulate(sizes, initial=0))
-    starts.pop()
-    return LinedFiles(file_keys, letters, starts, cells)
+    # each file's values, then its "\0"
+    sizes = map(operator.add, map(str.count, per_file, itertools.repeat(sep)), itertools.repeat(1))
+    return LinedFiles(file_keys, list(itertools.accumulate(sizes, initial=0)), values)
 
 
-def _unknown(bodies: Sequence[str]) -> LinedFiles:
-    count = len(bodies)
-    return LinedFiles([None] * count, [""] * count, [0] * count, [])
+def cells_of(values: list[str]) -> tuple[str, list[str]] | None:
+    """The type letters (a string, one letter a value) and the cells of values of files in
+    the plain form (``"\\0"``, a file's end, is its own letter and cell); None if a value is
+    of a kind this does not know (not expected). Values all of one kind, as a column's mostly
+    are, are known at once."""
+    if not values:
+        return "", []
+    text = "\n".join(values) + "\n"
+    kind = _one_kind(text, len(values))
+    if kind is not None:
+        return kind.replace("'", "s") * len(values), _kind_cells(kind, values, text)
+    firsts = map(operator.itemgetter(0), values)
+    dots = map(operator.contains, values, itertools.repeat("."))
+    kinds = map(_LETTERS.__getitem__, zip(firsts, dots, strict=True))
+    try:
+        letters = "".join(map(_WORDS.get, values, kinds))  # a letter a value
+    except (KeyError, IndexError):  # a first character not known, an empty value
+        return None
+    return letters.replace("'", "s"), _cells(values, letters)
 
 
-def _cells(joined: str, values: list[str], letters: str) -> list[str]:
-    """Each value's cell: its text, but for a few kinds (quoted strings, lists, floats not as
-    repr writes them) found by their ``letters``, and the floats checked a few at a time."""
-    again = _floats_again(values, letters)
-    rewritten = letters.count("'") + letters.count("l")
-    if again or rewritten * 8 > len(values):  # each value looked up
-        if ": '" in joined:
-            again.update((text, text[1:-1]) for text in set(_re().quoted.findall(joined)))
-        if ": [" in joined:
-            lists = set(_re().list_value.findall(joined))
-            again.update(zip(lists, map(_list_cell, lists), strict=True))
+def _one_kind(text: str, count: int) -> str | None:
+    """The letter of every value of ``text`` (``count`` values, each followed by a
+    newline) if they are all of one kind (a quoted string's is its quote), else None."""
+    patterns = _re()
+    first = text[0]
+    if first in "-0123456789" and patterns.numbers.fullmatch(text):
+        dots = text.count(".")  # a number in the plain form holds one at most
+        return "f" if dots == count else "i" if dots == 0 else None
+    if first == "'" and patterns.quoted.fullmatch(text):
+        return "'"
+    if first == "[" and patterns.lists.fullmatch(text):
+        return "l"
+    if first in _WORD_START and patterns.words.fullmatch(text):
+        lines = "\n" + text
+        if all(f"\n{word}\n" not in lines for word in _WORDS):
+            return "s"
+    return None
+
+
+_WORD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/")
+
+
+def _kind_cells(kind: str, values: list[str], text: str) -> list[str]:
+    """The cells of ``values`` (their ``text``) all of one kind."""
+    if kind == "'":  # no value holds a line end: the quotes around them are the splits
+        return text[1:-2].split("'\n'")
+    if kind == "l":
+        return list(map(_list_cell, values))
+    if kind == "f":
+        again = _floats_again(values, text)
         return list(map(again.get, values, values)) if again else values
-    cells = values  # its own list (a slice): written in place
-    for letter, cell in (("'", _unquoted), ("l", _list_cell)):
+    return values
+
+
+def _cells(values: list[str], letters: str) -> list[str]:
+    """Each value's cell (by its ``letters``, a quoted string's its quote): its text, but for
+    a few kinds (quoted strings, lists, floats not as repr writes them)."""
+    floats = list(itertools.compress(values, map(operator.eq, letters, itertools.repeat("f"))))
+    again = _floats_again(floats, "\n".join(floats) + "\n") if floats else {}
+    if again or (letters.count("'") + letters.count("l")) * 8 > len(values):
+        again.update((text, text[1:-1]) for text in values if text[:1] == "'")
+        again.update((text, _list_cell(text)) for text in values if text[:1] == "[")
+        return list(map(again.get, values, values)) if again else values
+    cells = list(values)
+    for letter, cell in (("'", _unquoted), ("l", _list_cell)):  # a few: each in its place
         at = letters.find(letter)
         while at >= 0:
             cells[at] = cell(values[at])
@@ -169,15 +220,12 @@ def _unquoted(text: str) -> str:
     return text[1:-1]
 
 
-def _floats_again(values: list[str], letters: str) -> dict[str, str]:
-    """``{text: cell}`` of the float values whose cell is not their text: written with
-    ``.0e`` (dump_config writes repr(1e-05) as 1.0e-05: YAML 1.1 wants a dot), or not as
-    repr would (hand-written). Most floats are plainly not such: none is when no float has
-    an exponent, a trailing zero (but a lone one), 17 characters or more or ``0.0000``."""
-    floats = list(itertools.compress(values, map(operator.eq, letters, itertools.repeat("f"))))
-    if not floats:
-        return {}
-    text = "\n".join(floats) + "\n"
+def _floats_again(floats: list[str], text: str) -> dict[str, str]:
+    """``{text: cell}`` of the floats (``text``: each followed by a newline) whose cell is
+    not their text: written with ``.0e`` (dump_config writes repr(1e-05) as 1.0e-05: YAML
+    1.1 wants a dot), or not as repr would (hand-written). Most floats are plainly not such:
+    none is when no float has an exponent, a trailing zero (but a lone one), 17 characters
+    or more, or ``0.0000``."""
     if (
         "e" not in text
         and "0.0000" not in text
@@ -210,7 +258,7 @@ def _list_cell(text: str) -> str:
 
 
 def _per_file(items: list[str], sep: str) -> list[str]:
-    """The joined files' keys or cells, each followed by ``sep``, file by file."""
+    """The joined files' keys, each followed by ``sep``, file by file."""
     pieces = (sep.join(items) + sep).split("\0" + sep)
     pieces.pop()
     return pieces

@@ -24,7 +24,6 @@ import bisect
 import functools
 import itertools
 import json
-import operator
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -250,27 +249,113 @@ def _pairs(part: FileCells) -> dict[str, tuple[str, str]]:
 def subtree_texts(subtrees: Sequence[Sequence[ReadRun]]) -> list[str | None]:
     """The cached text of each subtree of runs read from git (None if a run makes none): the
     cells of runs whose files are in the plain form come from the files' lines
-    (``gitcfg.linecells``), the others' from their decoded files. A subtree whose runs are
-    all in the plain form and share their keys is put together a column at a time."""
+    (``gitcfg.linecells``), the others' from their decoded files. The runs in the plain form
+    that share their keys (most) are taken a column of them at a time, and a subtree of them
+    is put together from its slice of the columns."""
     runs = [run for subtree in subtrees for run in subtree]
     if not runs:
         return ["" for _ in subtrees]
     bodies = [text for run in runs if run.plain for text in (run.config, run.summary)]
     lined = linecells.files_cells(bodies, _RS)
     fields = _Fields(runs)
+    columns = _KeyColumns(runs, lined) if fields.sound else None
     texts: list[str | None] = []
     at = file = 0  # the subtree's first run in ``runs``, its first file in ``lined``
     for subtree in subtrees:
         count = len(subtree)
-        text = None
-        if fields.sound and all(run.plain for run in subtree):
-            text = _lined_text(lined, file, fields, at, count)
+        text = None if columns is None else columns.text(fields, at, count)
         if text is None:
             text = _subtree_text_of_made(_runs_made(subtree, lined, file, fields, at))
         texts.append(text)
         at += count
         file += 2 * sum(run.plain for run in subtree)
     return texts
+
+
+class _Group(NamedTuple):
+    """Runs whose files are in the plain form and share their keys (``header``): per key
+    its column of their letters (a string) and of their cells; ``letters``: every run's, if
+    they are all the same."""
+
+    header: str
+    kinds: list[str]
+    cells: list[list[str]]
+    letters: str | None
+
+
+class _KeyColumns:
+    """The runs of a chunk in the plain form, grouped by their keys, a column a key: per run
+    its group and its place in it (-1: none)."""
+
+    def __init__(self, runs: Sequence[ReadRun], lined: LinedFiles) -> None:
+        pairs = list(zip(lined.keys[0::2], lined.keys[1::2], strict=True))
+        members: dict[tuple[str | None, str | None], list[int]] = {}  # pair -> its runs' files
+        if len(pairs) == len(runs) and pairs.count(pairs[0]) == len(pairs):  # most chunks
+            members[pairs[0]] = list(range(0, 2 * len(runs), 2))
+            self.group_of = [0] * len(runs)
+            self.place_of = list(range(len(runs)))
+        else:
+            self.group_of, self.place_of = [-1] * len(runs), [-1] * len(runs)
+            numbers: dict[tuple[str | None, str | None], int] = {}
+            plain = itertools.compress(range(len(runs)), [run.plain for run in runs])
+            for run, (index, pair) in zip(plain, enumerate(pairs), strict=True):
+                held = members.setdefault(pair, [])
+                self.group_of[run] = numbers.setdefault(pair, len(numbers))
+                self.place_of[run] = len(held)
+                held.append(2 * index)
+        # a group that cannot be taken by columns is None: its runs are made one by one
+        self.groups = [_group(pair, files, lined) for pair, files in members.items()]
+
+    def text(self, fields: _Fields, at: int, count: int) -> str | None:
+        """The text of the subtree of ``count`` runs from ``at``, None unless they are all
+        of one group."""
+        end = at + count
+        number, place = self.group_of[at], self.place_of[at]
+        if number < 0 or self.group_of[end - 1] != number:
+            return None
+        group = self.groups[number]
+        # the runs of a group are in the order of ``runs``: these are all of it
+        if group is None or self.place_of[end - 1] != place + count - 1:
+            return None
+        last = place + count
+        kinds = [kind[place:last] for kind in group.kinds]
+        if group.letters is not None:
+            letters = [group.letters] * count
+        else:
+            letters = list(map("".join, zip(*kinds, strict=True)))
+        used, columns = fields.columns(at, count)
+        columns += [cells[place:last] for cells in group.cells]
+        return _text_of_columns(group.header, fields.sort_keys[at:end], letters, used, columns)
+
+
+def _group(
+    pair: tuple[str | None, str | None], files: list[int], lined: LinedFiles
+) -> _Group | None:
+    """The columns of runs whose config and summary files share their keys (``pair``) and
+    are at ``files`` (a config file each, its summary after it) in ``lined``."""
+    config, summary = pair
+    if config is None or summary is None:
+        return None
+    header = config[:-1] + _GS + summary[:-1]
+    if _key_count(header) is None:  # keys out of order (not expected of the plain form)
+        return None
+    held = config.count(_RS)
+    stride = held + summary.count(_RS) + 2  # a run's values, a "\0" after each file's
+    starts = lined.starts
+    if files[-1] - files[0] == 2 * (len(files) - 1):  # one after the other: one slice
+        values = lined.values[starts[files[0]] : starts[files[0]] + stride * len(files)]
+    else:
+        runs = (lined.values[starts[file] : starts[file] + stride] for file in files)
+        values = list(itertools.chain.from_iterable(runs))
+    kinds, cells = [], []
+    for i in itertools.chain(range(held), range(held + 1, stride - 1)):
+        made = linecells.cells_of(values[i::stride])
+        if made is None:
+            return None
+        kinds.append(made[0])
+        cells.append(made[1])
+    one = all(kind.count(kind[0]) == len(kind) for kind in kinds)
+    return _Group(header, kinds, cells, "".join([kind[0] for kind in kinds]) if one else None)
 
 
 class _Fields:
@@ -322,30 +407,6 @@ def _created_cell(text: str) -> str:
     return cell_texts([_short_time(value) if type(value) is str else value])[0]
 
 
-def _lined_text(lined: LinedFiles, file: int, fields: _Fields, at: int, count: int) -> str | None:
-    """The text of a subtree of ``count`` runs from ``at`` whose files are all in the plain
-    form (from ``file`` in ``lined``, a config and a summary file a run), put together a
-    column at a time; None unless they share their keys."""
-    end = file + 2 * count
-    config, summary = lined.keys[file:end:2], lined.keys[file + 1 : end : 2]
-    if config.count(config[0]) != count or summary.count(summary[0]) != count:
-        return None
-    if config[0] is None or summary[0] is None:
-        return None
-    header = config[0][:-1] + _GS + summary[0][:-1]
-    if _key_count(header) is None:  # keys out of order (not expected of the plain form)
-        return None
-    letters = list(map(operator.add, lined.letters[file:end:2], lined.letters[file + 1 : end : 2]))
-    held = len(lined.letters[file])
-    stride = len(letters[0]) + 2  # a run's cells, a "\0" after each file's
-    start = lined.starts[file]
-    cells = lined.cells[start : start + stride * count]
-    used, columns = fields.columns(at, count)
-    columns += [cells[i::stride] for i in range(held)]
-    columns += [cells[i::stride] for i in range(held + 1, stride - 1)]
-    return _text_of_columns(header, fields.sort_keys[at : at + count], letters, used, columns)
-
-
 def _runs_made(
     subtree: Sequence[ReadRun], lined: LinedFiles, file: int, fields: _Fields, at: int
 ) -> list[_LinedRun | RunCells | None]:
@@ -353,11 +414,11 @@ def _runs_made(
     ``file``, two a run in the plain form) where ``linecells`` read them, else from their
     decoded files."""
     made: list[_LinedRun | RunCells | None] = []
+    files = iter(lined.files(file, file + 2 * sum(run.plain for run in subtree), _RS))
     for place, run in enumerate(subtree, at):
         config = summary = None
         if run.plain:
-            config, summary = lined.of(file, _RS), lined.of(file + 1, _RS)
-            file += 2
+            config, summary = next(files), next(files)
         if config is None or summary is None or not fields.sound:
             made.append(_decoded_cells(run))
         else:

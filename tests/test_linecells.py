@@ -53,7 +53,7 @@ def test_cells_from_lines_are_the_cells_of_the_decoded_values(
 ) -> None:
     plain = [c for c in configs if fast_json(dump_config(c)) is not None]
     found = linecells.files_cells([dump_config(c) for c in plain], _SEP)
-    assert [found.of(i, _SEP) for i in range(len(plain))] == [_expected(c) for c in plain]
+    assert found.files(0, len(plain), _SEP) == [_expected(c) for c in plain]
 
 
 # floats in the plain form as a hand might write them: trailing zeros, too many digits,
@@ -69,7 +69,7 @@ def test_hand_written_floats_and_lists_show_as_their_values(texts: list[str]) ->
     body = "".join(f"k{i}: {t}\n" for i, t in enumerate(texts)) + f"list: [{', '.join(texts)}]\n"
     assert fast_json(body) is not None
     values = [float(t) for t in texts]
-    found = [*map(linecells.files_cells([body, "{}\n", ""], _SEP).of, range(3), _SEP * 3)]
+    found = linecells.files_cells([body, "{}\n", ""], _SEP).files(0, 3, _SEP)
     assert found[0] is not None
     cells = found[0][2].split(_SEP)[:-1]
     assert cells == [*map(cell_text, values), cell_text(values)]
@@ -84,7 +84,7 @@ def test_the_kinds_of_plain_values() -> None:
         "m: 1.0e+999\nn: word\no: '1'\np: -12\nq: .nan\n"
     )
     found = linecells.files_cells([body], "|")
-    assert [found.of(0, "|")] == [
+    assert found.files(0, 1, "|") == [
         (
             "a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q|",
             "sflbnfdffffffssif",
