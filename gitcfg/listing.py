@@ -223,19 +223,19 @@ def _line_heads(metas: Sequence[str]) -> list[Head | None]:
         value, newline, after = after.partition("\n")
         values.append(value if newline else "")
         rests.append(before[1:] + "\n" + after if before else after)
-    if not all(plain_lines([f"started: {value}\n" for value in values if value])):
-        return [None] * len(metas)  # not expected: each from its JSON
+    lined = iter(plain_lines([f"started: {value}\n" for value in values if value]))
+    plain = [bool(value) and next(lined) for value in values]
     tails = {rest: _rest_tail(rest) for rest in set(rests)}
     return [
         None
-        if (members := tails[rest]) is None
+        if not sound or (members := tails[rest]) is None
         else Head("", value, members)
         if value == "null"
         # a quoted string in the plain form: its text is its JSON's
         else Head(start_order(value[1:-1]), f'"{value[1:-1]}"', members)
         if value[:1] == "'"
         else None
-        for value, rest in zip(values, rests, strict=True)
+        for value, rest, sound in zip(values, rests, plain, strict=True)
     ]
 
 

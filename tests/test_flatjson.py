@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from gitcfg.errors import YamlError
 from gitcfg.flat import flatten, is_valid_key
-from gitcfg.flatjson import encode, fast_json, fast_json_many, to_json, to_json_many
+from gitcfg.flatjson import (
+    encode,
+    fast_json,
+    fast_json_many,
+    plain_lines,
+    sound_keys,
+    to_json,
+    to_json_many,
+)
 from gitcfg.yamlcodec import dump_config, load_config
 from tests.test_yamlcodec import TRICKY
 from tests.test_yamlcodec import same as same_value
@@ -207,3 +215,27 @@ def test_the_plain_form_is_translated_without_the_loader() -> None:
 def test_errors_name_the_file() -> None:
     with pytest.raises(YamlError, match=r"p/config\.yaml"):
         to_json_many(["a: 1\n", "a: [\n"], ["p/meta.yaml", "p/config.yaml"])
+
+
+def _lines_keys(text: str) -> list[str]:
+    return [line.split(": ", 1)[0] for line in text.splitlines()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.dictionaries(_keys, _values, max_size=6), min_size=1, max_size=6),
+    st.sampled_from(["", "a: 1\na: 2\n", "a: 1\na.b: 2\n", "# note\nx: 1\n", "x: 'ü'\n", "{}\n"]),
+    st.integers(1, 80),
+)
+def test_plain_lines_takes_what_fast_json_takes_but_for_its_keys(
+    configs: list[dict[str, Any]], odd: str, copies: int
+) -> None:
+    # many copies of a few files: their lines mostly shared, as meta files' are; or each file
+    # once; a hand-written one among them
+    texts = [dump_config(config) for config in configs] + [odd]
+    for batch in (texts, texts * copies):
+        found = plain_lines(batch)
+        assert found == [plain_lines([text])[0] for text in batch]
+        for text, lined in zip(batch, found, strict=True):
+            taken = fast_json(text) is not None
+            assert taken == (lined and (text == "{}\n" or sound_keys(_lines_keys(text))))

@@ -124,9 +124,11 @@ def test_a_hand_edited_store_shows_one_table_whatever_the_cache_holds(
     cache = repo / ".git" / "gitcfg"
     cold = _runs(repo)  # cells from the files' lines
     assert cold == expected == _runs(repo)  # and from the cached cells
+    _runs(repo, "--format", "json")  # the listing's rows cached
     with sqlite3.connect(cache / FILE_NAME) as db:
         db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))
-    assert _runs(repo) == expected  # from the listing's cached rows
+    assert _runs(repo, "--sort", "created") == expected  # from the listing's cached rows
+    assert _runs(repo) == expected
 
 
 def test_a_meta_mapping_holding_a_config_key_makes_a_cold_table_too(
@@ -147,3 +149,49 @@ def test_a_meta_mapping_holding_a_config_key_makes_a_cold_table_too(
     out = _runs(repo)
     assert out == expected_table(rows_from_git(store)) == _runs(repo)
     assert "tags" in out.splitlines()[0].split()
+
+
+def _value_texts(values: list[Any]) -> list[str]:
+    """Each value as a plain file writes it, on a line of its own (those it would not write
+    in the plain form left out)."""
+    lines = [dump_config({"k": value}) for value in values]
+    return [line[3:-1] for line in lines if fast_json(line) is not None]
+
+
+_ONE_KIND = st.one_of(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=6),
+    st.lists(st.integers(-(10**20), 10**20), min_size=1, max_size=6),
+    st.lists(st.text("abcxyz 019.-_/:,'\"#", max_size=6), min_size=1, max_size=6),
+    st.lists(st.lists(_SCALARS, max_size=3), min_size=1, max_size=6),
+    st.lists(_VALUES, min_size=1, max_size=6),  # of several kinds
+)
+
+
+@settings(max_examples=400)
+@given(_ONE_KIND)
+def test_a_column_of_values_has_the_cells_of_its_values_one_by_one(values: list[Any]) -> None:
+    texts = _value_texts(values)
+    decoded = [json.loads(fast_json(f"k: {text}\n") or "")["k"] for text in texts]
+    letters = "".join(tablecells._LETTERS[type(value)] for value in decoded)
+    expected = (letters, [cell_text(value) for value in decoded])
+    # at once when they are of one kind; with a file's end among them, one by one
+    assert linecells.cells_of(texts) == expected
+    both = linecells.cells_of([*texts, "\0"])
+    assert both == (letters + "\0", [*expected[1], "\0"])
+
+
+@settings(max_examples=300)
+@given(st.lists(_FLOAT_TEXT, min_size=1, max_size=4))
+def test_a_column_of_hand_written_floats_shows_their_values(texts: list[str]) -> None:
+    cells = [cell_text(float(text)) for text in texts]
+    assert linecells.cells_of(texts) == ("f" * len(texts), cells)
+    assert linecells.cells_of([*texts, "1"]) == ("f" * len(texts) + "i", [*cells, "1"])
+
+
+def test_files_whose_keys_fast_json_refuses_have_no_cells() -> None:
+    # in the plain form line by line, but a key repeated or a dotted key under another's
+    # value: the loader decides what they are (it refuses them), never the lines
+    bodies = ["a: 1\nb: 2\n", "a: 1\na: 2\n", "a: 1\na.b: 2\n", "{}\n", "a.b: 1\na.c: 2\n"]
+    found = linecells.files_cells(bodies, _SEP).files(0, len(bodies), _SEP)
+    assert [one is None for one in found] == [False, True, True, False, False]
+    assert [fast_json(body) is None for body in bodies] == [False, True, True, False, False]

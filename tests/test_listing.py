@@ -585,3 +585,47 @@ def test_a_rows_head_from_meta_text_is_the_head_of_the_parsed_meta(meta: str) ->
         if fast is not None:
             assert fast == _head(parsed)
     assert (fast is None) == (meta in ("started: 5\n", "dirty: 1\n"))
+
+
+_STARTED = "started: '2026-01-01T00:00:00+00:00'\n"
+
+
+@pytest.mark.parametrize(
+    ("meta", "lined"),
+    [
+        (f"code_commit: abc\ndirty: false\nhost: vm\n{_STARTED}user: me\n", True),
+        (f"{_STARTED}user: me\n", True),  # the start time first
+        ("host: vm\nstarted: '2026-01-01T00:00:00.123-05:00'\n", True),  # ordered in UTC
+        ("host: vm\nuser: me\n", True),  # none
+        ("host: vm\nstarted: null\n", True),
+        (_STARTED, True),  # nothing else
+        ("dirty: true\nname: 'a b'\nstarted: ''\ntags: [x, z]\n", True),
+        ("host: vm\nstarted: 5\n", False),  # not a start time the lines tell
+        ("host: vm\nstarted: now\n", False),  # a word
+        ("host: vm\nstarted: '2026'", False),  # no line end
+        (f"host: vm\n{_STARTED}{_STARTED}", False),  # twice: the loader refuses it
+        (f"{_STARTED}started.x: 1\n", False),  # a key under the start time
+        (f"host: vm  # a comment\n{_STARTED}", False),  # not in the plain form
+        (f"host: 'ünï'\n{_STARTED}", False),
+        (f"dirty: 1\n{_STARTED}", False),
+        (f"notes: |\n  started: 'x'\n{_STARTED}", False),
+        ("started: '2026-01-01T00:00:00+00:00' # x\n", False),
+    ],
+)
+def test_a_heads_from_meta_lines_is_the_head_of_the_parsed_meta(meta: str, lined: bool) -> None:
+    from gitcfg.errors import YamlError
+    from gitcfg.flatjson import fast_json, to_json
+    from gitcfg.listing import _fast_head, _head, _line_heads
+
+    try:
+        text = to_json(meta, "meta.yaml")
+    except YamlError:
+        text = None
+    # alone, and among others (a chunk's meta files are read together)
+    for batch in ([meta], [meta, *[f"host: vm\n{_STARTED}"] * 3]):
+        heads = _line_heads(batch)
+        assert (heads[0] is not None) == lined and None not in heads[1:]
+        if heads[0] is not None:
+            # only files fast_json takes: the lines never decide what the loader would
+            assert fast_json(meta) is not None and text is not None
+            assert heads[0] == (_fast_head(text, {}) or _head(json.loads(text)))

@@ -4,6 +4,7 @@ whole rows does: the same columns (only what differs), the same cells, the same 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -199,8 +200,8 @@ def test_a_key_holding_a_separator_makes_no_texts() -> None:
 def test_subtrees_made_in_batches_and_read_back_answer_alike(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # more subtrees than a batch: the texts of each batch are made (from git, then from the
-    # listing's cached rows), then all read back from the cache
+    # more subtrees than a batch: the texts are made (from the files' lines, then from the
+    # listing's cached rows a batch at a time), then all read back from the cache
     monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
     store = ConfigStore.open()
     for i in range(40):
@@ -210,9 +211,14 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
     rows = rows_from_git(store)
     expected = expected_table(rows)
     picked = [r for r in rows if r["config"]["lr"] > 0.15]
-    for _ in range(3):  # texts made while rows are read from git; from cached rows; cached
+
+    def every_run() -> None:
         with store.listing(None, meta=False) as listing:
             assert "".join(tablecells.table(listing, None, False) or ()) == expected
+
+    for turn in range(3):  # made from the files' lines; cached; made from the cached rows
+        if turn < 2:
+            every_run()
         with store.listing(None, meta=False) as listing:
             kept = [
                 tablecells.sort_key(row.order, row.project, row.id)
@@ -220,10 +226,11 @@ def test_subtrees_made_in_batches_and_read_back_answer_alike(
                 if json.loads(row.text)["config"]["lr"] > 0.15
             ]
             assert "".join(tablecells.table(listing, kept, False) or ()) == expected_table(picked)
+        every_run()
         # the command finds the runs meeting --where a batch of subtrees at a time too
         out = CliRunner().invoke(cli, ["runs", "--where", "lr>0.15"], catch_exceptions=False)
         assert out.exit_code == 0 and out.stdout == expected_table(picked)
-        if _ == 1:
+        if turn == 1:
             with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
                 db.execute("DELETE FROM subtrees WHERE blob LIKE ?", ("%" + tablecells._SUFFIX,))
 
@@ -293,3 +300,158 @@ def test_a_text_of_another_form_is_refused() -> None:
     odd.append(text(firsts=["=r0", *fields[1:], *keys]))  # a run holding a cell too many
     assert not any(runs.add_text(one) for one in odd) and not runs.cells
     assert runs.add_text(good) and len(runs.cells) == 2
+
+
+# -- a cold table made from the files' lines alone (no listing row) ---------------------------
+
+
+def _edit_branch(repo: Path, tmp_path: Path, edit: Any) -> None:
+    """Rewrite files of the store branch by hand: ``edit(path, text)`` gives a file's new
+    text, or None to leave it."""
+    from tests.conftest import git
+
+    work = tmp_path / "edit"
+    git(repo, "worktree", "add", "-q", str(work), "gitcfg")
+    for path in git(work, "ls-files").split():
+        text = (work / path).read_text()
+        new = edit(path, text)
+        if new is not None and new != text:
+            (work / path).write_text(new)
+    git(work, "commit", "-q", "-am", "hand edit")
+    git(repo, "worktree", "remove", str(work))
+
+
+def _mixed_store(repo: Path, tmp_path: Path) -> ConfigStore:
+    """Runs whose files are in the plain form, and others: non-ASCII, nested lists, comments,
+    hand-written floats, a meta file with its start time first; some without a summary."""
+    store = ConfigStore.open()
+    for i in range(40):
+        config: dict[str, Any] = {
+            "lr": 0.1 * (i % 3),
+            "seed": i,
+            "tag": "ünï" if i % 5 == 0 else "x",
+        }
+        config["layers"] = [[1, 2], 3] if i % 7 == 0 else [1, 2]
+        summary = {"loss": 1 / (i + 1)} if i % 3 else {}
+        meta = {"group": "g"} if i == 4 else {}
+        store.create(f"p{i % 2}", config, run_id=f"r{i:02d}", summary=summary, meta=meta)
+
+    def edit(path: str, text: str) -> str | None:
+        if path.endswith("r01/config.yaml"):
+            return text + "# tuned by hand\n"
+        if path.endswith("r02/config.yaml"):
+            return text.replace("seed: 2\n", "seed: 2\nwd: 0.10\n")
+        if path.endswith("r03/meta.yaml"):
+            return "# started by hand\n" + text
+        if path.endswith("r05/meta.yaml"):
+            started = next(line for line in text.splitlines(True) if line.startswith("started"))
+            return started + text.replace(started, "")
+        return None
+
+    _edit_branch(repo, tmp_path, edit)
+    return store
+
+
+def _invoke(*args: str) -> str:
+    out = CliRunner().invoke(cli, ["runs", *args], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+def _drop_cache(repo: Path) -> None:
+    for path in (repo / ".git" / "gitcfg").glob("blobcache*"):
+        path.unlink()
+
+
+def _cached_kinds(repo: Path) -> set[str]:
+    """What the cache holds of subtrees: '' (listing rows), '#meta', the table's suffix."""
+    with sqlite3.connect(repo / ".git" / "gitcfg" / FILE_NAME) as db:
+        keys = [key for (key,) in db.execute("SELECT blob FROM subtrees")]
+    return {"#" + key.partition("#")[2] if "#" in key else "" for key in keys}
+
+
+@pytest.mark.parametrize("fork", [False, True])
+def test_a_cold_table_of_plain_and_other_files_answers_as_every_route(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    from gitcfg import forkread
+
+    store = _mixed_store(repo, tmp_path)
+    monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
+    monkeypatch.setattr(forkread, "can_fork", lambda: fork)
+    forks: list[int] = []
+
+    class Counted(forkread.Helper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            forks.append(self.pid)
+
+    monkeypatch.setattr(forkread, "Helper", Counted)
+    rows = rows_from_git(store)
+    truth = expected_table(rows)
+    assert {"tag", "wd"} <= set(truth.splitlines()[0].split())
+    _drop_cache(repo)
+    assert _invoke() == truth  # cold: from the files' lines (the others' JSON)
+    assert len(forks) == fork
+    # only the table's texts were cached: a listing of rows reads the files again
+    assert _cached_kinds(repo) == {tablecells._SUFFIX}
+    assert _invoke() == truth  # warm
+    options = [
+        ["--format", "json"], ["--where", "seed>3"], ["--sort", "-seed"], ["--project", "p1"],
+        ["--columns", "id,lr,tag,summary:loss"], ["--group-by", "lr"], ["--format", "csv"],
+    ]  # fmt: skip
+    for args in options:
+        _drop_cache(repo)
+        fresh = _invoke(*args)
+        _drop_cache(repo)
+        _invoke()
+        assert _invoke(*args) == fresh, args  # after a cold table, as on a cold cache
+        assert _invoke() == truth  # and the table after it
+    assert json.loads(_invoke("--format", "json")) == rows
+
+
+def test_a_cold_table_without_a_cache_answers_alike(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the forked copy's texts go through the cache: without one, its half is read again
+    from gitcfg import forkread
+
+    store = _mixed_store(repo, tmp_path)
+    monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
+    monkeypatch.setattr(forkread, "can_fork", lambda: True)
+    truth = expected_table(rows_from_git(store))
+    cache_dir = repo / ".git" / "gitcfg"
+    shutil.rmtree(cache_dir)
+    cache_dir.write_text("not a directory: the cache cannot be opened\n")
+    try:
+        assert _invoke() == truth
+    finally:
+        cache_dir.unlink()
+
+
+@pytest.mark.parametrize("fork", [False, True])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("lr: [1,\n", "is not valid"), ("lr: 1\nlr: 2\n", "is not valid")],
+)
+def test_a_damaged_file_stops_a_cold_table_and_is_named(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, fork: bool, text: str, problem: str
+) -> None:
+    # the second in the plain form line by line, but a key repeated: the loader's to judge
+    from gitcfg import forkread
+
+    store = ConfigStore.open()
+    for i in range(12):
+        store.create(f"p{i % 2}", {"lr": i}, run_id=f"r{i:02d}")
+    tmp_path = repo.parent
+    _edit_branch(
+        repo, tmp_path, lambda path, old: text if path.endswith("r07/config.yaml") else None
+    )
+    monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
+    monkeypatch.setattr(forkread, "can_fork", lambda: fork)
+    _drop_cache(repo)
+    for _ in range(2):
+        out = CliRunner().invoke(cli, ["runs"])
+        assert out.exit_code == 1 and out.stdout == ""
+        assert f"{RunRef('p1', 'r07').config_path} {problem}" in out.output
+        assert "Traceback" not in out.output
