@@ -255,16 +255,17 @@ def _row(run_id: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def test_cells_all_runs_of_a_subtree_share_are_kept_once_in_its_figures() -> None:
-    rows = [_row(f"r{i}", {"a": "{x}", "lr": i, "z": "same"}, group="g") for i in range(3)]
+    rows = [_row(f"r{i}", {"a": "{x} 5%s", "lr": i, "z": "same"}, group="g") for i in range(3)]
     made = [tablecells.run_cells(row, "t") for row in rows]
     text = tablecells.subtree_text(made)  # type: ignore[arg-type]
     header, figures, *flat = text.split("\x1f")
     assert header == "a\x1elr\x1ez\x1d"
     firsts = figures.split("\x1d")[1].split("\x1e")
     # id and lr differ; the project, the empty start time, the group, a and z do not
-    assert firsts[:3] == ["", "=p", "=null"] and firsts[-3:] == ["s{x}", "", "ssame"]
+    assert firsts[:3] == ["", "=p", "=null"] and firsts[-3:] == ["s{x} 5%s", "", "ssame"]
     assert flat[3::4] == ["r0\x1e0\x1e", "r1\x1e1\x1e", "r2\x1e2\x1e"]
-    # ... and written into every line (a brace as it is), as the whole rows make it
+    # ... and written into every line (a brace, a per cent sign as they are), as the whole
+    # rows make it
     assert _from_texts(rows, per=3) == expected_table(rows)
     assert _from_texts(rows, [2, 0], per=3) == expected_table([rows[2], rows[0]])
 
