@@ -821,13 +821,17 @@ class RunListing:
             for blob, body, ok in zip(blobs, bodies, plain_lines(bodies), strict=True)
             if ok
         }
-        # made JSON: files not in the plain form, those beside one in a run, meta files
-        wanted = dict.fromkeys(blob for blob in blobs if blob not in lined)
+        # made JSON: files not in the plain form, those beside one in a run, and meta files
+        # read as config files (their blobs are the same)
+        wanted = {blob for blob in blobs if blob not in lined}
         for _ref, _directory, files in chunk.runs:
-            pair = [files.get(CONFIG_FILE), files.get(SUMMARY_FILE)]
-            if any(blob is not None and blob not in lined for blob in pair):
-                wanted.update(dict.fromkeys(blob for blob in pair if blob is not None))
-            wanted.update(dict.fromkeys(blob for blob in [files.get(META_FILE)] if blob in lined))
+            meta = files.get(META_FILE)
+            if meta is not None and meta not in chunk.metas:
+                wanted.add(meta)
+            if wanted:
+                pair = [blob for blob in (files.get(CONFIG_FILE), files.get(SUMMARY_FILE)) if blob]
+                if not wanted.isdisjoint(pair):
+                    wanted.update(pair)
         slow: set[str] = set()
         texts = _json_of(
             {blob: body for blob, body in zip(blobs, bodies, strict=True) if blob in wanted},

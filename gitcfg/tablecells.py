@@ -33,7 +33,7 @@ from gitcfg.diff import MISSING
 from gitcfg.flatjson import fast_json
 from gitcfg.layout import RunRef
 from gitcfg.linecells import FileCells, LinedFiles
-from gitcfg.render import BOLD, cell_text, cell_texts, line_pattern, paint
+from gitcfg.render import BOLD, cell_texts, line_pattern, paint
 
 if TYPE_CHECKING:
     from gitcfg.listing import ListedRow, ReadRun, RunListing
@@ -263,7 +263,7 @@ def subtree_texts(subtrees: Sequence[Sequence[ReadRun]]) -> list[str | None]:
     at = file = 0  # the subtree's first run in ``runs``, its first file in ``lined``
     for subtree in subtrees:
         count = len(subtree)
-        text = None if columns is None else columns.text(fields, at, count)
+        text = None if columns is None or not count else columns.text(fields, at, count)
         if text is None:
             text = _subtree_text_of_made(_runs_made(subtree, lined, file, fields, at))
         texts.append(text)
@@ -364,17 +364,18 @@ class _Fields:
     distinct rest of the head (runs differ in their start time and share the rest)."""
 
     def __init__(self, runs: Sequence[ReadRun]) -> None:
-        self.sort_keys = [sort_key(run.head.order, run.project, run.id) for run in runs]
-        self.ids = cell_texts([run.id for run in runs])
-        self.projects = cell_texts([run.project for run in runs])
-        self.created = list(map(_created_cell, [run.head.created for run in runs]))
+        heads = [run.head for run in runs]
+        orders, ids = [head.order for head in heads], [run.id for run in runs]
+        projects = [run.project for run in runs]
+        self.sort_keys = list(map(_SK.join, zip(orders, projects, ids, strict=True)))
+        self.ids, self.projects = _texts_cells(ids), _texts_cells(projects)
+        self.created = _created_cells([head.created for head in heads])
         rests: dict[str, int] = {}
-        self.rest_of = [rests.setdefault(run.head.rest, len(rests)) for run in runs]
+        self.rest_of = [rests.setdefault(head.rest, len(rests)) for head in heads]
         made = [_rest_cells(json.loads("{" + rest + "}")) for rest in rests]
         self.used = [used for used, _ in made]
         self.rests = [cells for _, cells in made]
-        checked = [run.head.order + run.project + run.id for run in runs]
-        checked += [*self.ids, *self.projects, *self.created]
+        checked = [*orders, *projects, *ids, *self.ids, *self.projects, *self.created]
         checked += itertools.chain.from_iterable(self.rests)
         self.sound = _SEPARATOR.search("".join(checked)) is None
 
@@ -398,13 +399,21 @@ class _Fields:
         return used, columns
 
 
-def _created_cell(text: str) -> str:
-    """The cell of a start time from its JSON text: a string without escapes read as it is."""
-    if text[:1] == '"' and "\\" not in text:
-        short = _short_time(text[1:-1])
-        return short if short.isprintable() else cell_text(short)
-    value = json.loads(text)
-    return cell_texts([_short_time(value) if type(value) is str else value])[0]
+def _texts_cells(texts: list[str]) -> list[str]:
+    """The cells of strings: themselves, when all are printable."""
+    return texts if "".join(texts).isprintable() else cell_texts(texts)
+
+
+def _created_cells(created: list[str]) -> list[str]:
+    """The cells of start times from their JSON texts: strings without escapes (all of them,
+    mostly) cut as they are."""
+    if "\\" not in "".join(created) and [text[:1] for text in created].count('"') == len(created):
+        # no line end in them: one replace over them all
+        cells = "\n".join([text[1:-1][:19] for text in created]).replace("T", " ").split("\n")
+        if "".join(cells).isprintable():
+            return cells
+    values = [json.loads(text) for text in created]
+    return cell_texts([_short_time(value) if type(value) is str else value for value in values])
 
 
 def _runs_made(

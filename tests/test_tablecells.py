@@ -456,3 +456,42 @@ def test_a_damaged_file_stops_a_cold_table_and_is_named(
         assert out.exit_code == 1 and out.stdout == ""
         assert f"{RunRef('p1', 'r07').config_path} {problem}" in out.output
         assert "Traceback" not in out.output
+
+
+# start times of other kinds than a plain string, as a hand-written meta.yaml may hold
+_ODD_STARTS = [None, "", 5, ["x"], "2026-01-01T10:00:00", "2026-01-01T05:00:00.1-05:00"]
+_ODD_STARTS += ["a\u2028b", 'q"t\\', "t\x01"]
+
+
+@settings(max_examples=300)
+@given(_rows(), st.sampled_from(_ODD_STARTS), st.integers(0, 7), st.booleans())
+def test_texts_of_runs_read_from_git_make_the_table_the_rows_make(
+    rows: list[dict[str, Any]], start: Any, split: int, lined: bool
+) -> None:
+    from gitcfg.flatjson import encode, fast_json
+    from gitcfg.listing import ReadRun, _head
+    from gitcfg.starttime import start_order
+    from gitcfg.yamlcodec import dump_config
+
+    rows[0]["created"] = start
+    runs = []
+    for row in rows:
+        fixed = {name: row[name] for name in ("code_commit", "dirty", *query.META_FIELDS)}
+        head = _head({"started": row["created"], **fixed})
+        files = [dump_config(row["config"]), dump_config(row["summary"])]
+        if lined and None not in map(fast_json, files):  # in the plain form: its lines
+            runs.append(ReadRun(row["project"], row["id"], head, *files, True))
+        else:
+            config, summary = encode(row["config"]), encode(row["summary"])
+            runs.append(ReadRun(row["project"], row["id"], head, config, summary, False))
+    texts = tablecells.subtree_texts([runs[:split], runs[split:]])
+    if None in texts:  # a text holding a separator: the table is made from the rows
+        assert any(tablecells.run_cells(row, "") is None for row in rows) or "\x01" in str(start)
+        return
+    table = tablecells.Runs()
+    assert all(table.add_text(text) for text in texts if text is not None)
+    table.measure()
+    listed = sorted(
+        rows, key=lambda r: (start_order(str(r["created"] or "")), r["project"], r["id"])
+    )
+    assert "".join(table.chunks(None, False)) == expected_table(listed)
