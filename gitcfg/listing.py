@@ -10,7 +10,10 @@ files in the form gitcfg writes are turned into JSON text without a YAML parser
 (``gitcfg.flatjson``). Many missed subtrees are split with a forked copy of the process
 (``gitcfg.forkread``), which reads half and streams its rows back: the conversion is Python's,
 one core a process. An unchanged subtree is never read again; a new run costs re-reading
-only the few runs that share its subtree.
+only the few runs that share its subtree. A caller that keeps a text of its own per subtree
+(the table's cells, ``also_cache``) gets it made as the subtrees are read, or has them read
+for its texts alone (``read_also``): then files in the plain form are handed over as they
+are, and no row is made.
 
 A run is kept as a ``ListedRow``: its row as JSON text, exactly what ``gitcfg runs --format
 json`` prints, and its meta.yaml as JSON text; callers decode only what they need.

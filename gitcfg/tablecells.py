@@ -9,9 +9,14 @@ the subtree's figures: per column its widest cell, per key whether its runs diff
 differ and how wide each column is then come from a few thousand subtrees' figures, and
 a line is its subtree's line (the cells all its runs share written in) with its own few
 cells put in. Without ``--where`` or ``--sort`` the runs'
-listing rows are not even read: the cached texts carry the key the table is sorted by. On a
-cold cache the cells of files in the plain form are read from their lines
-(``gitcfg.linecells``), not from their values decoded.
+listing rows are not even read: the cached texts carry the key the table is sorted by.
+
+On a cold cache the cells of files in the plain form are read from their lines
+(``gitcfg.linecells``), not from their values decoded, and, when every run is shown, no
+listing row is made at all: the subtrees are read from git for their texts alone (a later
+listing of rows, ``--format json`` or ``--where``, reads the files again). The runs of a chunk
+read together that share their keys (most) are taken a column of a key at a time, each
+column's kind known by one pass over its values.
 
 A cell is its value as the table writes it, with a letter for the value's type beside it: the
 two together tell values apart as ``diff.same_value`` does (1, 1.0, true and '1' differ; nan
@@ -825,7 +830,8 @@ def table(
     """The default table of the runs of ``listing`` whose ``sort_key`` is in ``sort_keys``, in
     that order (None: every run, oldest first, without reading the runs' listing rows); None
     when it must be made from the decoded rows (no run, or a run ``run_cells`` cannot show).
-    The texts of subtrees the cache lacks are made from their runs' rows and cached."""
+    The texts of subtrees the cache lacks are made and cached: for every run, from their
+    files read from git for the texts alone; else from their runs' rows."""
     runs = Runs()
     listing.also_cache = (_SUFFIX, subtree_texts)
     missed = _add_cached(listing, runs, list(listing.subtree_keys()))
