@@ -840,6 +840,7 @@ def table(
         # or held); those of a forked copy's half, from the cache it wrote them to
         made = listing.read_also(missed)
         missed = [path for path in missed if path not in made or not runs.add_text(made[path])]
+        del made  # its texts, split into the runs' own, are not kept twice
         if missed:
             missed = _add_cached(listing, runs, missed)
     # The subtrees left: those the listing reads from git get their texts made as they are
