@@ -217,6 +217,12 @@ def test_errors_name_the_file() -> None:
         to_json_many(["a: 1\n", "a: [\n"], ["p/meta.yaml", "p/config.yaml"])
 
 
+# hand-written files: refused keys, comments, non-ASCII, an empty line, and numbers the form
+# takes or not by a digit (a leading zero, -0; 0, 10, 1.05e+5)
+_ODD_FILES = ["", "a: 1\na: 2\n", "a: 1\na.b: 2\n", "# note\nx: 1\n", "x: 'ü'\n", "{}\n", "\n"]
+_ODD_FILES += ["x: 007\n", "x: -0\n", "x: 0\n", "x: 10\n", "x: -0.0\n", "x: 1.05e+5\n", "x: 05.5\n"]
+
+
 def _lines_keys(text: str) -> list[str]:
     return [line.split(": ", 1)[0] for line in text.splitlines()]
 
@@ -224,7 +230,7 @@ def _lines_keys(text: str) -> list[str]:
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.dictionaries(_keys, _values, max_size=6), min_size=1, max_size=6),
-    st.sampled_from(["", "a: 1\na: 2\n", "a: 1\na.b: 2\n", "# note\nx: 1\n", "x: 'ü'\n", "{}\n"]),
+    st.sampled_from(_ODD_FILES),
     st.integers(1, 80),
 )
 def test_plain_lines_takes_what_fast_json_takes_but_for_its_keys(
