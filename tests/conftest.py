@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +105,10 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             monkeypatch.delenv(name)
     monkeypatch.delenv("EMAIL", raising=False)  # git's last source of an email address
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:git")
+    # Commands the tests run as a user types them ("gitcfg run -- python train.py") find this
+    # interpreter, as in an activated venv, also when pytest is started as .venv/bin/python.
+    bin_dir = os.path.dirname(sys.executable)
+    monkeypatch.setenv("PATH", os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]))
 
 
 def git(cwd: Path | str, *args: str, env: dict[str, str] | None = None) -> str:
