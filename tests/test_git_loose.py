@@ -165,8 +165,12 @@ def test_writers_lose_nothing_while_gc_and_pack_refs_loop(repo: Path) -> None:
 def test_gitcfgs_auto_gc_packs_and_never_leaves_git_refusing_gc(repo: Path, detach: str) -> None:
     git(repo, "config", "gc.auto", "300")
     git(repo, "config", "gc.autoDetach", detach)  # false: gc runs to the end first, as in git
+    # git's sample (objects/17) past ceil(300 / 256) = 2 at the first run, so that a gc surely
+    # starts: the runs' own ~2,000 objects leave 2 or fewer there about once in 150 tests.
+    for blob in _loose_in_17(repo, 3):  # reachable, so that gc packs rather than keeps them
+        git(repo, "tag", f"t{blob[:8]}", blob)
     store = ConfigStore.open()
-    for i in range(200):  # each run writes ~8 objects: gc --auto fires several times
+    for i in range(200):  # each run writes ~10 objects: later gcs when the sample says so
         store.create("p", {"i": i, "lr": i / 10}, run_id=f"r{i:03d}")
     if detach == "true":
         wait_for_gitcfg_gc(repo)
