@@ -129,8 +129,8 @@ def test_a_lock_git_lets_go_of_within_the_end_wait_is_committed_at_once(
     # git's own wait is 100 ms; a run's end waits seconds (END_WAIT_SECONDS) before keeping
     run = started_run()
     lock = git_holds(repo)
+    began = time.monotonic()  # before the timer starts: released no sooner than 1 s after this
     threading.Timer(1.0, lock.release).start()
-    began = time.monotonic()
     run.finish()
     assert time.monotonic() - began >= 1.0
     assert capsys.readouterr().err == ""
