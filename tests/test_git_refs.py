@@ -71,6 +71,7 @@ lock = git_dir / "refs" / "heads" / "gitcfg.lock"
 lock.write_text("")  # as gc's pack-refs or reflog expire holds the branch's lock
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
+print(time.monotonic(), flush=True)  # the system-wide clock, just before letting go
 lock.unlink()
 """
 
@@ -82,10 +83,11 @@ def test_writers_wait_for_the_gc_gitcfg_started_instead_of_failing(repo: Path) -
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
-    started = time.monotonic()
     ConfigStore.open().create("p", {"lr": 0.1}, run_id="r1")  # no error: it waited
-    assert time.monotonic() - started > 1.0  # far past git's 100 ms lock timeout
+    done = time.monotonic()
     assert holder.wait(timeout=30) == 0
+    # it went on only once the gc let go, 1.5 s later: far past git's 100 ms lock timeout
+    assert done > float(holder.stdout.read())
     assert ConfigStore.open().exists(_ref("r1"))
 
 
