@@ -32,26 +32,40 @@ def free_port() -> int:
 def git_daemon(served: Path, max_connections: int | None = None) -> Iterator[str]:
     """``git daemon`` serving the repositories in ``served`` read-write on 127.0.0.1; yields
     its base URL and stops it at the end."""
-    port = free_port()
     limit = [f"--max-connections={max_connections}"] if max_connections else []
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", *limit,
-         f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # The port is free when picked, not when git binds it: one another process took meanwhile
+    # makes this daemon exit at once, and then a new port is tried.
+    for _ in range(5):
+        port = free_port()
+        daemon = subprocess.Popen(
+            ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", *limit,
+             f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if _listening(daemon, port):
+            break
+        daemon.kill()
+        daemon.wait(timeout=10)
+    else:
+        pytest.fail("git daemon did not start")
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            pytest.fail("git daemon did not start")
         yield f"git://127.0.0.1:{port}"
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
+
+
+def _listening(daemon: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether ``daemon`` took ``port``: it accepts there and is still running (a daemon that
+    could not bind exits, while whoever holds the port would accept too)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and daemon.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(0.05)  # a daemon that lost the port has exited by now
+                return daemon.poll() is None
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture
