@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitcfg.git.perms import make_dir, make_file
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -71,9 +73,11 @@ def digest(blob: str, text: str) -> bytes:
 class BlobCache:
     """The blob cache of one repository (``directory`` is ``<git common dir>/gitcfg``)."""
 
-    def __init__(self, directory: Path, *, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, directory: Path, *, max_entries: int = MAX_ENTRIES, shared: int = 0) -> None:
         self.path = directory / FILE_NAME
         self.max_entries = max_entries
+        # core.sharedRepository: every user of the group reads and writes the one cache
+        self.shared = shared
         self._db: sqlite3.Connection | None = None
         self._broken = False  # could not even start a fresh database: run uncached
 
@@ -86,7 +90,10 @@ class BlobCache:
 
         for attempt in range(2):
             try:
-                self.path.parent.mkdir(exist_ok=True)
+                make_dir(str(self.path.parent), self.shared)
+                if self.shared:
+                    # made here with git's mode, which SQLite gives its -wal and -shm files too
+                    make_file(str(self.path), self.shared)
                 db = sqlite3.connect(self.path, timeout=_WRITE_WAIT_MS / 1000, isolation_level=None)
                 try:
                     # A new file's pages as large as SQLite allows: a subtree's rows are one

@@ -23,6 +23,7 @@ processes in the order its service receives them). A writer that named its steps
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import marshal
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gitcfg.errors import HistoryNotFoundError
+from gitcfg.git.perms import adjust_fd, make_dirs
 
 HISTORY_DIR = "history"
 SUFFIX = ".history"
@@ -59,9 +61,11 @@ def history_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 class HistoryFile:
     """The history file of one run: ``append`` rows, ``rows()`` to read them back."""
 
-    def __init__(self, path: Path, run: str) -> None:
+    def __init__(self, path: Path, run: str, *, shared: int = 0) -> None:
         self.path = path
         self.run = run  # project/id, for messages
+        # core.sharedRepository: processes of other users of the group append to it too
+        self.shared = shared
         self._failed = False
         # Where the file ended after this writer's last append (or read): what lies beyond was
         # appended by other processes. None until ``mark_end`` or ``last_step`` sets it.
@@ -86,16 +90,18 @@ class HistoryFile:
         if self._failed:
             return []
         try:
-            if rows:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
-            else:
-                flags = os.O_RDONLY
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT if rows else os.O_RDONLY
             try:
-                fd = os.open(self.path, flags, 0o644)
-            except FileNotFoundError:  # nothing logged by anyone yet
-                return []
+                fd = os.open(self.path, flags, 0o666)
+            except FileNotFoundError:
+                if not rows:  # nothing logged by anyone yet
+                    return []
+                make_dirs(str(self.path.parent), self.shared)
+                fd = os.open(self.path, flags, 0o666)
             try:
+                if rows and self.shared:
+                    with contextlib.suppress(OSError):  # another user's file: git leaves those
+                        adjust_fd(fd, self.shared)
                 fcntl.flock(fd, fcntl.LOCK_EX if rows else fcntl.LOCK_SH)
                 size = os.fstat(fd).st_size
                 end = size if self._end is None else self._end

@@ -364,7 +364,7 @@ def tree_runs(repo: GitRepo, tip: str, pathspecs: Sequence[str] = ()) -> Iterato
 
 def _write_cache(cache: BlobCache, writes: queue.Queue[dict[str, str] | None]) -> None:
     """The cache writer thread: a connection of its own (SQLite's are not shared)."""
-    own = BlobCache(cache.path.parent, max_entries=cache.max_entries)
+    own = BlobCache(cache.path.parent, max_entries=cache.max_entries, shared=cache.shared)
     try:
         while (packed := writes.get()) is not None:
             # it is only a cache: whatever goes wrong here must not stop the listing, nor
@@ -621,12 +621,12 @@ class RunListing:
         if len(missed) < _FORK_SUBTREES or not forkread.can_fork():
             return self._read_here(missed, convert), None, {}
         mine, theirs = _halves(missed)
-        cache_dir = self.cache.path.parent
+        cache_dir, shared = self.cache.path.parent, self.cache.shared
         # SQLite forbids carrying an open connection across a fork: close it (it reopens on use)
         self.cache.close()
 
         def work(sink: forkread.Sink) -> None:  # in the copy: its own cache connection
-            self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries)
+            self.cache = BlobCache(cache_dir, max_entries=self.cache.max_entries, shared=shared)
             self._read_here(theirs, convert, sink if back else _dropped)
 
         try:

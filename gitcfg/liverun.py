@@ -105,6 +105,7 @@ class Run(RunView):
         self.resumed = resumed
         self.entity = entity
         self._dir = run_dir
+        self._dir_shared = 0  # core.sharedRepository, for a run directory in the git directory
         self.start_time = time.time()  # epoch seconds, as wandb's run.start_time
         self.starting_step = start_step  # the step this process's first log records
         # True when the process that started us (gitcfg run, wandb.agent) records our status
@@ -116,7 +117,9 @@ class Run(RunView):
             from gitcfg.history import HistoryFile, history_path
 
             history = HistoryFile(
-                history_path(store.repo.common_dir, ref.project, ref.id), str(ref)
+                history_path(store.repo.common_dir, ref.project, ref.id),
+                str(ref),
+                shared=store.repo.shared,
             )
             history.mark_end()
         self._recorder = Recorder(self._summary, history, start_step)
@@ -259,7 +262,11 @@ class Run(RunView):
             else:
                 common = self._store.repo.common_dir
                 self._dir = str(common / "gitcfg" / "files" / self.project / self.id)
-        Path(self._dir).mkdir(parents=True, exist_ok=True)
+                self._dir_shared = self._store.repo.shared
+        from gitcfg.git.perms import make_dirs
+
+        # in the git directory, shared as git shares its own files (core.sharedRepository)
+        make_dirs(self._dir, self._dir_shared)
         return self._dir
 
     def __repr__(self) -> str:
@@ -784,7 +791,8 @@ def attach(
         if result.commit is not None:
             commit = result.commit
     config = Config._from_flat({**stored, **added}, allow_val_change=allow_val_change)
-    history = HistoryFile(history_path(store.repo.common_dir, ref.project, ref.id), str(ref))
+    path = history_path(store.repo.common_dir, ref.project, ref.id)
+    history = HistoryFile(path, str(ref), shared=store.repo.shared)
     last = history.last_step()
     return Run(
         store,
@@ -968,7 +976,8 @@ def _keep_resume(run: Run, path: Path, resume: Any) -> None:
 
     try:
         if _auto_resume(resume):
-            resumefile.write(path, run.id)
+            shared = run._store.repo.shared if run._store is not None else 0
+            resumefile.write(path, run.id, shared=shared)
             run._resume_file = path
         elif resume is None or resume is False:
             resumefile.forget(path)

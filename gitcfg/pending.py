@@ -46,6 +46,7 @@ from gitcfg.errors import (
     RefLockedError,
     RepositoryError,
 )
+from gitcfg.git.perms import create_new, make_dirs
 from gitcfg.layout import RunRef
 from gitcfg.stores import PENDING_DIR
 
@@ -124,7 +125,7 @@ def keep_at_end(
         options.get("message"),
     )
     try:
-        path = keep(store.repo.common_dir, change)
+        path = keep(store.repo.common_dir, change, shared=store.repo.shared)
     except (OSError, ValueError, TypeError):
         raise failure from None  # nowhere to keep it either: the branch's error says why
     if isinstance(failure, RefLockedError):
@@ -144,11 +145,12 @@ def keep_at_end(
     return UpdateResult(run, None, [], [], [])
 
 
-def keep(common_dir: Path, change: PendingChange) -> Path:
+def keep(common_dir: Path, change: PendingChange, *, shared: int = 0) -> Path:
     """Write ``change`` to a new kept file, whole or not at all, and flushed to disk; returns
-    its path. Names sort in the order the files were kept."""
+    its path. Names sort in the order the files were kept. ``shared``: core.sharedRepository
+    (another user of the group commits and removes the file)."""
     directory = pending_dir(common_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dirs(str(directory), shared)
     name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}"
     data = {
         "format": _FORMAT,
@@ -163,8 +165,9 @@ def keep(common_dir: Path, change: PendingChange) -> Path:
     text = json.dumps(data, ensure_ascii=False, indent=1)
     temporary = directory / f".{name}.tmp"  # not a kept file until renamed (*.json)
     path = directory / f"{name}.json"
+    fd = create_new(str(temporary), shared)  # outside the try: a name that exists is not ours
     try:
-        with open(temporary, "x", encoding="utf-8") as handle:
+        with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
             handle.flush()
             os.fsync(handle.fileno())

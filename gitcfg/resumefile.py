@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from gitcfg.git.perms import create_temporary, make_dirs
 
 RESUME_DIR = "resume"
 
@@ -33,10 +34,11 @@ def read(path: Path) -> str | None:
     return run_id if isinstance(run_id, str) and run_id else None
 
 
-def write(path: Path, run_id: str) -> None:
-    """Keep ``run_id`` in ``path``, atomically: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".resume-", dir=path.parent)
+def write(path: Path, run_id: str, *, shared: int = 0) -> None:
+    """Keep ``run_id`` in ``path``, atomically: a reader sees the old file or the new one.
+    ``shared``: core.sharedRepository (``gitcfg.git.perms``), the modes of what is created."""
+    make_dirs(str(path.parent), shared)
+    fd, temporary = create_temporary(str(path.parent), ".resume-", shared)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"run_id": run_id}, handle)

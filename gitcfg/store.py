@@ -154,7 +154,7 @@ class ConfigStore:
         repo.identity = identity
         # True: the code repository is the store's own (if it has a work tree).
         self._code_repo = code_repo
-        self.cache = BlobCache(repo.common_dir / "gitcfg")
+        self.cache = BlobCache(repo.common_dir / "gitcfg", shared=repo.shared)
         # The last commit whose root tree was seen to be a store's, and that tree.
         self._root_seen: tuple[str, str] | None = None
 

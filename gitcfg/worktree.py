@@ -18,6 +18,7 @@ import struct
 import time
 
 from gitcfg.git import GitRepo
+from gitcfg.git.perms import adjust
 
 # Beyond this many tracked files the index is left to git. Measured here: reading the index and
 # stat-ing 1,000 files takes 6 ms, about one ``git status`` (4.5 ms), 3,000 take 17 ms against
@@ -291,6 +292,7 @@ def remember_no_untracked(repo: GitRepo, stamps: list[tuple[str, int]]) -> None:
     tmp = repo.git_dir / f"{_NO_UNTRACKED}.{os.getpid()}.tmp"
     try:
         tmp.write_bytes(data)
+        adjust(str(tmp), repo.shared)  # core.sharedRepository: the next user rewrites it
         os.replace(tmp, target)
     except OSError:
         with contextlib.suppress(OSError):

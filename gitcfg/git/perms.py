@@ -4,8 +4,10 @@ A repository made with ``git init --shared=group`` (or ``all``, ``world``, ``064
 by several users, so git widens every file and directory it creates in it beyond the umask
 (path.c ``adjust_shared_perm``): ``objects/xx`` becomes 2775, a ref 664. gitcfg applies the same
 rule to what it creates in the git directory; a narrower mode would make the next user's git fail
-("insufficient permission for adding an object"). With the default (``umask``) nothing changes
-and nothing is asked of the file system.
+("insufficient permission for adding an object"). That holds for gitcfg's own files under
+``<git dir>/gitcfg/`` too (histories, kept changes, the blob cache, locks): another member of the
+group logs to, commits and rewrites them. With the default (``umask``) nothing changes and nothing
+is asked of the file system.
 """
 
 from __future__ import annotations
@@ -130,6 +132,31 @@ def create_file(path: str, flags: int, shared: int) -> int:
             os.close(fd)
             raise
     return fd
+
+
+def create_new(path: str, shared: int) -> int:
+    """Create ``path`` exclusively for writing, as git creates a lock file: mode 0666 less the
+    umask, then git's mode (``FileExistsError`` if it exists)."""
+    return create_file(path, os.O_WRONLY | os.O_EXCL, shared)
+
+
+def create_temporary(directory: str, prefix: str, shared: int) -> tuple[int, str]:
+    """A new file of a random name in ``directory``, made as ``create_new`` makes one (not
+    ``tempfile.mkstemp``'s 0600, which only its owner could replace or read); (fd, path)."""
+    while True:
+        path = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}")
+        with contextlib.suppress(FileExistsError):
+            return create_new(path, shared), path
+
+
+def make_file(path: str, shared: int) -> None:
+    """Create the empty file ``path`` with git's mode unless it exists: for a file that another
+    library opens and fills (an SQLite database, whose journals take its mode)."""
+    try:
+        fd = create_new(path, shared)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def adjust_quietly(path: str, shared: int) -> None:
