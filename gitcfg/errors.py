@@ -27,6 +27,7 @@ and ``InputError`` exit 2, every other ``GitcfgError`` exits 1.
     │   ├── RefLockedError             git holds the store branch's lock past the wait
     │   ├── BranchCheckedOutError      a work tree has the store branch checked out
     │   ├── PendingChangesError        a run's kept last changes cannot be committed yet
+    │   ├── KeptChangeStuckError       a kept change this user could commit but not remove
     │   └── UnsafeRepositoryError      git refuses a repository owned by another user
     ├── RunError
     │   ├── RunNotFoundError (LookupError)
@@ -354,6 +355,21 @@ class PendingChangesError(RepositoryError):
         super().__init__(
             f"{self.reason}; "
             + (f"resume it {error.until}" if error.until else "resume it once they can be")
+        )
+
+
+class KeptChangeStuckError(RepositoryError):
+    """A change kept when its run ended (``gitcfg.pending``) in a directory this user may not
+    remove files from (another user's, in a shared repository): committed, the file would stay
+    and be committed again later, over whatever changed the run meanwhile, so it is left."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.reason = f"this user may not remove files from {directory}"
+        self.until = f"when run by a user who may (or once the group may write to {directory})"
+        super().__init__(
+            f"{self.reason}; run gitcfg as a user who may, or let the group write there "
+            f"(chmod g+w {directory})"
         )
 
 

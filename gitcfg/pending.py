@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gitcfg.errors import (
     ConfigKeyError,
     GitcfgError,
+    KeptChangeStuckError,
     PendingChangesError,
     RefLockedError,
     RepositoryError,
@@ -270,6 +271,10 @@ def _apply_file(
             return None
         if os.fstat(handle.fileno()).st_nlink == 0:
             return None  # committed and removed while this process waited for it
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            # another user's directory: the file would outlive its commit, to be applied again
+            blocked.add(change.run)
+            return Outcome(path, change, None, KeptChangeStuckError(str(path.parent)))
         try:
             with _waiting(store, patience):
                 commit = _apply(store, change)

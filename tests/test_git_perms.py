@@ -262,6 +262,21 @@ def test_another_member_of_the_group_works_in_what_the_first_one_made(team_repo:
     assert not (repo / ".git" / "gitcfg" / "resume" / "p.json").exists()
 
 
+def test_a_kept_change_is_left_to_a_user_who_can_remove_it(team_repo: Path) -> None:
+    kept = team_repo / ".git" / "gitcfg" / "pending"
+    os.chmod(kept, 0o2755)  # as older gitcfg made it: the group may not remove files
+    show = "import gitcfg.cli; gitcfg.cli.main(['show', 'q/r2', '--summary', '--format', 'json'])"
+    second = _as_member(_SECOND, team_repo, show)
+    assert second.returncode == 0, second.stderr
+    assert f"this user may not remove files from {kept}" in second.stderr
+    assert '"acc"' not in second.stdout  # not committed: it would be again, over later changes
+    assert len(os.listdir(kept)) == 1
+    first = _as_member(_FIRST, team_repo, show)
+    assert "committed the last changes of run q/r2" in first.stderr
+    assert '"acc": 1.0' in first.stdout
+    assert os.listdir(kept) == []
+
+
 def test_a_repository_that_is_not_shared_keeps_the_umask(repo: Path) -> None:
     old = os.umask(0o077)
     try:
