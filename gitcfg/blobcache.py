@@ -91,9 +91,10 @@ class BlobCache:
         for attempt in range(2):
             try:
                 make_dir(str(self.path.parent), self.shared)
-                if self.shared:
-                    # made here with git's mode, which SQLite gives its -wal and -shm files too
-                    make_file(str(self.path), self.shared)
+                # made here with the mode git gives its files (0666 less the umask, widened by
+                # core.sharedRepository), not SQLite's 0644: SQLite gives its -wal and -shm
+                # files the database's mode, and then the group may write all three
+                make_file(str(self.path), self.shared)
                 db = sqlite3.connect(self.path, timeout=_WRITE_WAIT_MS / 1000, isolation_level=None)
                 try:
                     # A new file's pages as large as SQLite allows: a subtree's rows are one

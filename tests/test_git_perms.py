@@ -106,10 +106,15 @@ def _git_modes(repo: Path) -> tuple[str, str]:
     return _mode(dot_git / "refs" / "made-by"), _mode(dot_git / "refs" / "made-by" / "git" / "x")
 
 
-@pytest.mark.parametrize("shared", ["group", "all", "0640", "0660"])
-def test_gitcfg_keeps_its_own_files_as_git_keeps_its_own(tmp_path: Path, shared: str) -> None:
+@pytest.mark.parametrize(
+    ("shared", "umask"),
+    [("group", 0o022), ("all", 0o022), ("0640", 0o022), ("0660", 0o077), ("umask", 0o002)],
+)
+def test_gitcfg_keeps_its_own_files_as_git_keeps_its_own(
+    tmp_path: Path, shared: str, umask: int
+) -> None:
     repo = tmp_path / "shared"
-    with _umask(0o022):
+    with _umask(umask):  # 002 alone: a group shares a repository by its umask (setgid dir)
         git(tmp_path, "init", "-q", f"--shared={shared}", "-b", "main", str(repo))
         (repo / "train.py").write_text("print('training')\n")
         git(repo, "add", "train.py")
