@@ -36,6 +36,12 @@ _LOCAL_RACE = re.compile(
 )
 
 
+# A fetch leaves FETCH_HEAD alone: it is the user's, from their own last fetch (what 'git merge
+# FETCH_HEAD' takes), and gitcfg's would name the store branch for merge. Emptied when git is
+# older than 2.29, which does not know the option (and writes the file).
+_NO_FETCH_HEAD = ["--no-write-fetch-head"]
+
+
 @dataclass(frozen=True)
 class SyncResult:
     """What a pull or push did to the local store branch (and the remote)."""
@@ -81,13 +87,16 @@ def fetch(repo: GitRepo, branch: str, remote: str) -> str | None:
     reason = ""
     for attempt in range(_PUSH_ATTEMPTS):
         proc = repo.git(
-            "fetch", "--quiet", "--no-tags", "--end-of-options", remote,
+            "fetch", "--quiet", "--no-tags", *_NO_FETCH_HEAD, "--end-of-options", remote,
             f"+refs/heads/{branch}:{tracking}", f"+{KEEP_PREFIX}*:{KEEP_PREFIX}*",
             check=False,
         )  # fmt: skip
         if proc.returncode == 0:
             return repo.read_ref(tracking)
         message = proc.stderr.decode(errors="replace")
+        if _NO_FETCH_HEAD and "no-write-fetch-head" in message:  # git before 2.29
+            _NO_FETCH_HEAD.clear()
+            continue
         if "couldn't find remote ref" in message:
             _check_reachable(repo, remote)
             return None

@@ -132,6 +132,31 @@ def test_push_then_pull_on_another_machine(clone: Clone, monkeypatch: pytest.Mon
     assert git(b, "status", "--porcelain") == ""
 
 
+def _git_version(path: Path) -> tuple[int, ...]:
+    words = git(path, "version").split()[2].split(".")
+    return tuple(int(word) for word in words[:2] if word.isdigit())
+
+
+def test_pull_and_push_leave_the_users_fetch_head_alone(
+    clone: Clone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clone("a")
+    store_a = store_in(a, monkeypatch)
+    store_a.create("p", {"lr": 0.1}, run_id="r1")
+    remote.push(store_a.repo, "gitcfg")
+    b = clone("b")
+    if _git_version(b) < (2, 29):
+        pytest.skip("git before 2.29 always writes FETCH_HEAD")
+    git(b, "fetch", "-q", "origin", "main")  # the user's own fetch, for a 'git merge FETCH_HEAD'
+    fetched = (b / ".git" / "FETCH_HEAD").read_bytes()
+    store_b = store_in(b, monkeypatch)
+    store_b.create("p", {"lr": 0.2}, run_id="r2")
+    remote.pull(store_b.repo, "gitcfg")
+    assert remote.push(store_b.repo, "gitcfg").pushed
+    assert (b / ".git" / "FETCH_HEAD").read_bytes() == fetched
+    assert git(b, "rev-parse", "FETCH_HEAD") == git(b, "rev-parse", "origin/main")
+
+
 def test_runs_created_on_both_sides_merge(clone: Clone, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = clone("a"), clone("b")
     store_a, store_b = store_in(a, monkeypatch), store_in(b, monkeypatch)
