@@ -14,6 +14,7 @@ import pytest
 
 from gitcfg.errors import RepositoryError
 from gitcfg.git import GitRepo
+from gitcfg.git.loose import deflate
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git, wait_for_gitcfg_gc
 from tests.mounts import read_only
@@ -239,6 +240,20 @@ def test_no_gc_is_started_when_the_user_turned_it_off(repo: Path, setting: str) 
     ConfigStore.open().create("p", {"a": 1}, run_id="r1")
     assert not list((repo / ".git" / "objects" / "pack").glob("*.pack"))
     assert len(list((repo / ".git" / "objects" / "17").iterdir())) >= 4
+
+
+def test_small_objects_are_the_bytes_a_32_kib_window_gives() -> None:
+    # the small window is only a cheaper allocation: every object up to the small-object size
+    # deflates to exactly the stream git's 32 KiB window gives (text, ids, incompressible bytes)
+    rng = random.Random(7)
+    pieces = [b"lr: 0.001\n", b"100644 config.yaml\0", b"parent ", b"\n"]
+    for size in [*range(0, 300, 7), *range(3800, 4097, 9), *rng.sample(range(4097), 60)]:
+        text = b"".join(rng.choice(pieces) for _ in range(size))[:size]
+        noise = rng.randbytes(size)
+        for raw in (text, noise, text[: size // 2] + noise[size // 2 :]):
+            wide = zlib.compressobj(1, zlib.DEFLATED, 15, 4)
+            assert deflate(raw) == wide.compress(raw) + wide.flush(), size
+            assert zlib.decompress(deflate(raw)) == raw
 
 
 def test_objects_are_deflated_as_git_deflates_them_by_default(repo: Path) -> None:

@@ -22,7 +22,6 @@ from gitcfg.errors import CorruptStoreError, RepositoryError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.perms import adjust_fd, make_dir
 
-_TMP_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # A fan-out directory that 'git prune-packed' removes between our mkdir and open is made again;
 # a few rounds are plenty, since gc removes only directories it has just emptied.
 _DIR_RETRIES = 20
@@ -37,14 +36,23 @@ def header(kind: str, size: int) -> bytes:
 # bytes for nearly all of them (checked on a store's objects: 1,498 of 1,500, the others one byte
 # apart), with git's own header and level 1, what core.looseCompression defaults to.
 _SMALL_OBJECT = 4096
+# Even at memLevel 4, git's 32 KiB window makes zlib allocate ~140 kB a stream, which the C
+# allocator hands back to the system at every end and takes again at the next start (two brk
+# calls and fresh pages): ~13 of the ~17 us a small object took. An 8 KiB window stays in the
+# allocator's free memory (~4 us). For an input shorter than that window less zlib's 262-byte
+# lookahead (7,930 bytes, above every small object) the window size never limits a match, so
+# the deflate data are the same bytes; only the stream's header names the window, and it gets
+# git's own (32 KiB, level 1: 78 01), which holds for a stream that never reaches back further.
+_SMALL_WBITS = 13
+_GIT_HEADER = b"\x78\x01"
 
 
 def deflate(raw: bytes) -> bytes:
     """``raw`` deflated at level 1, as git deflates loose objects by default."""
     if len(raw) > _SMALL_OBJECT:
         return zlib.compress(raw, 1)
-    stream = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 4)
-    return stream.compress(raw) + stream.flush()
+    stream = zlib.compressobj(1, zlib.DEFLATED, _SMALL_WBITS, 4)
+    return _GIT_HEADER + (stream.compress(raw) + stream.flush())[2:]
 
 
 class LooseObjects:
@@ -63,14 +71,20 @@ class LooseObjects:
         return f"{self._prefix}{sha[:2]}{os.sep}{sha[2:]}"
 
     def write(self, kind: str, data: bytes) -> str:
-        """Store an object and return its id; a sound existing copy is kept (and freshened)."""
+        """Store an object and return its id; a sound existing blob is kept (and freshened).
+
+        A tree or commit is written without asking whether it exists: gitcfg's are all but
+        always new (each holds a new run's path or a new time), so the question, a system call
+        for each of the dozen a commit writes, finds nothing; a copy that was there after all
+        is replaced by the same bytes.
+        """
         raw = header(kind, len(data)) + data
         sha = self.algo.hexdigest(raw)
         fanout = self._prefix + sha[:2]
         path = f"{fanout}{os.sep}{sha[2:]}"
         # access() answers "no such object" (nearly every object a run writes is new) without
         # raising, which costs more than the system call
-        if os.access(path, os.F_OK) and self._sound(path, raw):
+        if kind == "blob" and os.access(path, os.F_OK) and self._sound(path, raw):
             return sha
         self._write_new(fanout, path, deflate(raw))
         return sha
@@ -159,7 +173,7 @@ class LooseObjects:
         the fan-out directory 17 (over ceil(limit / 256) object files there)."""
         threshold = -(-limit // 256)
         try:
-            names = os.listdir(self.objects_dir / "17")
+            names = os.listdir(self._prefix + "17")  # a string: pathlib costs ~5 us a join
         except FileNotFoundError:
             return False
         if len(names) <= threshold:
@@ -178,8 +192,9 @@ os.register_at_fork(after_in_child=_NAMES.seed)
 
 
 def _tmp_name() -> str:
-    """``tmp_obj_`` and six random letters or digits, as git's own ``odb_mkstemp`` names them."""
-    return "tmp_obj_" + "".join(_NAMES.choices(_TMP_ALPHABET, k=6))
+    """``tmp_obj_`` and six random characters, as git's own ``odb_mkstemp`` names them (hex
+    digits: one draw from the generator, not six)."""
+    return f"tmp_obj_{_NAMES.getrandbits(24):06x}"
 
 
 def _cannot_create(directory: str, exc: OSError) -> RepositoryError:
