@@ -53,14 +53,18 @@ def parse_tree(body: bytes, rawsz: int = 20) -> list[TreeEntry]:
 
 def format_tree(entries: Iterable[TreeEntry]) -> bytes:
     # Git sorts tree entries as if directory names ended in "/".
-    ordered = sorted(entries, key=lambda e: e.name + "/" if e.is_tree else e.name)
+    ordered = sorted(entries, key=_tree_order)
+    # a list, not a generator: a commit formats some 150 entries, each a generator step more
     return b"".join(
-        f"{e.mode} ".encode()
-        + e.name.encode("utf-8", errors="surrogateescape")
-        + b"\0"
-        + bytes.fromhex(e.sha)
-        for e in ordered
+        [
+            f"{mode} {name}\0".encode("utf-8", "surrogateescape") + bytes.fromhex(sha)
+            for mode, name, sha in ordered
+        ]
     )
+
+
+def _tree_order(entry: TreeEntry) -> str:
+    return entry.name + "/" if entry.mode == "40000" else entry.name
 
 
 def format_commit(
