@@ -15,28 +15,32 @@ import re
 from pathlib import Path
 
 from gitcfg.errors import BranchCheckedOutError
+from gitcfg.git.files import read_small
 
 # Files in a work tree's git directory that name a branch it will come back to.
 _IN_PROGRESS = ("rebase-merge/head-name", "rebase-apply/head-name", "BISECT_START")
 _BARE = re.compile(r"^\s*bare\s*=\s*(true|yes|on|1)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
-def _read(path: Path) -> str | None:
+def _read(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            return fh.read().strip()
+        data = read_small(path)
     except OSError:
         return None
+    return None if data is None else data.decode("utf-8", "surrogateescape").strip()
 
 
 def _branch_of(git_dir: Path) -> set[str]:
     """Branches a work tree whose git directory is ``git_dir`` has checked out (or will)."""
     names: set[str] = set()
-    head = _read(git_dir / "HEAD")
+    top = f"{git_dir}{os.sep}"
+    head = _read(top + "HEAD")
     if head is not None and head.startswith("ref: "):
         names.add(head[5:].strip())
     for name in _IN_PROGRESS:
-        text = _read(git_dir / name)
+        if not os.access(top + name, os.F_OK):  # nearly always: asked without an exception
+            continue
+        text = _read(top + name)
         if text:
             names.add(text if text.startswith("refs/") else "refs/heads/" + text)
     return names
@@ -44,7 +48,7 @@ def _branch_of(git_dir: Path) -> set[str]:
 
 def _main_is_bare(common_dir: Path) -> bool:
     # core.bare in the repository's own config; a [core] section is the only place it is set.
-    text = _read(common_dir / "config") or ""
+    text = _read(f"{common_dir}{os.sep}config") or ""
     core = re.search(r"^\s*\[core\]([^\[]*)", text, re.IGNORECASE | re.MULTILINE)
     return core is not None and _BARE.search(core.group(1)) is not None
 
@@ -62,6 +66,8 @@ def checked_out_at(common_dir: Path, ref: str) -> tuple[Path, bool] | None:
     """
     if ref in _branch_of(common_dir) and not _main_is_bare(common_dir):
         return _main_worktree(common_dir), True
+    if not os.access(f"{common_dir}{os.sep}worktrees", os.F_OK):  # no linked work tree
+        return None
     admin = common_dir / "worktrees"
     try:
         names = os.listdir(admin)
@@ -69,7 +75,7 @@ def checked_out_at(common_dir: Path, ref: str) -> tuple[Path, bool] | None:
         return None
     for name in sorted(names):
         if ref in _branch_of(admin / name):
-            gitdir = _read(admin / name / "gitdir")
+            gitdir = _read(f"{admin}{os.sep}{name}{os.sep}gitdir")
             return (Path(gitdir).parent if gitdir else admin / name), False
     return None
 

@@ -96,14 +96,12 @@ def capture(code_repo: GitRepo | None, argv: list[str] | None = None) -> Provena
     dirty = False
     left_out: tuple[str, ...] = ()
     if code_repo is not None:
-        code_commit = code_repo.read_ref("HEAD")
-        head = code_repo.symbolic_head()
+        head, code_commit = code_repo.head()
         branch = head.removeprefix("refs/heads/") if head else None
+        if code_commit is not None:
+            code_repo.keep_ref(KEEP_PREFIX + code_commit, code_commit)
         if code_repo.worktree is not None:
             dirty, snapshot, left_out = _dirty_state(code_repo, code_commit)
-        for sha in (code_commit, snapshot):
-            if sha is not None:
-                code_repo.keep_ref(KEEP_PREFIX + sha, sha)
     return Provenance(
         code_commit=code_commit,
         branch=branch,
@@ -171,7 +169,7 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
         known = remembered[0]
         if known is None:  # clean, though the index's stat data could not show it
             return False, None, ()
-        if repo.read_ref(KEEP_PREFIX + known) == known:
+        if repo.read_ref(KEEP_PREFIX + known) == known:  # still pinned, as capture needs
             return True, known, remembered[1]
     if head is not None and entry_known and known_clean(repo, head) and known_no_untracked(repo):
         return False, None, ()
@@ -202,6 +200,7 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     if entry is not None and entry in untracked:
         taken.append(entry)  # always, whatever its size
     snapshot = _snapshot(repo, head, taken, forced)
+    repo.keep_ref(KEEP_PREFIX + snapshot, snapshot)
     if seen is not None:
         snapshotmemo.remember(repo, seen, snapshot, tuple(left_out))
     return True, snapshot, tuple(left_out)

@@ -43,7 +43,7 @@ _last_index: tuple[tuple[str, int, int, int], _Index | None] | None = None
 def _read_index(repo: GitRepo) -> _Index | None:
     """A small v2/v3 index, parsed; None when it is not one we read."""
     global _last_index
-    index_path = str(repo.git_dir / "index")
+    index_path = f"{repo.git_dir}{os.sep}index"
     try:
         st = os.stat(index_path)
         key = (index_path, st.st_mtime_ns, st.st_size, st.st_ino)

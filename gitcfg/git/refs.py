@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gitcfg.errors import CorruptStoreError, RefLockedError, RefNameClashError, RepositoryError
+from gitcfg.git.files import read_small_text
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.maintenance import gc_running
 from gitcfg.git.perms import adjust_fd, adjust_quietly, create_file, make_dirs
@@ -123,11 +124,18 @@ class Refs:
 
     def symbolic_head(self) -> str | None:
         """The branch HEAD points to (``refs/heads/main``), or None when detached."""
-        try:
-            content = (self.git_dir / "HEAD").read_text().strip()
-        except FileNotFoundError:
+        content = read_small_text(self._git_dir + "HEAD")
+        if content is None or not content.startswith("ref: "):
             return None
-        return content[5:].strip() if content.startswith("ref: ") else None
+        return content[5:].strip()
+
+    def head(self) -> tuple[str | None, str | None]:
+        """``symbolic_head()`` and ``read("HEAD")``, reading HEAD once when it names a branch:
+        the branch (None when detached) and the commit (None before the first commit)."""
+        branch = self.symbolic_head()
+        if branch is None or self.reftable:
+            return branch, self.read("HEAD")
+        return branch, self.read(branch)
 
     def packed(self, *, fresh: bool = False) -> Mapping[str, str]:
         """The refs in ``packed-refs``, parsed once per version of the file.
@@ -247,8 +255,7 @@ class Refs:
         """Take ``name``'s lock file, holding ``new``, as git does (see the module docstring)."""
         own = own_dir + name.replace("/", "%")
         lock_path = self._path(name) + ".lock"
-        _clear_own_leftover(own, lock_path)
-        fd = create_file(own, os.O_WRONLY | os.O_TRUNC, self.shared)
+        fd = _create_own(own, lock_path, self.shared)
         try:
             _write_all(fd, (new + "\n").encode())
             if self.fsync:
@@ -266,9 +273,8 @@ class Refs:
     def _loose(self, name: str) -> str | None:
         """The content of ``name``'s loose file (an id or ``ref: ...``), None without one."""
         try:
-            with open(self._path(name), encoding="utf-8") as fh:
-                return fh.read().strip()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return read_small_text(self._path(name))
+        except IsADirectoryError:  # refs/heads/a when refs/heads/a/b exists
             return None
 
     def check_room(self, name: str) -> None:
@@ -311,10 +317,13 @@ class Refs:
         # An flock dies with its process, so a SIGKILLed writer cannot block the others; it also
         # makes gitcfg writers take turns instead of spinning on each other's ref lock.
         own_dir = f"{self._common_dir}gitcfg{os.sep}locks{os.sep}"
-        make_dirs(own_dir, self.shared)
         # read-only: a shared repository's lock file may be another user's
         path = f"{self._common_dir}gitcfg{os.sep}write.lock"
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the repository's first write: its directories are new
+            make_dirs(own_dir, self.shared)
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
         try:
             if self.shared:
                 adjust_quietly(path, self.shared)
@@ -430,6 +439,22 @@ class _Lock(NamedTuple):
                     os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.unlink(self.own)
+
+
+def _create_own(own: str, lock_path: str, shared: int) -> int:
+    """Create the writer's own file, to be linked as the ref's lock (see the module docstring).
+
+    Created exclusively: one is there only if a writer was killed, and then it is cleared
+    first (asking before every write would cost a system call that nearly always finds none).
+    """
+    flags = os.O_WRONLY | os.O_EXCL
+    try:
+        return create_file(own, flags, shared)
+    except FileExistsError:
+        _clear_own_leftover(own, lock_path)
+    except FileNotFoundError:  # no locks directory yet (or it was removed)
+        make_dirs(os.path.dirname(own), shared)
+    return create_file(own, flags, shared)
 
 
 def _write_all(fd: int, data: bytes) -> None:

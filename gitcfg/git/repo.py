@@ -235,7 +235,7 @@ class GitRepo:
             return False
         if self.gc_pack_limit > 0:
             try:
-                names = os.listdir(self.objects_dir / "pack")
+                names = os.listdir(f"{self.objects_dir}{os.sep}pack")
             except FileNotFoundError:
                 names = []
             # packs git does not count: kept ones, and cruft packs (unreachable objects)
@@ -267,6 +267,10 @@ class GitRepo:
     def symbolic_head(self) -> str | None:
         """The branch HEAD points to (``refs/heads/main``), or None when detached."""
         return self.refs.symbolic_head()
+
+    def head(self) -> tuple[str | None, str | None]:
+        """HEAD's branch (None when detached) and commit (None before the first commit)."""
+        return self.refs.head()
 
     def update_ref(self, name: str, new: str, old: str | None, message: str) -> bool:
         """Point ``name`` at ``new`` only if it still points at ``old`` (None: must not exist);
