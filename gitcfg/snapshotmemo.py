@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from typing import Any
 
 from gitcfg.git import GitRepo
 from gitcfg.git.perms import adjust
@@ -55,7 +56,7 @@ def _stat(path: str) -> _Stat:
 
 
 def _index_stat(repo: GitRepo) -> _Stat:
-    return _stat(str(repo.git_dir / "index"))
+    return _stat(f"{repo.git_dir}{os.sep}index")
 
 
 class Observation:
@@ -113,6 +114,7 @@ def remember(
 ) -> None:
     """Remember that the tree ``seen`` (with its untracked files noted) gave ``snapshot``
     (None: git found it clean)."""
+    global _last
     if seen.untracked is None:
         return
     if _index_stat(repo) != seen.index:
@@ -137,13 +139,20 @@ def remember(
     }
     target = repo.git_dir / _MEMO
     tmp = repo.git_dir / f"{_MEMO}.{os.getpid()}.tmp"
+    text = json.dumps(record)
     try:
-        tmp.write_text(json.dumps(record))
+        tmp.write_text(text)
         adjust(str(tmp), repo.shared)  # core.sharedRepository: the next user rewrites it
         os.replace(tmp, target)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        return
+    _last = (str(target), json.loads(text))  # as a reader of the file would find it
+
+
+# The last memo record this process read or wrote, with the path of its file.
+_last: tuple[str, Any] | None = None
 
 
 def recall(
@@ -151,10 +160,33 @@ def recall(
 ) -> tuple[str | None, tuple[str, ...]] | None:
     """The remembered (snapshot, untracked paths left out) if the tree is as it was; else None.
     A snapshot of None: the tree was clean."""
+    global _last
     if head is None or repo.worktree is None:
         return None
+    path = f"{repo.git_dir}{os.sep}{_MEMO}"
+    last = _last  # once: another thread may replace it meanwhile
+    if last is not None and last[0] == path:
+        # The record this process read or wrote last, if its tree is still the one there: a
+        # record whose every stat still matches is right, however old (a sweep asks per run).
+        found = _answer(repo, last[1], head, entry)
+        if found is not None:
+            return found
     try:
-        record = json.loads((repo.git_dir / _MEMO).read_bytes())
+        with open(path, "rb") as fh:
+            record = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None  # no memo, or not one this version wrote
+    found = _answer(repo, record, head, entry)
+    if found is not None:
+        _last = (path, record)
+    return found
+
+
+def _answer(
+    repo: GitRepo, record: Any, head: str, entry: str | None
+) -> tuple[str | None, tuple[str, ...]] | None:
+    """``recall``'s answer from ``record`` if the tree is as it describes, else None."""
+    try:
         if (
             record["version"] != _VERSION
             or record["head"] != head
@@ -173,7 +205,7 @@ def recall(
         snapshot = record["snapshot"]
         return (None if snapshot is None else str(snapshot)), tuple(record["left_out"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # no memo, or not one this version wrote
+        return None  # not a record this version wrote
 
 
 def _now_on_disk(repo: GitRepo) -> int | None:
