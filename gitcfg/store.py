@@ -56,6 +56,7 @@ from gitcfg.values import coerce_value
 DEFAULT_BRANCH = "gitcfg"
 _CACHE_CHUNK = 5000  # files parsed and cached per batch
 _MAX_ATTEMPTS = 1000
+_TEXTS_REMEMBERED = 64  # a few runs' files: those a process reads back soon after
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
 
@@ -157,6 +158,9 @@ class ConfigStore:
         self.cache = BlobCache(repo.common_dir / "gitcfg", shared=repo.shared)
         # The last commit whose root tree was seen to be a store's, and that tree.
         self._root_seen: tuple[str, str] | None = None
+        # Texts of run files this process wrote or read, by blob id (an id names its content,
+        # so an entry is never stale): a run's end reads back the meta.yaml its start wrote.
+        self._texts: dict[str, str] = {}
 
     @classmethod
     def open(
@@ -273,17 +277,13 @@ class ConfigStore:
         prov = provenance if provenance is not None else capture(self.code_repo)
         meta_values = {**prov.as_dict(), **(meta or {})}
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
-        config_text = yamlcodec.dump_config(flat).encode()
-        meta_text = yamlcodec.dump_config(meta_flat).encode()
         summary_flat = self._checked(summary or {}, allow_secrets, True, summary=True)
-        config_blob = self.repo.write_blob(config_text)
-        meta_blob = self.repo.write_blob(meta_text)
         files = [
-            TreeEntry("100644", CONFIG_FILE, config_blob),
-            TreeEntry("100644", META_FILE, meta_blob),
+            TreeEntry("100644", CONFIG_FILE, self._write_text(yamlcodec.dump_config(flat))),
+            TreeEntry("100644", META_FILE, self._write_text(yamlcodec.dump_config(meta_flat))),
         ]
         if summary_flat:
-            summary_blob = self.repo.write_blob(yamlcodec.dump_config(summary_flat).encode())
+            summary_blob = self._write_text(yamlcodec.dump_config(summary_flat))
             files.append(TreeEntry("100644", SUMMARY_FILE, summary_blob))
         run_tree = self.repo.write_tree(files)
         trailers = [f"Gitcfg-Run: {ref}"]
@@ -387,18 +387,20 @@ class ConfigStore:
             if CONFIG_FILE not in entries:
                 raise CorruptStoreError(f"{run.config_path} is missing")
             parsed: dict[str, dict[str, Any]] = {}
-            changes = self._edit_file(
-                entries,
-                run,
-                CONFIG_FILE,
-                reader,
-                parsed,
-                wanted,
-                removals,
-                base,
-                allow_secrets,
-                write=not dry_run,
-            )
+            changes: list[Change] = []
+            if wanted or removals:  # the config is not read when nothing of it changes
+                changes = self._edit_file(
+                    entries,
+                    run,
+                    CONFIG_FILE,
+                    reader,
+                    parsed,
+                    wanted,
+                    removals,
+                    base,
+                    allow_secrets,
+                    write=not dry_run,
+                )
             summary_changes: list[Change] = []
             if summary_wanted or summary_removals:
                 summary_changes = self._edit_file(
@@ -503,8 +505,8 @@ class ConfigStore:
         if entry is None:
             new_text = yamlcodec.dump_config(dict(sorted(new.items())))
         else:
-            new_text = yamlcodec.update_config_text(text, to_set, to_unset)
-        blob = self.repo.write_blob(new_text.encode())
+            new_text = yamlcodec.update_config_text(text, to_set, to_unset, current=current)
+        blob = self._write_text(new_text)
         parsed[blob] = new
         entries[name] = TreeEntry("100644", name, blob)
         return changes
@@ -652,10 +654,27 @@ class ConfigStore:
         return self.repo.write_tree(entries.values())
 
     def _blob_text(self, sha: str, reader: ObjectReader) -> str:
+        text = self._texts.get(sha)
+        if text is not None:
+            return text
         kind, body = self.repo.read_object(sha, reader)
         if kind != "blob":
             raise CorruptStoreError(f"{sha} is a {kind}, expected a file")
-        return body.decode("utf-8", errors="replace")
+        text = body.decode("utf-8", errors="replace")
+        self._remember_text(sha, text)
+        return text
+
+    def _write_text(self, text: str) -> str:
+        """Store a run file's ``text`` as a blob; returns its id."""
+        sha = self.repo.write_blob(text.encode())
+        self._remember_text(sha, text)
+        return sha
+
+    def _remember_text(self, sha: str, text: str) -> None:
+        texts = self._texts
+        if len(texts) >= _TEXTS_REMEMBERED:
+            texts = self._texts = {}  # a new dict, not a clear(): another thread may read it
+        texts[sha] = text
 
     def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:
         try:

@@ -512,7 +512,13 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
 # Editing a file in place, and parsing command-line values (ruamel.yaml, imported lazily)
 
 
-def update_config_text(text: str, set_values: Mapping[str, Any], unset: Iterable[str]) -> str:
+def update_config_text(
+    text: str,
+    set_values: Mapping[str, Any],
+    unset: Iterable[str],
+    *,
+    current: Mapping[str, Any] | None = None,
+) -> str:
     """Return config file ``text`` with ``set_values`` set and ``unset`` keys removed.
 
     Keys are flat dotted keys. Unsetting a key also removes the keys nested under it; unsetting
@@ -522,9 +528,11 @@ def update_config_text(text: str, set_values: Mapping[str, Any], unset: Iterable
     it is (flat or nested), a new key is added as a flat top-level key (in sorted position if
     the top-level keys are sorted, else at the end), and an emptied nested mapping is removed.
     Raises ``KeyCollisionError`` if the result would have a key that is a leaf and a branch.
+    ``current`` is ``load_config(text)`` when the caller has it already.
     """
     source = "config"
-    current = load_config(text, source)
+    if current is None:
+        current = load_config(text, source)
     changes = flatten(set_values)
     new = dict(current)
     removed: list[str] = []
