@@ -219,12 +219,18 @@ class ChildRun:
                 os.unlink(self.json_file)
 
     def _read_summary(self) -> dict[str, Any]:
-        if not os.path.exists(self.summary_file):
-            return {}
+        from gitcfg.git.files import read_small
+
+        try:
+            raw = read_small(self.summary_file)
+        except OSError:
+            raw = b""  # there, but not readable: the YAML reader says why
+        if raw is None:
+            return {}  # the program wrote no results
         from gitcfg.yamlcodec import load_yaml_file
 
         try:
-            data = _json_object(self.summary_file)
+            data = _json_object(raw, self.summary_file)
             if data is None:
                 data = load_yaml_file(self.summary_file)
             if data is None:
@@ -248,18 +254,14 @@ class ChildRun:
             return {}
 
 
-def _json_object(path: str) -> dict[str, Any] | None:
-    """The file's JSON object, if it holds one; None otherwise (then it is read as YAML).
+def _json_object(raw: bytes, path: str) -> dict[str, Any] | None:
+    """The JSON object in ``raw`` (the file at ``path``), if it holds one; None otherwise (then
+    it is read as YAML).
 
     Programs in any language write their results with a JSON library far more often than as
     YAML. JSON is read as JSON: ``NaN`` and ``Infinity`` (which Python's json writes) stay
     floats, and it costs a tenth of the YAML parser.
     """
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None  # the YAML reader says what is wrong
     raw = raw.removeprefix(codecs.BOM_UTF8).lstrip()  # a BOM: PowerShell and .NET write one
     if raw[:1] != b"{":
         return None
