@@ -199,7 +199,7 @@ def _dirty_state(repo: GitRepo, head: str | None) -> tuple[bool, str | None, tup
     taken, left_out = _within_caps(repo, [u for u in untracked if u != entry])
     if entry is not None and entry in untracked:
         taken.append(entry)  # always, whatever its size
-    snapshot = _snapshot(repo, head, taken, forced)
+    snapshot = _snapshot(repo, head, taken, forced, changed=changed)
     repo.keep_ref(KEEP_PREFIX + snapshot, snapshot)
     if seen is not None:
         snapshotmemo.remember(repo, seen, snapshot, tuple(left_out))
@@ -258,8 +258,11 @@ def _no_snapshot(repo: GitRepo, exc: OSError) -> RepositoryError:
     )
 
 
-def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: list[str]) -> str:
-    """A commit of the work tree: tracked changes plus ``untracked`` and ``forced`` files."""
+def _snapshot(
+    repo: GitRepo, head: str | None, untracked: list[str], forced: list[str], *, changed: bool
+) -> str:
+    """A commit of the work tree: tracked changes plus ``untracked`` and ``forced`` files;
+    ``changed``: git status listed a tracked file (else only new files differ from HEAD)."""
     try:
         fd, index = tempfile.mkstemp(prefix="gitcfg-index-", dir=repo.git_dir)
     except OSError as exc:  # a read-only repository, a full disk
@@ -281,7 +284,8 @@ def _snapshot(repo: GitRepo, head: str | None, untracked: list[str], forced: lis
                 repo.git("read-tree", head, env=env)
             else:
                 os.unlink(index)  # git wants no file rather than an empty one
-        repo.git("add", "-u", env=env)
+        if changed:  # a git process less when the index and its files are HEAD's already
+            repo.git("add", "-u", env=env)
         # update-index adds what it is given, ignored or not (the entry script always goes in);
         # paths on stdin, as thousands of them would not fit on a command line.
         extra = untracked + forced
