@@ -160,7 +160,8 @@ class ConfigStore:
         self._root_seen: tuple[str, str] | None = None
         # Texts of run files this process wrote or read, by blob id (an id names its content,
         # so an entry is never stale): a run's end reads back the meta.yaml its start wrote.
-        self._texts: dict[str, str] = {}
+        # With each, whether this process wrote it with dump_config (nothing hand-made to keep).
+        self._texts: dict[str, tuple[str, bool]] = {}
 
     @classmethod
     def open(
@@ -488,7 +489,7 @@ class ConfigStore:
         """
         path = f"{run.directory}/{name}"
         entry = entries.get(name)
-        text = self._blob_text(entry.sha, reader) if entry is not None else ""
+        text, canonical = ("", False) if entry is None else self._file_text(entry.sha, reader)
         current = self._parse(entry.sha, text, path) if entry is not None else {}
         new = self._apply(run, current, wanted, removals, base, allow_secrets, name == SUMMARY_FILE)
         changes = diff_configs(current, new)
@@ -505,8 +506,10 @@ class ConfigStore:
         if entry is None:
             new_text = yamlcodec.dump_config(dict(sorted(new.items())))
         else:
-            new_text = yamlcodec.update_config_text(text, to_set, to_unset, current=current)
-        blob = self._write_text(new_text)
+            new_text = yamlcodec.update_config_text(
+                text, to_set, to_unset, current=current, canonical=canonical
+            )
+        blob = self._write_text(new_text, canonical=entry is None or canonical)
         parsed[blob] = new
         entries[name] = TreeEntry("100644", name, blob)
         return changes
@@ -654,27 +657,31 @@ class ConfigStore:
         return self.repo.write_tree(entries.values())
 
     def _blob_text(self, sha: str, reader: ObjectReader) -> str:
-        text = self._texts.get(sha)
-        if text is not None:
-            return text
-        kind, body = self.repo.read_object(sha, reader)
-        if kind != "blob":
-            raise CorruptStoreError(f"{sha} is a {kind}, expected a file")
-        text = body.decode("utf-8", errors="replace")
-        self._remember_text(sha, text)
-        return text
+        return self._file_text(sha, reader)[0]
 
-    def _write_text(self, text: str) -> str:
-        """Store a run file's ``text`` as a blob; returns its id."""
+    def _file_text(self, sha: str, reader: ObjectReader) -> tuple[str, bool]:
+        """A run file's text, and whether this process wrote it with dump_config."""
+        known = self._texts.get(sha)
+        if known is None:
+            kind, body = self.repo.read_object(sha, reader)
+            if kind != "blob":
+                raise CorruptStoreError(f"{sha} is a {kind}, expected a file")
+            known = (body.decode("utf-8", errors="replace"), False)
+            self._remember_text(sha, known)
+        return known
+
+    def _write_text(self, text: str, *, canonical: bool = True) -> str:
+        """Store a run file's ``text`` as a blob and return its id; ``canonical``: ``text`` is
+        dump_config's (the default: most files gitcfg writes are)."""
         sha = self.repo.write_blob(text.encode())
-        self._remember_text(sha, text)
+        self._remember_text(sha, (text, canonical))
         return sha
 
-    def _remember_text(self, sha: str, text: str) -> None:
+    def _remember_text(self, sha: str, known: tuple[str, bool]) -> None:
         texts = self._texts
         if len(texts) >= _TEXTS_REMEMBERED:
             texts = self._texts = {}  # a new dict, not a clear(): another thread may read it
-        texts[sha] = text
+        texts[sha] = known
 
     def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:
         try:

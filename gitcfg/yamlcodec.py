@@ -99,10 +99,27 @@ class _Unsupported(Exception):
 def _key(key: Any) -> str:
     if type(key) is not str:
         raise _Unsupported(key)
+    text = _KEY_TEXTS.get(key)
+    if text is not None:
+        return text
     text = _str(key)
     if len(text) > _MAX_KEY_TEXT:
         raise ConfigError(f"config key {key[:40]!r}... is too long; use a shorter key")
+    _remember_key(key, text)
     return text
+
+
+# Keys as written, by key: the same keys come back in file after file (every run's meta.yaml,
+# a sweep's configs), and quoting one takes a regex match or two.
+_KEY_TEXTS: dict[str, str] = {}
+_KEYS_REMEMBERED = 4096
+
+
+def _remember_key(key: str, text: str) -> None:
+    global _KEY_TEXTS
+    if len(_KEY_TEXTS) >= _KEYS_REMEMBERED:
+        _KEY_TEXTS = {}  # a new dict, not a clear(): another thread may be reading it
+    _KEY_TEXTS[key] = text
 
 
 def _flow(value: Any) -> str:
@@ -518,6 +535,7 @@ def update_config_text(
     unset: Iterable[str],
     *,
     current: Mapping[str, Any] | None = None,
+    canonical: bool = False,
 ) -> str:
     """Return config file ``text`` with ``set_values`` set and ``unset`` keys removed.
 
@@ -528,7 +546,8 @@ def update_config_text(
     it is (flat or nested), a new key is added as a flat top-level key (in sorted position if
     the top-level keys are sorted, else at the end), and an emptied nested mapping is removed.
     Raises ``KeyCollisionError`` if the result would have a key that is a leaf and a branch.
-    ``current`` is ``load_config(text)`` when the caller has it already.
+    ``current`` is ``load_config(text)`` when the caller has it already; ``canonical``: the
+    caller wrote ``text`` with ``dump_config`` itself, so it is rewritten without comparing.
     """
     source = "config"
     if current is None:
@@ -546,7 +565,7 @@ def update_config_text(
     collision = find_collision(new)
     if collision is not None:
         raise KeyCollisionError(*collision)
-    if dump_config(current) == text:
+    if canonical or dump_config(current) == text:
         return dump_config(new)  # the file is as gitcfg writes it: nothing to keep
     expected = dump_config(new)
     try:
