@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gitcfg.errors import RepositoryError
-from gitcfg.git import GitRepo
+from gitcfg.git import GitRepo, TreeEntry, format_tree
 from gitcfg.git.loose import deflate
 from gitcfg.store import ConfigStore
 from tests.conftest import assert_fsck_clean, git, wait_for_gitcfg_gc
@@ -52,6 +52,23 @@ def test_a_leftover_truncated_object_is_never_reused(repo: Path) -> None:
     path.write_bytes(zlib.compress(b"blob %d\0" % len(data) + data)[:20])  # a short write
     assert r.write_blob(data) == sha
     assert git(repo, "cat-file", "blob", sha).encode() == data
+    assert_fsck_clean(repo)
+
+
+def test_a_leftover_truncated_tree_is_replaced(repo: Path) -> None:
+    # trees (and commits) are written without asking whether they exist: a damaged copy that
+    # is there is replaced by a whole one, never kept
+    r = GitRepo.discover(repo)
+    blob = r.write_blob(b"lr: 0.1\n")
+    entries = [TreeEntry("100644", "config.yaml", blob)]
+    raw = b"tree %d\0" % len(format_tree(entries)) + format_tree(entries)
+    tree = r.algo.hexdigest(raw)
+    path = repo / ".git" / "objects" / tree[:2] / tree[2:]
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(zlib.compress(raw)[:9])  # a short write
+    assert r.write_tree(entries) == tree
+    assert git(repo, "cat-file", "-p", tree).split() == ["100644", "blob", blob, "config.yaml"]
+    git(repo, "tag", "kept", tree)
     assert_fsck_clean(repo)
 
 
