@@ -505,10 +505,12 @@ class ConfigStore:
         to_unset = [c.key for c in changes if c.new is MISSING]
         if entry is None:
             new_text = yamlcodec.dump_config(dict(sorted(new.items())))
+        elif canonical:  # this process wrote it with dump_config: nothing hand-made to keep
+            removed = set(to_unset)
+            kept = {k: v for k, v in current.items() if k not in removed}
+            new_text = yamlcodec.dump_config({**kept, **to_set})  # update_config_text's result
         else:
-            new_text = yamlcodec.update_config_text(
-                text, to_set, to_unset, current=current, canonical=canonical
-            )
+            new_text = yamlcodec.update_config_text(text, to_set, to_unset, current=current)
         blob = self._write_text(new_text, canonical=entry is None or canonical)
         parsed[blob] = new
         entries[name] = TreeEntry("100644", name, blob)

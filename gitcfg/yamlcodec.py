@@ -535,7 +535,6 @@ def update_config_text(
     unset: Iterable[str],
     *,
     current: Mapping[str, Any] | None = None,
-    canonical: bool = False,
 ) -> str:
     """Return config file ``text`` with ``set_values`` set and ``unset`` keys removed.
 
@@ -546,8 +545,7 @@ def update_config_text(
     it is (flat or nested), a new key is added as a flat top-level key (in sorted position if
     the top-level keys are sorted, else at the end), and an emptied nested mapping is removed.
     Raises ``KeyCollisionError`` if the result would have a key that is a leaf and a branch.
-    ``current`` is ``load_config(text)`` when the caller has it already; ``canonical``: the
-    caller wrote ``text`` with ``dump_config`` itself, so it is rewritten without comparing.
+    ``current`` is ``load_config(text)`` when the caller has it already.
     """
     source = "config"
     if current is None:
@@ -565,7 +563,7 @@ def update_config_text(
     collision = find_collision(new)
     if collision is not None:
         raise KeyCollisionError(*collision)
-    if canonical or dump_config(current) == text:
+    if dump_config(current) == text:
         return dump_config(new)  # the file is as gitcfg writes it: nothing to keep
     expected = dump_config(new)
     try:
