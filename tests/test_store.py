@@ -11,9 +11,12 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from gitcfg.changelog import branch_log
 from gitcfg.errors import (
@@ -33,6 +36,7 @@ from gitcfg.errors import (
     UnsupportedValueError,
     VersionNotFoundError,
 )
+from gitcfg.flat import find_collision, is_valid_key
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore, RunUpdate
 from tests.conftest import git
@@ -661,3 +665,55 @@ def test_a_branch_name_git_refuses_is_refused(
     ):
         ConfigStore.open().create("p", {"lr": 0.1})
     assert git(repo, "for-each-ref") == before
+
+
+_flat_keys = st.text(st.sampled_from("ab.cZ_é-0 "), min_size=1, max_size=6).filter(is_valid_key)
+_flat_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e16, "0.1", "true", "", "x: y", "'q'"]),
+    st.text(max_size=5),
+    st.lists(st.integers(-3, 3), max_size=3),
+)
+_flat = st.dictionaries(_flat_keys, _flat_values, max_size=6).filter(
+    lambda d: find_collision(d) is None
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(config=_flat, data=st.data())
+def test_a_file_this_process_wrote_updates_to_the_same_bytes_as_any_other(
+    repo: Path, config: dict[str, Any], data: st.DataObject
+) -> None:
+    # the store rewrites a file it wrote itself without update_config_text: the bytes are
+    # those a process that only read the file writes for the same update (0.0 set over -0.0
+    # is no change, in either)
+    known = st.sampled_from(sorted(config)) if config else _flat_keys
+    changes = data.draw(st.dictionaries(st.one_of(known, _flat_keys), _flat_values, max_size=4))
+    unset = data.draw(st.lists(known, unique=True, max_size=3) if config else st.just([]))
+    merged = {k: v for k, v in config.items() if k not in unset} | changes
+    assume(find_collision(merged) is None and not set(unset) & set(changes))
+    writer = ConfigStore.open()
+    mine, _ = writer.create("p", config)
+    theirs, _ = writer.create("p", config)
+    writer.update(mine, changes, unset=unset)
+    ConfigStore.open().update(theirs, changes, unset=unset)
+    assert git(repo, "show", f"gitcfg:{mine.config_path}") == git(
+        repo, "show", f"gitcfg:{theirs.config_path}"
+    )
+
+
+def test_a_value_set_again_as_an_equal_float_keeps_its_bytes(repo: Path) -> None:
+    # -0.0 set over 0.0 (equal: no change) beside a real change: the file keeps 0.0, whether
+    # or not this process wrote it
+    writer = ConfigStore.open()
+    mine, _ = writer.create("p", {"a": 0.0, "b": 1})
+    theirs, _ = writer.create("p", {"a": 0.0, "b": 1})
+    writer.update(mine, {"a": -0.0, "b": 2})
+    ConfigStore.open().update(theirs, {"a": -0.0, "b": 2})
+    for ref in (mine, theirs):
+        assert git(repo, "show", f"gitcfg:{ref.config_path}") == "a: 0.0\nb: 2\n"
