@@ -121,6 +121,17 @@ class _Change(NamedTuple):
     message: Callable[[], _Message]
 
 
+class _Known(NamedTuple):
+    """A run file as this process wrote or read it (``ConfigStore._texts``)."""
+
+    text: str
+    dumped: bool  # written by this process with dump_config: nothing hand-made in it to keep
+    parsed: Mapping[str, Any] | None  # what it reads back as, when that is sure and immutable
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 class Selection(NamedTuple):
     """A resolved RUN selector: the run, and how many versions back (``RUN~N``)."""
 
@@ -158,10 +169,9 @@ class ConfigStore:
         self.cache = BlobCache(repo.common_dir / "gitcfg", shared=repo.shared)
         # The last commit whose root tree was seen to be a store's, and that tree.
         self._root_seen: tuple[str, str] | None = None
-        # Texts of run files this process wrote or read, by blob id (an id names its content,
-        # so an entry is never stale): a run's end reads back the meta.yaml its start wrote.
-        # With each, whether this process wrote it with dump_config (nothing hand-made to keep).
-        self._texts: dict[str, tuple[str, bool]] = {}
+        # Run files this process wrote or read, by blob id (an id names its content, so an
+        # entry is never stale): a run's end reads back the meta.yaml its start wrote.
+        self._texts: dict[str, _Known] = {}
 
     @classmethod
     def open(
@@ -280,11 +290,11 @@ class ConfigStore:
         meta_flat = {check_key(k): coerce_value(k, v) for k, v in meta_values.items()}
         summary_flat = self._checked(summary or {}, allow_secrets, True, summary=True)
         files = [
-            TreeEntry("100644", CONFIG_FILE, self._write_text(yamlcodec.dump_config(flat))),
-            TreeEntry("100644", META_FILE, self._write_text(yamlcodec.dump_config(meta_flat))),
+            TreeEntry("100644", CONFIG_FILE, self._write_dumped(flat)),
+            TreeEntry("100644", META_FILE, self._write_dumped(meta_flat)),
         ]
         if summary_flat:
-            summary_blob = self._write_text(yamlcodec.dump_config(summary_flat))
+            summary_blob = self._write_dumped(summary_flat)
             files.append(TreeEntry("100644", SUMMARY_FILE, summary_blob))
         run_tree = self.repo.write_tree(files)
         trailers = [f"Gitcfg-Run: {ref}"]
@@ -489,8 +499,12 @@ class ConfigStore:
         """
         path = f"{run.directory}/{name}"
         entry = entries.get(name)
-        text, canonical = ("", False) if entry is None else self._file_text(entry.sha, reader)
-        current = self._parse(entry.sha, text, path) if entry is not None else {}
+        known: _Known | None = None
+        current: Mapping[str, Any] = {}
+        if entry is not None:
+            known = self._file_text(entry.sha, reader)
+            # parsed when this process wrote it (see _write_dumped), else read now
+            current = known.parsed or self._parse(entry.sha, known.text, path)
         new = self._apply(run, current, wanted, removals, base, allow_secrets, name == SUMMARY_FILE)
         changes = diff_configs(current, new)
         if not changes or not write:
@@ -503,15 +517,16 @@ class ConfigStore:
             return changes
         to_set = {c.key: c.new for c in changes if c.new is not MISSING}
         to_unset = [c.key for c in changes if c.new is MISSING]
-        if entry is None:
-            new_text = yamlcodec.dump_config(dict(sorted(new.items())))
-        elif canonical:  # this process wrote it with dump_config: nothing hand-made to keep
+        if known is None:
+            blob = self._write_dumped(dict(sorted(new.items())))
+        elif known.dumped:  # this process wrote it with dump_config: nothing hand-made to keep
             removed = set(to_unset)
             kept = {k: v for k, v in current.items() if k not in removed}
-            new_text = yamlcodec.dump_config({**kept, **to_set})  # update_config_text's result
+            blob = self._write_dumped({**kept, **to_set})  # what update_config_text writes
         else:
-            new_text = yamlcodec.update_config_text(text, to_set, to_unset, current=current)
-        blob = self._write_text(new_text, canonical=entry is None or canonical)
+            blob = self._write_text(
+                yamlcodec.update_config_text(known.text, to_set, to_unset, current=current)
+            )
         parsed[blob] = new
         entries[name] = TreeEntry("100644", name, blob)
         return changes
@@ -659,27 +674,36 @@ class ConfigStore:
         return self.repo.write_tree(entries.values())
 
     def _blob_text(self, sha: str, reader: ObjectReader) -> str:
-        return self._file_text(sha, reader)[0]
+        return self._file_text(sha, reader).text
 
-    def _file_text(self, sha: str, reader: ObjectReader) -> tuple[str, bool]:
-        """A run file's text, and whether this process wrote it with dump_config."""
+    def _file_text(self, sha: str, reader: ObjectReader) -> _Known:
+        """A run file's text, as this process wrote it or read from the store."""
         known = self._texts.get(sha)
         if known is None:
             kind, body = self.repo.read_object(sha, reader)
             if kind != "blob":
                 raise CorruptStoreError(f"{sha} is a {kind}, expected a file")
-            known = (body.decode("utf-8", errors="replace"), False)
+            known = _Known(body.decode("utf-8", errors="replace"), False, None)
             self._remember_text(sha, known)
         return known
 
-    def _write_text(self, text: str, *, canonical: bool = True) -> str:
-        """Store a run file's ``text`` as a blob and return its id; ``canonical``: ``text`` is
-        dump_config's (the default: most files gitcfg writes are)."""
+    def _write_dumped(self, flat: Mapping[str, Any]) -> str:
+        """Store ``dump_config(flat)`` as a blob and return its id."""
+        text = yamlcodec.dump_config(flat)
         sha = self.repo.write_blob(text.encode())
-        self._remember_text(sha, (text, canonical))
+        # Plain scalars read back as themselves (dump_config's round trip), so the file's next
+        # edit needs no parse; a list is left out: whoever holds it could change it in place.
+        scalars = all(type(value) in _SCALARS for value in flat.values())
+        self._remember_text(sha, _Known(text, True, flat if scalars else None))
         return sha
 
-    def _remember_text(self, sha: str, known: tuple[str, bool]) -> None:
+    def _write_text(self, text: str) -> str:
+        """Store a run file's ``text`` (not dump_config's) as a blob and return its id."""
+        sha = self.repo.write_blob(text.encode())
+        self._remember_text(sha, _Known(text, False, None))
+        return sha
+
+    def _remember_text(self, sha: str, known: _Known) -> None:
         texts = self._texts
         if len(texts) >= _TEXTS_REMEMBERED:
             texts = self._texts = {}  # a new dict, not a clear(): another thread may read it
@@ -983,7 +1007,7 @@ def _labelled(changes: Sequence[Change], prefix: str) -> list[Change]:
 
 def _flow(value: Any) -> str:
     """A value as it appears on its line of a stored config file."""
-    return yamlcodec.dump_config({"v": value})[3:].rstrip("\n")
+    return yamlcodec.flow_text(value)
 
 
 def _joined(messages: Sequence[_Message]) -> str:
