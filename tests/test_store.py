@@ -700,11 +700,12 @@ def test_a_file_this_process_wrote_updates_to_the_same_bytes_as_any_other(
     writer = ConfigStore.open()
     mine, _ = writer.create("p", config)
     theirs, _ = writer.create("p", config)
-    writer.update(mine, changes, unset=unset)
-    ConfigStore.open().update(theirs, changes, unset=unset)
+    told = writer.update(mine, changes, unset=unset)  # it knows the file it wrote
+    read = ConfigStore.open().update(theirs, changes, unset=unset)  # it reads the file
     assert git(repo, "show", f"gitcfg:{mine.config_path}") == git(
         repo, "show", f"gitcfg:{theirs.config_path}"
     )
+    assert repr(told.changes) == repr(read.changes)
 
 
 def test_a_value_set_again_as_an_equal_float_keeps_its_bytes(repo: Path) -> None:
