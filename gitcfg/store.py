@@ -693,7 +693,7 @@ class ConfigStore:
         sha = self.repo.write_blob(text.encode())
         # Plain scalars read back as themselves (dump_config's round trip), so the file's next
         # edit needs no parse; a list is left out: whoever holds it could change it in place.
-        scalars = all(type(value) in _SCALARS for value in flat.values())
+        scalars = _SCALARS.issuperset(map(type, flat.values()))
         self._remember_text(sha, _Known(text, True, flat if scalars else None))
         return sha
 
