@@ -738,3 +738,44 @@ def test_malformed_sweep_arguments_are_one_line_exit_2_and_move_nothing(
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert git(repo, "for-each-ref") == refs  # the branch tip did not move
     assert_fsck_clean(repo)
+
+
+def test_a_points_program_starts_with_what_popen_gives_it(repo: Path) -> None:
+    # the programs are started with posix_spawn: as Popen would start them, with SIGPIPE and
+    # SIGXFSZ at their defaults (Python ignores both) and no descriptor but 0, 1 and 2, even
+    # one the sweep itself was given
+    probe = (
+        "grep SigIgn /proc/self/status; "
+        "if [ -e /proc/self/fd/45 ]; then echo fd45 open; else echo fd45 closed; fi"
+    )
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 45)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gitcfg", "sweep", "n=1,2", "-j", "2", "--", "sh", "-c", probe],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            pass_fds=(45,),
+            timeout=120,
+        )
+    finally:
+        for fd in (read_end, write_end, 45):
+            os.close(fd)
+    assert result.returncode == 0, result.stderr
+    ignored = [int(line.split()[1], 16) for line in result.stdout.splitlines() if "SigIgn" in line]
+    assert len(ignored) == 2
+    for mask in ignored:
+        assert not mask & (1 << (signal.SIGPIPE - 1)) and not mask & (1 << (signal.SIGXFSZ - 1))
+    assert result.stdout.count("fd45 closed") == 2
+
+
+def test_a_point_whose_program_cannot_start_records_127(repo: Path) -> None:
+    script = repo / "job.sh"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    result = gitcfg(repo, "sweep", "n=1,2", "--", "./job.sh")
+    assert result.returncode == 1
+    assert result.stderr.count("gitcfg: could not start './job.sh' for run ") == 2
+    assert sorted(r.meta["exit_status"] for r in sweep_runs(repo)) == [127, 127]
+    assert_fsck_clean(repo)

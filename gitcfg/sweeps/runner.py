@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gitcfg.sweeps.child import ChildRun, handling, note, terminal_delivers
 from gitcfg.sweeps.command import build_command
 from gitcfg.sweeps.plan import Plan, metric_of, recorded_runs, succeeded
+from gitcfg.sweeps.program import Program, close_inherited_fds
 from gitcfg.sweeps.strategies import Point
 
 if TYPE_CHECKING:
@@ -102,11 +102,12 @@ class SweepRunner:
         self.on_start = on_start
         self.outcomes: list[Outcome] = []
         self._writes = _Turns()
-        self._live: set[subprocess.Popen[bytes]] = set()
+        self._live: set[Program] = set()
         self._stopping: int | None = None  # the signal that stopped the sweep
         self._failed = False  # a worker raised: no new point starts
         self._scratch: str | None = None
         self._environ: dict[str, str] = {}  # the children's environment before their run's
+        self._spawn_fast = False  # programs started with posix_spawn (gitcfg.sweeps.program)
 
     @property
     def stopped_by(self) -> int | None:
@@ -119,6 +120,7 @@ class SweepRunner:
         with self._forwarding(), tempfile.TemporaryDirectory(prefix="gitcfg-sweep-") as scratch:
             self._scratch = scratch
             self._environ = dict(os.environ)  # copied once: ~50 variables decoded a point
+            self._spawn_fast = close_inherited_fds()
             if self.jobs == 1:
                 self._worker()
             else:
@@ -177,7 +179,7 @@ class SweepRunner:
 
     def _start_point(
         self, index: int, point: Point, ended: _Ended | None
-    ) -> tuple[ChildRun, subprocess.Popen[bytes] | None] | None:
+    ) -> tuple[ChildRun, Program | None] | None:
         """Create the point's run, with ``ended``'s end in the same commit, and start its
         program; None (nothing written) when the sweep was stopped while this point waited.
 
@@ -210,9 +212,7 @@ class SweepRunner:
                 self.on_start(index, child.ref, child.argv)
             return child, self._spawn(child)
 
-    def _wait(
-        self, index: int, point: Point, child: ChildRun, process: subprocess.Popen[bytes] | None
-    ) -> _Ended:
+    def _wait(self, index: int, point: Point, child: ChildRun, process: Program | None) -> _Ended:
         if process is None:
             returncode = 127
         else:
@@ -236,10 +236,10 @@ class SweepRunner:
         self.plan.done(ended.index, metric if status == 0 else None)  # a failure teaches nothing
         self.outcomes.append(Outcome(ended.index, ended.child.ref, ended.point, status, metric))
 
-    def _spawn(self, child: ChildRun) -> subprocess.Popen[bytes] | None:
+    def _spawn(self, child: ChildRun) -> Program | None:
         """Start the point's program; None (exit status 127) if it cannot start."""
         try:
-            process = subprocess.Popen(child.argv, env=child.env(self._environ))
+            process = Program(child.argv, child.env(self._environ), spawn=self._spawn_fast)
         except OSError as exc:
             note(f"could not start {child.argv[0]!r} for run {child.ref}: {exc.strerror}")
             return None
