@@ -164,9 +164,10 @@ _STARTED = '"started": '
 _UNSEEN = ""  # no tail is empty
 
 
-def _fast_head(meta: str, tails: dict[str, str | None]) -> Head | None:
-    """A run's ``Head`` from its meta file's fast-path JSON text, None if a value needs more
-    than its text (a start time or dirty flag that is not a string, a bool or null).
+def _fast_head(meta: str, tails: dict[str, str | None]) -> tuple[str, str, str] | None:
+    """A run's ``Head`` (its fields, as a plain tuple: one is made a run) from its meta
+    file's fast-path JSON text, None if a value needs more than its text (a start time or
+    dirty flag that is not a string, a bool or null).
 
     Runs differ in their start time and share the rest (host, code commit...): the head's
     other members are made once per distinct rest of the text, kept in ``tails``."""
@@ -188,7 +189,7 @@ def _fast_head(meta: str, tails: dict[str, str | None]) -> Head | None:
     tail = tails.get(rest, _UNSEEN)
     if tail == _UNSEEN:
         tail = tails[rest] = _head_tail(rest)
-    return None if tail is None else Head(order, started, tail)
+    return None if tail is None else (order, started, tail)
 
 
 def _head_tail(meta: str) -> str | None:
@@ -208,6 +209,13 @@ def _head_tail(meta: str) -> str | None:
 
 
 _STARTED_LINE = "\nstarted: "
+
+
+def _meta_head(text: str, slow: bool, tails: dict[str, str | None]) -> tuple[str, str, str]:
+    """A run's ``Head`` (its fields) from its meta file's JSON text (``slow``: the loader's,
+    not flatjson's fast path); ``tails`` as ``_fast_head`` keeps them."""
+    fast = None if slow else _fast_head(text, tails)
+    return _head(json.loads(text)) if fast is None else fast
 
 
 def _line_heads(metas: Sequence[str]) -> list[Head | None]:
@@ -759,14 +767,18 @@ class RunListing:
         # the plain files' texts, for a caller that keeps a text of its own
         plain: dict[str | None, str] | None = None if self.also_cache is None else {None: ""}
         texts = self._json_texts(chunk.sources, stream, slow, plain)
-        heads = self._heads(chunk, stream, slow, texts)
+        texts.update(self._json_texts(chunk.metas, stream, slow, None))
+        heads: dict[str | None, tuple[str, str, str]] = {None: _head({})}  # by meta blob
+        tails: dict[str, str | None] = {}  # of _fast_head
         by_subtree: dict[str, tuple[list[ListedRow], list[str]]] = {}  # rows, meta texts
         read: dict[str, list[ReadRun]] = {}  # for ``also_cache``
         projects: dict[str, str] = {}
         keep_meta = self.keep_meta
         for ref, directory, files in chunk.runs:
             meta_blob = files.get(META_FILE)
-            head = heads[meta_blob]
+            if meta_blob is not None and meta_blob not in heads:
+                heads[meta_blob] = _meta_head(texts[meta_blob], meta_blob in slow, tails)
+            order, created, rest = heads[meta_blob]
             config = files.get(CONFIG_FILE)
             summary = files.get(SUMMARY_FILE)
             project = projects.get(ref.project) or projects.setdefault(
@@ -775,17 +787,19 @@ class RunListing:
             config_text = "{}" if config is None else texts[config]
             summary_text = "{}" if summary is None else texts[summary]
             text = (
-                f'{{"project": {project}, "id": {encode_string(ref.id)}, {head.members()}, '
+                f'{{"project": {project}, "id": {encode_string(ref.id)}, '
+                f'"created": {created}, {rest}, '
                 f'"config": {config_text}, "summary": {summary_text}}}'
             )
             meta_text = "{}" if meta_blob is None else texts[meta_blob]
-            row = ListedRow(head.order, ref.project, ref.id, text, meta_text if keep_meta else "")
+            row = ListedRow(order, ref.project, ref.id, text, meta_text if keep_meta else "")
             subtree = _subtree_of(directory)
             rows, meta_texts = by_subtree.get(subtree) or by_subtree.setdefault(subtree, ([], []))
             rows.append(row)
             meta_texts.append(meta_text)
             if plain is not None:
                 lined_config, lined_summary = plain.get(config), plain.get(summary)
+                head = Head(order, created, rest)
                 if lined_config is None or lined_summary is None:
                     run = ReadRun(*row[1:3], head, config_text, summary_text, False)
                 else:
@@ -841,7 +855,7 @@ class RunListing:
             chunk.sources,
             slow,
         )
-        heads = self._heads(chunk, stream, slow, texts, lines=True)
+        heads = self._read_heads(chunk, stream, slow, texts)
         read: dict[str, list[ReadRun]] = {}
         for ref, directory, files in chunk.runs:
             head = heads[files.get(META_FILE)]
@@ -873,35 +887,24 @@ class RunListing:
         writes.put({missed[path] + suffix: text for path, text in made})
         return made
 
-    def _heads(
-        self,
-        chunk: _Chunk,
-        stream: BlobStream,
-        slow: set[str],
-        texts: dict[str, str],
-        *,
-        lines: bool = False,
+    def _read_heads(
+        self, chunk: _Chunk, stream: BlobStream, slow: set[str], texts: dict[str, str]
     ) -> dict[str | None, Head]:
-        """The ``Head`` of each meta file of a chunk's runs by blob (None: a run without one).
-        The meta files are read next from ``stream`` and their JSON texts added to ``texts``,
-        where those also read as config files are already; with ``lines``, only those whose
-        head is not read from their lines (``_line_heads``) are made JSON."""
+        """The ``Head`` of each meta file of a chunk's runs by blob (None: a run without one),
+        read next from ``stream``: from its lines (``_line_heads``), else from its JSON text,
+        added to ``texts`` (where those of meta files also read as config files are)."""
         heads: dict[str | None, Head] = {None: _head({})}
         blobs = list(chunk.metas)
         bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
-        if lines:
-            found = zip(blobs, _line_heads(bodies), strict=True)
-            heads.update((blob, head) for blob, head in found if head is not None)
+        found = zip(blobs, _line_heads(bodies), strict=True)
+        heads.update((blob, head) for blob, head in found if head is not None)
         rest = {b: body for b, body in zip(blobs, bodies, strict=True) if b not in heads}
         texts.update(_json_of(rest, chunk.metas, slow))
         tails: dict[str, str | None] = {}  # of _fast_head
         for _ref, _directory, files in chunk.runs:
             blob = files.get(META_FILE)
             if blob is not None and blob not in heads:
-                fast = None if blob in slow else _fast_head(texts[blob], tails)
-                if fast is None:
-                    fast = _head(json.loads(texts[blob]))
-                heads[blob] = fast
+                heads[blob] = Head(*_meta_head(texts[blob], blob in slow, tails))
         return heads
 
     def _json_texts(
@@ -914,17 +917,22 @@ class RunListing:
         """The next files of ``stream`` (``{blob: source}``) as JSON text (``gitcfg.flatjson``);
         those the loader read are added to ``slow``, the others' texts to ``plain`` if given.
         A file that does not parse is a ``CorruptStoreError``."""
-        bodies = dict(
-            zip(
-                sources,
-                (body.decode("utf-8", "replace") for body in stream.take(len(sources))),
-                strict=True,
-            )
-        )
-        texts = _json_of(bodies, sources, slow)
+        blobs = list(sources)
+        bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
+        texts = fast_json_many(bodies)
         if plain is not None:
-            plain.update((blob, body) for blob, body in bodies.items() if blob not in slow)
-        return texts
+            plain.update(zip(blobs, bodies, strict=True))
+        for i, text in enumerate(texts):
+            if text is None:
+                if plain is not None:
+                    del plain[blobs[i]]
+                blob = blobs[i]
+                slow.add(blob)
+                try:
+                    texts[i] = to_json(bodies[i], sources[blob])
+                except YamlError as exc:
+                    raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
+        return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
 
     # -- pages ---------------------------------------------------------------------------
 
