@@ -278,11 +278,12 @@ def subtree_texts(subtrees: Sequence[Sequence[ReadRun]]) -> list[str | None]:
 
 
 class _Group(NamedTuple):
-    """Runs whose files are in the plain form and share their keys (``header``): per key
-    its column of their letters (a string) and of their cells; ``letters``: every run's, if
-    they are all the same."""
+    """Runs whose files are in the plain form and share their keys (``header``; ``keys``:
+    each one's column, config keys then summary keys): per key its column of their letters
+    (a string) and of their cells; ``letters``: every run's, if they are all the same."""
 
     header: str
+    keys: dict[tuple[str, str], int]
     kinds: list[str]
     cells: list[list[str]]
     letters: str | None
@@ -313,15 +314,15 @@ class _KeyColumns:
 
     def text(self, fields: _Fields, at: int, count: int) -> str | None:
         """The text of the subtree of ``count`` runs from ``at``, None unless they are all
-        of one group."""
+        in groups."""
         end = at + count
         number, place = self.group_of[at], self.place_of[at]
         if number < 0 or self.group_of[end - 1] != number:
-            return None
+            return self._mixed_text(fields, at, count)
         group = self.groups[number]
         # the runs of a group are in the order of ``runs``: these are all of it
         if group is None or self.place_of[end - 1] != place + count - 1:
-            return None
+            return self._mixed_text(fields, at, count)
         last = place + count
         kinds = [kind[place:last] for kind in group.kinds]
         if group.letters is not None:
@@ -331,6 +332,40 @@ class _KeyColumns:
         used, columns = fields.columns(at, count)
         columns += [cells[place:last] for cells in group.cells]
         return _text_of_columns(group.header, fields.sort_keys[at:end], letters, used, columns)
+
+    def _mixed_text(self, fields: _Fields, at: int, count: int) -> str | None:
+        """The text of a subtree whose runs are of several groups (some runs lack a key the
+        others have), their cells taken a key at a time from each run's group; None unless
+        all its runs are in groups."""
+        end = at + count
+        numbers = self.group_of[at:end]
+        if -1 in numbers:
+            return None
+        found = [self.groups[number] for number in numbers]
+        groups = [group for group in found if group is not None]
+        if len(groups) != count:  # a run in a group that is not taken by columns
+            return None
+        names = set().union(*(group.keys for group in {id(g): g for g in groups}.values()))
+        config = sorted(key for part, key in names if part == "config")
+        summary = sorted(key for part, key in names if part == "summary")
+        places = self.place_of[at:end]
+        used, columns = fields.columns(at, count)
+        kinds = []
+        for name in [*(("config", key) for key in config), *(("summary", k) for k in summary)]:
+            cells, letters = [], []
+            for group, place in zip(groups, places, strict=True):
+                column = group.keys.get(name)
+                if column is None:
+                    cells.append(_ABSENT[1])
+                    letters.append(_ABSENT[0])
+                else:
+                    cells.append(group.cells[column][place])
+                    letters.append(group.kinds[column][place])
+            columns.append(cells)
+            kinds.append("".join(letters))
+        letters = list(map("".join, zip(*kinds, strict=True))) if kinds else [""] * count
+        header = _RS.join(config) + _GS + _RS.join(summary)
+        return _text_of_columns(header, fields.sort_keys[at:end], letters, used, columns)
 
 
 def _group(
@@ -360,7 +395,10 @@ def _group(
         kinds.append(made[0])
         cells.append(made[1])
     one = all(kind.count(kind[0]) == len(kind) for kind in kinds)
-    return _Group(header, kinds, cells, "".join([kind[0] for kind in kinds]) if one else None)
+    names = [("config", key) for key in _split(config[:-1])]
+    names += [("summary", key) for key in _split(summary[:-1])]
+    keys = {name: column for column, name in enumerate(names)}
+    return _Group(header, keys, kinds, cells, "".join([k[0] for k in kinds]) if one else None)
 
 
 class _Fields:
