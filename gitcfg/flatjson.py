@@ -371,9 +371,9 @@ def plain_lines(texts: Sequence[str]) -> list[bool]:
         return found
     lines = _FILE_END.join([texts[i] for i in batch]).translate(_SHAPES).split("\n")
     lines.pop()  # the empty string after the last newline
-    unique = dict.fromkeys(lines)
-    unique.pop("\0", None)  # the line between two files
-    distinct = "\n".join(unique) + "\n"
+    unique = set(lines)
+    unique.discard("\0")  # the line between two files
+    distinct = "\n".join(unique) + "\n"  # in no set order: each line is judged alone
     longest = max(map(len, unique))
     if not _plain(distinct, longest):  # the files holding a line not in the form left out
         shaped = [text.translate(_SHAPES) for text in texts]
