@@ -15,45 +15,30 @@ back the same number though it is not the text ``json.dumps`` would write.)
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from gitcfg import flatshapes
 from gitcfg.flat import MAX_KEY_LENGTH, find_collision
+from gitcfg.plainform import (
+    KEY,
+    LITERAL,
+    MAX_DIGITS,
+    VALUE,
+    finish_values,
+    has_long_number,
+    sound_keys,
+)
 
 # The JSON text of a value, as gitcfg prints it: json.dumps with non-ASCII kept.
 encode = json.JSONEncoder(ensure_ascii=False).encode
 
-# -- the plain form, line by line ----------------------------------------------------------------
-# Possessive and atomic groups throughout: nothing here needs backtracking, and sre is then
-# three times faster. A key: what dump_config writes unquoted; JSON needs no escape in it.
-_KEY = r"[A-Za-z_/][A-Za-z0-9_/-]*+(?:\.[A-Za-z0-9_/-]++)*+"
-_END = r"[\n,\]]"
-# A plain string, never one of the words YAML 1.1 or 1.2 resolve to a bool or null (any
-# spelling); only lowercase true/false/null, which are JSON's own, are taken as they are.
-_RESOLVED = r"(?i:yes|no|on|off|y|n|true|false|null)"
-_WORD = (
-    f"(?=[A-Za-z_/])(?:(?!{_RESOLVED}{_END})[A-Za-z_/][A-Za-z0-9_./-]*+"
-    f"|(?:true|false|null)(?={_END}))"
-)
-# Numbers whose text is JSON too (no leading zeros, no '+', not -0, which is the int 0).
-_NUMBER = f"(?=[-0-9])(?!-0{_END})-?+(?:0|[1-9][0-9]*+)(?:\\.[0-9]++(?:e[-+][0-9]++)?+)?+"
-# Single-quoted printable ASCII with no quote or backslash in it, no ': ', ', ', brackets or
-# braces (so no later pass can take part of it for a key, an item or a word).
-_CHAR = r"[ !#-&(-+\--9;-Z^-z|~]"
-_QUOTED = f"'{_CHAR}*+(?:[:,](?! ){_CHAR}*+)*+'"
-_SPECIAL = r"-?\.inf|\.nan"
-# Numbers first (most values), and each alternative looks at the first character before
-# anything costlier: the check of 200,000 files takes a third less.
-_SCALAR = f"(?>{_NUMBER}|{_WORD}|{_QUOTED}|{_SPECIAL})"
-_VALUE = f"(?>{_SCALAR}|\\[(?:{_SCALAR}(?:, {_SCALAR})*+)?\\]|\\{{\\}})"
-_LITERAL = r"(?!(?:true|false|null)[\n,\]])"
 # Between files of a batch: a line of its own ("\0"), whose key sorts before every key.
 _FILE_END = "\0\n"
-_SPECIAL_JSON = {"inf": "Infinity", "nan": "NaN"}
-_MAX_DIGITS = 4300  # Python's default limit on the digits of an int it reads from text
 # Distinct lines out of the plain form that a batch sets aside the files of, before it gives up
 # and checks file by file (each costs a substring search per file).
 _MAX_ODD = 32
@@ -65,55 +50,29 @@ class _Patterns:
     plain_files: re.Pattern[str]
     value: re.Pattern[str]
     keys: re.Pattern[str]
-    long_number: re.Pattern[str]
     string: re.Pattern[str]
-    string_item: re.Pattern[str]
-    list_word: re.Pattern[str]
-    dot_zero_e: re.Pattern[str]
-    special: re.Pattern[str]
 
 
 @functools.cache
 def _re() -> _Patterns:
     """The patterns, compiled on first use: only a listing that reads files needs them."""
     return _Patterns(
-        plain_file=re.compile(f"(?:{_KEY}: {_VALUE}\n)++"),
+        plain_file=re.compile(f"(?:{KEY}: {VALUE}\n)++"),
         # files joined by _FILE_END lines
-        plain_files=re.compile(f"(?:(?:{_KEY}: {_VALUE}|\0)\n)++"),
+        plain_files=re.compile(f"(?:(?:{KEY}: {VALUE}|\0)\n)++"),
         value=re.compile(r": [^\n]*+"),
         keys=re.compile(r"([^\n:]++): [^\n]*+\n"),
-        long_number=re.compile(f"[0-9]{{{_MAX_DIGITS + 1}}}"),
-        string=re.compile(f": {_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)\n"),
-        list_word=re.compile(r"\[[^\]\n]*?[A-Za-z_/]"),
-        string_item=re.compile(f"(\\[|, ){_LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)(?=, |\\])"),
-        # dump_config writes repr(1e-05) as 1.0e-05 (YAML 1.1 wants a dot); JSON takes repr's
-        dot_zero_e=re.compile(r"(: |\[|, )(-?[0-9])\.0e"),
-        special=re.compile(r"(: |\[|, )(-?)\.(inf|nan)(?=\n|, |\])"),
+        string=re.compile(f": {LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)\n"),
     )
 
 
-# Replacements are str.format of the match ('{0[1]}' is group 1): a C call per match, where
-# a template ('\1') costs a Python call per match before Python 3.12.
+# A replacement as str.format of the match: a C call per match (see gitcfg.plainform)
 _STRING = ': "{0[1]}"\n'.format
-_STRING_ITEM = '{0[1]}"{0[2]}"'.format
-_DOT_ZERO_E = "{0[1]}{0[2]}e".format
-
-
-def _special(match: re.Match[str]) -> str:
-    return match.group(1) + match.group(2) + _SPECIAL_JSON[match.group(3)]
 
 
 def _values(text: str) -> str:
     """Plain-form lines (see ``fast_json``) with each value written as JSON."""
-    patterns = _re()
-    out = patterns.string.sub(_STRING, text.replace("'", '"'))
-    if "[" in out and patterns.list_word.search(out) is not None:
-        out = patterns.string_item.sub(_STRING_ITEM, out)
-    if ".0e" in out:
-        out = patterns.dot_zero_e.sub(_DOT_ZERO_E, out)
-    if ".inf" in out or ".nan" in out:
-        out = patterns.special.sub(_special, out)
-    return out
+    return finish_values(_re().string.sub(_STRING, text.replace("'", '"')))
 
 
 def _translate(text: str) -> str:
@@ -125,12 +84,9 @@ def _plain(text: str, longest: int | None = None) -> bool:
     """Whether ``text`` is in the plain form; ``longest``: its longest line's length, if known
     (no line longer than Python's limit on an int's digits holds a number it will not read:
     searching for one costs more than the check of the form itself)."""
-    patterns = _re()
-    if patterns.plain_file.fullmatch(text) is None:
+    if _re().plain_file.fullmatch(text) is None:
         return False
-    if (len(text) if longest is None else longest) <= _MAX_DIGITS:
-        return True
-    return patterns.long_number.search(text) is None
+    return (len(text) if longest is None else longest) <= MAX_DIGITS or not has_long_number(text)
 
 
 def fast_json(text: str) -> str | None:
@@ -139,12 +95,9 @@ def fast_json(text: str) -> str | None:
         return "{}"
     if not _plain(text):
         return None
-    keys = _re().keys.findall(text)
     # a repeated key is an error for the loader, and so is a key longer than flat allows;
     # a dotted key might collide with another (a: 1, a.b: 2), which the loader refuses too
-    if len(set(keys)) != len(keys) or max(map(len, keys)) > MAX_KEY_LENGTH:
-        return None
-    if "." in "".join(keys) and find_collision(keys) is not None:
+    if not sound_keys(_re().keys.findall(text)):
         return None
     return '{"' + _translate(text)[:-3] + "}"
 
@@ -160,20 +113,29 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
     checked and translated as one text, their keys judged once per distinct sequence.
     """
     found: list[str | None] = [None] * len(texts)
-    batch = []
-    for index, text in enumerate(texts):
-        if text == "{}\n":
-            found[index] = "{}"
-        elif text[-1:] == "\n" and "\0" not in text:
-            batch.append(index)
+    # most batches: every file ends its last line and none holds a NUL (one check of them all)
+    if "{}\n" not in texts and all(map(str.endswith, texts, itertools.repeat("\n"))):
+        batch = [] if "\0" in "".join(texts) else list(range(len(texts)))
+    else:
+        batch = []
+    if not batch:
+        for index, text in enumerate(texts):
+            if text == "{}\n":
+                found[index] = "{}"
+            elif text[-1:] == "\n" and "\0" not in text:
+                batch.append(index)
     if not batch:
         return found
     # Files that share most of their lines (meta files, fixed hyperparameters) are read line by
-    # line, each distinct line once; files of mostly their own lines, file by file in one pass.
+    # line, each distinct line once; files of mostly their own lines (config files) a shape at
+    # a time (gitcfg.flatshapes), and those of no shape file by file in one pass.
     sample = "".join([texts[i] for i in batch[:64]]).split("\n")
     if len(set(sample)) * 2 < len(sample):
         _batch_json(texts, batch, found)
-    else:
+        return found
+    if len(batch) >= flatshapes.MIN_FILES:
+        batch = flatshapes.translate(texts, batch, found)
+    if batch:
         _files_json(texts, batch, found)
     return found
 
@@ -183,9 +145,7 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
     checks the form of them all, another strips their values, and their keys are judged
     per distinct sequence of keys (a store's config files share theirs)."""
     patterns = _re()
-    long_number = patterns.long_number.search
-    # a number Python will not read can only be in a file longer than its limit on digits
-    plain = [i for i in batch if len(texts[i]) <= _MAX_DIGITS or not long_number(texts[i])]
+    plain = [i for i in batch if not has_long_number(texts[i])]
     joined = _FILE_END.join([texts[i] for i in plain])
     if patterns.plain_files.fullmatch(joined) is None:  # some file is not plain: drop those
         plain = [i for i in plain if patterns.plain_file.fullmatch(texts[i])]
@@ -194,7 +154,7 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
         return
     # in the plain form a line's first ': ' ends its key: what is left is the keys alone
     sequences = patterns.value.sub("", joined).split(_FILE_END)
-    bad = {keys for keys in set(sequences) if not _sound_keys(keys[:-1].split("\n"))}
+    bad = {keys for keys in set(sequences) if not sound_keys(keys[:-1].split("\n"))}
     if bad:  # a repeated, overlong or colliding key: the loader decides (it refuses them)
         plain = [i for i, keys in zip(plain, sequences, strict=True) if keys not in bad]
         joined = _FILE_END.join([texts[i] for i in plain])
@@ -203,14 +163,6 @@ def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None])
     pieces = _translate(joined.replace(_FILE_END, "\0"))[:-3].split("\0")
     for index, piece in zip(plain, pieces, strict=True):
         found[index] = '{"' + piece.removesuffix(', "') + "}"
-
-
-def _sound_keys(keys: list[str]) -> bool:
-    """Whether a file's ``keys`` are the keys of a flat config: none repeated, too long, or
-    a dotted parent of another."""
-    if len(set(keys)) != len(keys) or max(map(len, keys)) > MAX_KEY_LENGTH:
-        return False
-    return "." not in "".join(keys) or find_collision(keys) is None
 
 
 def _batch_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
@@ -280,12 +232,8 @@ def _odd_lines(distinct: str, longest: int) -> list[str] | None:
         if len(odd) > _MAX_ODD:
             return None
         at = stop + 1
-    if longest > _MAX_DIGITS:  # a number Python will not read is an odd line too
-        odd += [
-            line
-            for line in distinct.split("\n")
-            if len(line) > _MAX_DIGITS and patterns.long_number.search(line)
-        ]
+    if longest > MAX_DIGITS:  # a number Python will not read is an odd line too
+        odd += [line for line in distinct.split("\n") if has_long_number(line)]
     return odd
 
 
@@ -357,7 +305,7 @@ def _loaded(text: str, source: str) -> str:
 
 def plain_lines(texts: Sequence[str]) -> list[bool]:
     """Whether each text is in the plain form line by line. ``fast_json`` takes exactly such
-    a text whose keys are sound (``sound_keys``).
+    a text whose keys are sound (``plainform.sound_keys``).
 
     Each distinct line is checked once, with its digits 1-9 written 1: no rule of the form
     tells them apart (only 0 from the others: ``007``, ``-0``), and the lines of a store's
@@ -384,9 +332,3 @@ def plain_lines(texts: Sequence[str]) -> list[bool]:
 
 
 _SHAPES = str.maketrans("23456789", "11111111")
-
-
-def sound_keys(keys: list[str]) -> bool:
-    """Whether a file's ``keys`` (in its order) are those of a flat config: none repeated, too
-    long, or a dotted parent of another."""
-    return not keys or _sound_keys(keys)

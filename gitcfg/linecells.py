@@ -1,6 +1,6 @@
 """Table cells of stored files in the plain form, read from their lines, many files at once.
 
-A config or summary file as ``dump_config`` writes it (``gitcfg.flatjson``'s plain form: one
+A config or summary file as ``dump_config`` writes it (``gitcfg.plainform``'s plain form: one
 ``key: value`` line per key, each value a number, a word, a simple quoted string, ``true``,
 ``false``, ``null``, ``{}`` or a flat list) shows its values in the table as written, but a
 quoted string without its quotes and a float's ``1.0e-05`` as ``repr``'s ``1e-05``. So the
@@ -25,7 +25,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gitcfg.flatjson import fast_json, sound_keys
+from gitcfg.flatjson import fast_json
+from gitcfg.plainform import sound_keys
 from gitcfg.render import cell_text
 
 # After each file of the joined text: a line of key "\0" and value "\0", so that the text's
@@ -52,7 +53,7 @@ FileCells = tuple[str, str, str]
 
 class LinedFiles(NamedTuple):
     """Files in the plain form split into their lines: per file its keys, each followed by
-    the separator (None if they are not sound, ``flatjson.sound_keys``: ``fast_json`` does
+    the separator (None if they are not sound, ``plainform.sound_keys``: ``fast_json`` does
     not take such a file), and where its values start in ``values``, which holds every
     file's values one after another, each file's followed by a ``"\\0"`` (``starts`` has one
     more place: the end)."""

@@ -263,7 +263,7 @@ class ReadRun(NamedTuple):
     """A run as read from git, for a caller that keeps a text of its own per subtree
     (``RunListing.also_cache``): its project, id and ``Head``, and its config and summary
     files: when ``plain``, their texts, each in flatjson's plain form line by line (``""``:
-    it has none; its keys are not checked, see ``flatjson.sound_keys``), else their JSON texts."""
+    it has none; its keys are not checked, see ``plainform.sound_keys``), else their JSON texts."""
 
     project: str
     id: str

@@ -16,10 +16,10 @@ from gitcfg.flatjson import (
     fast_json,
     fast_json_many,
     plain_lines,
-    sound_keys,
     to_json,
     to_json_many,
 )
+from gitcfg.plainform import sound_keys
 from gitcfg.yamlcodec import dump_config, load_config
 from tests.test_yamlcodec import TRICKY
 from tests.test_yamlcodec import same as same_value

@@ -1,0 +1,240 @@
+"""Many config files of a few shapes made JSON text by one regex substitution a shape.
+
+A store's files mostly share their keys and the kind of each value (a number, a word, a quoted
+string, a list...): their *shape*. The files are joined into one text, single quotes made
+double and each ``: `` a ``": ``, and one pattern per shape matches a whole file there: its keys
+literally, each value by the kinds its key has held. It captures only the words (JSON quotes
+them, YAML does not) and the text between them; the substitution writes each file it matches
+as its JSON object, in C, with no Python step a file or a line and no value parsed. What is
+left (the ``\\n`` between two members, words in lists, ``1.0e-05``, ``.inf``) takes a pass or
+two over the whole text, as in ``gitcfg.flatjson``, which reads the files no shape fits.
+
+A file matched is in the plain form (``gitcfg.plainform``) and its JSON text is the one
+``gitcfg.flatjson.fast_json`` gives it: the kinds are the plain form's values, taken apart; a
+text holding a double quote is never matched (no plain file holds one, and the joined text
+could then be read two ways); the keys of a shape are checked as a flat config's keys once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from gitcfg.plainform import (
+    KEY,
+    LIST,
+    MAX_DIGITS,
+    QUOTED,
+    RESOLVED,
+    SPECIAL,
+    finish_values,
+    has_long_number,
+    sound_keys,
+)
+
+# What dump_config writes of an int or a float, but 1.0e-05 (JSON writes 1e-05) and -0 (the int 0)
+_NUMBER = (
+    r"(?:0|[1-9][0-9]*+|-(?:[1-9][0-9]*+|0(?=\.)))"
+    r"(?:\.(?:0(?:[0-9]++(?:e[-+][0-9]++)?+)?+|[1-9][0-9]*+(?:e[-+][0-9]++)?+))?+"
+)
+_DOUBLE_QUOTED = QUOTED.replace("'", '"')
+_ITEM = f"(?:{_NUMBER}|true|false|null|{_DOUBLE_QUOTED})"
+# What a value may be, in a text whose quotes are double and whose value ends its line: the
+# plain form's values (plainform.VALUE) taken apart. A key's kinds are tried in this order.
+_KINDS = {
+    "number": _NUMBER,
+    "exponent": r"-?+(?:0|[1-9][0-9]*+)\.0e[-+][0-9]++",
+    "literal": r"(?:true|false|null)",
+    "word": f"(?!{RESOLVED}\\n)[A-Za-z_/][A-Za-z0-9_./-]*+",
+    "quoted": _DOUBLE_QUOTED,
+    "special": f"(?:{SPECIAL})",
+    # a list of numbers, literals and quoted strings: JSON as it is (tried before "list")
+    "items": f"\\[(?:{_ITEM}(?:, {_ITEM})*+)?\\]",
+    "list": LIST.replace("'", '"'),
+    "empty": r"\{\}",
+}
+_WORD = "word"  # the kind JSON quotes: a key holding words holds nothing else in a shape
+# Batches smaller than this take flatjson's paths alone: compiling a shape costs milliseconds.
+MIN_FILES = 32
+# Substitutions a batch runs, a shape each, before the files left go to flatjson's paths; and
+# files that fit no shape at all set aside before it gives up.
+_MAX_ROUNDS = 4
+_MAX_MISFITS = 8
+# Files whose kinds make a shape (the first of them) before a substitution: the kinds of other
+# files of its keys widen it, so that one substitution fits them too.
+_SAMPLES = 16
+_MAX_SHAPES = 64  # shapes remembered (their keys' kinds, widened as files show more)
+
+Kinds = tuple[frozenset[str], ...]
+Signature = tuple[tuple[str, ...], tuple[bool, ...]]  # keys, and which of them hold words
+
+
+class _Shape(NamedTuple):
+    """A shape's substitution: the pattern of one file, its JSON text as the replacement, and
+    which passes its output may still need."""
+
+    pattern: re.Pattern[str]
+    replace: Callable[[re.Match[str]], str]
+    lists: bool
+    exponents: bool
+    specials: bool
+
+
+# kinds of each key, per keys and which of them hold words: widened as files show more
+_known: dict[Signature, Kinds] = {}
+
+
+@functools.cache
+def _kind_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    return [(name, re.compile(f"{pattern}\n")) for name, pattern in _KINDS.items()]
+
+
+@functools.cache
+def _key_pattern() -> re.Pattern[str]:
+    return re.compile(KEY)
+
+
+def translate(texts: Sequence[str], batch: list[int], found: list[str | None]) -> list[int]:
+    """Set ``found[i]`` to the JSON text of each file ``texts[i]`` of ``batch`` that fits a
+    shape; return the others (``batch`` files end with a newline and hold no NUL)."""
+    fitting = list(batch)
+    others: list[int] = []
+    chosen = [texts[i] for i in batch]
+    joined = "\0".join(chosen)
+    if '"' in joined or max(map(len, chosen)) > MAX_DIGITS:  # rare: file by file
+        fitting = [i for i in batch if '"' not in texts[i] and not has_long_number(texts[i])]
+        others = [i for i in batch if '"' in texts[i] or has_long_number(texts[i])]
+        joined = "\0".join([texts[i] for i in fitting])
+    # each file framed by NULs: a pattern starts at a file's NUL and ends before the next's
+    text = ("\0" + joined + "\0").replace("'", '"').replace(": ", '": ')
+    rounds = misfits = 0
+    while fitting and rounds < _MAX_ROUNDS and misfits <= _MAX_MISFITS:
+        samples = _first_files(text, _SAMPLES)
+        first = samples[0]
+        shape = _shape_of(samples)
+        replaced, count = (text, 0) if shape is None else shape.pattern.subn(shape.replace, text)
+        if count == 0:  # the first file fits no shape: it goes to flatjson, the rest on
+            others.append(fitting.pop(0))
+            text = text[len(first) + 1 :]
+            misfits += 1
+            continue
+        rounds += 1
+        assert shape is not None
+        if count == len(fitting):
+            _finish(replaced, fitting, shape, found)
+            return others
+        done: list[int] = []
+        done_texts: list[str] = []
+        left: list[int] = []
+        left_texts: list[str] = []
+        for index, piece in zip(fitting, replaced[1:-1].split("\0"), strict=True):
+            if piece[-1] == "}":  # a JSON object; a file not matched still ends its line
+                done.append(index)
+                done_texts.append(piece)
+            else:
+                left.append(index)
+                left_texts.append(piece)
+        _finish("\0" + "\0".join(done_texts) + "\0", done, shape, found)
+        fitting = left
+        text = "\0" + "\0".join(left_texts) + "\0"
+    return sorted(others + fitting)
+
+
+def _first_files(text: str, count: int) -> list[str]:
+    """The first ``count`` files of NUL-framed ``text`` (fewer if it holds fewer)."""
+    files: list[str] = []
+    start = 1
+    while len(files) < count and start < len(text):
+        end = text.index("\0", start)
+        files.append(text[start:end])
+        start = end + 1
+    return files
+
+
+def _finish(replaced: str, files: list[int], shape: _Shape, found: list[str | None]) -> None:
+    """The JSON texts of ``files`` from a substitution's text of them (NUL-framed objects whose
+    members are still a line each)."""
+    out = finish_values(
+        replaced, lists=shape.lists, exponents=shape.exponents, specials=shape.specials
+    )
+    pieces = out.replace("\n", ', "')[1:-1].split("\0")
+    for index, piece in zip(files, pieces, strict=True):
+        found[index] = piece
+
+
+def _shape_of(texts: list[str]) -> _Shape | None:
+    """The substitution of the shape of ``texts[0]`` (a file made double-quoted and ``": ``),
+    its keys' kinds widened by those of the other ``texts`` of that shape and of earlier
+    files; None if it has no shape (it is not in the plain form)."""
+    first = _read(texts[0])
+    if first is None:
+        return None
+    signature, kinds = first
+    seen = _known.get(signature)
+    if seen is None and len(_known) >= _MAX_SHAPES:
+        _known.clear()
+    held = [{kind} for kind in kinds]
+    if seen is not None:  # kinds its keys held in earlier files
+        for kinds_held, earlier in zip(held, seen, strict=True):
+            kinds_held.update(earlier)
+    for text in texts[1:]:
+        other = _read(text)
+        if other is not None and other[0] == signature:
+            for kinds_held, kind in zip(held, other[1], strict=True):
+                kinds_held.add(kind)
+    widened = tuple(map(frozenset, held))
+    _known[signature] = widened
+    return _compile(signature[0], widened)
+
+
+def _read(text: str) -> tuple[Signature, list[str]] | None:
+    """The signature of a file (made double-quoted and ``": ``) and the kind of each of its
+    values; None if it is not in the plain form."""
+    keys: list[str] = []
+    kinds: list[str] = []
+    key_pattern = _key_pattern()
+    for line in text[:-1].split("\n"):
+        key, colon, value = line.partition('": ')
+        if not colon or key_pattern.fullmatch(key) is None:
+            return None
+        value += "\n"
+        kind = next((name for name, kind in _kind_patterns() if kind.fullmatch(value)), None)
+        if kind is None:
+            return None
+        keys.append(key)
+        kinds.append(kind)
+    if not sound_keys(keys):
+        return None
+    return (tuple(keys), tuple(kind == _WORD for kind in kinds)), kinds
+
+
+@functools.lru_cache(maxsize=_MAX_SHAPES)
+def _compile(keys: tuple[str, ...], kinds: Kinds) -> _Shape:
+    """The substitution of files of ``keys`` holding values of ``kinds``: the text between two
+    words and each word are groups, the replacement puts them back with the words quoted."""
+    pattern = ["\0("]
+    replacement = ['\0{{"{0[1]}']
+    group = 1
+    for index, (key, held) in enumerate(zip(keys, kinds, strict=True)):
+        if index:
+            pattern.append("\n")
+        pattern.append(re.escape(key) + '": ')
+        if held == {_WORD}:
+            pattern.append(f")({_KINDS[_WORD]})(")
+            replacement.append(f'"{{0[{group + 1}]}}"{{0[{group + 2}]}}')
+            group += 2
+        else:
+            tried = "|".join([text for kind, text in _KINDS.items() if kind in held])
+            pattern.append(f"(?:{tried})")
+    pattern.append(")\n(?=\0)")
+    replacement.append("}}")
+    held_any = frozenset().union(*kinds)
+    return _Shape(
+        re.compile("".join(pattern)),
+        "".join(replacement).format,
+        lists="list" in held_any,
+        exponents=bool(held_any & {"exponent", "list"}),
+        specials=bool(held_any & {"special", "list"}),
+    )
