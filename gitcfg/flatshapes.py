@@ -65,6 +65,7 @@ _MAX_MISFITS = 8
 # Files whose kinds make a shape (the first of them) before a substitution: the kinds of other
 # files of its keys widen it, so that one substitution fits them too.
 _SAMPLES = 16
+_MIN_ALIKE = 8  # files of one shape among them for a value they share to be written as it is
 _MAX_SHAPES = 64  # shapes remembered (their keys' kinds, widened as files show more)
 
 Kinds = tuple[frozenset[str], ...]
@@ -167,11 +168,12 @@ def _finish(replaced: str, files: list[int], shape: _Shape, found: list[str | No
 def _shape_of(texts: list[str]) -> _Shape | None:
     """The substitution of the shape of ``texts[0]`` (a file made double-quoted and ``": ``),
     its keys' kinds widened by those of the other ``texts`` of that shape and of earlier
-    files; None if it has no shape (it is not in the plain form)."""
+    files, a value they all share written in the pattern as it is; None if it has no shape
+    (it is not in the plain form)."""
     first = _read(texts[0])
     if first is None:
         return None
-    signature, kinds = first
+    signature, kinds, values = first
     seen = _known.get(signature)
     if seen is None and len(_known) >= _MAX_SHAPES:
         _known.clear()
@@ -179,62 +181,105 @@ def _shape_of(texts: list[str]) -> _Shape | None:
     if seen is not None:  # kinds its keys held in earlier files
         for kinds_held, earlier in zip(held, seen, strict=True):
             kinds_held.update(earlier)
+    shared: list[str | None] = list(values)  # a key's value in every file read, or None
+    alike = 1
     for text in texts[1:]:
         other = _read(text)
-        if other is not None and other[0] == signature:
-            for kinds_held, kind in zip(held, other[1], strict=True):
-                kinds_held.add(kind)
+        if other is None or other[0] != signature:
+            continue
+        alike += 1
+        for index, (kind, value) in enumerate(zip(other[1], other[2], strict=True)):
+            held[index].add(kind)
+            if shared[index] != value:
+                shared[index] = None
     widened = tuple(map(frozenset, held))
     _known[signature] = widened
-    return _compile(signature[0], widened)
+    if alike < _MIN_ALIKE:  # too few files to tell a shared value
+        shared = [None] * len(shared)
+    slots = tuple(
+        _Literal(value, kind == _WORD) if value is not None else kinds_held
+        for value, kind, kinds_held in zip(shared, kinds, widened, strict=True)
+    )
+    return _compile(signature[0], slots, widened)
 
 
-def _read(text: str) -> tuple[Signature, list[str]] | None:
-    """The signature of a file (made double-quoted and ``": ``) and the kind of each of its
-    values; None if it is not in the plain form."""
+def _read(text: str) -> tuple[Signature, list[str], list[str]] | None:
+    """The signature of a file (made double-quoted and ``": ``), the kind of each of its
+    values and the values; None if it is not in the plain form."""
     keys: list[str] = []
     kinds: list[str] = []
+    values: list[str] = []
     key_pattern = _key_pattern()
     for line in text[:-1].split("\n"):
         key, colon, value = line.partition('": ')
         if not colon or key_pattern.fullmatch(key) is None:
             return None
-        value += "\n"
-        kind = next((name for name, kind in _kind_patterns() if kind.fullmatch(value)), None)
+        kind = next((name for name, kind in _kind_patterns() if kind.fullmatch(value + "\n")), None)
         if kind is None:
             return None
         keys.append(key)
         kinds.append(kind)
+        values.append(value)
     if not sound_keys(keys):
         return None
-    return (tuple(keys), tuple(kind == _WORD for kind in kinds)), kinds
+    return (tuple(keys), tuple(kind == _WORD for kind in kinds)), kinds, values
+
+
+class _Literal(NamedTuple):
+    """A value every file of a shape holds: matched as it is, written as its JSON text."""
+
+    text: str
+    word: bool
 
 
 @functools.lru_cache(maxsize=_MAX_SHAPES)
-def _compile(keys: tuple[str, ...], kinds: Kinds) -> _Shape:
-    """The substitution of files of ``keys`` holding values of ``kinds``: the text between two
-    words and each word are groups, the replacement puts them back with the words quoted."""
-    pattern = ["\0("]
-    replacement = ['\0{{"{0[1]}']
-    group = 1
-    for index, (key, held) in enumerate(zip(keys, kinds, strict=True)):
-        if index:
-            pattern.append("\n")
-        pattern.append(re.escape(key) + '": ')
-        if held == {_WORD}:
-            pattern.append(f")({_KINDS[_WORD]})(")
-            replacement.append(f'"{{0[{group + 1}]}}"{{0[{group + 2}]}}')
-            group += 2
+def _compile(
+    keys: tuple[str, ...], slots: tuple[frozenset[str] | _Literal, ...], kinds: Kinds
+) -> _Shape:
+    """The substitution of files of ``keys`` whose values are ``slots`` (the kinds a key holds,
+    or the value all hold; ``kinds``: the kinds of every slot). Runs of keys of other kinds
+    than words are groups, copied as they are; words are groups, quoted; shared values are
+    written by the replacement. The output is the joined text's form with words quoted: its
+    newlines are still to become ``, "``."""
+    pattern = ["\0"]
+    replacement = ['\0{{"']
+    group = 0
+    copying = False  # within a group of keys copied as they are
+    for index, (key, slot) in enumerate(zip(keys, slots, strict=True)):
+        joint = re.escape(("\n" if index else "") + key + '": ')
+        if isinstance(slot, frozenset) and _WORD not in slot:
+            if not copying:
+                group += 1
+                pattern.append("(")
+                replacement.append(f"{{0[{group}]}}")
+                copying = True
+            tried = "|".join([text for kind, text in _KINDS.items() if kind in slot])
+            pattern.append(f"{joint}(?:{tried})")
+            continue
+        if copying:
+            pattern.append(")")
+            copying = False
+        pattern.append(joint)
+        replacement.append(_braces(("\n" if index else "") + key + '": '))
+        if isinstance(slot, _Literal):
+            pattern.append(re.escape(slot.text))
+            replacement.append(_braces(f'"{slot.text}"' if slot.word else slot.text))
         else:
-            tried = "|".join([text for kind, text in _KINDS.items() if kind in held])
-            pattern.append(f"(?:{tried})")
-    pattern.append(")\n(?=\0)")
+            group += 1
+            pattern.append(f"({_KINDS[_WORD]})")
+            replacement.append(f'"{{0[{group}]}}"')
+    pattern.append(")\n(?=\0)" if copying else "\n(?=\0)")
     replacement.append("}}")
-    held_any = frozenset().union(*kinds)
+    held = frozenset().union(*kinds)
     return _Shape(
         re.compile("".join(pattern)),
         "".join(replacement).format,
-        lists="list" in held_any,
-        exponents=bool(held_any & {"exponent", "list"}),
-        specials=bool(held_any & {"special", "list"}),
+        lists="list" in held,
+        exponents=bool(held & {"exponent", "list"}),
+        specials=bool(held & {"special", "list"}),
     )
+
+
+def _braces(text: str) -> str:
+    """``text`` as it is in a ``str.format`` template."""
+    return text.replace("{", "{{").replace("}", "}}")

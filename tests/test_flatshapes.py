@@ -107,3 +107,18 @@ def test_a_text_that_would_read_as_plain_once_joined_is_left_alone() -> None:
     texts = plain[:20] + odd + plain[20:]
     left = _check(texts)
     assert {texts[i] for i in left} >= set(odd) - {"b: 1\na: x\n", "a: true\nb: 1\n"}
+
+
+def test_a_value_most_files_share_is_matched_as_it_is_and_the_others_all_the_same() -> None:
+    # meta files: the same host in the first files read, another later, a start time each
+    def meta(i: int) -> str:
+        host = "vm" if i < 30 or i % 7 == 0 else "vm2"
+        return dump_config({"host": host, "started": f"2026-01-01T00:00:{i:02d}", "dirty": i > 90})
+
+    texts = [meta(i) for i in range(100)]
+    assert _check(texts) == []
+    assert json.loads(fast_json_many(texts)[99] or "") == {
+        "dirty": True,
+        "host": "vm2",
+        "started": "2026-01-01T00:00:99",
+    }
