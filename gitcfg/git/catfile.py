@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import os
 import subprocess
 import threading
@@ -205,9 +206,34 @@ class BlobStream:
         """The bodies of the next ``count`` objects requested."""
         found: list[bytes] = []
         while len(found) < count:
-            for sha in self._next_shas(count - len(found)):
-                found.append(self._take_one(sha))
+            shas = self._next_shas(count - len(found))
+            at = self._take_read(shas, 0, found)
+            while at < len(shas):  # the rest of the buffer was not enough: read on
+                found.append(self._take_one(shas[at]))
+                at = self._take_read(shas, at + 1, found)
         return found
+
+    def _take_read(self, shas: list[str], start: int, found: list[bytes]) -> int:
+        """Append the bodies of ``shas[start:]`` already read whole to ``found``, in one tight
+        loop, not a call an object (a listing takes 200,000); the index of the first not."""
+        buf, pos, end_of_buf = self._buf, self._pos, len(self._buf)
+        append = found.append
+        done = start
+        for sha in itertools.islice(shas, start, None):
+            newline = buf.find(b"\n", pos)
+            if newline < 0:
+                break
+            header = buf[pos:newline]
+            if not header.isdigit():  # "<sha> missing" instead of a size
+                raise CorruptStoreError(f"object {sha} is missing")
+            end = newline + 1 + int(header)
+            if end >= end_of_buf:  # the body or the newline after it still to come
+                break
+            append(buf[newline + 1 : end])
+            pos = end + 1
+            done += 1
+        self._pos = pos
+        return done
 
     def _take_one(self, sha: str) -> bytes:
         newline = self._buf.find(b"\n", self._pos)
