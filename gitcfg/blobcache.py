@@ -21,6 +21,8 @@ past ``max_entries`` rows of a table the oldest quarter is dropped.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import os
 import zlib
@@ -47,6 +49,7 @@ _OLD_FILES = (
 )
 MAX_ENTRIES = 2_000_000  # two files per run: a million runs
 _BATCH = 500  # blob ids per lookup query (SQLite allows 32,766 parameters; this is plenty)
+_INSERT_SIZES = (16, 4, 1)  # rows written by one statement
 _WRITE_WAIT_MS = 2000
 _PAGE_SIZE = 65536
 _SCHEMA = (
@@ -68,6 +71,11 @@ def digest(blob: str, text: str) -> bytes:
     can write the file could recompute any digest)."""
     check = zlib.crc32(blob.encode("utf-8", "surrogateescape") + b"\0")
     return zlib.crc32(text.encode("utf-8", "surrogatepass"), check).to_bytes(4, "big")
+
+
+@functools.cache
+def _insert(table: str, rows: int) -> str:
+    return f"INSERT OR REPLACE INTO {table} VALUES " + ", ".join(["(?, ?, ?)"] * rows)
 
 
 class BlobCache:
@@ -213,11 +221,20 @@ class BlobCache:
         db = self._connect()
         if db is None:
             return
+        ordered = sorted(rows)  # in key order: neighbouring keys share B-tree pages
         try:
             with db:  # sqlite3's context manager: one transaction, rolled back on error
                 db.execute("BEGIN IMMEDIATE")
-                # in key order: neighbouring keys share B-tree pages
-                db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", sorted(rows))
+                # Many rows a statement, not one: each statement gives up Python's lock and
+                # waits to take it back (up to 5 ms while another thread computes), holding
+                # the write lock that the other process of a listing then waits for. A few
+                # sizes only: a cached statement keeps a copy of the values it was last given.
+                start = 0
+                for size in _INSERT_SIZES:
+                    while len(ordered) - start >= size:
+                        values = itertools.chain.from_iterable(ordered[start : start + size])
+                        db.execute(_insert(table, size), list(values))
+                        start += size
             self._bound(db, table)
         except UnicodeEncodeError:
             return  # a lone surrogate in a value: SQLite cannot hold it, so it is not cached

@@ -125,6 +125,17 @@ def test_a_row_whose_digest_does_not_match_is_a_miss(tmp_path: Path) -> None:
     assert BlobCache(tmp_path).get(blob) is None
 
 
+@pytest.mark.parametrize("count", [1, 3, 16, 37, 161])
+def test_every_row_of_a_write_is_kept_however_many(tmp_path: Path, count: int) -> None:
+    # rows go many to a statement: none lost at a statement's edge, a repeated key replaced
+    cache = BlobCache(tmp_path)
+    texts = {f"p/{i:04d}:" + "ab" * 20: f"run {i} " * i for i in range(count)}
+    cache.add_subtrees(texts)
+    cache.add_subtrees({"p/0000:" + "ab" * 20: "again"})
+    again = BlobCache(tmp_path)
+    assert dict(again.subtree_texts(texts)) == texts | {"p/0000:" + "ab" * 20: "again"}
+
+
 def test_a_new_cache_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
     # a subtree's rows are one text of ~10 kB: large pages hold it whole
     cache = BlobCache(tmp_path)
