@@ -119,9 +119,11 @@ def _run_copy(work: Callable[[Sink], None], fd: int) -> NoReturn:
         out = os.fdopen(fd, "wb", buffering=_READ_SIZE)
 
         def sink(records: Iterable[Sequence[str]]) -> None:
-            lines = [_FIELD.join(fields) for fields in records]
-            text = _RECORD.join(lines) + _RECORD if lines else ""
-            if text.count(_RECORD) != len(lines):
+            made = records if isinstance(records, list) else list(records)
+            if not made:
+                return
+            text = _RECORD.join(map(_FIELD.join, made)) + _RECORD  # C loops, no Python one
+            if text.count(_RECORD) != len(made):
                 raise ValueError("a field holds the record separator")
             out.write(text.encode("utf-8", "surrogateescape"))
 
