@@ -25,6 +25,7 @@ import contextlib
 import gc
 import itertools
 import json
+import operator
 import queue
 import re
 import subprocess
@@ -426,10 +427,13 @@ def _halves(missed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return halves
 
 
+_CACHED_FIELDS = operator.itemgetter(2, 0, 3)  # a row's id, order and text
+
+
 def _pack(rows: Sequence[ListedRow], meta_texts: Sequence[str]) -> tuple[str, str] | None:
     """A subtree's rows and their meta files as two cache texts; None if a field holds the
     separator (then it is not cached)."""
-    runs = _SEP.join([_SEP.join((row.id, row.order, row.text)) for row in rows])
+    runs = _SEP.join(itertools.chain.from_iterable(map(_CACHED_FIELDS, rows)))
     metas = _SEP.join(meta_texts)
     if runs.count(_SEP) != 3 * len(rows) - 1 or metas.count(_SEP) != len(rows) - 1:
         return None
