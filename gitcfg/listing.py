@@ -63,6 +63,10 @@ _CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
 _PATHSPECS = 500  # more missed subtrees than this: list their top shard directories instead
 # Missed subtrees from which a forked copy reads half (a cold cache over ~1,200 runs or more)
 _FORK_SUBTREES = 1024
+# The share of them the copy reads: a little less than half, as it also writes its rows to the
+# pipe and sorts them (with half, it ended 150-400 ms after this side on a loaded machine)
+_COPY_SHARE = 0.47
+_SHARDS = 16  # directories a shard directory holds (one a hex digit)
 
 _READ_SIZE = 1 << 20
 # The separator of a cached subtree's fields (id, start time, row of each run; meta files): JSON
@@ -402,28 +406,39 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _prefix(path: str) -> str:
-    """A cached subtree's top shard directory (``project/a`` of ``project/a/b/c``)."""
-    return path.rsplit("/", CACHE_LEVELS - 1)[0]
+def _prefix(path: str, level: int = 1) -> str:
+    """A cached subtree's shard directory ``level`` levels down (``project/a`` of
+    ``project/a/b/c`` at level 1)."""
+    return path.rsplit("/", CACHE_LEVELS - level)[0]
 
 
 def _pathspecs(missed: Iterable[str]) -> list[str]:
     """What ls-tree is asked to list for subtrees ``missed``: each, if few; else their top
-    shard directories (at most 16 a project); the whole tree past that."""
+    shard directories (at most 16 a project), but a top directory only some of whose second
+    level ones hold them by these (``_halves`` may split one); the whole tree past that.
+    (Each pathspec costs git a little on every entry it lists.)"""
     paths = sorted(missed)
     if len(paths) <= _PATHSPECS:
         return [path + "/" for path in paths]
+    found = []
+    for top, below in itertools.groupby(paths, _prefix):
+        seconds = sorted({_prefix(path, 2) + "/" for path in below})
+        found += seconds if len(seconds) < _SHARDS else [top + "/"]
+    if len(found) <= _PATHSPECS:
+        return found
     tops = sorted({_prefix(path) + "/" for path in paths})
     return tops if len(tops) <= _PATHSPECS else []
 
 
 def _halves(missed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """``missed`` split in two by top shard directory, about as many subtrees each (runs are
-    spread evenly over them by their ids' digests)."""
+    """``missed`` split in two by second level shard directory (whole, as ls-tree lists them),
+    the second part, for a forked copy, about ``_COPY_SHARE`` of the subtrees (runs are spread
+    evenly over them by their ids' digests)."""
     halves: tuple[dict[str, str], dict[str, str]] = ({}, {})
-    for path in sorted(missed, key=_prefix):
-        half = halves[0] if len(halves[0]) * 2 < len(missed) else halves[1]
-        half[path] = missed[path]
+    mine = len(missed) - round(len(missed) * _COPY_SHARE)
+    for _directory, paths in itertools.groupby(sorted(missed), lambda p: _prefix(p, 2)):
+        half = halves[0] if len(halves[0]) < mine else halves[1]
+        half.update((path, missed[path]) for path in paths)
     return halves
 
 
