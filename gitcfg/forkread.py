@@ -10,8 +10,10 @@ held in the copy forever), and more than one core.
 The copy sends its records (tuples of strings) through a pipe as it makes them, fields split
 by ``_FIELD`` and records by ``_RECORD`` (JSON text never holds a raw control character; a field
 that does makes the copy fail). A thread here parses them as they come, so neither side holds
-the other's text twice. Whatever goes wrong in the copy (an exception, a signal, a malformed
-record) makes ``records()`` None: the caller then does that half itself. The copy never returns
+the other's text twice. Last, the copy sends the order that sorts its records (it sorts them
+while this side may still be busy with its own part, rather than this side after). Whatever
+goes wrong in the copy (an exception, a signal, a malformed record, no order) makes
+``records()`` None: the caller then does that half itself. The copy never returns
 into the caller's code: it leaves through ``os._exit``, running no exit handler and flushing
 no buffer it shares with this process.
 """
@@ -24,12 +26,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from gitcfg.git.process import widen_pipe
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
+_ORDER = "\x1d"  # before the order of the records, after the last of them
 _READ_SIZE = 1 << 20
 
 Record = tuple[str, ...]
@@ -42,7 +45,9 @@ def can_fork() -> bool:
 
 
 class Helper:
-    """A forked copy running ``work(sink)``; ``records()`` gives what it passed to ``sink``."""
+    """A forked copy running ``work(sink)``; ``records()`` gives what it passed to ``sink``,
+    sorted (as tuples of their fields compare): the copy sorts them once its work is done,
+    while this side may still be busy with its own, and sends the order last."""
 
     def __init__(self, work: Callable[[Sink], None], fields: int) -> None:
         """Fork the copy; an ``OSError`` if there can be none (a process or file limit)."""
@@ -74,8 +79,10 @@ class Helper:
                 complete, _, rest = (rest + block).rpartition(_RECORD.encode())
                 if complete and not self._broken:
                     self._parse(complete.decode("utf-8", "surrogateescape"))
-            if rest:
-                self._broken = True  # a record cut short: the copy died while writing
+            # what follows the last record: the order that sorts them, or a record cut short
+            # (the copy died while writing), or nothing (it died before it could sort them)
+            if not self._broken:
+                self._sort(rest.decode("ascii", "replace"))
         except OSError:
             self._broken = True
         finally:
@@ -89,6 +96,17 @@ class Helper:
             self._broken = True
         else:
             self._records.extend(zip(*(flat[i::n] for i in range(n)), strict=True))
+
+    def _sort(self, order_text: str) -> None:
+        order = order_text[1:].split() if order_text[:1] == _ORDER else None
+        if order is None or len(order) != len(self._records) or not all(map(str.isdigit, order)):
+            self._broken = True
+            return
+        indices = list(map(int, order))
+        if indices and (max(indices) >= len(indices) or len(set(indices)) != len(indices)):
+            self._broken = True  # not each record once
+            return
+        self._records = [self._records[i] for i in indices]
 
     @property
     def pid(self) -> int:
@@ -117,17 +135,23 @@ def _run_copy(work: Callable[[Sink], None], fd: int) -> NoReturn:
     code = 1
     try:
         out = os.fdopen(fd, "wb", buffering=_READ_SIZE)
+        sent: list[Sequence[str]] = []
 
         def sink(records: Iterable[Sequence[str]]) -> None:
             made = records if isinstance(records, list) else list(records)
             if not made:
                 return
+            sent.extend(made)
             text = _RECORD.join(map(_FIELD.join, made)) + _RECORD  # C loops, no Python one
             if text.count(_RECORD) != len(made):
                 raise ValueError("a field holds the record separator")
             out.write(text.encode("utf-8", "surrogateescape"))
 
         work(sink)
+        # records compare as their fields do (tuples or lists of strings)
+        comparable = cast("list[tuple[str, ...]]", sent)
+        order = sorted(range(len(sent)), key=comparable.__getitem__)
+        out.write((_ORDER + " ".join(map(str, order))).encode())
         out.close()
         code = 0
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import time
 
@@ -25,6 +26,26 @@ def test_every_record_arrives_in_order_through_a_pipe_many_times_its_size() -> N
 
     helper = Helper(work, fields=3)
     assert helper.records() == _records(0, 50_000)
+
+
+def test_the_records_come_back_sorted_whatever_order_the_copy_made_them_in() -> None:
+    made = _records(0, 20_000)
+    random.Random(7).shuffle(made)
+
+    def work(sink: Sink) -> None:
+        for start in range(0, len(made), 3_000):
+            sink(made[start : start + 3_000])
+        sink([])  # nothing this time
+
+    assert Helper(work, fields=3).records() == sorted(made)
+
+
+def test_a_copy_that_ends_before_it_sends_the_order_gives_nothing() -> None:
+    def work(sink: Sink) -> None:
+        sink(_records(0, 1_000))
+        os._exit(0)  # a clean exit status, no order sent
+
+    assert Helper(work, fields=3).records() is None
 
 
 def test_a_copy_that_fails_half_way_gives_nothing() -> None:
