@@ -88,8 +88,9 @@ _known: dict[Signature, Kinds] = {}
 
 
 @functools.cache
-def _kind_patterns() -> list[tuple[str, re.Pattern[str]]]:
-    return [(name, re.compile(f"{pattern}\n")) for name, pattern in _KINDS.items()]
+def _kind_pattern() -> re.Pattern[str]:
+    """A value and its newline, its kind the name of the group it matched."""
+    return re.compile("|".join(f"(?P<{name}>{pattern})\n" for name, pattern in _KINDS.items()))
 
 
 @functools.cache
@@ -209,14 +210,15 @@ def _read(text: str) -> tuple[Signature, list[str], list[str]] | None:
     keys: list[str] = []
     kinds: list[str] = []
     values: list[str] = []
-    key_pattern = _key_pattern()
+    key_pattern, kind_pattern = _key_pattern(), _kind_pattern()
     for line in text[:-1].split("\n"):
         key, colon, value = line.partition('": ')
         if not colon or key_pattern.fullmatch(key) is None:
             return None
-        kind = next((name for name, kind in _kind_patterns() if kind.fullmatch(value + "\n")), None)
-        if kind is None:
+        match = kind_pattern.fullmatch(value + "\n")
+        if match is None or match.lastgroup is None:
             return None
+        kind = match.lastgroup
         keys.append(key)
         kinds.append(kind)
         values.append(value)

@@ -164,7 +164,7 @@ class BlobStream:
             self._shas.extend(shas)
             self._ready.notify_all()
         for start in range(0, len(shas), 4096):
-            self._stdin.write("".join(s + "\n" for s in shas[start : start + 4096]).encode())
+            self._stdin.write(("\n".join(shas[start : start + 4096]) + "\n").encode())
         self._stdin.flush()
 
     def fail(self, error: BaseException) -> None:
