@@ -124,16 +124,18 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
                 found[index] = "{}"
             elif text[-1:] == "\n" and "\0" not in text:
                 batch.append(index)
-    if len(batch) >= flatshapes.MIN_FILES:  # most files fit a few shapes: a pass a shape
-        batch = flatshapes.translate(texts, batch, found)
     if not batch:
         return found
     # Files that share most of their lines (meta files, fixed hyperparameters) are read line by
-    # line, each distinct line once; files of mostly their own lines, file by file in one pass.
+    # line, each distinct line once; files of mostly their own lines (config files) a shape at
+    # a time when most share theirs (gitcfg.flatshapes), the others file by file in one pass.
     sample = "".join([texts[i] for i in batch[:64]]).split("\n")
     if len(set(sample)) * 2 < len(sample):
         _batch_json(texts, batch, found)
-    else:
+        return found
+    if len(batch) >= flatshapes.MIN_FILES:
+        batch = flatshapes.translate(texts, batch, found)
+    if batch:
         _files_json(texts, batch, found)
     return found
 

@@ -115,7 +115,9 @@ def translate(texts: Sequence[str], batch: list[int], found: list[str | None]) -
     while fitting and rounds < _MAX_ROUNDS and misfits <= _MAX_MISFITS:
         samples = _first_files(text, _SAMPLES)
         first = samples[0]
-        shape = _shape_of(samples)
+        shape, alike = _shape_of(samples)
+        if shape is None and alike:
+            break  # files of many shapes: a substitution would fit too few to pay for itself
         replaced, count = (text, 0) if shape is None else shape.pattern.subn(shape.replace, text)
         if count == 0:  # the first file fits no shape: it goes to flatjson, the rest on
             others.append(fitting.pop(0))
@@ -140,6 +142,8 @@ def translate(texts: Sequence[str], batch: list[int], found: list[str | None]) -
                 left_texts.append(piece)
         _finish("\0" + "\0".join(done_texts) + "\0", done, shape, found)
         fitting = left
+        if count * 4 < (count + len(left)) * 3:
+            break  # a shape fits too few: the others are of many
         text = "\0" + "\0".join(left_texts) + "\0"
     return sorted(others + fitting)
 
@@ -166,14 +170,15 @@ def _finish(replaced: str, files: list[int], shape: _Shape, found: list[str | No
         found[index] = piece
 
 
-def _shape_of(texts: list[str]) -> _Shape | None:
+def _shape_of(texts: list[str]) -> tuple[_Shape | None, int]:
     """The substitution of the shape of ``texts[0]`` (a file made double-quoted and ``": ``),
     its keys' kinds widened by those of the other ``texts`` of that shape and of earlier
-    files, a value they all share written in the pattern as it is; None if it has no shape
-    (it is not in the plain form)."""
+    files, a value they all share written in the pattern as it is; and how many of ``texts``
+    have its keys. No substitution if it has no shape (it is not in the plain form: none have
+    its keys), nor if fewer than three in four of ``texts`` have its keys."""
     first = _read(texts[0])
     if first is None:
-        return None
+        return None, 0
     signature, kinds, values = first
     seen = _known.get(signature)
     if seen is None and len(_known) >= _MAX_SHAPES:
@@ -195,13 +200,15 @@ def _shape_of(texts: list[str]) -> _Shape | None:
                 shared[index] = None
     widened = tuple(map(frozenset, held))
     _known[signature] = widened
+    if alike * 4 < len(texts) * 3:
+        return None, alike
     if alike < _MIN_ALIKE:  # too few files to tell a shared value
         shared = [None] * len(shared)
     slots = tuple(
         _Literal(value, kind == _WORD) if value is not None else kinds_held
         for value, kind, kinds_held in zip(shared, kinds, widened, strict=True)
     )
-    return _compile(signature[0], slots, widened)
+    return _compile(signature[0], slots, widened), alike
 
 
 def _read(text: str) -> tuple[Signature, list[str], list[str]] | None:
