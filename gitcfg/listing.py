@@ -63,8 +63,10 @@ _CHUNK = 2000  # runs whose files are read and converted at once on a cache miss
 _PATHSPECS = 500  # more missed subtrees than this: list their top shard directories instead
 # Missed subtrees from which a forked copy reads half (a cold cache over ~1,200 runs or more)
 _FORK_SUBTREES = 1024
-# The share of them the copy reads: a little less than half, as it also writes its rows to the
-# pipe and sorts them (with half, it ended 150-400 ms after this side on a loaded machine)
+# The share of them the copy reads when it sends its rows back: a little less than half, as it
+# also writes them to the pipe and sorts them (with half, it ended 150-400 ms after this side on
+# a loaded machine). A copy that sends nothing (a cold table's texts) reads half: this side
+# reads its texts from the cache once it has ended.
 _COPY_SHARE = 0.47
 _SHARDS = 16  # directories a shard directory holds (one a hex digit)
 
@@ -430,12 +432,12 @@ def _pathspecs(missed: Iterable[str]) -> list[str]:
     return tops if len(tops) <= _PATHSPECS else []
 
 
-def _halves(missed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def _halves(missed: Mapping[str, str], share: float) -> tuple[dict[str, str], dict[str, str]]:
     """``missed`` split in two by second level shard directory (whole, as ls-tree lists them),
-    the second part, for a forked copy, about ``_COPY_SHARE`` of the subtrees (runs are spread
+    the second part, for a forked copy, about ``share`` of the subtrees (runs are spread
     evenly over them by their ids' digests)."""
     halves: tuple[dict[str, str], dict[str, str]] = ({}, {})
-    mine = len(missed) - round(len(missed) * _COPY_SHARE)
+    mine = len(missed) - round(len(missed) * share)
     for _directory, paths in itertools.groupby(sorted(missed), lambda p: _prefix(p, 2)):
         half = halves[0] if len(halves[0]) < mine else halves[1]
         half.update((path, missed[path]) for path in paths)
@@ -647,7 +649,7 @@ class RunListing:
         no copy if the read was not split."""
         if len(missed) < _FORK_SUBTREES or not forkread.can_fork():
             return self._read_here(missed, convert), None, {}
-        mine, theirs = _halves(missed)
+        mine, theirs = _halves(missed, _COPY_SHARE if back else 0.5)
         cache_dir, shared = self.cache.path.parent, self.cache.shared
         # SQLite forbids carrying an open connection across a fork: close it (it reopens on use)
         self.cache.close()
