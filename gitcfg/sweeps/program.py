@@ -7,6 +7,11 @@ with the environment given, found on PATH as the shell finds it, SIGPIPE and SIG
 their defaults (Python ignores them), and no file descriptor but 0, 1 and 2 (Python's own are
 close-on-exec, and ``close_inherited_fds`` makes those this process was given so too). Where
 ``os.posix_spawn`` is missing, or the descriptors cannot be listed, Popen starts it.
+
+Two differences remain, neither seen by a program: glibc's posix_spawn starts it with its two
+internal signals (32 and 33, for threads' cancellation and set*id) ignored, which a program
+that uses them handles afresh; and a descriptor made inheritable after the sweep started
+(gitcfg makes none: Python's are close-on-exec) would reach it.
 """
 
 from __future__ import annotations
