@@ -55,6 +55,7 @@ from gitcfg.flat import (
     secrets_allowed,
     unflatten,
 )
+from gitcfg.plaincopy import PlainCopies
 from gitcfg.values import coerce_value
 
 _PRUNE_MIN = 64  # watched groups kept before dropping the dead ones
@@ -65,7 +66,7 @@ def _empty_group(value: Any) -> bool:
     return isinstance(value, dict) and not value
 
 
-class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
+class Config(PlainCopies, dict[str, Any]):  # a dict on purpose: see the module docstring
     """A run's config: attribute and item access, ``update``, ``setdefaults``, ``as_dict``...
 
     ``allow_val_change=False`` refuses to change an existing key to a different value
@@ -142,16 +143,6 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
         object.__setattr__(self, "_tree", tree)
         for view in views:
             view._refresh()
-
-    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
-        # copies and pickles are plain dicts: the config's lock and run stay behind
-        return dict, (self.as_dict(),)
-
-    def __copy__(self) -> dict[str, Any]:
-        return self.as_dict()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return self.as_dict()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -400,7 +391,7 @@ class Config(dict[str, Any]):  # a dict on purpose: see the module docstring
             self._base.update(flat)
 
 
-class ConfigView(dict[str, Any]):  # a dict on purpose: see the module docstring
+class ConfigView(PlainCopies, dict[str, Any]):  # a dict on purpose: see the module docstring
     """A group of nested keys of a ``Config`` (``config.model``): a plain ``dict`` of the group
     that follows the config, where assignments are recorded and removals stay local.
 
@@ -571,15 +562,6 @@ class ConfigView(dict[str, Any]):  # a dict on purpose: see the module docstring
         return plain
 
     as_dict = copy
-
-    def __copy__(self) -> dict[str, Any]:
-        return self.copy()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return self.copy()
-
-    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
-        return dict, (self.copy(),)
 
 
 _REMOVED: Any = object()  # in ConfigView._local: a key removed from that group object only

@@ -27,6 +27,7 @@ from gitcfg.flat import (
     secrets_allowed,
     unflatten,
 )
+from gitcfg.plaincopy import PlainCopies
 from gitcfg.values import coerce_value
 
 _NUMBERS = (int, float)
@@ -48,7 +49,7 @@ def user_stacklevel() -> int:
     return level
 
 
-class Summary(MutableMapping[str, Any]):
+class Summary(PlainCopies, MutableMapping[str, Any]):
     """The results of a run: ``summary[key]``, ``summary.key``, ``update``, ``as_dict``.
 
     Keys are flat and dotted; reading a group (``summary["val"]`` over ``val.acc``) gives a
@@ -123,16 +124,6 @@ class Summary(MutableMapping[str, Any]):
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain nested dicts (a copy)."""
         return unflatten(self.flat())
-
-    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
-        # copies and pickles are plain dicts, as the config's are: the lock stays behind
-        return dict, (self.as_dict(),)
-
-    def __copy__(self) -> dict[str, Any]:
-        return self.as_dict()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return self.as_dict()
 
     # -- writing -----------------------------------------------------------------------------
 
