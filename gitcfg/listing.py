@@ -940,20 +940,10 @@ class RunListing:
         A file that does not parse is a ``CorruptStoreError``."""
         blobs = list(sources)
         bodies = [body.decode("utf-8", "replace") for body in stream.take(len(blobs))]
-        texts = fast_json_many(bodies)
-        if plain is not None:
-            plain.update(zip(blobs, bodies, strict=True))
-        for i, text in enumerate(texts):
-            if text is None:
-                if plain is not None:
-                    del plain[blobs[i]]
-                blob = blobs[i]
-                slow.add(blob)
-                try:
-                    texts[i] = to_json(bodies[i], sources[blob])
-                except YamlError as exc:
-                    raise CorruptStoreError(f"{exc.source} is not valid: {exc.problem}") from exc
-        return dict(zip(blobs, texts, strict=True))  # type: ignore[arg-type]
+        texts = _json_of(dict(zip(blobs, bodies, strict=True)), sources, slow)
+        if plain is not None:  # a blob the loader read once, it reads every time
+            plain.update((b, body) for b, body in zip(blobs, bodies, strict=True) if b not in slow)
+        return texts
 
     # -- pages ---------------------------------------------------------------------------
 
