@@ -1,10 +1,13 @@
-"""Shared by the listing and table tests: the answers made from every run read on its own."""
+"""Shared by the listing and table tests: the answers made from every run read on its own, and
+the forked copies a listing starts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitcfg import query
+import pytest
+
+from gitcfg import forkread, query
 from gitcfg.render import table
 from gitcfg.store import ConfigStore
 from gitcfg.tablecells import table_values
@@ -23,3 +26,16 @@ def expected_table(rows: list[dict[str, Any]]) -> str:
     names = query.default_columns(rows, only_differing=True)
     cells = [table_values(r, [query.getter(n)(r) for n in names], names) for r in rows]
     return table(names, cells, False)
+
+
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the forked copies listings start from now on (this test's), in order."""
+    forks: list[int] = []
+
+    class Counted(forkread.Helper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            forks.append(self.pid)
+
+    monkeypatch.setattr(forkread, "Helper", Counted)
+    return forks

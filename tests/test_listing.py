@@ -20,7 +20,7 @@ from gitcfg.render import json_list_chunks
 from gitcfg.store import ConfigStore
 from gitcfg.yamlcodec import dump_config
 from tests.conftest import git, make_repo
-from tests.listinghelpers import expected_table, rows_from_git
+from tests.listinghelpers import count_forks, expected_table, rows_from_git
 
 GITCFG = [sys.executable, "-m", "gitcfg"]
 
@@ -482,14 +482,7 @@ def test_a_listing_split_with_a_forked_copy_answers_as_one_process(
     from gitcfg import forkread
 
     _fast_store(repo, 2_500)  # ~1,900 subtrees: enough to split
-    forks: list[int] = []
-
-    class Counted(forkread.Helper):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            forks.append(self.pid)
-
-    monkeypatch.setattr(forkread, "Helper", Counted)
+    forks = count_forks(monkeypatch)
 
     def listed(*, fork: bool) -> list[Any]:
         _drop_cache(repo)

@@ -22,7 +22,7 @@ from gitcfg.blobcache import FILE_NAME
 from gitcfg.cli.commands import cli
 from gitcfg.layout import RunRef
 from gitcfg.store import ConfigStore
-from tests.listinghelpers import expected_table, rows_from_git
+from tests.listinghelpers import count_forks, expected_table, rows_from_git
 
 GITCFG = [sys.executable, "-m", "gitcfg"]
 
@@ -380,14 +380,7 @@ def test_a_cold_table_of_plain_and_other_files_answers_as_every_route(
     store = _mixed_store(repo, tmp_path)
     monkeypatch.setattr(listing_module, "_FORK_SUBTREES", 3)
     monkeypatch.setattr(forkread, "can_fork", lambda: fork)
-    forks: list[int] = []
-
-    class Counted(forkread.Helper):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            forks.append(self.pid)
-
-    monkeypatch.setattr(forkread, "Helper", Counted)
+    forks = count_forks(monkeypatch)
     rows = rows_from_git(store)
     truth = expected_table(rows)
     assert {"tag", "wd"} <= set(truth.splitlines()[0].split())
