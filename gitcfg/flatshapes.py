@@ -31,13 +31,14 @@ from gitcfg.plainform import (
     SPECIAL,
     finish_values,
     has_long_number,
+    many,
     sound_keys,
 )
 
 # What dump_config writes of an int or a float, but 1.0e-05 (JSON writes 1e-05) and -0 (the int 0)
 _NUMBER = (
-    r"(?:0|[1-9][0-9]*+|-(?:[1-9][0-9]*+|0(?=\.)))"
-    r"(?:\.(?:0(?:[0-9]++(?:e[-+][0-9]++)?+)?+|[1-9][0-9]*+(?:e[-+][0-9]++)?+))?+"
+    r"(?:0|[1-9][0-9]*|-(?:[1-9][0-9]*|0(?=\.)))"
+    r"(?:\.(?:0(?:[0-9]+(?:e[-+][0-9]+|)|)|[1-9][0-9]*(?:e[-+][0-9]+|))|)"
 )
 _DOUBLE_QUOTED = QUOTED.replace("'", '"')
 _ITEM = f"(?:{_NUMBER}|true|false|null|{_DOUBLE_QUOTED})"
@@ -45,13 +46,13 @@ _ITEM = f"(?:{_NUMBER}|true|false|null|{_DOUBLE_QUOTED})"
 # plain form's values (plainform.VALUE) taken apart. A key's kinds are tried in this order.
 _KINDS = {
     "number": _NUMBER,
-    "exponent": r"-?+(?:0|[1-9][0-9]*+)\.0e[-+][0-9]++",
+    "exponent": r"-?(?:0|[1-9][0-9]*)\.0e[-+][0-9]+",
     "literal": r"(?:true|false|null)",
-    "word": f"(?!{RESOLVED}\\n)[A-Za-z_/][A-Za-z0-9_./-]*+",
+    "word": f"(?!{RESOLVED}\\n)[A-Za-z_/][A-Za-z0-9_./-]*",
     "quoted": _DOUBLE_QUOTED,
     "special": f"(?:{SPECIAL})",
     # a list of numbers, literals and quoted strings: JSON as it is (tried before "list")
-    "items": f"\\[(?:{_ITEM}(?:, {_ITEM})*+)?\\]",
+    "items": f"\\[(?:{_ITEM}{many(f', {_ITEM}')}|)\\]",
     "list": LIST.replace("'", '"'),
     "empty": r"\{\}",
 }

@@ -99,12 +99,14 @@ def _re() -> _Patterns:
     others tell whether every value of a text of values (each followed by a newline) is of
     one kind, by its first character, as the plain form tells them apart."""
     return _Patterns(
-        dot_zero_e=re.compile(r": (-?[0-9]\.0e[^\n]*+)\n"),
+        dot_zero_e=re.compile(r": (-?[0-9]\.0e[^\n]*)\n"),
         unsure_float=re.compile(_UNSURE_FLOAT),
-        numbers=re.compile(r"(?:[-0-9][^\n]*+\n)++"),
-        quoted=re.compile(r"(?:'[^\n]*+\n)++"),
-        lists=re.compile(r"(?:\[[^\n]*+\n)++"),
-        words=re.compile(r"(?:[A-Za-z_/][^\n]*+\n)++"),
+        # a line of another kind after a newline (the first line is looked at apart): not a
+        # repeat of lines, for which sre keeps a backtracking frame a line
+        numbers=re.compile(r"\n[^-0-9]"),
+        quoted=re.compile(r"\n[^']"),
+        lists=re.compile(r"\n[^\[]"),
+        words=re.compile(r"\n[^A-Za-z_/]"),
     )
 
 
@@ -113,12 +115,12 @@ def _re() -> _Patterns:
 # written again the same), no trailing zero in a fraction but a lone one, written without an
 # exponent from 1e-4 to 1e16 and with one (of two or three digits, to e+299) past them.
 _UNSURE_FLOAT = (
-    r": (?=-?+[0-9]++\.)(?=-?+(?:[0-9.]{17}"  # a float; 16 digits or more
+    r": (?=-?[0-9]+\.)(?=-?(?:[0-9.]{17}"  # a float; 16 digits or more
     r"|0\.0000"  # below 1e-4, without an exponent
-    r"|[0-9]++\.[0-9]*?[0-9]0[e\n]"  # a trailing zero
-    r"|(?:0|[0-9]{2,}+)\.[0-9]++e"  # not one digit before the dot
-    r"|[0-9]\.[0-9]++e(?:[-+][0-9]\n|-0[0-4]|\+0|\+1[0-5]|[-+](?:0[0-9]{2}|[3-9][0-9]{2}|[0-9]{4}))"
-    r"))(-?+[0-9][^\n]*+)\n"
+    r"|[0-9]+\.[0-9]*?[0-9]0[e\n]"  # a trailing zero
+    r"|(?:0|[0-9]{2,})\.[0-9]+e"  # not one digit before the dot
+    r"|[0-9]\.[0-9]+e(?:[-+][0-9]\n|-0[0-4]|\+0|\+1[0-5]|[-+](?:0[0-9]{2}|[3-9][0-9]{2}|[0-9]{4}))"
+    r"))(-?[0-9][^\n]*)\n"
 )
 
 
@@ -170,14 +172,14 @@ def _one_kind(text: str, count: int) -> str | None:
     newline) if they are all of one kind (a quoted string's is its quote), else None."""
     patterns = _re()
     first = text[0]
-    if first in "-0123456789" and patterns.numbers.fullmatch(text):
+    if first in "-0123456789" and not patterns.numbers.search(text):
         dots = text.count(".")  # a number in the plain form holds one at most
         return "f" if dots == count else "i" if dots == 0 else None
-    if first == "'" and patterns.quoted.fullmatch(text):
+    if first == "'" and not patterns.quoted.search(text):
         return "'"
-    if first == "[" and patterns.lists.fullmatch(text):
+    if first == "[" and not patterns.lists.search(text):
         return "l"
-    if first in _WORD_START and patterns.words.fullmatch(text):
+    if first in _WORD_START and not patterns.words.search(text):
         lines = "\n" + text
         if all(f"\n{word}\n" not in lines for word in _WORDS):
             return "s"

@@ -5,8 +5,11 @@ A text in this form reads as JSON after a few textual passes (``gitcfg.flatjson`
 ``gitcfg.flatshapes``); these are the pieces both build their patterns from, and the passes
 that turn a value's text into JSON where it is not JSON already.
 
-Possessive and atomic groups throughout: nothing here needs backtracking, and sre is then three
-times faster.
+No possessive quantifier or atomic group (Python 3.10 has none, and 3.11 before 3.11.5 matched
+them wrongly, CPython gh-106052): each repeat here is followed by what it cannot match, and the
+alternatives of a value start with different characters, so backtracking finds nothing a
+possessive match would not. A text of many lines is checked a line at a time (see
+``gitcfg.flatjson``), not by a repeat over it.
 """
 
 from __future__ import annotations
@@ -18,27 +21,34 @@ from dataclasses import dataclass
 
 from gitcfg.flat import MAX_KEY_LENGTH, find_collision
 
+
+def many(item: str) -> str:
+    """``(?:item)*``, as sre runs it faster: it tries the repeat only where ``item``'s first
+    character is (a repeat that matches nothing costs it more than a failed alternative)."""
+    return f"(?:{item}(?:{item})*|)"
+
+
 # A key: what dump_config writes unquoted; JSON needs no escape in it.
-KEY = r"[A-Za-z_/][A-Za-z0-9_/-]*+(?:\.[A-Za-z0-9_/-]++)*+"
+KEY = "[A-Za-z_/][A-Za-z0-9_/-]*" + many(r"\.[A-Za-z0-9_/-]+")
 END = r"[\n,\]]"
 # A plain string, never one of the words YAML 1.1 or 1.2 resolve to a bool or null (any
 # spelling); only lowercase true/false/null, which are JSON's own, are taken as they are.
 RESOLVED = r"(?i:yes|no|on|off|y|n|true|false|null)"
 WORD = (
-    f"(?=[A-Za-z_/])(?:(?!{RESOLVED}{END})[A-Za-z_/][A-Za-z0-9_./-]*+|(?:true|false|null)(?={END}))"
+    f"(?=[A-Za-z_/])(?:(?!{RESOLVED}{END})[A-Za-z_/][A-Za-z0-9_./-]*|(?:true|false|null)(?={END}))"
 )
 # Numbers whose text is JSON too (no leading zeros, no '+', not -0, which is the int 0).
-NUMBER = f"(?=[-0-9])(?!-0{END})-?+(?:0|[1-9][0-9]*+)(?:\\.[0-9]++(?:e[-+][0-9]++)?+)?+"
+NUMBER = f"(?=[-0-9])(?!-0{END})-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+(?:e[-+][0-9]+|)|)"
 # Single-quoted printable ASCII with no quote or backslash in it, no ': ', ', ', brackets or
 # braces (so no later pass can take part of it for a key, an item or a word).
 CHAR = r"[ !#-&(-+\--9;-Z^-z|~]"
-QUOTED = f"'{CHAR}*+(?:[:,](?! ){CHAR}*+)*+'"
+QUOTED = f"'{CHAR}*{many(f'[:,](?! ){CHAR}*')}'"
 SPECIAL = r"-?\.inf|\.nan"
 # Numbers first (most values), and each alternative looks at the first character before
 # anything costlier: the check of 200,000 files takes a third less.
-SCALAR = f"(?>{NUMBER}|{WORD}|{QUOTED}|{SPECIAL})"
-LIST = f"\\[(?:{SCALAR}(?:, {SCALAR})*+)?\\]"
-VALUE = f"(?>{SCALAR}|{LIST}|\\{{\\}})"
+SCALAR = f"(?:{NUMBER}|{WORD}|{QUOTED}|{SPECIAL})"
+LIST = f"\\[(?:{SCALAR}{many(f', {SCALAR}')}|)\\]"
+VALUE = f"(?:{SCALAR}|{LIST}|\\{{\\}})"
 LITERAL = r"(?!(?:true|false|null)[\n,\]])"
 MAX_DIGITS = 4300  # Python's default limit on the digits of an int it reads from text
 
@@ -60,7 +70,7 @@ def _re() -> _Patterns:
     return _Patterns(
         long_number=re.compile(f"[0-9]{{{MAX_DIGITS + 1}}}"),
         list_word=re.compile(r"\[[^\]\n]*?[A-Za-z_/]"),
-        string_item=re.compile(f"(\\[|, ){LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*+)(?=, |\\])"),
+        string_item=re.compile(f"(\\[|, ){LITERAL}([A-Za-z_/][A-Za-z0-9_./-]*)(?=, |\\])"),
         # dump_config writes repr(1e-05) as 1.0e-05 (YAML 1.1 wants a dot); JSON takes repr's
         dot_zero_e=re.compile(r"(: |\[|, )(-?[0-9])\.0e"),
         # a value ends its line, an item its list; in a file already made JSON, its object
