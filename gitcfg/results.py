@@ -41,8 +41,9 @@ AGGREGATES = ("min", "max", "mean", "first", "last", "best", "none")
 def _step_number(step: Any) -> int:
     """``log``'s ``step`` as a plain int. Any integer (numpy's, a one-element integer tensor)
     is taken and a float is refused, as by wandb (whose step is a protobuf int64: anything with
-    ``__index__``); a bool is refused too, since a step is never one."""
-    if not isinstance(step, bool):
+    ``__index__``); a bool is refused too, since a step is never one (numpy's has ``__index__``
+    before numpy 2.3, the last numpy for Python 3.10 among them)."""
+    if not isinstance(step, bool) and getattr(getattr(step, "dtype", None), "kind", "") != "b":
         try:
             return operator.index(step)
         except TypeError:

@@ -40,9 +40,21 @@ def start_order(started: str) -> str:
 
 def _utc(started: str) -> str:
     try:
-        when = dt.datetime.fromisoformat(started)
+        when = dt.datetime.fromisoformat(_310(started))
     except ValueError:
         return started
     if when.tzinfo is not None:
         when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return when.isoformat(timespec="microseconds")
+
+
+# A fraction of a second and what may follow it: Python 3.10 reads 3 or 6 digits only
+_FRACTION = re.compile(r"\.([0-9]{1,6})(?=$|[+-][0-9][0-9]:?[0-9][0-9])")
+
+
+def _310(started: str) -> str:
+    """``started`` as Python 3.10's ``fromisoformat`` reads it too: no "Z" (+00:00 for it), a
+    fraction of six digits."""
+    if started[-1:] in ("Z", "z"):
+        started = started[:-1] + "+00:00"
+    return _FRACTION.sub(lambda found: "." + found[1].ljust(6, "0"), started, count=1)
