@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -187,14 +188,30 @@ def _csv_cells(row: Iterable[Any]) -> list[Any]:
     ]
 
 
+def _nul_row(cells: Sequence[Any]) -> str:
+    """A row of ``cells`` with a NUL in one as Python 3.11's csv writer writes it (the NUL as it
+    is, unquoted): 3.10's refuses a NUL (its unset escape character), so a character in no cell
+    of the row is written in its place, then turned back into NUL."""
+    text = "".join(cell for cell in cells if isinstance(cell, str))
+    stand_in = next(chr(code) for code in itertools.count(0xE000) if chr(code) not in text)
+    row = io.StringIO(newline="")
+    csv.writer(row, lineterminator="\r\n").writerow(
+        [cell.replace("\0", stand_in) if isinstance(cell, str) else cell for cell in cells]
+    )
+    return row.getvalue().replace(stand_in, "\0")
+
+
 def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """RFC 4180 CSV (CRLF line ends, so a lone CR in a value is quoted too): strings as they are,
     other values as JSON (``true``, ``null``, ``[1, 2]``, ``Infinity``)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(headers)
+    writer.writerow(headers)  # keys hold no NUL
     for row in rows:
-        writer.writerow(_csv_cells(row))
+        try:
+            writer.writerow(_csv_cells(row))
+        except csv.Error:  # Python 3.10, a NUL in a cell
+            buffer.write(_nul_row(_csv_cells(row)))
     return buffer.getvalue()
 
 
@@ -204,9 +221,12 @@ def csv_chunks(
     """``csv_text`` in pieces of ``per_chunk`` rows, so 100,000 runs are never one string."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(headers)
+    writer.writerow(headers)  # keys hold no NUL
     for count, row in enumerate(rows, 1):
-        writer.writerow(_csv_cells(row))
+        try:
+            writer.writerow(_csv_cells(row))
+        except csv.Error:  # Python 3.10, a NUL in a cell
+            buffer.write(_nul_row(_csv_cells(row)))
         if count % per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)
