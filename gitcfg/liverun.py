@@ -731,6 +731,17 @@ def start(
             raise store.run_not_found(str(ref))
     from gitcfg.provenance import capture
 
+    history = None
+    if run_id is not None:
+        from gitcfg.history import HistoryFile, history_path
+
+        # Where the history ends, taken before the run is committed: a process that attaches
+        # to it as soon as it is (mode="shared") may log before this one has its Run, and its
+        # rows come before this one's (taken after, they were skipped and steps began again)
+        ref = RunRef(check_project(project), check_run_id(run_id))
+        path = history_path(store.repo.common_dir, ref.project, ref.id)
+        history = HistoryFile(path, str(ref), shared=store.repo.shared)
+        history.mark_end()
     # captured here rather than by the store, so that the run knows what meta.yaml holds
     provenance = capture(store.code_repo)
     try:
@@ -750,7 +761,9 @@ def start(
         ref = RunRef(project, run_id)
         return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
     config = Config._from_flat(flat, allow_val_change=allow_val_change)
-    return Run(store, ref, config, {**provenance.as_dict(), **(meta or {})}, commit)
+    return Run(
+        store, ref, config, {**provenance.as_dict(), **(meta or {})}, commit, history=history
+    )
 
 
 def attach(

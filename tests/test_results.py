@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -443,6 +444,56 @@ def test_the_summary_copies_and_pickles_as_plain_data(repo: Path) -> None:
     assert pickle.loads(pickle.dumps(run.summary)) == {"loss": 0.5, "val": {"acc": 0.9}}
     assert type(copy.deepcopy(run.summary)) is dict and copy.copy(run.summary)["loss"] == 0.5
     run.finish()
+
+
+# The process that creates the run is slow to make its Run object after the run's commit: it
+# waits there until another process has attached and logged (a loaded machine).
+SLOW_CREATOR = """
+import sys, time
+from pathlib import Path
+import gitcfg
+from gitcfg import liverun
+made = liverun.Run.__init__
+def after_the_other(*args, **kwargs):
+    while not Path(sys.argv[1]).exists():
+        time.sleep(0.01)
+    made(*args, **kwargs)
+liverun.Run.__init__ = after_the_other
+run = gitcfg.init(project="p", id="run", mode="shared")
+run.log({"mine": 1})
+run.log({"mine": 2})
+run.finish()
+"""
+
+
+def test_a_process_attached_before_the_creator_has_its_run_keeps_its_steps(repo: Path) -> None:
+    script, done = repo.parent / "creator.py", repo.parent / "attached"
+    script.write_text(SLOW_CREATOR)
+    creator = subprocess.Popen([sys.executable, str(script), str(done)], stderr=subprocess.PIPE)
+    try:
+        while True:  # the run is committed (the creator is waiting in its Run)
+            try:
+                gitcfg.Api(repo=str(repo)).run("p/run")
+                break
+            except gitcfg.RunNotFoundError:
+                assert creator.poll() is None, creator.communicate()[1]
+                time.sleep(0.02)
+        run = gitcfg.init(project="p", id="run", mode="shared")
+        for i in range(3):
+            run.log({"theirs": i})
+        run.finish()
+    finally:
+        done.touch()
+        _, err = creator.communicate(timeout=120)
+    assert creator.returncode == 0, err
+    rows = history_rows(repo, "p", "run")
+    assert [{k: v for k, v in row.items() if k != "_timestamp"} for row in rows] == [
+        {"_step": 0, "theirs": 0},
+        {"_step": 1, "theirs": 1},
+        {"_step": 2, "theirs": 2},
+        {"_step": 3, "mine": 1},
+        {"_step": 4, "mine": 2},
+    ]
 
 
 def test_named_steps_stay_as_named_beside_another_writer_with_one_warning(repo: Path) -> None:
