@@ -48,8 +48,10 @@ def _utc(started: str) -> str:
     return when.isoformat(timespec="microseconds")
 
 
-# A fraction of a second and what may follow it: Python 3.10 reads 3 or 6 digits only
-_FRACTION = re.compile(r"\.([0-9]{1,6})(?=$|[+-][0-9][0-9]:?[0-9][0-9])")
+# A fraction of a second and what may follow it: Python 3.10 reads 3 or 6 digits only. Compiled
+# on first use (re keeps it), so a command that reads no start time anew (a warm listing) never
+# compiles it.
+_FRACTION = r"\.([0-9]{1,6})(?=$|[+-][0-9][0-9]:?[0-9][0-9])"
 
 
 def _310(started: str) -> str:
@@ -57,4 +59,4 @@ def _310(started: str) -> str:
     fraction of six digits."""
     if started[-1:] in ("Z", "z"):
         started = started[:-1] + "+00:00"
-    return _FRACTION.sub(lambda found: "." + found[1].ljust(6, "0"), started, count=1)
+    return re.sub(_FRACTION, lambda found: "." + found[1].ljust(6, "0"), started, count=1)
