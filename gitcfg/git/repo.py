@@ -248,7 +248,14 @@ class GitRepo:
 
     def auto_gc(self) -> bool:
         """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
-        return start_auto_gc(self.common_dir, self.cwd, detach=self.gc_detach, shared=self.shared)
+        return start_auto_gc(
+            self.common_dir,
+            self.cwd,
+            objects_dir=self.objects_dir,
+            geometric=self.gc_pack_limit > 0,
+            detach=self.gc_detach,
+            shared=self.shared,
+        )
 
     # -- refs --------------------------------------------------------------------------------
 
