@@ -4,6 +4,8 @@ every object lookup (git's and gitcfg's) searches the packs one by one."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,54 @@ def test_a_store_keeps_writing_and_reading_while_its_packs_are_replaced(repo: Pa
         git(repo, "repack", "-q", "-a", "-d", "-f")  # every pack replaced by a new one
         assert [store.read(ref).config["i"] for ref in refs] == list(range(len(refs)))
     assert len(store.runs()) == 60
+
+
+WRITER = """
+import sys
+from gitcfg.store import ConfigStore
+worker, count = int(sys.argv[1]), int(sys.argv[2])
+store = ConfigStore.open()
+for i in range(count):
+    store.create("p", {"worker": worker, "i": i}, run_id=f"w{worker}i{i}")
+"""
+
+READER = """
+import os
+from gitcfg.store import ConfigStore
+seen = 0
+while not os.path.exists("stop"):
+    store = ConfigStore.open()  # a new listing each time: it reads what the packs hold now
+    runs = store.runs()
+    assert all(r.config["worker"] == int(r.ref.id[1]) for r in runs)
+    seen = max(seen, len(runs))
+print(seen)
+"""
+
+
+@pytest.mark.slow
+def test_writers_and_a_reader_while_gitcfgs_gcs_join_packs_beside_them(repo: Path) -> None:
+    git(repo, "config", "gc.auto", "256")  # a gc about every 50 runs, detached (git's default)
+    small_packs(repo, 6)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER], cwd=repo, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(w), "80"],
+                cwd=repo,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for w in range(4)
+        ]
+        results = [(w.wait(timeout=300), w.stderr.read() if w.stderr else "") for w in writers]
+    finally:
+        (repo / "stop").touch()
+        out, _ = reader.communicate(timeout=120)
+    assert [code for code, _ in results] == [0] * 4, [err for _, err in results]
+    assert reader.returncode == 0 and int(out) > 0
+    wait_for_gitcfg_gc(repo)
+    runs = ConfigStore.open().runs()
+    assert {r.ref.id for r in runs} == {f"w{w}i{i}" for w in range(4) for i in range(80)}
+    assert len(packs(repo)) <= 4  # 6 packs before, and ~6 gcs each adding one
