@@ -3,7 +3,9 @@ every object lookup (git's and gitcfg's) searches the packs one by one."""
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +177,16 @@ def test_writers_and_a_reader_while_gitcfgs_gcs_join_packs_beside_them(repo: Pat
     runs = ConfigStore.open().runs()
     assert {r.ref.id for r in runs} == {f"w{w}i{i}" for w in range(4) for i in range(80)}
     assert len(packs(repo)) <= 4  # 6 packs before, and ~6 gcs each adding one
+
+
+def test_no_repack_beside_a_gc_of_gits_own(repo: Path) -> None:
+    git(repo, "config", "gc.auto", "256")
+    git(repo, "config", "gc.autoDetach", "false")
+    small_packs(repo, 6)
+    before = packs(repo)
+    past_gc_auto(repo)
+    # a live git gc of this host holds gc.pid: git's gc --auto leaves the repository to it
+    (repo / ".git" / "gc.pid").write_text(f"{os.getpid()} {socket.gethostname()}")
+    ConfigStore.open().create("p", {"a": 1}, run_id="r1")
+    assert packs(repo) == before
+    (repo / ".git" / "gc.pid").unlink()

@@ -16,7 +16,8 @@ and gitcfg's own; ``git ls-tree -r`` of 100,000 runs took ~1.7 times as long wit
 with one). The geometric repack joins the small packs as they come, so the packs stay a few,
 each at least twice the size of the next, and the rare joins of big packs are spread out. It
 removes only packs whose objects it has just written into a new one and loose objects now
-packed, as gc's own repack does, so writers and readers are as safe as under ``git gc``.
+packed, as gc's own repack does, so writers and readers are as safe as under ``git gc``; it is
+not started beside a gc of git's own (``gc.pid``).
 Cruft packs (a gc's unreachable objects, with their ``.mtimes``) are kept as they are, so
 unreachable objects keep their ages; ``.keep`` packs git keeps itself. It is skipped with
 ``gc.autoPackLimit`` <= 0 (the user does not want packs joined automatically). ``--geometric``
@@ -34,13 +35,14 @@ from pathlib import Path
 from gitcfg.git.perms import adjust_quietly, make_dir
 from gitcfg.git.process import git_command, git_env
 
-# $1: the pack directory, $2: 1 for the geometric repack, the rest: git and its safe options.
-# A gc that failed (e.g. another gc holds git's gc.pid) is not followed by a repack.
+# $1: git's common directory, $2: the pack directory, $3: 1 for the geometric repack, the rest:
+# git and its safe options. A gc that failed is not followed by a repack, nor one beside another
+# git's gc (its gc.pid: a gc --auto that finds one does nothing and exits 0).
 _GC_SCRIPT = r"""
-packs=$1 geometric=$2
-shift 2
+common=$1 packs=$2 geometric=$3
+shift 3
 "$@" gc --auto --quiet || exit
-[ "$geometric" = 1 ] || exit 0
+[ "$geometric" = 1 ] && [ ! -e "$common/gc.pid" ] || exit 0
 keep=
 for mtimes in "$packs"/pack-*.mtimes; do
     [ -e "$mtimes" ] || continue
@@ -99,7 +101,8 @@ def start_auto_gc(
             return False
         packs = str((objects_dir or common_dir / "objects") / "pack")
         git = git_command(["-c", "gc.autoDetach=false"])
-        command = ["sh", "-c", _GC_SCRIPT, "gitcfg-gc", packs, "1" if geometric else "0", *git]
+        flag = "1" if geometric else "0"
+        command = ["sh", "-c", _GC_SCRIPT, "gitcfg-gc", str(common_dir), packs, flag, *git]
         if not detach:
             with contextlib.suppress(OSError):
                 subprocess.run(command, cwd=cwd, env=git_env(), capture_output=True, check=False)
