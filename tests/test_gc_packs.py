@@ -97,19 +97,23 @@ def test_a_cruft_pack_of_unreachable_objects_is_kept_as_it_is(repo: Path) -> Non
     assert len(packs(repo)) <= 3
 
 
+@pytest.mark.slow
 def test_many_runs_with_auto_gc_keep_few_packs_and_every_run(repo: Path) -> None:
     git(repo, "config", "gc.auto", "256")  # a gc about every 50 runs here
     git(repo, "config", "gc.autoDetach", "false")  # each gc done before the next run
     store = ConfigStore.open()
-    most = 0
-    for i in range(400):
+    most, seen = 0, set(packs(repo))
+    for i in range(600):
         store.create("p", {"i": i, "lr": i / 10}, run_id=f"r{i:03d}")
-        most = max(most, len(packs(repo)))
-    # ~8 gcs, each a new pack of loose objects: the geometric repack joins them as they come
-    assert 1 <= most <= 4
+        now = packs(repo)
+        most, seen = max(most, len(now)), seen | set(now)
+    # each gc writes a pack of the loose objects (gc --auto alone keeps them all, up to 50):
+    # the geometric repack joins them as they come, a few at most
+    assert len(seen) >= 8
+    assert 1 <= most <= 5
     runs = ConfigStore.open().runs()
     assert {r.ref.id: r.config for r in runs} == {
-        f"r{i:03d}": {"i": i, "lr": i / 10} for i in range(400)
+        f"r{i:03d}": {"i": i, "lr": i / 10} for i in range(600)
     }
 
 
