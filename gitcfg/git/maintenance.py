@@ -12,15 +12,15 @@ After the gc, the same process runs ``git repack -d -l --geometric=2``, the geom
 ``git maintenance`` runs (its geometric-repack task): ``gc --auto`` packs each ~6,700 loose
 objects into a new pack and joins them only past ``gc.autoPackLimit`` (50) packs, so a store
 built in real use sits at dozens of packs, through which every object lookup searches (git's
-and gitcfg's own; ``git ls-tree -r`` of 100,000 runs took ~1.7 times as long with 44 packs as
-with one). The geometric repack joins the small packs as they come, so the packs stay a few,
-each at least twice the size of the next, and the rare joins of big packs are spread out. It
-removes only packs whose objects it has just written into a new one and loose objects now
-packed, as gc's own repack does, so writers and readers are as safe as under ``git gc``; it is
-not started beside a gc of git's own (``gc.pid``).
-Cruft packs (a gc's unreachable objects, with their ``.mtimes``) are kept as they are, so
-unreachable objects keep their ages; ``.keep`` packs git keeps itself. It is skipped with
-``gc.autoPackLimit`` <= 0 (the user does not want packs joined automatically). ``--geometric``
+and gitcfg's own: ``git ls-tree -r`` of 105,000 runs took 0.58 s with the 44 packs such a store
+had, 0.40 s with the 2 this repack made of them, in turns). The geometric repack joins the
+small packs as they come, so the packs stay a few, each at least twice the size of the next,
+and the rare joins of big packs are spread out. It removes only packs whose objects it has
+just written into a new one and loose objects now packed, as gc's own repack does, so writers
+and readers are as safe as under ``git gc``; it is not started beside a gc of git's own
+(``gc.pid``). Cruft packs (a gc's unreachable objects, with their ``.mtimes``) are kept as they
+are, so unreachable objects keep their ages; ``.keep`` packs git keeps itself. It is skipped
+with ``gc.autoPackLimit`` <= 0 (the user does not want packs joined automatically). ``--geometric``
 needs git 2.32; an older git refuses the option and the repack changes nothing.
 """
 
