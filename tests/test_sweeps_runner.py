@@ -340,6 +340,51 @@ def test_results_the_store_refuses_are_reported_and_the_sweep_goes_on(repo: Path
     assert_fsck_clean(repo)
 
 
+# Notes where its results file is, then writes results there.
+WHERE = """\
+import json, os
+path = os.environ["GITCFG_SUMMARY_FILE"]
+with open(os.path.join(os.environ["NOTES"], "where"), "a") as out:
+    out.write(os.path.dirname(path) + "\\n")
+with open(path, "w") as out:
+    json.dump({"loss": 1.5}, out)
+"""
+
+
+def results_dirs(
+    repo: Path, points: str, notes: Path, env: dict[str, str]
+) -> tuple[set[Path], list[RunRecord]]:
+    """The sweep's results directories (as its programs saw them) and its runs."""
+    (notes / "where").unlink(missing_ok=True)
+    result = gitcfg(
+        repo, "sweep", points, "-j", "2", "--", "python", "where.py", "${args}",
+        env={**env, "NOTES": str(notes)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    dirs = {Path(line) for line in (notes / "where").read_text().split()}
+    return dirs, sweep_runs(repo, sweep_id_of(result.stderr))
+
+
+def test_results_files_go_to_tmpdir_when_set_else_to_a_memory_file_system(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "where.py").write_text(WHERE)
+    own = tmp_path / "own-tmp"
+    own.mkdir()
+    dirs, runs = results_dirs(repo, "x=1,2,3", tmp_path, {"TMPDIR": str(own)})
+    # one directory for the whole sweep, in the user's TMPDIR, gone after the sweep
+    assert len(dirs) == 1 and next(iter(dirs)).parent == own
+    assert list(own.iterdir()) == []
+    assert [r.summary for r in runs] == [{"loss": 1.5}] * 3
+    if not (os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK)):
+        pytest.skip("no writable /dev/shm here")
+    dirs, runs = results_dirs(repo, "x=4,5,6", tmp_path, {"TMPDIR": "", "XDG_RUNTIME_DIR": ""})
+    assert len(dirs) == 1 and next(iter(dirs)).parent == Path("/dev/shm")
+    assert not next(iter(dirs)).exists()
+    assert [r.summary for r in runs] == [{"loss": 1.5}] * 3
+    assert_fsck_clean(repo)
+
+
 AGENT = """\
 import gitcfg as wandb
 

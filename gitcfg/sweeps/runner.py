@@ -117,7 +117,8 @@ class SweepRunner:
     def run(self) -> list[Outcome]:
         """Run every point of the plan (``jobs`` at once) and return how each ended."""
         # one private directory for the points' results files, not a directory per point
-        with self._forwarding(), tempfile.TemporaryDirectory(prefix="gitcfg-sweep-") as scratch:
+        scratch_dir = tempfile.TemporaryDirectory(prefix="gitcfg-sweep-", dir=scratch_parent())
+        with self._forwarding(), scratch_dir as scratch:
             self._scratch = scratch
             self._environ = dict(os.environ)  # copied once: ~50 variables decoded a point
             self._spawn_fast = close_inherited_fds()
@@ -184,20 +185,24 @@ class SweepRunner:
         program; None (nothing written) when the sweep was stopped while this point waited.
 
         The program starts within the turn: started beside another worker's commit, it waited
-        for the interpreter's lock (held by that commit's Python code) for milliseconds.
+        for the interpreter's lock (held by that commit's Python code) for milliseconds. The
+        ended program's results file needs no turn: it is read before, so the other worker,
+        when it waits for its own turn, does not wait for that read too.
         """
         spec = self.plan.spec
         argv, json_file = build_command(
             spec.command, point, program=spec.program, project=self.project
         )
         meta = {"group": self.plan.sweep_id, "sweep_id": self.plan.sweep_id, "sweep_point": index}
+        finishing = None
+        if ended is not None and self._stopping is None and not self._failed:
+            finishing = ended.child.ending(ended.returncode, at=ended.at)
         with self._writes.turn(first=True):
             if self._stopping is not None or self._failed:
                 if json_file is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(json_file)
                 return None
-            finishing = None if ended is None else ended.child.ending(ended.returncode, at=ended.at)
             child = ChildRun.create(
                 self.store,
                 argv,
@@ -262,6 +267,24 @@ class SweepRunner:
 
         with handling(stop):
             yield
+
+
+def scratch_parent() -> str | None:
+    """Where a sweep keeps its points' results files: ``$TMPDIR`` when the user set it, else a
+    memory file system (``$XDG_RUNTIME_DIR``, ``/dev/shm``) when there is a writable one, else
+    the system's temporary directory (None).
+
+    Each point's program creates its results file and the sweep removes it: on a disk file
+    system that is a new inode and a delete per point, in the slot that waits for it. On ext4
+    without a journal a new inode skips every inode freed in the last seconds, by anyone: with
+    other processes deleting files, 0.1-1 ms each on this machine's /tmp, ~0.01 ms in memory.
+    """
+    if os.environ.get("TMPDIR"):
+        return None
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None
 
 
 class SweepRow(NamedTuple):
