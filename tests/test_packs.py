@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gitcfg.errors import CorruptStoreError
 from gitcfg.git import GitRepo, ObjectReader
 from gitcfg.store import ConfigStore
 from tests.conftest import git
@@ -258,3 +259,40 @@ def test_the_store_after_gc_reads_no_object_through_cat_file(
     assert {record.ref for record in store.runs()} == {*refs, new}
     assert set(os.listdir("/proc/self/fd")) == fds_before
     assert Path(f"/proc/self/task/{os.getpid()}/children").read_text().split() == []
+
+
+def test_names_looked_up_around_their_place_in_a_bucket(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, cat_file_starts: Callable[[], int]
+) -> None:
+    # A large index's lookup reads a slice of names around where a name should be; with slices
+    # of 2 names either side, buckets of over 8 names here take that path, fallbacks included.
+    import gitcfg.git.pack as pack
+
+    monkeypatch.setattr(pack, "_NEAR", 2)
+    stream = "".join(
+        f"blob\nmark :{n + 1}\ndata {len(f'object {n}')}\nobject {n}\n" for n in range(4000)
+    )
+    git(repo, "repack", "-adq")
+    # fast-import writes a pack of its own, unreachable blobs included: two packs
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream.encode(), check=True)
+    assert git(repo, "count-objects").startswith("0 objects")
+    expected = all_objects(repo)
+    assert len(expected) > 4000
+    # Each name below is the first looked up in its bucket (a bucket searched again, or a
+    # small index searched in 8 buckets, is read whole), so each is searched in a slice.
+    r = GitRepo.discover(repo)
+    for sha in sorted(expected)[::700]:
+        assert r.read_object(sha) == expected[sha]
+    # names next to real ones, which the slice search must not mistake for them
+    r = GitRepo.discover(repo)
+    with ObjectReader(r) as reader:
+        for sha in sorted(expected)[::97]:
+            near = sha[:-1] + ("0" if sha[-1] != "0" else "1")
+            if near not in expected:
+                with pytest.raises(CorruptStoreError, match="missing"):
+                    r.read_object(near, reader)
+    assert cat_file_starts() == 1  # only for the missing names
+    r = GitRepo.discover(repo)
+    for sha, found in sorted(expected.items(), key=lambda item: item[0][::-1]):
+        assert r.read_object(sha) == found, sha
+    assert cat_file_starts() == 1
