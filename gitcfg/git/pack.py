@@ -43,6 +43,9 @@ _WHOLE_INDEX_BYTES = 1 << 20
 # Half the names a lookup in a large bucket reads around the name's expected place: over four
 # standard deviations of a place's spread at 3,000 names a bucket (sqrt(n)/2, ~27).
 _NEAR = 128
+# What a pack entry's first read takes: its header and, for a tree or delta of a few hundred
+# bytes, the whole deflated stream.
+_ENTRY_READ = 1024
 _UNSURE = -1  # no pack offset: entries start after the 12-byte header
 
 
@@ -372,7 +375,12 @@ class PackStore:
     ) -> tuple[int, bytes, int | bytes | None]:
         """Kind number, inflated payload and delta base (offset or name) of one pack entry."""
         fd = self._pack_fd(pack, fds)
-        head = os.pread(fd, 48, offset)  # a size varint (<= 10 bytes) and a base name fit in 48
+        # One read for the entry's header (a size varint of <= 10 bytes and a base name fit in
+        # 48) and, for most entries, all of its deflated data: a tree of a run's path is found
+        # at the end of a delta chain of ~5 entries, each read and inflated in turn.
+        head = os.pread(fd, _ENTRY_READ, offset)
+        if len(head) < 2:
+            raise _PackMiss(f"an entry runs past the end of {pack.pack_path}")
         byte = head[0]
         kind = (byte >> 4) & 7
         size = byte & 0x0F
@@ -403,7 +411,7 @@ class PackStore:
                 raise _PackMiss(f"truncated entry in {pack.pack_path}")
         elif kind not in _PACK_KINDS:
             raise _PackMiss(f"unknown entry type {kind} in {pack.pack_path}")
-        return kind, _inflate(fd, offset + at, size), base
+        return kind, _inflate(fd, offset + len(head), size, head[at:]), base
 
     def _pack_fd(self, pack: PackIndex, fds: dict[Path, int]) -> int:
         fd = fds.get(pack.pack_path)
@@ -437,23 +445,24 @@ class PackStore:
             self._base_bytes -= len(dropped)
 
 
-def _inflate(fd: int, offset: int, size: int) -> bytes:
-    """Inflate the zlib stream at ``offset`` that must yield exactly ``size`` bytes."""
+def _inflate(fd: int, offset: int, size: int, data: bytes) -> bytes:
+    """Inflate the zlib stream that must yield exactly ``size`` bytes: it starts with ``data``,
+    already read, and goes on at ``offset``."""
     stream = zlib.decompressobj()
     parts: list[bytes] = []
     produced = 0
     # Deflate adds a few bytes per block at worst, so size + 64 is usually the whole stream.
     chunk = min(size + 64, 1 << 20)
-    data = b""
     while not stream.eof:
         if stream.unconsumed_tail:
             data = stream.unconsumed_tail
-        else:
+        elif not data:
             data = os.pread(fd, chunk, offset)
             if not data:
                 raise _PackMiss("pack entry runs past the end of the pack")
             offset += len(data)
         part = stream.decompress(data, size + 1 - produced)  # never more than one byte too many
+        data = b""
         produced += len(part)
         parts.append(part)
         if produced > size:
