@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -30,25 +31,32 @@ class Commit(NamedTuple):
     message: str
 
 
+# One tree entry: a mode up to the first space, a name up to the first NUL, then the raw id.
+# A regex walks a tree's entries in C; a loop of index() calls and slices costs ~1 us an entry,
+# and a run's creation parses ~3 trees of 16 entries in a store of 100,000 runs.
+_ENTRY = {rawsz: re.compile(rb"([^ ]*) ([^\0]*)\0(.{%d})" % rawsz, re.S) for rawsz in (20, 32)}
+_new_tuple = tuple.__new__
+
+
 def parse_tree(body: bytes, rawsz: int = 20) -> list[TreeEntry]:
     """Entries of a tree object; ``rawsz`` is the id size of the repository (20 or 32 bytes)."""
-    entries: list[TreeEntry] = []
-    append, index = entries.append, body.index
-    pos = 0
-    end = len(body)
+    found: list[tuple[bytes, bytes, bytes]] = _ENTRY[rawsz].findall(body)
+    # Matches never overlap, so their lengths add up to the body's only if they cover all of
+    # it: nothing skipped between entries, no truncated entry at the end.
+    if sum([len(mode) + len(name) for mode, name, _ in found]) + (2 + rawsz) * len(found) != len(
+        body
+    ):
+        raise CorruptStoreError("a tree object is malformed (truncated or stray bytes)")
     try:
-        while pos < end:
-            space = index(b" ", pos)
-            nul = index(b"\0", space)
-            sha = body[nul + 1 : nul + 1 + rawsz]
-            if len(sha) != rawsz:
-                raise ValueError("truncated entry")
-            name = body[space + 1 : nul].decode("utf-8", errors="surrogateescape")
-            append(TreeEntry(body[pos:space].decode(), name, sha.hex()))
-            pos = nul + 1 + rawsz
-    except (ValueError, UnicodeDecodeError) as exc:
+        return [
+            # tuple.__new__: a NamedTuple's own constructor is a Python function, ~3x slower
+            _new_tuple(
+                TreeEntry, (mode.decode(), name.decode("utf-8", "surrogateescape"), sha.hex())
+            )
+            for mode, name, sha in found
+        ]
+    except UnicodeDecodeError as exc:
         raise CorruptStoreError(f"a tree object is malformed ({exc})") from exc
-    return entries
 
 
 def format_tree(entries: Iterable[TreeEntry]) -> bytes:
