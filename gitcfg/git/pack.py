@@ -132,7 +132,7 @@ class PackIndex:
         Object names are uniformly spread, so in a large index (a store gc packed whole has
         ~3,000 names a bucket, 70 kB with their offsets) a name's place in its bucket is known
         to within a few dozen entries: reading 2*_NEAR names and one offset costs a fraction of
-        the whole bucket. A bucket searched a second time is read whole and kept, as before.
+        the whole bucket. A bucket searched a second time is read whole and kept.
         """
         assert self._fanout is not None
         byte = key[0]
@@ -295,10 +295,11 @@ class PackStore:
             known[ident] = pack
             found.append(((stat.st_size, stat.st_mtime_ns), pack))
         self._known = known
-        # The largest index first, then the newest: a run reads the trees on its path. The
-        # deep ones were last written at any time since the store began, so most are in the
-        # pack gc made of everything; the shallower ones are rewritten often, so they are in
-        # the latest incremental packs, if not loose.
+        # The largest index first, then the newest (until ``_find`` moves the last pack found
+        # to the front): a run reads the trees on its path. The deep ones were last written at
+        # any time since the store began, so most are in the pack gc made of everything; the
+        # shallower ones are rewritten often, so they are in the latest incremental packs, if
+        # not loose.
         found.sort(key=lambda item: -item[0][1])
         if found:
             largest = max(range(len(found)), key=lambda i: found[i][0][0])
