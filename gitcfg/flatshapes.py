@@ -110,13 +110,22 @@ def translate(texts: Sequence[str], batch: list[int], found: list[str | None]) -
         fitting = [i for i in batch if '"' not in texts[i] and not has_long_number(texts[i])]
         others = [i for i in batch if '"' in texts[i] or has_long_number(texts[i])]
         joined = "\0".join([texts[i] for i in fitting])
+    if not fitting:
+        return others
+    # The first round's shape, from its samples alone: files of many shapes are left before
+    # the passes over them all (most of what a batch that fits no shape costs here).
+    samples = [_doubled(texts[i]) for i in fitting[:_SAMPLES]]
+    shape, alike = _shape_of(samples)
+    if shape is None and alike:
+        return sorted(others + fitting)
     # each file framed by NULs: a pattern starts at a file's NUL and ends before the next's
-    text = ("\0" + joined + "\0").replace("'", '"').replace(": ", '": ')
+    text = _doubled("\0" + joined + "\0")
     rounds = misfits = 0
     while fitting and rounds < _MAX_ROUNDS and misfits <= _MAX_MISFITS:
-        samples = _first_files(text, _SAMPLES)
+        if rounds or misfits:
+            samples = _first_files(text, _SAMPLES)
+            shape, alike = _shape_of(samples)
         first = samples[0]
-        shape, alike = _shape_of(samples)
         if shape is None and alike:
             break  # files of many shapes: a substitution would fit too few to pay for itself
         replaced, count = (text, 0) if shape is None else shape.pattern.subn(shape.replace, text)
@@ -147,6 +156,11 @@ def translate(texts: Sequence[str], batch: list[int], found: list[str | None]) -
             break  # a shape fits too few: the others are of many
         text = "\0" + "\0".join(left_texts) + "\0"
     return sorted(others + fitting)
+
+
+def _doubled(text: str) -> str:
+    """Plain-form text as the shapes match it: quotes double, each key ending ``": ``."""
+    return text.replace("'", '"').replace(": ", '": ')
 
 
 def _first_files(text: str, count: int) -> list[str]:
