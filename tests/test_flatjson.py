@@ -182,6 +182,22 @@ def test_a_few_odd_files_among_many_leave_the_others_read_as_a_batch() -> None:
     assert sum(answer is None for answer in answers) <= 4
 
 
+def test_files_sharing_all_lines_but_one_or_of_many_shapes_read_as_the_loader_does() -> None:
+    # configs of runs made through the API: one own line (the seed); then files sharing their
+    # lines but each of its own keys, which fit no shape and are read line by line
+    fixed = {"layers": [64, 32], "lr": 1e-05, "model.act": "relu", "opt": "sgd", "tag": "x"}
+    fixed |= {f"param_{k:02d}": k * 0.5 for k in range(25)}
+    texts = [dump_config(fixed | {"seed": i * 7919 % 100003}) for i in range(300)]
+    texts += [
+        dump_config({f"k{j}": j * 0.5 for j in range(40) if (i >> j % 9) & 1}) for i in range(300)
+    ]
+    answers = fast_json_many(texts)
+    assert answers == [fast_json(text) for text in texts]
+    assert None not in answers
+    for text, answer in zip(texts, answers, strict=True):
+        assert answer == loaded(text), text
+
+
 def test_a_number_python_will_not_read_among_files_of_their_own_lines() -> None:
     # files sharing few lines take the file-by-file check; one holds a 5,000-digit number
     texts = [dump_config({f"p{k}": i * 100 + k + 0.5 for k in range(20)}) for i in range(300)]
