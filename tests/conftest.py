@@ -165,3 +165,18 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = make_repo(tmp_path / "project")
     monkeypatch.chdir(path)
     yield path
+
+
+def run_writers(repo: Path, script: str, count: int, runs: int) -> list[tuple[int, str]]:
+    """Run ``count`` Python processes of ``script`` (argv: its number, ``runs``) in ``repo`` at
+    once; each one's exit status and stderr, in order."""
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(w), str(runs)],
+            cwd=repo,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(count)
+    ]
+    return [(w.wait(timeout=300), w.stderr.read() if w.stderr else "") for w in writers]

@@ -14,7 +14,7 @@ import pytest
 
 from gitcfg.git import GitRepo
 from gitcfg.store import ConfigStore
-from tests.conftest import git, wait_for_gitcfg_gc
+from tests.conftest import git, run_writers, wait_for_gitcfg_gc
 
 
 def packs(repo: Path) -> list[str]:
@@ -162,16 +162,7 @@ def test_writers_and_a_reader_while_gitcfgs_gcs_join_packs_beside_them(repo: Pat
         [sys.executable, "-c", READER], cwd=repo, stdout=subprocess.PIPE, text=True
     )
     try:
-        writers = [
-            subprocess.Popen(
-                [sys.executable, "-c", WRITER, str(w), "80"],
-                cwd=repo,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for w in range(4)
-        ]
-        results = [(w.wait(timeout=300), w.stderr.read() if w.stderr else "") for w in writers]
+        results = run_writers(repo, WRITER, 4, 80)
     finally:
         (repo / "stop").touch()
         out, _ = reader.communicate(timeout=120)

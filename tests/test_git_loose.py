@@ -16,7 +16,7 @@ from gitcfg.errors import RepositoryError
 from gitcfg.git import GitRepo, TreeEntry, format_tree
 from gitcfg.git.loose import deflate
 from gitcfg.store import ConfigStore
-from tests.conftest import assert_fsck_clean, git, wait_for_gitcfg_gc
+from tests.conftest import assert_fsck_clean, git, run_writers, wait_for_gitcfg_gc
 from tests.mounts import read_only
 
 BIG_RUN = """
@@ -159,16 +159,7 @@ done
 def test_writers_lose_nothing_while_gc_and_pack_refs_loop(repo: Path) -> None:
     loop = subprocess.Popen(["bash", "-c", GC_LOOP], cwd=repo)
     try:
-        writers = [
-            subprocess.Popen(
-                [sys.executable, "-c", WRITER, str(w), "25"],
-                cwd=repo,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for w in range(8)
-        ]
-        results = [(w.wait(timeout=300), w.stderr.read() if w.stderr else "") for w in writers]
+        results = run_writers(repo, WRITER, 8, 25)
     finally:
         (repo / "stop").touch()
         loop.wait(timeout=120)
