@@ -114,13 +114,7 @@ class Run(RunView):
         self._settings: Any = None
         self._summary = summary if summary is not None else Summary()
         if store is not None and history is None:
-            from gitcfg.history import HistoryFile, history_path
-
-            history = HistoryFile(
-                history_path(store.repo.common_dir, ref.project, ref.id),
-                str(ref),
-                shared=store.repo.shared,
-            )
+            history = _history_of(store, ref)
             history.mark_end()
         self._recorder = Recorder(self._summary, history, start_step)
         # bound once, so that a log call costs one function call
@@ -723,25 +717,21 @@ def start(
             "resume='must' needs the id of the run to continue: init(id=..., resume='must') "
             "or GITCFG_RUN_ID"
         )
-    if run_id is not None and resume != "never":
-        ref = RunRef(check_project(project), check_run_id(run_id))
-        if store.exists(ref):
-            return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
-        if resume == "must":
-            raise store.run_not_found(str(ref))
-    from gitcfg.provenance import capture
-
     history = None
     if run_id is not None:
-        from gitcfg.history import HistoryFile, history_path
-
+        ref = RunRef(check_project(project), check_run_id(run_id))
+        if resume != "never":
+            if store.exists(ref):
+                return attach(store, ref, flat, meta=meta, allow_val_change=allow_val_change)
+            if resume == "must":
+                raise store.run_not_found(str(ref))
         # Where the history ends, taken before the run is committed: a process that attaches
         # to it as soon as it is (mode="shared") may log before this one has its Run, and its
         # rows come before this one's (taken after, they were skipped and steps began again)
-        ref = RunRef(check_project(project), check_run_id(run_id))
-        path = history_path(store.repo.common_dir, ref.project, ref.id)
-        history = HistoryFile(path, str(ref), shared=store.repo.shared)
+        history = _history_of(store, ref)
         history.mark_end()
+    from gitcfg.provenance import capture
+
     # captured here rather than by the store, so that the run knows what meta.yaml holds
     provenance = capture(store.code_repo)
     try:
@@ -780,7 +770,6 @@ def attach(
     are added, with ``meta`` fields that differ, in one commit. Its summary is kept and ``log``
     continues after the last step of its local history.
     """
-    from gitcfg.history import HistoryFile, history_path
     from gitcfg.stores import has_kept
 
     if has_kept(store):  # changes it kept when it last ended come first
@@ -804,8 +793,7 @@ def attach(
         if result.commit is not None:
             commit = result.commit
     config = Config._from_flat({**stored, **added}, allow_val_change=allow_val_change)
-    path = history_path(store.repo.common_dir, ref.project, ref.id)
-    history = HistoryFile(path, str(ref), shared=store.repo.shared)
+    history = _history_of(store, ref)
     last = history.last_step()
     return Run(
         store,
@@ -818,6 +806,14 @@ def attach(
         resumed=True,
         history=history,
     )
+
+
+def _history_of(store: ConfigStore, ref: RunRef) -> HistoryFile:
+    """The local history file of run ``ref`` (its logged rows, in the git directory)."""
+    from gitcfg.history import HistoryFile, history_path
+
+    path = history_path(store.repo.common_dir, ref.project, ref.id)
+    return HistoryFile(path, str(ref), shared=store.repo.shared)
 
 
 def _report_overrides(ref: RunRef, stored: Mapping[str, Any], flat: Mapping[str, Any]) -> None:

@@ -204,15 +204,7 @@ def _nul_row(cells: Sequence[Any]) -> str:
 def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """RFC 4180 CSV (CRLF line ends, so a lone CR in a value is quoted too): strings as they are,
     other values as JSON (``true``, ``null``, ``[1, 2]``, ``Infinity``)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(headers)  # keys hold no NUL
-    for row in rows:
-        try:
-            writer.writerow(_csv_cells(row))
-        except csv.Error:  # Python 3.10, a NUL in a cell
-            buffer.write(_nul_row(_csv_cells(row)))
-    return buffer.getvalue()
+    return "".join(csv_chunks(headers, rows))
 
 
 def csv_chunks(
@@ -223,10 +215,11 @@ def csv_chunks(
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(headers)  # keys hold no NUL
     for count, row in enumerate(rows, 1):
+        cells = _csv_cells(row)
         try:
-            writer.writerow(_csv_cells(row))
+            writer.writerow(cells)
         except csv.Error:  # Python 3.10, a NUL in a cell
-            buffer.write(_nul_row(_csv_cells(row)))
+            buffer.write(_nul_row(cells))
         if count % per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)
