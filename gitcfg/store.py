@@ -129,6 +129,10 @@ class _Known(NamedTuple):
     parsed: Mapping[str, Any] | None  # what it reads back as, when that is sure and immutable
 
 
+# A long sweep's small packs are rolled up every this many, well below git's gc.autoPackLimit
+# (50), past which its gc --auto repacks the whole store.
+_ROLL_EVERY = 32
+
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -157,6 +161,7 @@ class ConfigStore:
         self.autopush = autopush
         # git's gc.auto: how many loose objects may pile up before 'git gc --auto' packs them.
         self.gc_auto = gc_auto
+        self._rolled = 0  # the repository's small packs when their last roll-up started
         problem = branch_name_problem(branch)
         if problem is not None:
             raise InvalidBranchNameError(branch, problem)
@@ -623,11 +628,28 @@ class ConfigStore:
             f"could not update {self.ref}: it kept changing under {_MAX_ATTEMPTS} attempts; retry"
         )
 
+    def use_small_packs(self) -> bool:
+        """Write each commit's new objects as one small pack (``GitRepo.pack_writes``), for a
+        writer that commits many times (a sweep) and calls ``roll_small_packs`` at its end.
+        Not when the user keeps git from automatic maintenance or from joining packs, which
+        the roll-up is. Returns whether it is on."""
+        repo = self.repo
+        repo.pack_writes = self.gc_auto > 0 and repo.gc_pack_limit > 0 and repo.auto_gc_enabled
+        return repo.pack_writes
+
+    def roll_small_packs(self) -> None:
+        """Join the small packs written since the last roll-up (git's geometric repack, in a
+        detached process unless gc.autoDetach is false): packs are few again."""
+        if self.repo.small_packs > self._rolled and self.repo.auto_gc(gc=False):
+            self._rolled = self.repo.small_packs
+
     def _after_commit(self) -> None:
         # Plumbing never triggers git's automatic gc, so check its threshold the way git does
         # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).
         if self.repo.needs_gc(self.gc_auto):
             self.repo.auto_gc()
+        elif self.repo.small_packs - self._rolled >= _ROLL_EVERY:
+            self.roll_small_packs()  # before git's gc.autoPackLimit, which repacks everything
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way
 

@@ -35,14 +35,15 @@ from pathlib import Path
 from gitcfg.git.perms import adjust_quietly, make_dir
 from gitcfg.git.process import git_command, git_env
 
-# $1: git's common directory, $2: the pack directory, $3: 1 for the geometric repack, the rest:
-# git and its safe options. A gc that failed is not followed by a repack, nor one beside another
-# git's gc (its gc.pid: a gc --auto that finds one does nothing and exits 0).
+# $1: git's common directory, $2: the pack directory, $3: 1 for the geometric repack, 2 for it
+# alone (no gc), the rest: git and its safe options. A gc that failed is not followed by a
+# repack, nor one beside another git's gc (its gc.pid: a gc --auto that finds one does nothing
+# and exits 0).
 _GC_SCRIPT = r"""
 common=$1 packs=$2 geometric=$3
 shift 3
-"$@" gc --auto --quiet || exit
-[ "$geometric" = 1 ] && [ ! -e "$common/gc.pid" ] || exit 0
+[ "$geometric" = 2 ] || "$@" gc --auto --quiet || exit
+[ "$geometric" != 0 ] && [ ! -e "$common/gc.pid" ] || exit 0
 keep=
 for mtimes in "$packs"/pack-*.mtimes; do
     [ -e "$mtimes" ] || continue
@@ -74,6 +75,7 @@ def start_auto_gc(
     *,
     objects_dir: Path | None = None,
     geometric: bool = True,
+    gc: bool = True,
     detach: bool = True,
     shared: int = 0,
 ) -> bool:
@@ -82,8 +84,9 @@ def start_auto_gc(
     housekeeping: it never fails the commit before it).
 
     ``objects_dir``: where the packs are (default ``common_dir/objects``). ``geometric=False``
-    (``gc.autoPackLimit`` <= 0) runs the gc alone. ``detach=False`` (the user set
-    ``gc.autoDetach=false``) runs it to the end first, as git would. ``shared``:
+    (``gc.autoPackLimit`` <= 0) runs the gc alone, ``gc=False`` the geometric repack alone
+    (to roll up the small packs of a sweep, ``gitcfg.git.smallpack``). ``detach=False`` (the
+    user set ``gc.autoDetach=false``) runs it to the end first, as git would. ``shared``:
     core.sharedRepository, for the modes of gitcfg's directory and lock file.
     """
     lock_dir = str(common_dir / "gitcfg")
@@ -101,7 +104,7 @@ def start_auto_gc(
             return False
         packs = str((objects_dir or common_dir / "objects") / "pack")
         git = git_command(["-c", "gc.autoDetach=false"])
-        flag = "1" if geometric else "0"
+        flag = ("1" if gc else "2") if geometric else "0"
         command = ["sh", "-c", _GC_SCRIPT, "gitcfg-gc", str(common_dir), packs, flag, *git]
         if not detach:
             with contextlib.suppress(OSError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from gitcfg.errors import CorruptStoreError, RepositoryError, UnsafeRepositoryEr
 from gitcfg.git.catfile import ObjectReader
 from gitcfg.git.hashes import HashAlgo, object_format, read_config_text
 from gitcfg.git.identity import Identity, Signers, git_date, signers_from
-from gitcfg.git.loose import LooseObjects
+from gitcfg.git.loose import LooseObjects, header
 from gitcfg.git.maintenance import start_auto_gc
 from gitcfg.git.objects import (
     Commit,
@@ -27,6 +28,7 @@ from gitcfg.git.pack import PackStore
 from gitcfg.git.perms import parse_shared, shared_in
 from gitcfg.git.process import run_git
 from gitcfg.git.refs import Refs
+from gitcfg.git.smallpack import write_small_pack
 
 # core.fsync's aggregate names, expanded to the two components gitcfg writes.
 _FSYNC_GROUPS = {
@@ -35,6 +37,8 @@ _FSYNC_GROUPS = {
     "added": {"loose-object", "reference"},
     "all": {"loose-object", "reference"},
 }
+# Fewer objects than this are written loose even while held: a pack is two files.
+_SMALL_PACK_MIN = 4
 _TRUE = {"true", "yes", "on", "1"}
 
 
@@ -73,6 +77,12 @@ class GitRepo:
         # the config it read at open.
         self.identity: Signers | None = None
         self._trees: dict[str, tuple[TreeEntry, ...]] = {}
+        # True: a thread's new objects wait for its next ref update, then go into one small
+        # pack (gitcfg.git.smallpack), for a writer that commits often and rolls the packs up
+        # (a sweep). Held by thread: a sweep's jobs commit from threads of their own.
+        self.pack_writes = False
+        self._held = threading.local()
+        self.small_packs = 0  # written by this process
         self.gc_detach = True  # gc.autoDetach
         # maintenance.auto and maintenance.gc.enabled: whether git's own commands would start
         # the gc after a commit (run-command.c run_auto_maintenance, builtin/gc.c)
@@ -157,8 +167,36 @@ class GitRepo:
     # -- objects -----------------------------------------------------------------------------
 
     def write_object(self, kind: str, data: bytes) -> str:
-        """Store an object as a loose file and return its id (see ``gitcfg.git.loose``)."""
-        return self.loose.write(kind, data)
+        """Store an object as a loose file and return its id (see ``gitcfg.git.loose``); with
+        ``pack_writes`` on, hold it for this thread's next ref update (``store_held``)."""
+        if not self.pack_writes:
+            return self.loose.write(kind, data)
+        sha = self.algo.hexdigest(header(kind, len(data)) + data)
+        held: dict[str, tuple[str, bytes]] | None = getattr(self._held, "objects", None)
+        if held is None:
+            held = self._held.objects = {}
+        held[sha] = (kind, data)
+        return sha
+
+    def store_held(self) -> None:
+        """Store the objects this thread holds (``pack_writes``) as one small pack, or loose if
+        a handful, where a pack saves nothing. Every ref update of the thread does it first."""
+        held: dict[str, tuple[str, bytes]] | None = getattr(self._held, "objects", None)
+        if not held:
+            return
+        if len(held) < _SMALL_PACK_MIN:
+            for kind, data in held.values():
+                self.loose.write(kind, data)
+        else:
+            write_small_pack(
+                self.objects_dir,
+                list(held.values()),
+                self.algo,
+                fsync=self.loose.fsync,
+                shared=self.shared,
+            )
+            self.small_packs += 1
+        self._held.objects = None  # after the write: a failed one keeps them for a retry
 
     def read_object(self, sha: str, reader: ObjectReader | None = None) -> tuple[str, bytes]:
         """Read one object in-process (loose or packed), else through ``reader`` (cat-file).
@@ -166,7 +204,10 @@ class GitRepo:
         The cat-file fallback covers what the pack reader does not: alternates, version-1
         indexes, and anything that looks wrong in a pack (it then never guesses).
         """
-        found = self.loose.read(sha)
+        held: dict[str, tuple[str, bytes]] | None = getattr(self._held, "objects", None)
+        found = held.get(sha) if held else None
+        if found is None:
+            found = self.loose.read(sha)
         if found is None:
             found = self._packs.read(sha)
         if found is not None:
@@ -246,13 +287,15 @@ class GitRepo:
                 return True
         return self.loose.too_many(auto)
 
-    def auto_gc(self) -> bool:
-        """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``)."""
+    def auto_gc(self, *, gc: bool = True) -> bool:
+        """Start ``git gc --auto`` detached (see ``gitcfg.git.maintenance``); ``gc=False``: only
+        the geometric repack that follows it, which rolls small packs up."""
         return start_auto_gc(
             self.common_dir,
             self.cwd,
             objects_dir=self.objects_dir,
             geometric=self.gc_pack_limit > 0,
+            gc=gc,
             detach=self.gc_detach,
             shared=self.shared,
         )
@@ -285,6 +328,7 @@ class GitRepo:
 
         Returns False when another writer got there first, so the caller can retry on the new tip.
         """
+        self.store_held()  # the objects the new value reaches, before the ref can lead to them
         who = (self.identity or default_identity(self)).committer.signature()
         return self.refs.update(name, new, old, message, who)
 

@@ -1,0 +1,152 @@
+"""One commit's new objects as one small pack, written in-process: two files, not a dozen.
+
+A run commit writes ~10-17 objects (its files, the trees from the run up to the root, the
+commit). As loose objects each is a new file, and a new file is what a slow or shared disk
+charges most for: an NFS or Lustre home directory on a cluster (~1 ms a create), or an ext4
+without a journal, which skips every inode freed in the last minutes on each allocation. A
+sweep commits twice a point, so there it is most of what a point costs beyond the program.
+
+The pack holds whole (undeltified) objects, and its version-2 index is written beside it, as
+``git index-pack`` writes them (less the optional ``.rev``, which git computes when absent):
+the pack under git's temporary name ``tmp_pack_*``, then renamed into place; the index last
+(``tmp_idx_*``), since an index is what makes a pack visible. Starting ``index-pack`` for a
+dozen objects would cost more than the files it saves (``gitcfg.git.packwrite`` uses it for
+bulk writes, where git's checks are worth it); every object here was hashed as it was made.
+
+Small packs pile up, and each is an index every lookup may search: whoever writes them rolls
+them together (``gitcfg.git.maintenance``) well before git's ``gc.autoPackLimit`` would start a
+full repack. Until the ref update that follows at once, a pack's objects are unreachable, as a
+loose object is: ``gc --auto``, the geometric repack and a prune with its usual grace period all
+keep them; only a ``git repack -a -d`` (no ``-A``) or a ``--prune=now`` in that moment would not,
+which holds for loose objects under ``--prune=now`` too. No ``.keep`` guards them (as
+``gitcfg.git.packwrite`` does for a bulk write): it would be a third file to create and delete.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitcfg.errors import RepositoryError
+from gitcfg.git.hashes import HashAlgo
+from gitcfg.git.loose import deflate, header
+from gitcfg.git.perms import adjust_fd, make_dirs
+
+_KIND_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
+_IDX_MAGIC = b"\xfftOc"
+_NAME_TRIES = 20
+# Not the random module's shared generator (the training script's, maybe seeded); a fork's child
+# draws other names than its parent.
+_NAMES = random.Random()
+os.register_at_fork(after_in_child=_NAMES.seed)
+
+
+def entry_header(kind: str, size: int) -> bytes:
+    """A pack entry's type and size: 3 type bits and 4 size bits, then 7 size bits a byte."""
+    byte = (_KIND_NUMBERS[kind] << 4) | (size & 0x0F)
+    size >>= 4
+    head = bytearray()
+    while size:
+        head.append(byte | 0x80)
+        byte = size & 0x7F
+        size >>= 7
+    head.append(byte)
+    return bytes(head)
+
+
+def pack_and_index(objects: Sequence[tuple[str, bytes]], algo: HashAlgo) -> tuple[bytes, bytes]:
+    """A version-2 pack of ``objects`` (kind, body), each whole, and its version-2 index."""
+    parts = [b"PACK", struct.pack(">II", 2, len(objects))]
+    offset = 12
+    entries: list[tuple[bytes, int, int]] = []  # name, crc32, offset
+    for kind, data in objects:
+        name = algo.digest(header(kind, len(data)) + data)
+        entry = entry_header(kind, len(data)) + deflate(data)
+        entries.append((name, zlib.crc32(entry), offset))
+        parts.append(entry)
+        offset += len(entry)
+    body = b"".join(parts)
+    checksum = algo.digest(body)
+    entries.sort()
+    fanout = [0] * 256
+    for name, _, _ in entries:
+        fanout[name[0]] += 1
+    total = 0
+    for byte in range(256):
+        total += fanout[byte]
+        fanout[byte] = total
+    if offset >= 1 << 31:  # never for one commit; the 8-byte offset table is not written
+        raise RepositoryError("too many objects for one small pack")
+    index = b"".join(
+        [
+            _IDX_MAGIC,
+            struct.pack(">I", 2),
+            struct.pack(">256I", *fanout),
+            b"".join(name for name, _, _ in entries),
+            struct.pack(f">{len(entries)}I", *(crc for _, crc, _ in entries)),
+            struct.pack(f">{len(entries)}I", *(at for _, _, at in entries)),
+            checksum,
+        ]
+    )
+    return body + checksum, index + algo.digest(index)
+
+
+def write_small_pack(
+    objects_dir: Path,
+    objects: Sequence[tuple[str, bytes]],
+    algo: HashAlgo,
+    *,
+    fsync: bool = False,
+    shared: int = 0,
+) -> str:
+    """Store ``objects`` as one pack in ``objects_dir/pack``; returns the pack's name."""
+    pack, index = pack_and_index(objects, algo)
+    name = pack[-algo.rawsz :].hex()
+    directory = f"{objects_dir}{os.sep}pack"
+    stem = f"{directory}{os.sep}pack-{name}"
+    try:
+        make_dirs(directory, shared)
+        _write_file(directory, "tmp_pack_", stem + ".pack", pack, fsync, shared)
+        _write_file(directory, "tmp_idx_", stem + ".idx", index, fsync, shared)
+    except OSError as exc:
+        raise RepositoryError(
+            f"could not write a pack in {directory}: {exc.strerror or exc}; "
+            f"free disk space and retry"
+        ) from exc
+    return name
+
+
+def _write_file(
+    directory: str, prefix: str, final: str, data: bytes, fsync: bool, shared: int
+) -> None:
+    """``data`` under git's temporary name (``prefix`` and six characters), then ``final``."""
+    for _ in range(_NAME_TRIES):
+        tmp = f"{directory}{os.sep}{prefix}{_NAMES.getrandbits(24):06x}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name in {directory}")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+        adjust_fd(fd, shared)
+    except OSError:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,158 @@
+"""A sweep's commits as small packs: what git itself would write, read back at once, rolled up.
+
+Each commit of a sweep stores its new objects as one pack of two files instead of a dozen loose
+ones (gitcfg.git.smallpack); the sweep joins the packs with git's geometric repack."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from gitcfg.errors import RepositoryError
+from gitcfg.git import GitRepo, TreeEntry
+from gitcfg.git.repo import default_identity
+from gitcfg.store import ConfigStore
+from tests.conftest import assert_fsck_clean, git
+from tests.test_sweeps_run import gitcfg
+
+TINY = """\
+import json, os, sys
+with open(os.environ["GITCFG_SUMMARY_FILE"], "w") as out:
+    json.dump({"loss": float(sys.argv[1].split("=")[1]) ** 2}, out)
+"""
+
+
+def pack_files(path: Path) -> list[Path]:
+    return sorted((path / ".git" / "objects" / "pack").glob("*.pack"))
+
+
+def loose_objects(path: Path) -> set[str]:
+    objects = path / ".git" / "objects"
+    return {
+        d.name + f.name
+        for d in objects.iterdir()
+        if len(d.name) == 2
+        for f in d.iterdir()
+        if not f.name.startswith("tmp_")
+    }
+
+
+def held_commit(repo: GitRepo, n: int) -> str:
+    """A commit of ``n`` files written while ``repo`` holds its objects for a pack."""
+    blobs = [repo.write_blob(f"value: {i}\n".encode()) for i in range(n)]
+    tree = repo.write_tree([TreeEntry("100644", f"f{i}.yaml", b) for i, b in enumerate(blobs)])
+    return repo.write_commit(tree, [], "held\n", *default_identity(repo))
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_a_commits_objects_become_one_pack_with_the_index_git_makes(
+    tmp_path: Path, object_format: str
+) -> None:
+    path = tmp_path / "r"
+    git(tmp_path, "init", "-q", f"--object-format={object_format}", str(path))
+    repo = GitRepo.discover(path)
+    repo.pack_writes = True
+    commit = held_commit(repo, 5)
+    # held: readable in this thread already, on disk only at the ref update
+    assert repo.read_commit(commit).message == "held\n"
+    assert pack_files(path) == [] and loose_objects(path) == set()
+    assert repo.update_ref("refs/heads/runs", commit, None, "test")
+    (pack,) = pack_files(path)
+    assert loose_objects(path) == set()
+    assert pack.name == f"pack-{pack.read_bytes()[-repo.algo.rawsz :].hex()}.pack"
+    # git's own index of the same pack is byte for byte the one gitcfg wrote
+    copy = tmp_path / "copy.pack"
+    shutil.copyfile(pack, copy)
+    git(path, "index-pack", "--no-rev-index", str(copy))  # in the repository: its format
+    assert (tmp_path / "copy.idx").read_bytes() == pack.with_suffix(".idx").read_bytes()
+    listed = git(path, "ls-tree", "-r", "--name-only", "runs").split()
+    assert listed == [f"f{i}.yaml" for i in range(5)]
+    assert git(path, "show", "runs:f3.yaml") == "value: 3\n"
+    assert_fsck_clean(path)
+
+
+def test_a_handful_of_objects_stay_loose(repo: Path) -> None:
+    store = GitRepo.discover(repo)
+    store.pack_writes = True
+    blob = store.write_blob(b"a: 1\n")
+    tree = store.write_tree([TreeEntry("100644", "a.yaml", blob)])
+    store.update_ref("refs/heads/small", tree, None, "test")  # two objects: not worth a pack
+    assert pack_files(repo) == []
+    assert {blob, tree} <= loose_objects(repo)
+    git(repo, "update-ref", "-d", "refs/heads/small")
+
+
+def test_objects_held_by_one_thread_wait_for_that_threads_ref_update(repo: Path) -> None:
+    store = GitRepo.discover(repo)
+    store.pack_writes = True
+    written, go_on = threading.Event(), threading.Event()
+    made: list[str] = []
+
+    def worker() -> None:
+        made.append(held_commit(store, 6))
+        written.set()
+        go_on.wait(30)
+        store.update_ref("refs/heads/worker", made[0], None, "test")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert written.wait(30)
+    # another thread's ref update stores nothing of the worker's (its commit is not this one's)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert store.update_ref("refs/heads/main-copy", head, None, "test")
+    assert pack_files(repo) == []
+    go_on.set()
+    thread.join()
+    assert len(pack_files(repo)) == 1
+    assert git(repo, "cat-file", "-t", made[0]) == "commit\n"
+    git(repo, "update-ref", "-d", "refs/heads/main-copy")
+
+
+def test_a_pack_that_cannot_be_written_is_one_error_and_moves_no_ref(repo: Path) -> None:
+    store = GitRepo.discover(repo)
+    before = git(repo, "rev-parse", "HEAD").strip()
+    store.pack_writes = True
+    commit = held_commit(store, 6)
+    pack_dir = repo / ".git" / "objects" / "pack"
+    shutil.rmtree(pack_dir)
+    pack_dir.write_text("in the way\n")  # a file where the pack directory belongs
+    try:
+        with pytest.raises(RepositoryError, match=r"could not write a pack in .*free disk"):
+            store.update_ref("refs/heads/main", commit, before, "test")
+        assert git(repo, "rev-parse", "HEAD").strip() == before
+    finally:
+        pack_dir.unlink()
+        pack_dir.mkdir()
+    # the objects are still held: the retry stores them and moves the ref
+    assert store.update_ref("refs/heads/main", commit, before, "test")
+    assert git(repo, "rev-parse", "HEAD").strip() == commit
+    assert len(pack_files(repo)) == 1
+
+
+def test_a_sweep_leaves_a_few_packs_and_no_loose_point_objects(repo: Path) -> None:
+    git(repo, "config", "gc.autoDetach", "false")  # the roll-ups run to their end
+    (repo / "tiny.py").write_text(TINY)
+    before = loose_objects(repo)
+    values = ",".join(str(i) for i in range(70))
+    result = gitcfg(repo, "sweep", f"x={values}", "-j", "2", "--", "python", "tiny.py", "${args}")
+    assert result.returncode == 0, result.stderr
+    runs = ConfigStore.open(repo).runs()
+    assert sorted(r.summary["loss"] for r in runs) == sorted(float(i) ** 2 for i in range(70))
+    # ~70 commits of ~15 objects each: rolled up every 32 commits and at the end
+    assert len(pack_files(repo)) <= 4
+    # loose: only what the sweep wrote before its points (the code's snapshot, the first run)
+    assert len(loose_objects(repo) - before) < 30
+    assert_fsck_clean(repo)
+
+
+def test_with_gc_auto_0_a_sweep_writes_loose_objects_and_joins_nothing(repo: Path) -> None:
+    git(repo, "config", "gc.auto", "0")  # the user runs maintenance: no packs of ours to join
+    (repo / "tiny.py").write_text(TINY)
+    result = gitcfg(repo, "sweep", "x=1,2,3,4", "-j", "2", "--", "python", "tiny.py", "${args}")
+    assert result.returncode == 0, result.stderr
+    assert pack_files(repo) == []
+    assert len(ConfigStore.open(repo).runs()) == 4
+    assert not (repo / ".git" / "gitcfg" / "gc.lock").exists()
