@@ -129,9 +129,11 @@ class _Known(NamedTuple):
     parsed: Mapping[str, Any] | None  # what it reads back as, when that is sure and immutable
 
 
-# A long sweep's small packs are rolled up every this many, well below git's gc.autoPackLimit
-# (50), past which its gc --auto repacks the whole store.
+# A sweep's small packs are joined every this many, and git's geometric repack starts past the
+# second number of packs: both well below git's gc.autoPackLimit (50), past which its gc --auto
+# repacks the whole store.
 _ROLL_EVERY = 32
+_PACKS_BEFORE_REPACK = 16
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -161,7 +163,6 @@ class ConfigStore:
         self.autopush = autopush
         # git's gc.auto: how many loose objects may pile up before 'git gc --auto' packs them.
         self.gc_auto = gc_auto
-        self._rolled = 0  # the repository's small packs when their last roll-up started
         problem = branch_name_problem(branch)
         if problem is not None:
             raise InvalidBranchNameError(branch, problem)
@@ -638,18 +639,20 @@ class ConfigStore:
         return repo.pack_writes
 
     def roll_small_packs(self) -> None:
-        """Join the small packs written since the last roll-up (git's geometric repack, in a
-        detached process unless gc.autoDetach is false): packs are few again."""
-        if self.repo.small_packs > self._rolled and self.repo.auto_gc(gc=False):
-            self._rolled = self.repo.small_packs
+        """Join the small packs this process wrote since the last roll-up into one; once the
+        store has more than a few packs, start git's geometric repack (detached unless
+        gc.autoDetach is false), which joins the joined ones as ``git maintenance`` would."""
+        self.repo.roll_small_packs()
+        if self.repo.pack_count() > _PACKS_BEFORE_REPACK:
+            self.repo.auto_gc(gc=False)
 
     def _after_commit(self) -> None:
         # Plumbing never triggers git's automatic gc, so check its threshold the way git does
         # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).
         if self.repo.needs_gc(self.gc_auto):
             self.repo.auto_gc()
-        elif self.repo.small_packs - self._rolled >= _ROLL_EVERY:
-            self.roll_small_packs()  # before git's gc.autoPackLimit, which repacks everything
+        elif self.repo.unrolled_packs >= _ROLL_EVERY:
+            self.roll_small_packs()  # well before git's gc.autoPackLimit (50) is reached
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way
 

@@ -132,6 +132,30 @@ def test_a_pack_that_cannot_be_written_is_one_error_and_moves_no_ref(repo: Path)
     assert len(pack_files(repo)) == 1
 
 
+def test_small_packs_roll_up_into_one_that_holds_each_object_once(repo: Path) -> None:
+    store = GitRepo.discover(repo)
+    store.pack_writes = True
+    tips = []
+    for n in (5, 6, 7):  # the three commits share their first five files
+        commit = held_commit(store, n)
+        store.update_ref(f"refs/heads/c{n}", commit, None, "test")
+        tips.append(commit)
+    assert len(pack_files(repo)) == 3 and store.unrolled_packs == 3
+    store.roll_small_packs()
+    (pack,) = pack_files(repo)
+    assert [p.name for p in pack.parent.glob("*.idx")] == [pack.with_suffix(".idx").name]
+    assert store.unrolled_packs == 0
+    listed = git(repo, "verify-pack", "-v", str(pack.with_suffix(".idx")))
+    names = [line.split()[0] for line in listed.splitlines() if " blob " in line]
+    assert len(names) == len(set(names)) == 7
+    for n, commit in zip((5, 6, 7), tips, strict=True):
+        files = git(repo, "ls-tree", "--name-only", commit).split()
+        assert files == [f"f{i}.yaml" for i in range(n)]
+    assert_fsck_clean(repo)
+    for n in (5, 6, 7):
+        git(repo, "update-ref", "-d", f"refs/heads/c{n}")
+
+
 def test_a_sweep_leaves_a_few_packs_and_no_loose_point_objects(repo: Path) -> None:
     git(repo, "config", "gc.autoDetach", "false")  # the roll-ups run to their end
     (repo / "tiny.py").write_text(TINY)

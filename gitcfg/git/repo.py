@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ from gitcfg.git.pack import PackStore
 from gitcfg.git.perms import parse_shared, shared_in
 from gitcfg.git.process import run_git
 from gitcfg.git.refs import Refs
-from gitcfg.git.smallpack import write_small_pack
+from gitcfg.git.smallpack import Entry, entries_of, roll_up, write_small_pack
 
 # core.fsync's aggregate names, expanded to the two components gitcfg writes.
 _FSYNC_GROUPS = {
@@ -82,7 +83,9 @@ class GitRepo:
         # (a sweep). Held by thread: a sweep's jobs commit from threads of their own.
         self.pack_writes = False
         self._held = threading.local()
-        self.small_packs = 0  # written by this process
+        # the small packs this process wrote and has not rolled up yet: names and entries
+        self._unrolled: list[tuple[str, list[Entry]]] = []
+        self._unrolled_lock = threading.Lock()
         self.gc_detach = True  # gc.autoDetach
         # maintenance.auto and maintenance.gc.enabled: whether git's own commands would start
         # the gc after a commit (run-command.c run_auto_maintenance, builtin/gc.c)
@@ -188,15 +191,42 @@ class GitRepo:
             for kind, data in held.values():
                 self.loose.write(kind, data)
         else:
-            write_small_pack(
-                self.objects_dir,
-                list(held.values()),
-                self.algo,
-                fsync=self.loose.fsync,
-                shared=self.shared,
+            entries = entries_of(held.values(), self.algo)
+            name = write_small_pack(
+                self.objects_dir, entries, self.algo, fsync=self.loose.fsync, shared=self.shared
             )
-            self.small_packs += 1
+            with self._unrolled_lock:
+                self._unrolled.append((name, entries))
         self._held.objects = None  # after the write: a failed one keeps them for a retry
+
+    @property
+    def unrolled_packs(self) -> int:
+        """How many small packs this process wrote since its last ``roll_small_packs``."""
+        return len(self._unrolled)
+
+    def roll_small_packs(self) -> None:
+        """Join the small packs this process wrote since the last call into one pack, from
+        the entries it still holds (no git process, nothing deflated again)."""
+        with self._unrolled_lock:
+            packs, self._unrolled = self._unrolled, []
+            if len(packs) < 2:
+                return
+            # housekeeping, as a gc is: a failure leaves the small packs as they are, sound
+            with contextlib.suppress(RepositoryError):
+                roll_up(
+                    self.objects_dir, packs, self.algo, fsync=self.loose.fsync, shared=self.shared
+                )
+
+    def pack_count(self) -> int:
+        """How many packs ``git gc --auto`` counts: not kept ones, nor cruft packs."""
+        try:
+            names = os.listdir(f"{self.objects_dir}{os.sep}pack")
+        except FileNotFoundError:
+            return 0
+        # packs git does not count: kept ones, and cruft packs (unreachable objects)
+        skip = (".keep", ".mtimes")
+        kept = {name.rpartition(".")[0] for name in names if name.endswith(skip)}
+        return sum(1 for n in names if n.endswith(".pack") and n[:-5] not in kept)
 
     def read_object(self, sha: str, reader: ObjectReader | None = None) -> tuple[str, bytes]:
         """Read one object in-process (loose or packed), else through ``reader`` (cat-file).
@@ -274,17 +304,8 @@ class GitRepo:
         Never when the user turned automatic maintenance off (``maintenance.auto=false``)."""
         if auto <= 0 or not self.auto_gc_enabled:
             return False
-        if self.gc_pack_limit > 0:
-            try:
-                names = os.listdir(f"{self.objects_dir}{os.sep}pack")
-            except FileNotFoundError:
-                names = []
-            # packs git does not count: kept ones, and cruft packs (unreachable objects)
-            skip = (".keep", ".mtimes")
-            kept = {name.rpartition(".")[0] for name in names if name.endswith(skip)}
-            packs = [n for n in names if n.endswith(".pack") and n[:-5] not in kept]
-            if len(packs) > self.gc_pack_limit:
-                return True
+        if self.gc_pack_limit > 0 and self.pack_count() > self.gc_pack_limit:
+            return True
         return self.loose.too_many(auto)
 
     def auto_gc(self, *, gc: bool = True) -> bool:

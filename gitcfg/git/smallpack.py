@@ -24,12 +24,14 @@ which holds for loose objects under ``--prune=now`` too. No ``.keep`` guards the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from gitcfg.errors import RepositoryError
 from gitcfg.git.hashes import HashAlgo
@@ -58,37 +60,53 @@ def entry_header(kind: str, size: int) -> bytes:
     return bytes(head)
 
 
-def pack_and_index(objects: Sequence[tuple[str, bytes]], algo: HashAlgo) -> tuple[bytes, bytes]:
-    """A version-2 pack of ``objects`` (kind, body), each whole, and its version-2 index."""
-    parts = [b"PACK", struct.pack(">II", 2, len(objects))]
+class Entry(NamedTuple):
+    """One object as a pack holds it: its binary name and its bytes (type, size, deflated body)."""
+
+    name: bytes
+    data: bytes
+
+
+def entries_of(objects: Iterable[tuple[str, bytes]], algo: HashAlgo) -> list[Entry]:
+    """``objects`` (kind, body) as whole (undeltified) pack entries."""
+    return [
+        Entry(
+            algo.digest(header(kind, len(body)) + body),
+            entry_header(kind, len(body)) + deflate(body),
+        )
+        for kind, body in objects
+    ]
+
+
+def pack_and_index(entries: Sequence[Entry], algo: HashAlgo) -> tuple[bytes, bytes]:
+    """A version-2 pack of ``entries`` (distinct names) and its version-2 index."""
+    parts = [b"PACK", struct.pack(">II", 2, len(entries))]
     offset = 12
-    entries: list[tuple[bytes, int, int]] = []  # name, crc32, offset
-    for kind, data in objects:
-        name = algo.digest(header(kind, len(data)) + data)
-        entry = entry_header(kind, len(data)) + deflate(data)
-        entries.append((name, zlib.crc32(entry), offset))
-        parts.append(entry)
-        offset += len(entry)
+    placed: list[tuple[bytes, int, int]] = []  # name, crc32, offset
+    for name, data in entries:
+        placed.append((name, zlib.crc32(data), offset))
+        parts.append(data)
+        offset += len(data)
+    if offset >= 1 << 31:  # never for a sweep's commits; the 8-byte offset table is not written
+        raise RepositoryError("too many objects for one small pack")
     body = b"".join(parts)
     checksum = algo.digest(body)
-    entries.sort()
+    placed.sort()
     fanout = [0] * 256
-    for name, _, _ in entries:
+    for name, _, _ in placed:
         fanout[name[0]] += 1
     total = 0
     for byte in range(256):
         total += fanout[byte]
         fanout[byte] = total
-    if offset >= 1 << 31:  # never for one commit; the 8-byte offset table is not written
-        raise RepositoryError("too many objects for one small pack")
     index = b"".join(
         [
             _IDX_MAGIC,
             struct.pack(">I", 2),
             struct.pack(">256I", *fanout),
-            b"".join(name for name, _, _ in entries),
-            struct.pack(f">{len(entries)}I", *(crc for _, crc, _ in entries)),
-            struct.pack(f">{len(entries)}I", *(at for _, _, at in entries)),
+            b"".join(name for name, _, _ in placed),
+            struct.pack(f">{len(placed)}I", *(crc for _, crc, _ in placed)),
+            struct.pack(f">{len(placed)}I", *(at for _, _, at in placed)),
             checksum,
         ]
     )
@@ -97,14 +115,14 @@ def pack_and_index(objects: Sequence[tuple[str, bytes]], algo: HashAlgo) -> tupl
 
 def write_small_pack(
     objects_dir: Path,
-    objects: Sequence[tuple[str, bytes]],
+    entries: Sequence[Entry],
     algo: HashAlgo,
     *,
     fsync: bool = False,
     shared: int = 0,
 ) -> str:
-    """Store ``objects`` as one pack in ``objects_dir/pack``; returns the pack's name."""
-    pack, index = pack_and_index(objects, algo)
+    """Store ``entries`` as one pack in ``objects_dir/pack``; returns the pack's name."""
+    pack, index = pack_and_index(entries, algo)
     name = pack[-algo.rawsz :].hex()
     directory = f"{objects_dir}{os.sep}pack"
     stem = f"{directory}{os.sep}pack-{name}"
@@ -117,6 +135,38 @@ def write_small_pack(
             f"could not write a pack in {directory}: {exc.strerror or exc}; "
             f"free disk space and retry"
         ) from exc
+    return name
+
+
+def roll_up(
+    objects_dir: Path,
+    packs: Sequence[tuple[str, Sequence[Entry]]],
+    algo: HashAlgo,
+    *,
+    fsync: bool = False,
+    shared: int = 0,
+) -> str:
+    """Join ``packs`` (name, entries), small packs this process wrote, into one, and remove
+    them; returns the new pack's name.
+
+    The new pack is in place before any old one goes, so every object stays readable; a
+    reader that found an object in a removed pack's index finds the pack gone and looks
+    again, as after any repack (git's readers and gitcfg's). Each old pack's index is removed
+    before the pack, as git's repack does. One that is already gone (a concurrent repack
+    joined it) is skipped: its objects are in the new pack all the same.
+    """
+    seen: dict[bytes, Entry] = {}
+    for _, entries in packs:
+        for entry in entries:
+            seen.setdefault(entry.name, entry)  # a blob two commits wrote is one entry
+    name = write_small_pack(objects_dir, list(seen.values()), algo, fsync=fsync, shared=shared)
+    for old, _ in packs:
+        if old == name:
+            continue
+        stem = f"{objects_dir}{os.sep}pack{os.sep}pack-{old}"
+        for suffix in (".idx", ".pack"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stem + suffix)
     return name
 
 
