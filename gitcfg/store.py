@@ -56,7 +56,7 @@ from gitcfg.values import coerce_value
 DEFAULT_BRANCH = "gitcfg"
 _CACHE_CHUNK = 5000  # files parsed and cached per batch
 _MAX_ATTEMPTS = 1000
-_TEXTS_REMEMBERED = 64  # a few runs' files: those a process reads back soon after
+_TEXTS_REMEMBERED = 256  # runs' files a process reads back soon after (a sweep's in flight)
 _SELECTOR = re.compile(r"^(?P<run>[^~]+?)(?:~(?P<back>\d*))?$")
 
 
@@ -731,7 +731,9 @@ class ConfigStore:
     def _remember_text(self, sha: str, known: _Known) -> None:
         texts = self._texts
         if len(texts) >= _TEXTS_REMEMBERED:
-            texts = self._texts = {}  # a new dict, not a clear(): another thread may read it
+            # the newer half stays: a sweep's runs in flight read theirs back a few points on.
+            # A new dict, not deletions: another thread may be reading this one.
+            texts = self._texts = dict(list(texts.items())[_TEXTS_REMEMBERED // 2 :])
         texts[sha] = known
 
     def _parse(self, blob: str, text: str, source: str) -> dict[str, Any]:

@@ -408,8 +408,9 @@ _SAFE_DIRECTORY = re.compile(r"git config --global --add safe\.directory [^\n]*"
 
 _GC_AUTO_PACK_LIMIT = 50  # git's default gc.autoPackLimit
 
-# Trees kept in memory by id (oldest dropped first): a few commits' paths from root to run.
-_TREES_REMEMBERED = 256
+# Trees kept in memory by id (oldest dropped first): the paths from root to run of the last
+# ~80 commits, as far back as a sweep's points end (each commit writes a dozen trees).
+_TREES_REMEMBERED = 1024
 
 # The git config entries ``apply_settings`` and ``default_identity`` read, as one regex.
 _IDENTITY = r"(user|author|committer)\.(name|email)"
