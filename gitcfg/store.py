@@ -163,6 +163,7 @@ class ConfigStore:
         self.autopush = autopush
         # git's gc.auto: how many loose objects may pile up before 'git gc --auto' packs them.
         self.gc_auto = gc_auto
+        self._small_packs = False  # use_small_packs turned them on
         problem = branch_name_problem(branch)
         if problem is not None:
             raise InvalidBranchNameError(branch, problem)
@@ -635,13 +636,19 @@ class ConfigStore:
         Not when the user keeps git from automatic maintenance or from joining packs, which
         the roll-up is. Returns whether it is on."""
         repo = self.repo
-        repo.pack_writes = self.gc_auto > 0 and repo.gc_pack_limit > 0 and repo.auto_gc_enabled
-        return repo.pack_writes
+        self._small_packs = (
+            self.gc_auto > 0 and repo.gc_pack_limit > 0 and repo.auto_gc_enabled
+        ) and not repo.has_multi_pack_index()
+        repo.pack_writes = self._small_packs
+        return self._small_packs
 
     def roll_small_packs(self) -> None:
         """Join the small packs this process wrote since the last roll-up into one; once the
         store has more than a few packs, start git's geometric repack (detached unless
-        gc.autoDetach is false), which joins the joined ones as ``git maintenance`` would."""
+        gc.autoDetach is false), which joins the joined ones as ``git maintenance`` would.
+        Nothing unless ``use_small_packs`` turned them on (so nothing the user turned off)."""
+        if not self._small_packs:
+            return
         self.repo.roll_small_packs()
         if self.repo.pack_count() > _PACKS_BEFORE_REPACK:
             self.repo.auto_gc(gc=False)
@@ -651,7 +658,7 @@ class ConfigStore:
         # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).
         if self.repo.needs_gc(self.gc_auto):
             self.repo.auto_gc()
-        elif self.repo.unrolled_packs >= _ROLL_EVERY:
+        if self.repo.unrolled_packs >= _ROLL_EVERY:
             self.roll_small_packs()  # well before git's gc.autoPackLimit (50) is reached
         if self.autopush:
             from gitcfg.remote import push_soft  # only loaded by users who share this way

@@ -5,6 +5,7 @@ ones (gitcfg.git.smallpack); the sweep joins the packs with git's geometric repa
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -172,11 +173,78 @@ def test_a_sweep_leaves_a_few_packs_and_no_loose_point_objects(repo: Path) -> No
     assert_fsck_clean(repo)
 
 
-def test_with_gc_auto_0_a_sweep_writes_loose_objects_and_joins_nothing(repo: Path) -> None:
-    git(repo, "config", "gc.auto", "0")  # the user runs maintenance: no packs of ours to join
+@pytest.mark.parametrize(
+    "setting", [("gc.auto", "0"), ("maintenance.auto", "false"), ("gc.autoPackLimit", "0")]
+)
+def test_with_maintenance_off_a_sweep_writes_loose_objects_and_joins_no_pack(
+    repo: Path, setting: tuple[str, str]
+) -> None:
+    git(repo, "config", *setting)  # the user runs maintenance, or joins no packs
+    git(repo, "config", "gc.autoDetach", "false")
+    for i in range(20):  # packs enough that a roll-up would start git's repack
+        (repo / f"f{i}.txt").write_text(f"{i}\n")
+        git(repo, "add", f"f{i}.txt")
+        git(repo, "commit", "-q", "-m", f"f{i}")
+        git(repo, "repack", "-q", "-d")
+    packs = pack_files(repo)
     (repo / "tiny.py").write_text(TINY)
     result = gitcfg(repo, "sweep", "x=1,2,3,4", "-j", "2", "--", "python", "tiny.py", "${args}")
     assert result.returncode == 0, result.stderr
-    assert pack_files(repo) == []
+    assert pack_files(repo) == packs
     assert len(ConfigStore.open(repo).runs()) == 4
-    assert not (repo / ".git" / "gitcfg" / "gc.lock").exists()
+
+
+def test_with_a_multi_pack_index_packs_are_left_to_git(repo: Path) -> None:
+    store = GitRepo.discover(repo)
+    store.pack_writes = True
+    for n in (5, 6):
+        store.update_ref(f"refs/heads/c{n}", held_commit(store, n), None, "test")
+    git(repo, "multi-pack-index", "write")  # as git maintenance's incremental-repack does
+    packs = pack_files(repo)
+    store.roll_small_packs()  # deleting a pack the midx lists would break git fsck
+    assert pack_files(repo) == packs
+    assert_fsck_clean(repo)
+    git(repo, "multi-pack-index", "verify")
+    # and a sweep started with a midx writes loose objects, as git would
+    (repo / "tiny.py").write_text(TINY)
+    result = gitcfg(repo, "sweep", "x=1,2,3", "--", "python", "tiny.py", "${args}")
+    assert result.returncode == 0, result.stderr
+    assert pack_files(repo) == packs
+    for n in (5, 6):
+        git(repo, "update-ref", "-d", f"refs/heads/c{n}")
+
+
+@pytest.mark.parametrize(
+    ("fsync", "commit_synced", "roll_synced"),
+    [
+        ("", False, True),
+        ("none", False, False),
+        ("loose-object", True, True),
+        ("-pack", False, False),
+    ],
+)
+def test_packs_are_synced_as_git_syncs_what_they_stand_for(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, fsync: str, commit_synced: bool, roll_synced: bool
+) -> None:
+    """A commit's small pack stands in for loose objects (not synced by default); a roll-up's
+    pack replaces packs that may be on disk already, and is synced as git syncs packs."""
+    store = GitRepo.discover(repo)
+    store.apply_settings({"core.fsync": fsync} if fsync else {})
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync_seen(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}").rpartition("/")[2])
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_seen)
+    store.pack_writes = True
+    for n in (5, 6):
+        store.update_ref(f"refs/heads/c{n}", held_commit(store, n), None, "test")
+    assert bool(synced) == commit_synced
+    synced.clear()
+    store.roll_small_packs()
+    assert len(pack_files(repo)) == 1
+    assert sorted(name[:8] for name in synced) == (["tmp_idx_", "tmp_pack"] if roll_synced else [])
+    for n in (5, 6):
+        git(repo, "update-ref", "-d", f"refs/heads/c{n}")

@@ -31,12 +31,14 @@ from gitcfg.git.process import run_git
 from gitcfg.git.refs import Refs
 from gitcfg.git.smallpack import Entry, entries_of, roll_up, write_small_pack
 
-# core.fsync's aggregate names, expanded to the two components gitcfg writes.
+# core.fsync's aggregate names, expanded to the components gitcfg writes (a pack and its index
+# are one here: git's "pack" and "pack-metadata").
 _FSYNC_GROUPS = {
-    "objects": {"loose-object"},
-    "committed": {"loose-object", "reference"},
-    "added": {"loose-object", "reference"},
-    "all": {"loose-object", "reference"},
+    "objects": {"loose-object", "pack"},
+    "pack-metadata": {"pack"},
+    "committed": {"loose-object", "pack", "reference"},
+    "added": {"loose-object", "pack", "reference"},
+    "all": {"loose-object", "pack", "reference"},
 }
 # Fewer objects than this are written loose even while held: a pack is two files.
 _SMALL_PACK_MIN = 4
@@ -82,6 +84,10 @@ class GitRepo:
         # pack (gitcfg.git.smallpack), for a writer that commits often and rolls the packs up
         # (a sweep). Held by thread: a sweep's jobs commit from threads of their own.
         self.pack_writes = False
+        # core.fsync's "pack" (on by default): a roll-up's pack replaces packs that may be on
+        # disk already, so it is synced before they go. A commit's own small pack stands in
+        # for loose objects and follows their setting (off by default, as in git).
+        self.pack_fsync = True
         self._held = threading.local()
         # the small packs this process wrote and has not rolled up yet: names and entries
         self._unrolled: list[tuple[str, list[Entry]]] = []
@@ -153,6 +159,7 @@ class GitRepo:
             config.get("core.fsyncobjectfiles", "").lower() in _TRUE or "loose-object" in fsync
         )
         self.refs.fsync = "reference" in fsync
+        self.pack_fsync = "pack" in fsync
         timeout = config.get("core.filesreflocktimeout", "")
         if timeout.lstrip("-").isdigit():
             self.refs.lock_timeout_ms = max(0, int(timeout)) if int(timeout) >= 0 else 10**9
@@ -209,13 +216,21 @@ class GitRepo:
         the entries it still holds (no git process, nothing deflated again)."""
         with self._unrolled_lock:
             packs, self._unrolled = self._unrolled, []
-            if len(packs) < 2:
-                return
+            if len(packs) < 2 or self.has_multi_pack_index():
+                return  # one pack, or git's repack joins them (it keeps the midx right)
             # housekeeping, as a gc is: a failure leaves the small packs as they are, sound
             with contextlib.suppress(RepositoryError):
                 roll_up(
-                    self.objects_dir, packs, self.algo, fsync=self.loose.fsync, shared=self.shared
+                    self.objects_dir, packs, self.algo, fsync=self.pack_fsync, shared=self.shared
                 )
+
+    def has_multi_pack_index(self) -> bool:
+        """Whether a multi-pack-index lists packs (``git maintenance``'s incremental-repack
+        writes one): only git's own repack may then remove a pack, as it rewrites the index."""
+        pack_dir = f"{self.objects_dir}{os.sep}pack{os.sep}"
+        return os.path.exists(pack_dir + "multi-pack-index") or os.path.isdir(
+            pack_dir + "multi-pack-index.d"
+        )
 
     def pack_count(self) -> int:
         """How many packs ``git gc --auto`` counts: not kept ones, nor cruft packs."""
@@ -272,7 +287,9 @@ class GitRepo:
         # from the root to a run): reading them back from disk is most of a commit's reads.
         # A tree's id names its content, so a remembered tree is never stale.
         if len(self._trees) >= _TREES_REMEMBERED:
-            del self._trees[next(iter(self._trees))]
+            # another thread (a sweep's) may drop the same oldest tree, or add one, meanwhile
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del self._trees[next(iter(self._trees))]
         self._trees[sha] = tuple(entries)
 
     def write_commit(
@@ -460,8 +477,9 @@ def _config_bool(value: str | None, default: bool) -> bool:
 
 
 def _fsync_components(value: str) -> set[str]:
-    """The components ``core.fsync`` adds to git's default (which has no loose objects or refs)."""
-    enabled: set[str] = set()
+    """The components ``core.fsync`` leaves on, from git's default (packs, not loose objects
+    nor refs)."""
+    enabled: set[str] = {"pack"}
     for item in (part.strip().lower() for part in value.split(",")):
         name = item.removeprefix("-")
         parts = _FSYNC_GROUPS.get(name, {name})
