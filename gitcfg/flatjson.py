@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from gitcfg import flatshapes
+from gitcfg import flatcommon, flatshapes
 from gitcfg.flat import MAX_KEY_LENGTH, find_collision
 from gitcfg.plainform import (
     KEY,
@@ -125,8 +125,9 @@ def fast_json(text: str) -> str | None:
     return '{"' + _translate(text)[:-3] + "}"
 
 
-def fast_json_many(texts: Sequence[str]) -> list[str | None]:
-    """``fast_json`` of each text, translated together: a shape at a time
+def fast_json_many(texts: Sequence[str], *, shared: bool = True) -> list[str | None]:
+    """``fast_json`` of each text, translated together: from the lines they do not all share
+    (``gitcfg.flatcommon``; not if ``shared`` is false), a shape at a time
     (``gitcfg.flatshapes``), the files that fit none line by line or file by file.
 
     Line by line, each distinct line of the batch is checked and translated once (files of one
@@ -158,6 +159,11 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
     # path. Those left: files sharing most of their lines read line by line, each distinct
     # line once; files of mostly their own lines file by file in one pass.
     if len(batch) >= flatshapes.MIN_FILES:
+        # a file's own lines, the few others do not share, are all the shapes then match
+        if shared:
+            batch = flatcommon.translate(texts, batch, found, _own_lines_json, fast_json)
+            if not batch:
+                return found
         batch = flatshapes.translate(texts, batch, found)
         if not batch:
             return found
@@ -167,6 +173,10 @@ def fast_json_many(texts: Sequence[str]) -> list[str | None]:
     else:
         _files_json(texts, batch, found)
     return found
+
+
+def _own_lines_json(texts: Sequence[str]) -> list[str | None]:
+    return fast_json_many(texts, shared=False)
 
 
 def _files_json(texts: Sequence[str], batch: list[int], found: list[str | None]) -> None:
