@@ -29,6 +29,31 @@ _VALUE = re.compile(r": [^\n]*")
 _MAX_ENDS = 8
 
 
+def shared_lines(texts: Sequence[str]) -> tuple[str, str] | None:
+    """The lines all ``texts`` (ending with a newline) begin with and those they all end
+    with, if they make at least ``_MIN_SHARE`` of the shortest text and leave each text a
+    line of its own; else None."""
+    shortest = min(map(len, texts))
+    # the common start of the least and the greatest text is every text's
+    least, greatest = min(texts), max(texts)
+    start = least[: _common_start(least, greatest)]
+    head = start[: start.rfind("\n") + 1]
+    end = "" if len(head) * 2 >= shortest else _common_end(texts)
+    # the end's first line may be a part of a line: it is each text's own
+    cut = end.find("\n")
+    tail = end[cut + 1 :] if cut >= 0 else ""
+    shared = len(head) + len(tail)
+    if shared < shortest * _MIN_SHARE or shared >= shortest:
+        return None
+    return head, tail
+
+
+def own_lines(texts: Sequence[str], head: str, tail: str) -> list[str]:
+    """Each text's lines between ``head`` and ``tail`` (``shared_lines``)."""
+    start, stop = len(head), len(tail)
+    return [text[start:-stop] for text in texts] if stop else [text[start:] for text in texts]
+
+
 def translate(
     texts: Sequence[str],
     batch: list[int],
@@ -41,24 +66,15 @@ def translate(
     step; ``convert_one`` of the shared lines: ``flatjson``'s); return the files not made.
     ``batch`` files end with a newline and hold no NUL."""
     chosen = [texts[i] for i in batch]
-    shortest = min(map(len, chosen))
-    # the common start of the least and the greatest text is every text's
-    least, greatest = min(chosen), max(chosen)
-    start = least[: _common_start(least, greatest)]
-    head = start[: start.rfind("\n") + 1]
-    end = "" if len(head) * 2 >= shortest else _common_end(chosen)
-    # the end's first line may be a part of a line: it is each file's own
-    cut = end.find("\n")
-    tail = end[cut + 1 :] if cut >= 0 else ""
-    shared = len(head) + len(tail)
-    if shared < shortest * _MIN_SHARE or shared >= shortest:
+    shared = shared_lines(chosen)
+    if shared is None:
         return batch
+    head, tail = shared
     head_json = convert_one(head) if head else "{}"
     tail_json = convert_one(tail) if tail else "{}"
     if head_json is None or tail_json is None:
         return batch
-    stop = len(tail)
-    own = [text[len(head) : -stop] for text in chosen] if stop else [t[len(head) :] for t in chosen]
+    own = own_lines(chosen, head, tail)
     made = convert_many(own)
     # each file's own keys, a line each; judged with the shared keys once per distinct sequence
     sequences = _VALUE.sub("", "\0".join(own)).split("\0")

@@ -339,9 +339,11 @@ def _loaded(text: str, source: str) -> str:
 # the lines of such files, and a cold table needs no JSON of them) -------------------------------
 
 
-def plain_lines(texts: Sequence[str]) -> list[bool]:
+def plain_lines(texts: Sequence[str], *, shared: bool = True) -> list[bool]:
     """Whether each text is in the plain form line by line. ``fast_json`` takes exactly such
-    a text whose keys are sound (``plainform.sound_keys``).
+    a text whose keys are sound (``plainform.sound_keys``). The lines many texts all begin
+    or end with are judged once, with the texts' own lines (``gitcfg.flatcommon``; not if
+    ``shared`` is false).
 
     Each distinct line is checked once, with its digits 1-9 written 1: no rule of the form
     tells them apart (only 0 from the others: ``007``, ``-0``), and the lines of a store's
@@ -353,6 +355,18 @@ def plain_lines(texts: Sequence[str]) -> list[bool]:
     ]
     if not batch:
         return found
+    if shared and len(batch) >= flatshapes.MIN_FILES:
+        chosen = [texts[i] for i in batch]
+        common = flatcommon.shared_lines(chosen)
+        if common is not None:
+            head, tail = common
+            own = flatcommon.own_lines(chosen, head, tail)
+            sound, *plain = plain_lines([head + tail, *own], shared=False)
+            # "{}" between other lines is no empty file: not the plain form
+            if sound and head + tail != "{}\n":
+                for i, ok, text in zip(batch, plain, own, strict=True):
+                    found[i] = ok and text != "{}\n"
+            return found
     lines = _FILE_END.join([texts[i] for i in batch]).translate(_SHAPES).split("\n")
     lines.pop()  # the empty string after the last newline
     unique = set(lines)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitcfg import flatcommon
-from gitcfg.flatjson import fast_json, fast_json_many
+from gitcfg.flatjson import fast_json, fast_json_many, plain_lines
 from tests.test_flatjson import _line_keys, _tokens
 
 
@@ -28,6 +28,8 @@ def _check(texts: list[str]) -> list[int]:
         else:
             assert found[index] == fast_json(text), text
     assert fast_json_many(texts) == [fast_json(text) for text in texts]
+    # the plain form line by line, judged from the shared lines once: as each file alone
+    assert plain_lines(texts) == [plain_lines([text], shared=False)[0] for text in texts]
     return left
 
 
@@ -55,7 +57,15 @@ def test_a_line_not_in_the_plain_form_among_the_own_lines_is_handed_back() -> No
     own[3] = "seed: 0x1F\n"  # YAML reads an int, not the text
     own[5] = "{}\n"  # no key at all: no member, and not an empty file either
     own[7] = "seed: 1  # a comment\n"
-    assert _check(_configs(own, _BEFORE, _AFTER)) == [3, 5, 7]
+    texts = _configs(own, _BEFORE, _AFTER)
+    assert _check(texts) == [3, 5, 7]
+    assert [i for i, plain in enumerate(plain_lines(texts)) if not plain] == [3, 5, 7]
+
+
+def test_a_shared_line_not_in_the_plain_form_leaves_every_file_out() -> None:
+    texts = _configs([f"seed: {i}\n" for i in range(40)], _BEFORE, "zeta: yes\n")
+    assert _check(texts) == list(range(40))
+    assert not any(plain_lines(texts))
 
 
 def test_keys_sound_alone_but_not_with_the_shared_ones_are_handed_back() -> None:
