@@ -25,7 +25,9 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from gitcfg import flatcommon
 from gitcfg.flatjson import fast_json
+from gitcfg.flatshapes import MIN_FILES
 from gitcfg.plainform import sound_keys
 from gitcfg.render import cell_text
 
@@ -129,11 +131,15 @@ def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
     ``""`` and ``"{}\\n"`` are files without keys. Every body must be in the plain form line
     by line (``flatjson.plain_lines``), else the answer is wrong; ``cells_of`` makes the
     values' letters and cells."""
-    joined = _FILE_END.join(["" if body == "{}\n" else body for body in bodies]) + _FILE_END
-    parts = joined.replace(": ", "\n").split("\n")
-    parts.pop()  # after the last newline
-    keys, values = parts[0::2], parts[1::2]
-    per_file = _per_file(keys, sep)
+    texts = ["" if body == "{}\n" else body for body in bodies]
+    keyed = list(itertools.compress(range(len(texts)), texts))
+    common = None
+    if len(keyed) >= MIN_FILES:
+        common = flatcommon.shared_lines([texts[i] for i in keyed])
+    if common is None:
+        per_file, values = _split(texts, sep)
+    else:
+        per_file, values = _split_around(texts, keyed, sep, *common)
     if len(per_file) != len(bodies):  # not expected of files in the plain form
         return LinedFiles([None] * len(bodies), [0] * (len(bodies) + 1), [])
     # judged once per distinct sequence of keys: a store's files share theirs
@@ -144,6 +150,52 @@ def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
     # each file's values, then its "\0"
     sizes = map(operator.add, map(str.count, per_file, itertools.repeat(sep)), itertools.repeat(1))
     return LinedFiles(file_keys, list(itertools.accumulate(sizes, initial=0)), values)
+
+
+def _split(texts: Sequence[str], sep: str) -> tuple[list[str], list[str]]:
+    """Each file's keys (``sep`` after each), and every file's values, each file's followed
+    by a ``"\\0"``: by a C pass over the files' joined lines."""
+    joined = _FILE_END.join(texts) + _FILE_END
+    parts = joined.replace(": ", "\n").split("\n")
+    parts.pop()  # after the last newline
+    return _per_file(parts[0::2], sep), parts[1::2]
+
+
+def _split_around(
+    texts: Sequence[str], keyed: list[int], sep: str, head: str, tail: str
+) -> tuple[list[str], list[str]]:
+    """``_split`` of files whose ``keyed`` ones all begin with the lines ``head`` and end
+    with ``tail`` (``flatcommon.shared_lines``): only each file's own lines are split, the
+    shared ones' keys and values are the same strings in every file."""
+    own = list(texts)
+    lines = flatcommon.own_lines([texts[i] for i in keyed], head, tail)
+    for index, text in zip(keyed, lines, strict=True):
+        own[index] = text
+    per_file, own_values = _split(own, sep)
+    if len(per_file) != len(texts):
+        return per_file, own_values
+    head_keys, head_values = _split([head], sep)
+    tail_keys, tail_values = _split([tail], sep)
+    before, after = head_keys[0], tail_keys[0]
+    head_values.pop()  # its "\0" (the tail's ends each file's values)
+    shared = bytearray(len(texts))
+    for index in keyed:
+        shared[index] = 1
+    whole: dict[str, str] = {}  # a file's keys by its own keys
+    values: list[str] = []
+    extend = values.extend
+    at = 0
+    for index, keys in enumerate(per_file):
+        end = at + keys.count(sep)
+        if shared[index]:
+            extend(head_values)
+            extend(own_values[at:end])
+            extend(tail_values)
+            per_file[index] = whole.get(keys) or whole.setdefault(keys, before + keys + after)
+        else:
+            extend(own_values[at : end + 1])
+        at = end + 1
+    return per_file, values
 
 
 def cells_of(values: list[str]) -> tuple[str, list[str]] | None:

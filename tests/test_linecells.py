@@ -195,3 +195,29 @@ def test_files_whose_keys_fast_json_refuses_have_no_cells() -> None:
     found = linecells.files_cells(bodies, _SEP).files(0, len(bodies), _SEP)
     assert [one is None for one in found] == [False, True, True, False, False]
     assert [fast_json(body) is None for body in bodies] == [False, True, True, False, False]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(_KEY, _VALUES, max_size=4),
+    st.lists(st.dictionaries(_KEY, _VALUES, max_size=2), min_size=32, max_size=40),
+)
+def test_files_sharing_lines_have_the_cells_of_each_file_alone(
+    shared: dict[str, Any], own: list[dict[str, Any]]
+) -> None:
+    # a store built through the API: configs the same but their seed; beside each, a summary
+    # or none (its keys shared with no file, or a file without keys)
+    configs = [{**shared, **mine, "seed": i} for i, mine in enumerate(own)]
+    plain = [c for c in configs if fast_json(dump_config(c)) is not None]
+    bodies = [text for c in plain for text in (dump_config(c), ["", "{}\n", "s: 1\n"][len(c) % 3])]
+    found = linecells.files_cells(bodies, _SEP).files(0, len(bodies), _SEP)
+    assert found == [linecells.files_cells([body], _SEP).files(0, 1, _SEP)[0] for body in bodies]
+
+
+def test_files_sharing_a_key_with_their_own_lines_have_no_cells() -> None:
+    bodies = [f"a: 1\nb: 2\nc: {i}\nz: 3\n" for i in range(40)]
+    bodies[3] = "a: 1\nb: 2\nb.c: 1\nz: 3\n"  # a dotted key under a shared key's value
+    bodies[5] = "a: 1\nb: 2\nz: 5\nz: 3\n"  # a shared key repeated
+    found = linecells.files_cells(bodies, _SEP).files(0, len(bodies), _SEP)
+    assert [i for i, one in enumerate(found) if one is None] == [3, 5]
+    assert [i for i, body in enumerate(bodies) if fast_json(body) is None] == [3, 5]
