@@ -202,9 +202,13 @@ def cells_of(values: list[str]) -> tuple[str, list[str]] | None:
     """The type letters (a string, one letter a value) and the cells of values of files in
     the plain form (``"\\0"``, a file's end, is its own letter and cell); None if a value is
     of a kind this does not know (not expected). Values all of one kind, as a column's mostly
-    are, are known at once."""
+    are, are known at once; one value all share (a config key set the same in all runs), once."""
     if not values:
         return "", []
+    count = len(values)
+    if count > 1 and values.count(values[0]) == count:  # a value all files share
+        one = cells_of(values[:1])
+        return None if one is None else (one[0] * count, one[1] * count)
     text = "\n".join(values) + "\n"
     kind = _one_kind(text, len(values))
     if kind is not None:

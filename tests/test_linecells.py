@@ -178,6 +178,9 @@ def test_a_column_of_values_has_the_cells_of_its_values_one_by_one(values: list[
     assert linecells.cells_of(texts) == expected
     both = linecells.cells_of([*texts, "\0"])
     assert both == (letters + "\0", [*expected[1], "\0"])
+    # a value every file shares (a key set the same in every run), as each alone
+    for text, letter, cell in zip(texts, letters, expected[1], strict=True):
+        assert linecells.cells_of([text] * 3) == (letter * 3, [cell] * 3)
 
 
 @settings(max_examples=300)
