@@ -38,7 +38,7 @@ def shared_lines(texts: Sequence[str]) -> tuple[str, str] | None:
     least, greatest = min(texts), max(texts)
     start = least[: _common_start(least, greatest)]
     head = start[: start.rfind("\n") + 1]
-    end = "" if len(head) * 2 >= shortest else _common_end(texts)
+    end = _common_end(texts)
     # the end's first line may be a part of a line: it is each text's own
     cut = end.find("\n")
     tail = end[cut + 1 :] if cut >= 0 else ""
