@@ -25,6 +25,8 @@ from gitcfg.plainform import sound_keys
 _MIN_SHARE = 0.5
 # In the plain form a line's first ': ' ends its key: this strips each line to its key.
 _VALUE = re.compile(r": [^\n]*")
+# Files whose shared lines are looked for first: the lines all share are at most theirs.
+_SAMPLES = 16
 # Files found not to end as the candidate end does, before the end is given up on.
 _MAX_ENDS = 8
 
@@ -32,7 +34,13 @@ _MAX_ENDS = 8
 def shared_lines(texts: Sequence[str]) -> tuple[str, str] | None:
     """The lines all ``texts`` (ending with a newline) begin with and those they all end
     with, if they make at least ``_MIN_SHARE`` of the shortest text and leave each text a
-    line of its own; else None."""
+    line of its own; else None. Files that share little are known from their first few."""
+    if not texts or (len(texts) > _SAMPLES and _shared(texts[:_SAMPLES]) is None):
+        return None
+    return _shared(texts)
+
+
+def _shared(texts: Sequence[str]) -> tuple[str, str] | None:
     shortest = min(map(len, texts))
     # the common start of the least and the greatest text is every text's
     least, greatest = min(texts), max(texts)

@@ -132,10 +132,14 @@ def files_cells(bodies: Sequence[str], sep: str) -> LinedFiles:
     by line (``flatjson.plain_lines``), else the answer is wrong; ``cells_of`` makes the
     values' letters and cells."""
     texts = ["" if body == "{}\n" else body for body in bodies]
-    keyed = list(itertools.compress(range(len(texts)), texts))
+    keyed: list[int] = []
     common = None
-    if len(keyed) >= MIN_FILES:
-        common = flatcommon.shared_lines([texts[i] for i in keyed])
+    # files sharing little are known from their first few (a config and a summary by turns)
+    first = list(itertools.islice(filter(None, texts), 2)) if len(texts) >= MIN_FILES else []
+    if len(first) == 2 and flatcommon.shared_lines(first) is not None:
+        keyed = list(itertools.compress(range(len(texts)), texts))
+        if len(keyed) >= MIN_FILES:
+            common = flatcommon.shared_lines([texts[i] for i in keyed])
     if common is None:
         per_file, values = _split(texts, sep)
     else:
