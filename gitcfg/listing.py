@@ -444,6 +444,19 @@ def _halves(missed: Mapping[str, str], share: float) -> tuple[dict[str, str], di
     return halves
 
 
+_ORDER = operator.itemgetter(0)  # a row's start time (``ListedRow.order``)
+
+
+def _sort_rows(rows: list[ListedRow]) -> None:
+    """Sort ``rows`` as they compare (``ListedRow``: start time, then project and id): by
+    their start times alone when no two are the same, as most are not (comparing strings, not
+    tuples of them, takes a fraction of the time: a cold listing sorts 100,000 rows)."""
+    rows.sort(key=_ORDER)
+    orders = list(map(_ORDER, rows))
+    if any(map(operator.eq, orders, itertools.islice(orders, 1, None))):
+        rows.sort()  # two rows started at once: their project and id order them
+
+
 _CACHED_FIELDS = operator.itemgetter(2, 0, 3)  # a row's id, order and text
 
 
@@ -572,7 +585,7 @@ class RunListing:
 
     def _read_rows(self) -> list[ListedRow]:
         found = self._rows_of({key: path for path, key in self.subtree_keys().items()})
-        found.sort()
+        _sort_rows(found)
         return found
 
     def _rows_of(self, paths: dict[str, str]) -> list[ListedRow]:
@@ -634,7 +647,7 @@ class RunListing:
             return rows
         # each half sorted apart (this one while the copy finishes): the final sort then
         # merges two runs, a comparison a row, not seventeen
-        rows.sort()
+        _sort_rows(rows)
         records = helper.records()
         if records is None:  # the copy failed: read its half here
             return rows + self._read_here(theirs, self._convert)

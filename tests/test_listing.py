@@ -101,8 +101,9 @@ def test_api_runs_is_lazy_and_pages(repo: Path) -> None:
         runs[25]
 
 
-def _fast_store(repo: Path, count: int) -> None:
-    """``count`` runs in one commit through git fast-import, the files as create writes them."""
+def _fast_store(repo: Path, count: int, starts: int = 0) -> None:
+    """``count`` runs in one commit through git fast-import, the files as create writes them
+    (``starts``: that many start times, each of several runs, if not 0)."""
     prov = capture(ConfigStore.open().code_repo)
     meta = dump_config(prov.as_dict()).encode()
     started = next(line for line in meta.split(b"\n") if line.startswith(b"started: "))
@@ -116,7 +117,8 @@ def _fast_store(repo: Path, count: int) -> None:
             b"M 100644 inline %s\ndata %d\n%s\n" % (ref.config_path.encode(), len(text), text)
         )
         # each run its own start time, quoted as create writes it
-        stamped = meta.replace(started, b"started: '2026-01-01T00:00:00.%06d+00:00'" % i)
+        at = i % starts if starts else i
+        stamped = meta.replace(started, b"started: '2026-01-01T00:00:00.%06d+00:00'" % at)
         parts.append(
             b"M 100644 inline %s\ndata %d\n%s\n" % (ref.meta_path.encode(), len(stamped), stamped)
         )
@@ -473,6 +475,28 @@ def _commit_tree(repo: Path, ls_tree_text: str) -> None:
 def _drop_cache(repo: Path) -> None:
     for path in (repo / ".git" / "gitcfg").glob("blobcache*"):
         path.unlink()
+
+
+def test_runs_started_at_once_are_listed_by_project_and_id(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitcfg import forkread
+
+    _fast_store(repo, 2_500, starts=700)  # enough subtrees to split; runs started at once
+
+    def listed() -> list[tuple[str, str, str]]:
+        with ConfigStore.open().listing(None) as listing:
+            return [(row.order, row.project, row.id) for row in listing.rows]
+
+    found = []
+    for fork in (False, True):  # cold in one process, then in two halves
+        _drop_cache(repo)
+        monkeypatch.setattr(forkread, "can_fork", lambda fork=fork: fork)
+        found.append(listed())
+    found.append(listed())  # warm
+    assert found[0] == found[1] == found[2] == sorted(found[0])
+    assert len({order for order, _, _ in found[0]}) == 700
+    assert [run_id for _, _, run_id in found[0][:3]] == ["run000000", "run000700", "run001400"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
