@@ -49,9 +49,16 @@ class Helper:
     sorted (as tuples of their fields compare): the copy sorts them once its work is done,
     while this side may still be busy with its own, and sends the order last."""
 
-    def __init__(self, work: Callable[[Sink], None], fields: int) -> None:
-        """Fork the copy; an ``OSError`` if there can be none (a process or file limit)."""
+    def __init__(
+        self,
+        work: Callable[[Sink], None],
+        fields: int,
+        make: Callable[[Iterable[str]], Record] | None = None,
+    ) -> None:
+        """Fork the copy; an ``OSError`` if there can be none (a process or file limit).
+        ``make``: what makes a record of its fields (a tuple's subclass), as they arrive."""
         self._fields = fields
+        self._make = make
         self._records: list[Record] = []
         self._broken = False
         read_end, write_end = os.pipe()
@@ -95,7 +102,9 @@ class Helper:
         if len(flat) % n or text.count(_RECORD) + 1 != len(flat) // n:
             self._broken = True
         else:
-            self._records.extend(zip(*(flat[i::n] for i in range(n)), strict=True))
+            records = zip(*(flat[i::n] for i in range(n)), strict=True)
+            # made here, while the caller is busy with its own part, not after
+            self._records.extend(records if self._make is None else map(self._make, records))
 
     def _sort(self, order_text: str) -> None:
         order = order_text[1:].split() if order_text[:1] == _ORDER else None

@@ -33,7 +33,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring as encode_string
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from gitcfg import forkread, yamlcodec
 from gitcfg.blobcache import BlobCache
@@ -651,7 +651,8 @@ class RunListing:
         records = helper.records()
         if records is None:  # the copy failed: read its half here
             return rows + self._read_here(theirs, self._convert)
-        return rows + sorted(itertools.starmap(ListedRow, records))
+        # made ListedRows as they came, and in order (the copy sorted them)
+        return rows + cast("list[ListedRow]", records)
 
     def _read_split(
         self, missed: Mapping[str, str], convert: _Convert[_R], *, back: bool
@@ -672,7 +673,7 @@ class RunListing:
             self._read_here(theirs, convert, sink if back else _dropped)
 
         try:
-            helper = forkread.Helper(work, fields=len(ListedRow._fields))
+            helper = forkread.Helper(work, len(ListedRow._fields), ListedRow._make)
         except OSError:  # no process or pipe to be had (a limit): all of it here, then
             return self._read_here(missed, convert), None, {}
         try:

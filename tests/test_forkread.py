@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import time
+from typing import NamedTuple
 
 import pytest
 
@@ -38,6 +39,15 @@ def test_the_records_come_back_sorted_whatever_order_the_copy_made_them_in() -> 
         sink([])  # nothing this time
 
     assert Helper(work, fields=3).records() == sorted(made)
+    # each made as it arrives by what the caller keeps (a tuple's subclass), in the same order
+    kept = Helper(work, 3, _Kept._make).records()
+    assert kept == sorted(made) and kept is not None and type(kept[0]) is _Kept
+
+
+class _Kept(NamedTuple):
+    number: str
+    letters: str
+    text: str
 
 
 def test_a_copy_that_ends_before_it_sends_the_order_gives_nothing() -> None:
