@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from gitcfg import flatcommon
 from gitcfg.flatjson import fast_json, fast_json_many, plain_lines
 from tests.test_flatjson import _line_keys, _tokens
+from tests.test_flatshapes import assert_made_or_left
 
 
 def _check(texts: list[str]) -> list[int]:
@@ -22,12 +23,7 @@ def _check(texts: list[str]) -> list[int]:
         lambda own: fast_json_many(own, shared=False),
         fast_json,
     )
-    for index, text in enumerate(texts):
-        if index in left:
-            assert found[index] is None
-        else:
-            assert found[index] == fast_json(text), text
-    assert fast_json_many(texts) == [fast_json(text) for text in texts]
+    assert_made_or_left(texts, found, left)
     # the plain form line by line, judged from the shared lines once: as each file alone
     assert plain_lines(texts) == [plain_lines([text], shared=False)[0] for text in texts]
     return left

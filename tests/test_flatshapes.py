@@ -23,16 +23,21 @@ def _translated(texts: list[str]) -> tuple[list[str | None], list[int]]:
     return found, left
 
 
-def _check(texts: list[str]) -> list[int]:
-    """Every file fitted has fast_json's text, the others are left; the batch answers as each
-    file alone. The files left, returned."""
-    found, left = _translated(texts)
+def assert_made_or_left(texts: list[str], found: list[str | None], left: list[int]) -> None:
+    """Every file made has fast_json's text, the others are left; the batch answers as each
+    file alone."""
     for index, text in enumerate(texts):
         if index in left:
             assert found[index] is None
         else:
             assert found[index] == fast_json(text), text
     assert fast_json_many(texts) == [fast_json(text) for text in texts]
+
+
+def _check(texts: list[str]) -> list[int]:
+    """``assert_made_or_left`` for a shape at a time; the files left, returned."""
+    found, left = _translated(texts)
+    assert_made_or_left(texts, found, left)
     return left
 
 

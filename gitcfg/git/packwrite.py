@@ -29,8 +29,8 @@ from gitcfg.errors import RepositoryError
 from gitcfg.git.hashes import HashAlgo
 from gitcfg.git.loose import deflate, header
 from gitcfg.git.objects import TreeEntry, format_tree
+from gitcfg.git.smallpack import entry_header
 
-_KIND_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 # Below this many objects loose files are cheaper than an index-pack process.
 PACK_THRESHOLD = 64
 
@@ -50,17 +50,7 @@ def pack_bytes(objects: Iterable[tuple[str, bytes]], count: int, algo: HashAlgo)
     """A version-2 pack holding ``count`` whole objects ``(kind, body)``, with its checksum."""
     parts = [b"PACK", struct.pack(">II", 2, count)]
     for kind, data in objects:
-        size = len(data)
-        # type and size: 3 type bits and 4 size bits, then 7 size bits a byte, high bit = more
-        byte = (_KIND_NUMBERS[kind] << 4) | (size & 0x0F)
-        size >>= 4
-        head = bytearray()
-        while size:
-            head.append(byte | 0x80)
-            byte = size & 0x7F
-            size >>= 7
-        head.append(byte)
-        parts.append(bytes(head))
+        parts.append(entry_header(kind, len(data)))
         parts.append(deflate(data))
     body = b"".join(parts)
     return body + algo.digest(body)
