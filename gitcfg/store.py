@@ -653,6 +653,12 @@ class ConfigStore:
         if self.repo.pack_count() > _PACKS_BEFORE_REPACK:
             self.repo.auto_gc(gc=False)
 
+    def end_small_packs(self) -> None:
+        """Back to loose objects for what follows, the small packs written so far joined."""
+        self.repo.pack_writes = False
+        self.roll_small_packs()
+        self._small_packs = False
+
     def _after_commit(self) -> None:
         # Plumbing never triggers git's automatic gc, so check its threshold the way git does
         # (a sample fan-out directory); gc runs in a detached process (gitcfg.git.maintenance).

@@ -43,6 +43,17 @@ def past_gc_auto(repo: Path) -> None:
             made += 1
 
 
+def packs_then_past_gc_auto(repo: Path, *settings: tuple[str, str]) -> list[str]:
+    """Six small packs and loose objects past gc.auto, under ``settings`` (git config names
+    and values) and gc.autoDetach=false; the packs before the loose objects, returned."""
+    for name, value in (("gc.autoDetach", "false"), *settings):
+        git(repo, "config", name, value)
+    small_packs(repo, 6)
+    before = packs(repo)
+    past_gc_auto(repo)
+    return before
+
+
 @pytest.mark.parametrize("detach", ["false", "true"])
 def test_gitcfgs_gc_joins_the_small_packs(repo: Path, detach: str) -> None:
     git(repo, "config", "gc.auto", "256")
@@ -58,23 +69,15 @@ def test_gitcfgs_gc_joins_the_small_packs(repo: Path, detach: str) -> None:
 
 
 def test_no_packs_are_joined_with_gc_autopacklimit_0(repo: Path) -> None:
-    git(repo, "config", "gc.auto", "256")
-    git(repo, "config", "gc.autoDetach", "false")
-    git(repo, "config", "gc.autoPackLimit", "0")  # the user wants no automatic joining
-    small_packs(repo, 6)
-    before = packs(repo)
-    past_gc_auto(repo)
+    # the user wants no automatic joining
+    before = packs_then_past_gc_auto(repo, ("gc.auto", "256"), ("gc.autoPackLimit", "0"))
     ConfigStore.open().create("p", {"a": 1}, run_id="r1")
     after = packs(repo)
     assert set(before) < set(after) and len(after) == 7  # gc's one new pack of loose objects
 
 
 def test_no_gc_and_no_repack_with_gc_auto_0(repo: Path) -> None:
-    git(repo, "config", "gc.auto", "0")
-    git(repo, "config", "gc.autoDetach", "false")
-    small_packs(repo, 6)
-    before = packs(repo)
-    past_gc_auto(repo)
+    before = packs_then_past_gc_auto(repo, ("gc.auto", "0"))
     ConfigStore.open().create("p", {"a": 1}, run_id="r1")
     assert packs(repo) == before
 
@@ -175,11 +178,7 @@ def test_writers_and_a_reader_while_gitcfgs_gcs_join_packs_beside_them(repo: Pat
 
 
 def test_no_repack_beside_a_gc_of_gits_own(repo: Path) -> None:
-    git(repo, "config", "gc.auto", "256")
-    git(repo, "config", "gc.autoDetach", "false")
-    small_packs(repo, 6)
-    before = packs(repo)
-    past_gc_auto(repo)
+    before = packs_then_past_gc_auto(repo, ("gc.auto", "256"))
     # a live git gc of this host holds gc.pid: git's gc --auto leaves the repository to it
     (repo / ".git" / "gc.pid").write_text(f"{os.getpid()} {socket.gethostname()}")
     ConfigStore.open().create("p", {"a": 1}, run_id="r1")

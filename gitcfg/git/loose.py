@@ -109,12 +109,7 @@ class LooseObjects:
     def _write_new(self, directory: str, path: str, compressed: bytes) -> None:
         fd, tmp = self._create_tmp(directory)
         try:
-            view = memoryview(compressed)
-            while view:
-                written = os.write(fd, view)
-                if written <= 0:
-                    raise OSError(errno.ENOSPC, "no bytes written")
-                view = view[written:]
+            write_all(fd, compressed)
             if self.fsync:
                 os.fsync(fd)
             adjust_fd(fd, self.shared)  # git widens the named object; same mode, same inode
@@ -134,7 +129,7 @@ class LooseObjects:
 
     def _create_tmp(self, directory: str) -> tuple[int, str]:
         for _ in range(_DIR_RETRIES):
-            tmp = f"{directory}{os.sep}{_tmp_name()}"
+            tmp = f"{directory}{os.sep}{tmp_name()}"
             try:
                 return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444), tmp
             except FileExistsError:
@@ -191,10 +186,20 @@ _NAMES = random.Random()
 os.register_at_fork(after_in_child=_NAMES.seed)
 
 
-def _tmp_name() -> str:
-    """``tmp_obj_`` and six random characters, as git's own ``odb_mkstemp`` names them (hex
-    digits: one draw from the generator, not six)."""
-    return f"tmp_obj_{_NAMES.getrandbits(24):06x}"
+def tmp_name(prefix: str = "tmp_obj_") -> str:
+    """``prefix`` and six random characters, as git's own ``odb_mkstemp`` names its temporary
+    files (``tmp_obj_``, ``tmp_pack_``, ``tmp_idx_``; hex digits: one draw, not six)."""
+    return f"{prefix}{_NAMES.getrandbits(24):06x}"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (a short write is continued; one of nothing is a full disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "no bytes written")
+        view = view[written:]
 
 
 def _cannot_create(directory: str, exc: OSError) -> RepositoryError:

@@ -27,7 +27,7 @@ from gitcfg.git.loose import header
 _IDX_MAGIC = b"\xfftOc"
 _IDX_HEADER = 8 + 256 * 4  # magic, version, fan-out table
 _PACK_KINDS = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
-_KIND_NUMBERS = {kind: number for number, kind in _PACK_KINDS.items()}
+KIND_NUMBERS = {kind: number for number, kind in _PACK_KINDS.items()}  # a pack entry's type
 _OFS_DELTA = 6
 _REF_DELTA = 7
 # git itself caps delta chains at 4095; a longer chain (or a loop) means a damaged pack.
@@ -367,9 +367,9 @@ class PackStore:
         found = self._read_loose(key.hex())
         if found is None:
             found = self._find(key, fds, depth)
-        if found is None or found[0] not in _KIND_NUMBERS:
+        if found is None or found[0] not in KIND_NUMBERS:
             raise _PackMiss(f"delta base {key.hex()} is not in-process")
-        return _KIND_NUMBERS[found[0]], found[1]
+        return KIND_NUMBERS[found[0]], found[1]
 
     def _entry(
         self, pack: PackIndex, offset: int, fds: dict[Path, int]

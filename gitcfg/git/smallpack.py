@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
@@ -35,21 +34,17 @@ from typing import NamedTuple
 
 from gitcfg.errors import RepositoryError
 from gitcfg.git.hashes import HashAlgo
-from gitcfg.git.loose import deflate, header
+from gitcfg.git.loose import deflate, header, tmp_name, write_all
+from gitcfg.git.pack import KIND_NUMBERS
 from gitcfg.git.perms import adjust_fd, make_dirs
 
-_KIND_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 _IDX_MAGIC = b"\xfftOc"
 _NAME_TRIES = 20
-# Not the random module's shared generator (the training script's, maybe seeded); a fork's child
-# draws other names than its parent.
-_NAMES = random.Random()
-os.register_at_fork(after_in_child=_NAMES.seed)
 
 
 def entry_header(kind: str, size: int) -> bytes:
     """A pack entry's type and size: 3 type bits and 4 size bits, then 7 size bits a byte."""
-    byte = (_KIND_NUMBERS[kind] << 4) | (size & 0x0F)
+    byte = (KIND_NUMBERS[kind] << 4) | (size & 0x0F)
     size >>= 4
     head = bytearray()
     while size:
@@ -175,7 +170,7 @@ def _write_file(
 ) -> None:
     """``data`` under git's temporary name (``prefix`` and six characters), then ``final``."""
     for _ in range(_NAME_TRIES):
-        tmp = f"{directory}{os.sep}{prefix}{_NAMES.getrandbits(24):06x}"
+        tmp = f"{directory}{os.sep}{tmp_name(prefix)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             break
@@ -184,9 +179,7 @@ def _write_file(
     else:
         raise FileExistsError(f"no free temporary name in {directory}")
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         if fsync:
             os.fsync(fd)
         adjust_fd(fd, shared)

@@ -122,7 +122,7 @@ class SweepRunner:
             self._scratch = scratch
             self._environ = dict(os.environ)  # copied once: ~50 variables decoded a point
             self._spawn_fast = close_inherited_fds()
-            # a point's two commits as two small packs, not ~30 loose files (gitcfg.git.smallpack)
+            # each commit's new objects as one small pack, not ~17 loose files (store.py)
             self.store.use_small_packs()
             try:
                 if self.jobs == 1:
@@ -130,8 +130,7 @@ class SweepRunner:
                 else:
                     self._in_threads()
             finally:
-                self.store.repo.pack_writes = False
-                self.store.roll_small_packs()
+                self.store.end_small_packs()
         return sorted(self.outcomes, key=lambda o: o.index)
 
     def _in_threads(self) -> None:
