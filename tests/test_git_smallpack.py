@@ -157,6 +157,24 @@ def test_small_packs_roll_up_into_one_that_holds_each_object_once(repo: Path) ->
         git(repo, "update-ref", "-d", f"refs/heads/c{n}")
 
 
+def test_a_roll_up_rewrites_the_pack_list_of_dumb_http_as_git_would(repo: Path) -> None:
+    git(repo, "update-server-info")  # as every git repack does: objects/info/packs exists
+    listing = repo / ".git" / "objects" / "info" / "packs"
+    store = GitRepo.discover(repo)
+    store.pack_writes = True
+    for n in (5, 6, 7):
+        store.update_ref(f"refs/heads/c{n}", held_commit(store, n), None, "test")
+    store.roll_small_packs()
+    ours, mode = listing.read_text(), listing.stat().st_mode
+    (pack,) = pack_files(repo)
+    assert ours == f"P {pack.name}\n\n"  # the joined pack, none of the three removed
+    git(repo, "update-server-info", "--force")
+    assert listing.read_text() == ours and listing.stat().st_mode == mode
+    assert_fsck_clean(repo)
+    for n in (5, 6, 7):
+        git(repo, "update-ref", "-d", f"refs/heads/c{n}")
+
+
 def test_a_sweep_leaves_a_few_packs_and_no_loose_point_objects(repo: Path) -> None:
     git(repo, "config", "gc.autoDetach", "false")  # the roll-ups run to their end
     (repo / "tiny.py").write_text(TINY)

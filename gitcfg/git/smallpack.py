@@ -162,17 +162,42 @@ def roll_up(
         for suffix in (".idx", ".pack"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stem + suffix)
+    refresh_pack_list(objects_dir, shared)
     return name
 
 
+def refresh_pack_list(objects_dir: Path, shared: int = 0) -> None:
+    """Rewrite ``objects/info/packs`` (the pack list a dumb-HTTP client reads, which
+    ``git update-server-info`` and every ``git repack`` write) if there is one, as git's repack
+    rewrites it after removing packs: it must not name a pack that is gone, and the joined one
+    is listed. Not after each small pack: a third new file per commit, and git's fetch leaves
+    the list as it is too."""
+    info = f"{objects_dir}{os.sep}info"
+    path = f"{info}{os.sep}packs"
+    if not os.path.exists(path):
+        return
+    # housekeeping, as the roll-up is: a failure leaves the list as git's fetch would
+    with contextlib.suppress(OSError):
+        names = sorted(n for n in os.listdir(f"{objects_dir}{os.sep}pack") if n.endswith(".pack"))
+        text = "".join(f"P {n}\n" for n in names) + "\n"
+        _write_file(info, "packs_", path, text.encode(), False, shared, 0o666)  # as git's
+
+
 def _write_file(
-    directory: str, prefix: str, final: str, data: bytes, fsync: bool, shared: int
+    directory: str,
+    prefix: str,
+    final: str,
+    data: bytes,
+    fsync: bool,
+    shared: int,
+    mode: int = 0o444,
 ) -> None:
-    """``data`` under git's temporary name (``prefix`` and six characters), then ``final``."""
+    """``data`` under git's temporary name (``prefix`` and six characters), then ``final``
+    (read-only, as git makes packs and their indexes, unless ``mode`` says otherwise)."""
     for _ in range(_NAME_TRIES):
         tmp = f"{directory}{os.sep}{tmp_name(prefix)}"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             break
         except FileExistsError:
             continue
