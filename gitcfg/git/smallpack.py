@@ -178,7 +178,14 @@ def refresh_pack_list(objects_dir: Path, shared: int = 0) -> None:
         return
     # housekeeping, as the roll-up is: a failure leaves the list as git's fetch would
     with contextlib.suppress(OSError):
-        names = sorted(n for n in os.listdir(f"{objects_dir}{os.sep}pack") if n.endswith(".pack"))
+        files = set(os.listdir(f"{objects_dir}{os.sep}pack"))
+        # as git lists them: packs with their index (one still being written has none yet),
+        # those listed before in their order, then the others
+        packs = {n for n in files if n.endswith(".pack") and n[:-5] + ".idx" in files}
+        with open(path, encoding="utf-8", errors="replace") as listed:
+            before = [line[2:].rstrip("\n") for line in listed if line.startswith("P ")]
+        names = [n for n in before if n in packs]
+        names += sorted(packs.difference(names))
         text = "".join(f"P {n}\n" for n in names) + "\n"
         _write_file(info, "packs_", path, text.encode(), False, shared, 0o666)  # as git's
 
